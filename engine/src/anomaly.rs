@@ -35,7 +35,11 @@ pub struct SpatialAnomaly {
 impl SpatialAnomaly {
     /// `tolerance` is the fraction of the seen range allowed outside it (NAB: 0.05).
     pub fn new(tolerance: f64) -> Self {
-        SpatialAnomaly { tolerance, min_seen: None, max_seen: None }
+        SpatialAnomaly {
+            tolerance,
+            min_seen: None,
+            max_seen: None,
+        }
     }
 
     /// Checks `value` against the values seen before it, then adds it to the seen min/max.
@@ -47,10 +51,10 @@ impl SpatialAnomaly {
                 anomalous = value > max + margin || value < min - margin;
             }
         }
-        if self.max_seen.map_or(true, |max| value > max) {
+        if self.max_seen.is_none_or(|max| value > max) {
             self.max_seen = Some(value);
         }
-        if self.min_seen.map_or(true, |min| value < min) {
+        if self.min_seen.is_none_or(|min| value < min) {
             self.min_seen = Some(value);
         }
         anomalous

@@ -18,7 +18,8 @@ const RED_THRESHOLD: f64 = 1.0 - 0.99999;
 const YELLOW_THRESHOLD: f64 = 1.0 - 0.999;
 /// Metric values with a smaller population variance count as flat: the null distribution is used.
 const FLAT_METRIC_VARIANCE: f64 = 1.5e-5;
-/// NuPIC's stand-in for sqrt(2) in the Gaussian tail.
+/// NuPIC's stand-in for sqrt(2) in the Gaussian tail (deliberately not `SQRT_2`).
+#[allow(clippy::approx_constant)]
 const SQRT2_APPROX: f64 = 1.4142;
 /// ln(1.0000000001 - 1.0) as float64: the divisor of the log scaling.
 const LOG_SCALE_DIVISOR: f64 = -23.02585084720009;
@@ -41,7 +42,10 @@ struct Normal {
 }
 
 /// NuPIC's "null distribution", used when there is too little data or the metric is flat.
-const NULL_DISTRIBUTION: Normal = Normal { mean: 0.5, stdev: 1e3 };
+const NULL_DISTRIBUTION: Normal = Normal {
+    mean: 0.5,
+    stdev: 1e3,
+};
 
 /// NuPIC's `MovingAverage`: a window of the last raw scores and their running total.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -113,7 +117,10 @@ impl AnomalyLikelihood {
             historic_window_size >= estimation_samples,
             "estimation_samples ({estimation_samples}) exceeds historic_window_size ({historic_window_size})"
         );
-        assert!(reestimation_period > 0, "reestimation_period must be positive");
+        assert!(
+            reestimation_period > 0,
+            "reestimation_period must be positive"
+        );
         AnomalyLikelihood {
             learning_period,
             probation: learning_period
@@ -137,7 +144,11 @@ impl AnomalyLikelihood {
         let likelihood = if self.iteration < u64::from(self.probation) {
             0.5
         } else {
-            if self.estimate.is_none() || self.iteration % u64::from(self.reestimation_period) == 0 {
+            if self.estimate.is_none()
+                || self
+                    .iteration
+                    .is_multiple_of(u64::from(self.reestimation_period))
+            {
                 self.reestimate();
             }
             let tail = self.tail;
@@ -155,7 +166,11 @@ impl AnomalyLikelihood {
             self.history.pop_front();
         }
         if self.historic_window_size > 0 {
-            self.history.push_back(Record { timestamp_s, value, raw: raw_score });
+            self.history.push_back(Record {
+                timestamp_s,
+                value,
+                raw: raw_score,
+            });
         }
         self.iteration += 1;
         likelihood
@@ -178,24 +193,30 @@ impl AnomalyLikelihood {
 
     /// Re-fits the distribution and resets the moving average and filter state from the history.
     fn reestimate(&mut self) {
-        let shifted_out = self.iteration.saturating_sub(u64::from(self.historic_window_size));
+        let shifted_out = self
+            .iteration
+            .saturating_sub(u64::from(self.historic_window_size));
         let skip = self
             .iteration
-            .min(u64::from(self.learning_period).saturating_sub(shifted_out)) as usize;
+            .min(u64::from(self.learning_period).saturating_sub(shifted_out))
+            as usize;
 
         let mut moving_average = MovingAverage::default();
         self.scratch.clear();
-        self.scratch.extend(self.history.iter().map(|r| moving_average.push(r.raw)));
+        self.scratch
+            .extend(self.history.iter().map(|r| moving_average.push(r.raw)));
         let last_average = self.scratch.last().copied();
 
         let distribution = if self.scratch.len() <= skip {
             NULL_DISTRIBUTION
         } else {
-            let (mean, variance) = mean_and_variance(&self.scratch[skip..], &mut self.scratch_squares);
+            let (mean, variance) =
+                mean_and_variance(&self.scratch[skip..], &mut self.scratch_squares);
             let fitted = Normal::clamped(mean, variance);
             // Flat metrics confuse the model (NuPIC's "hack alert"): report them as not anomalous.
             self.scratch.clear();
-            self.scratch.extend(self.history.iter().skip(skip).map(|r| r.value));
+            self.scratch
+                .extend(self.history.iter().skip(skip).map(|r| r.value));
             let (_, metric_variance) = mean_and_variance(&self.scratch, &mut self.scratch_squares);
             if metric_variance < FLAT_METRIC_VARIANCE {
                 NULL_DISTRIBUTION
@@ -216,7 +237,10 @@ impl Normal {
     fn clamped(mean: f64, variance: f64) -> Normal {
         let mean = if mean < 0.03 { 0.03 } else { mean };
         let variance = if variance < 0.0003 { 0.0003 } else { variance };
-        Normal { mean, stdev: if variance > 0.0 { variance.sqrt() } else { 0.0 } }
+        Normal {
+            mean,
+            stdev: if variance > 0.0 { variance.sqrt() } else { 0.0 },
+        }
     }
 }
 
@@ -280,7 +304,8 @@ const NUMPY_BUFFER_SIZE: usize = 8192;
 /// buffer-sized chunk's pairwise sum is added in turn (verified against the golden traces, whose
 /// 8640-record windows span two chunks).
 fn numpy_sum(data: &[f64]) -> f64 {
-    data.chunks(NUMPY_BUFFER_SIZE).fold(0.0, |acc, chunk| acc + pairwise_sum(chunk))
+    data.chunks(NUMPY_BUFFER_SIZE)
+        .fold(0.0, |acc, chunk| acc + pairwise_sum(chunk))
 }
 
 /// numpy's pairwise summation: plain loop below 8 elements, 8 interleaved accumulators up to 128,
@@ -362,4 +387,144 @@ fn erfc_continued_fraction(x: f64) -> f64 {
         (q, q_last) = (b * q - a * q_last, q);
     }
     p / q * x * (-x2).exp() / SQRT_PI
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `raws` with slowly varying values; returns the likelihoods.
+    fn run(likelihood: &mut AnomalyLikelihood, raws: &[f64]) -> Vec<f64> {
+        raws.iter()
+            .enumerate()
+            .map(|(i, &raw)| likelihood.anomaly_probability((i % 17) as f64, raw, i as i64 * 300))
+            .collect()
+    }
+
+    #[test]
+    fn probation_answers_one_half() {
+        let mut likelihood = AnomalyLikelihood::new(6, 4, 8640, 100, Tail::OneSided);
+        assert_eq!(likelihood.probation(), 10);
+        let raws: Vec<f64> = (0..30)
+            .map(|i| if i % 3 == 0 { 0.5 } else { 0.0 })
+            .collect();
+        let out = run(&mut likelihood, &raws);
+        assert!(out[..10].iter().all(|&l| l == 0.5));
+        assert!(out[10..].iter().all(|&l| l != 0.5));
+        assert_eq!(likelihood.iteration(), 30);
+    }
+
+    #[test]
+    fn consecutive_red_zone_records_are_reported_as_yellow() {
+        let mut likelihood = AnomalyLikelihood::new(10, 10, 8640, 100, Tail::OneSided);
+        // Quiet history: the fit is clamped to mean 0.03, variance 0.0003.
+        run(&mut likelihood, &[0.0; 30]);
+        // A burst of raw 1.0: window averages 0.1, 0.2, 0.3, ...
+        let burst: Vec<f64> = (0..4)
+            .map(|i| likelihood.anomaly_probability(i as f64, 1.0, 0))
+            .collect();
+        assert!(
+            burst[0] < 0.99999,
+            "average 0.1 is not yet red: {}",
+            burst[0]
+        );
+        assert!(
+            burst[1] > 0.99999,
+            "first red-zone record is reported as is: {}",
+            burst[1]
+        );
+        assert_eq!(burst[2], 1.0 - (1.0 - 0.999));
+        assert_eq!(burst[3], 1.0 - (1.0 - 0.999));
+    }
+
+    #[test]
+    fn tails_differ_only_below_the_mean() {
+        let mut one = AnomalyLikelihood::new(50, 50, 8640, 100, Tail::OneSided);
+        let mut two = AnomalyLikelihood::new(50, 50, 8640, 100, Tail::TwoSided);
+        let raws: Vec<f64> = (0..100)
+            .map(|i| if i % 2 == 0 { 1.0 } else { 0.0 })
+            .collect();
+        run(&mut one, &raws);
+        run(&mut two, &raws);
+        // Above the mean (~0.5) both agree.
+        for _ in 0..3 {
+            let (a, b) = (
+                one.anomaly_probability(1.0, 1.0, 0),
+                two.anomaly_probability(1.0, 1.0, 0),
+            );
+            assert_eq!(a, b);
+        }
+        let (a, b) = (
+            one.anomaly_probability(1.0, 1.0, 0),
+            two.anomaly_probability(1.0, 1.0, 0),
+        );
+        assert!(a == b && a > 0.5, "one-sided {a}, two-sided {b}");
+        // Below the mean: one-sided says "not anomalous", two-sided mirrors it upwards. The first
+        // record below the mean follows one near it, so the red-zone filter leaves it alone.
+        for step in 0..10 {
+            let (a, b) = (
+                one.anomaly_probability(1.0, 0.0, 0),
+                two.anomaly_probability(1.0, 0.0, 0),
+            );
+            if a < 0.5 {
+                assert!(b > 0.5, "one-sided {a}, two-sided {b}");
+                assert!((a + b - 1.0).abs() < 1e-12, "one-sided {a}, two-sided {b}");
+                return;
+            }
+            assert_eq!(a, b, "step {step}");
+        }
+        panic!("the window average never fell below the mean");
+    }
+
+    #[test]
+    fn flat_metric_uses_the_null_distribution() {
+        let mut likelihood = AnomalyLikelihood::new(10, 10, 8640, 100, Tail::OneSided);
+        for i in 0..60 {
+            let raw = if i % 5 == 0 { 1.0 } else { 0.0 };
+            let l = likelihood.anomaly_probability(42.0, raw, 0);
+            if i >= 20 {
+                assert!((l - 0.5).abs() < 1e-3, "record {i}: {l}");
+            }
+        }
+    }
+
+    #[test]
+    fn python_erfc_matches_reference_values() {
+        assert_eq!(python27_erfc(0.0), 1.0);
+        for (x, want) in [
+            (0.5, 0.4795001221869535),
+            (1.4, 0.04771488023735119),
+            (2.0, 0.004677734981047266),
+            (5.0, 1.537_459_794_428_035e-12),
+            (-2.0, 1.995322265018953),
+        ] {
+            let got = python27_erfc(x);
+            assert!(
+                ((got - want) / want).abs() < 1e-14,
+                "erfc({x}) = {got}, want {want}"
+            );
+        }
+        assert_eq!(python27_erfc(30.0), 0.0);
+        assert!(python27_erfc(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn log_likelihood_and_nab_periods() {
+        assert_eq!(
+            AnomalyLikelihood::compute_log_likelihood(0.5),
+            0.0301029996658834
+        );
+        assert_eq!(AnomalyLikelihood::compute_log_likelihood(1.0), 1.0);
+        assert_eq!(nab_probationary_period(4032), 604);
+        assert_eq!(nab_probationary_period(10_320), 750);
+        assert_eq!(nab_probationary_period(1_000_000), 750);
+        assert_eq!(nab_likelihood_periods(604), (302, 302));
+        assert_eq!(nab_likelihood_periods(243), (121, 122));
+    }
+
+    #[test]
+    #[should_panic(expected = "exceeds historic_window_size")]
+    fn rejects_window_smaller_than_estimation_samples() {
+        AnomalyLikelihood::new(10, 200, 100, 100, Tail::OneSided);
+    }
 }
