@@ -105,7 +105,8 @@ impl AnomalyLikelihood {
     /// Same parameters as NuPIC's constructor; probation = `learning_period + estimation_samples`.
     ///
     /// Panics if `historic_window_size < estimation_samples` (NuPIC raises ValueError) or if
-    /// `reestimation_period` is 0.
+    /// `reestimation_period` is 0. With a probation of 0 the first record is scored against the null
+    /// distribution (NuPIC raises on its empty history).
     pub fn new(
         learning_period: u32,
         estimation_samples: u32,
