@@ -1,0 +1,111 @@
+"""Length-prefixed framing of the UDF stream: an unsigned varint byte count, then the message bytes."""
+
+DEFAULT_MAX_FRAME_SIZE = 64 << 20
+_MAX_VARINT_BYTES = 10
+_UINT64_LIMIT = 1 << 64
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not a valid UDF frame or message; the connection cannot go on."""
+
+
+def encode_varint(value: int) -> bytes:
+    """Encode an unsigned 64-bit integer as a protobuf (LEB128) varint."""
+    if value < 0x80:
+        if value < 0:
+            raise ValueError(f"varint value must not be negative, got {value}")
+        return bytes((value,))
+    if value >= _UINT64_LIMIT:
+        raise ValueError(f"varint value {value} does not fit in 64 bits")
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def encode_frame(payload: bytes) -> bytes:
+    """Prefix one serialized message with its length."""
+    return encode_varint(len(payload)) + payload
+
+
+class FrameDecoder:
+    """Incremental decoder: feed it the stream in chunks of any size, get back whole frames.
+
+    A frame longer than ``max_frame_size`` is rejected as soon as its length prefix is read, before any of
+    its body is buffered. After a ProtocolError the decoder stays failed.
+    """
+
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE):
+        if max_frame_size < 0:
+            raise ValueError(f"max_frame_size must not be negative, got {max_frame_size}")
+        self.max_frame_size = max_frame_size
+        self._buffer = bytearray()
+        self._body_size = None  # length of the frame being received, once its prefix is complete
+        self._error = None
+
+    @property
+    def mid_frame(self) -> bool:
+        """True when part of a frame (prefix or body) has been received but not the whole frame."""
+        return bool(self._buffer) or self._body_size is not None
+
+    def feed(self, data) -> list:
+        """Add bytes from the stream; return the bodies (``bytes``) of the frames now complete."""
+        if self._error is not None:
+            raise self._error
+        buffer = self._buffer
+        buffer += data
+        frames = []
+        pos = 0
+        end = len(buffer)
+        try:
+            while True:
+                if self._body_size is None:
+                    decoded = self._read_length(buffer, pos, end)
+                    if decoded is None:
+                        break
+                    self._body_size, pos = decoded
+                if end - pos < self._body_size:
+                    break
+                frames.append(bytes(buffer[pos:pos + self._body_size]))
+                pos += self._body_size
+                self._body_size = None
+        except ProtocolError as error:
+            self._error = error
+            raise
+        finally:
+            del buffer[:pos]
+        return frames
+
+    def finish(self) -> None:
+        """Declare end of stream; raise ProtocolError if it ended in the middle of a frame."""
+        if self._error is not None:
+            raise self._error
+        if self._body_size is not None:
+            self._error = ProtocolError(
+                f"stream ended in the middle of a frame: {len(self._buffer)} of {self._body_size} body bytes received")
+            raise self._error
+        if self._buffer:
+            self._error = ProtocolError(
+                f"stream ended in the middle of a frame length prefix ({len(self._buffer)} bytes)")
+            raise self._error
+
+    def _read_length(self, buffer, pos, end):
+        """Decode the length prefix at pos: (length, position after it), or None if incomplete."""
+        value = 0
+        shift = 0
+        for index in range(_MAX_VARINT_BYTES):
+            if pos + index >= end:
+                return None
+            byte = buffer[pos + index]
+            if index == _MAX_VARINT_BYTES - 1 and byte > 1:
+                raise ProtocolError("frame length prefix overflows 64 bits (corrupt stream?)")
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                if value > self.max_frame_size:
+                    raise ProtocolError(
+                        f"frame of {value} bytes exceeds the maximum frame size of {self.max_frame_size} bytes")
+                return value, pos + index + 1
+            shift += 7
+        raise AssertionError("unreachable: a 10th varint byte either ends the varint or overflows")
