@@ -1,5 +1,7 @@
 """Length-prefixed framing of the UDF stream: an unsigned varint byte count, then the message bytes."""
 
+from typing import Iterator
+
 DEFAULT_MAX_FRAME_SIZE = 64 << 20
 _MAX_VARINT_BYTES = 10
 _UINT64_LIMIT = 1 << 64
@@ -50,13 +52,19 @@ class FrameDecoder:
         """True when part of a frame (prefix or body) has been received but not the whole frame."""
         return bool(self._buffer) or self._body_size is not None
 
-    def feed(self, data) -> list:
-        """Add bytes from the stream; return the bodies (``bytes``) of the frames now complete."""
+    def feed(self, data) -> Iterator[bytes]:
+        """Add bytes from the stream; iterate over the bodies of the frames now complete.
+
+        Consume the iterator before the next feed(). A ProtocolError is raised by the iterator after the
+        frames that came before the fault.
+        """
         if self._error is not None:
             raise self._error
+        self._buffer += data
+        return self._complete_frames()
+
+    def _complete_frames(self) -> Iterator[bytes]:
         buffer = self._buffer
-        buffer += data
-        frames = []
         pos = 0
         end = len(buffer)
         try:
@@ -64,19 +72,19 @@ class FrameDecoder:
                 if self._body_size is None:
                     decoded = self._read_length(buffer, pos, end)
                     if decoded is None:
-                        break
+                        return
                     self._body_size, pos = decoded
                 if end - pos < self._body_size:
-                    break
-                frames.append(bytes(buffer[pos:pos + self._body_size]))
+                    return
+                frame = bytes(buffer[pos:pos + self._body_size])
                 pos += self._body_size
                 self._body_size = None
+                yield frame
         except ProtocolError as error:
             self._error = error
             raise
         finally:
             del buffer[:pos]
-        return frames
 
     def finish(self) -> None:
         """Declare end of stream; raise ProtocolError if it ended in the middle of a frame."""
