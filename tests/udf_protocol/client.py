@@ -104,12 +104,9 @@ class UdfClient:
         """The next Response; EOFError if the UDF closed its output, TimeoutError if none came in time."""
         deadline = time.monotonic() + timeout
         while True:
-            frame = self._take_frame()
+            frame = take_frame(self._buffer)
             if frame is not None:
-                response = udf_pb2.Response()
-                response.ParseFromString(frame)
-                assert response.WhichOneof("message") is not None, "UDF sent a Response with no case set"
-                return response
+                return parse_response(frame)
             if self._eof:
                 if self._buffer:
                     raise AssertionError(f"UDF output ended mid-frame ({len(self._buffer)} bytes pending)")
@@ -157,21 +154,38 @@ class UdfClient:
     def __exit__(self, *exc_info):
         self.close()
 
-    def _take_frame(self):
-        buffer = self._buffer
-        length = 0
-        for index, byte in enumerate(buffer[:10]):
-            length |= (byte & 0x7F) << (7 * index)
-            if byte < 0x80:
-                start = index + 1
-                if len(buffer) - start < length:
-                    return None
-                frame = bytes(buffer[start:start + length])
-                del buffer[:start + length]
-                return frame
-        if len(buffer) >= 10:
-            raise AssertionError("UDF sent a frame length prefix longer than 10 bytes")
-        return None
+def take_frame(buffer: bytearray):
+    """Remove and return the first complete frame body from buffer, or None if there is none yet."""
+    length = 0
+    for index, byte in enumerate(buffer[:10]):
+        length |= (byte & 0x7F) << (7 * index)
+        if byte < 0x80:
+            start = index + 1
+            if len(buffer) - start < length:
+                return None
+            frame = bytes(buffer[start:start + length])
+            del buffer[:start + length]
+            return frame
+    if len(buffer) >= 10:
+        raise AssertionError("UDF sent a frame length prefix longer than 10 bytes")
+    return None
+
+
+def parse_response(frame: bytes) -> udf_pb2.Response:
+    response = udf_pb2.Response()
+    response.ParseFromString(frame)
+    assert response.WhichOneof("message") is not None, "UDF sent a Response with no case set"
+    return response
+
+
+def decode_responses(data: bytes) -> list:
+    """All responses in a complete UDF output stream (it must end at a frame boundary)."""
+    buffer = bytearray(data)
+    responses = []
+    while (frame := take_frame(buffer)) is not None:
+        responses.append(parse_response(frame))
+    assert not buffer, f"UDF output ended mid-frame ({len(buffer)} bytes pending)"
+    return responses
 
 
 def info_request() -> udf_pb2.Request:
