@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from udf.kapacitor_udf import FrameDecoder, ProtocolError, encode_frame
+from udf.kapacitor_udf import DEFAULT_MAX_FRAME_SIZE, FrameDecoder, ProtocolError, encode_frame
 from udf.kapacitor_udf.connection import decode_request
 from udf.kapacitor_udf.framing import encode_varint
 
@@ -34,6 +34,14 @@ def test_frames_split_anywhere_are_reassembled():
         frames.extend(decoder.feed(bytes([byte])))
     decoder.finish()
     assert frames == [b"abc", b"", b"x" * 300]
+
+
+@pytest.mark.parametrize("size", [127, 128, 16383, 16384, 100_000])
+def test_length_prefix_sizes_round_trip(size):
+    payload = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    decoder = FrameDecoder()
+    stream = encode_frame(payload) * 2
+    assert list(decoder.feed(stream[:5])) + list(decoder.feed(stream[5:])) == [payload, payload]
 
 
 def test_oversized_frame_is_rejected_from_its_length_prefix_alone():
@@ -140,16 +148,19 @@ def reference_decode(stream, max_frame_size):
     return frames, False
 
 
+MAX_FRAME_SIZES = st.one_of(st.integers(min_value=0, max_value=2000), st.just(DEFAULT_MAX_FRAME_SIZE))
+
+
 @settings(max_examples=300, deadline=1000)
 @given(st.lists(st.binary(max_size=300), max_size=20), st.lists(st.integers(min_value=0), max_size=10))
 def test_random_frame_sequences_round_trip_at_any_split(payloads, cuts):
     stream = b"".join(encode_frame(payload) for payload in payloads)
     assert decode_all(split_at(stream, cuts), max_frame_size=300) == (payloads, False)
+    assert decode_all(split_at(stream, cuts), DEFAULT_MAX_FRAME_SIZE) == (payloads, False)
 
 
-@settings(max_examples=500, deadline=1000)
-@given(st.binary(max_size=2000), st.lists(st.integers(min_value=0), max_size=10),
-       st.integers(min_value=0, max_value=2000))
+@settings(max_examples=1000, deadline=1000)
+@given(st.binary(max_size=2000), st.lists(st.integers(min_value=0), max_size=10), MAX_FRAME_SIZES)
 def test_arbitrary_bytes_decode_as_the_reference_does_at_any_split(stream, cuts, max_frame_size):
     assert decode_all(split_at(stream, cuts), max_frame_size) == reference_decode(stream, max_frame_size)
 

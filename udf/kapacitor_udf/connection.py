@@ -34,47 +34,56 @@ _END_KEY = encode_varint(18 << 3 | 2)
 
 
 class _Mailbox:
-    """An unbounded hand-off between threads; the consumer takes everything pending at once."""
+    """An unbounded hand-off from any number of producers to one consumer, who takes everything at once."""
 
     def __init__(self):
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._items = []
         self._closed = False
+        self._waiter = None  # a held lock the consumer blocks on while the mailbox is empty
 
     def put(self, item) -> bool:
         """Add one item; False (item dropped) once the mailbox is closed."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return False
             self._items.append(item)
-            self._cond.notify()
+            self._wake()
             return True
 
     def put_many(self, items) -> bool:
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return False
             self._items.extend(items)
-            self._cond.notify()
+            self._wake()
             return True
 
     def take_all(self) -> list:
         """Wait for items and return all of them; an empty list means closed and drained."""
-        with self._cond:
-            while not self._items and not self._closed:
-                self._cond.wait()
-            items = self._items
-            self._items = []
-            return items
+        while True:
+            with self._lock:
+                if self._items or self._closed:
+                    items = self._items
+                    self._items = []
+                    return items
+                waiter = self._waiter = threading.Lock()
+                waiter.acquire()
+            waiter.acquire()
 
     def close(self) -> None:
-        with self._cond:
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+            self._wake()
 
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            self._waiter.release()
+            self._waiter = None
 
 
 class Emitter:
@@ -121,12 +130,17 @@ class Emitter:
         self._send_case(_END_KEY, end.SerializeToString())
 
     def _send_case(self, key: bytes, body: bytes) -> None:
-        # A Response holding one length-delimited case is exactly: key, body length, body.
-        payload = key + encode_varint(len(body)) + body
-        self._send(encode_varint(len(payload)) + payload)
+        # A Response holding one length-delimited case is exactly: key, body length, body. The header and
+        # the body go to the writer as two pieces (one put, so nothing can come between them).
+        body_length = encode_varint(len(body))
+        header = encode_varint(len(key) + len(body_length) + len(body)) + key + body_length
+        self._send_pieces((header, body))
 
     def _send(self, frame: bytes) -> None:
-        if not self._outbox.put(frame) and not self._warned_closed:
+        self._send_pieces((frame,))
+
+    def _send_pieces(self, pieces) -> None:
+        if not self._outbox.put_many(pieces) and not self._warned_closed:
             self._warned_closed = True
             log.debug("%s: connection closed, dropping output", self._connection_name)
 

@@ -13,10 +13,10 @@ class ProtocolError(Exception):
 
 def encode_varint(value: int) -> bytes:
     """Encode an unsigned 64-bit integer as a protobuf (LEB128) varint."""
-    if value < 0x80:
-        if value < 0:
-            raise ValueError(f"varint value must not be negative, got {value}")
-        return bytes((value,))
+    if 0 <= value < 0x4000:  # fast path: every frame length up to 16 KiB
+        return bytes((value,)) if value < 0x80 else bytes(((value & 0x7F) | 0x80, value >> 7))
+    if value < 0:
+        raise ValueError(f"varint value must not be negative, got {value}")
     if value >= _UINT64_LIMIT:
         raise ValueError(f"varint value {value} does not fit in 64 bits")
     out = bytearray()
@@ -70,10 +70,17 @@ class FrameDecoder:
         try:
             while True:
                 if self._body_size is None:
-                    decoded = self._read_length(buffer, pos, end)
-                    if decoded is None:
-                        return
-                    self._body_size, pos = decoded
+                    first = buffer[pos] if pos < end else 0x80
+                    second = buffer[pos + 1] if pos + 1 < end else 0x80
+                    if first < 0x80 and first <= self.max_frame_size:  # fast path: one-byte prefix
+                        self._body_size, pos = first, pos + 1
+                    elif second < 0x80 and self.max_frame_size >= 0x4000:  # two bytes, under any limit
+                        self._body_size, pos = (first & 0x7F) | (second << 7), pos + 2
+                    else:
+                        decoded = self._read_length(buffer, pos, end)
+                        if decoded is None:
+                            return
+                        self._body_size, pos = decoded
                 if end - pos < self._body_size:
                     return
                 frame = bytes(buffer[pos:pos + self._body_size])
