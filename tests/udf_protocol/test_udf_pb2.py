@@ -95,7 +95,7 @@ def test_parser_sees_every_message_of_the_proto_file():
 
 
 @pytest.mark.parametrize("message, wire", [
-    # Bytes as Kapacitor (Go, gogo/protobuf) frames them for the same messages.
+    # Expected bytes derived by hand from the protobuf encoding rules and Kapacitor's field numbers.
     (udf_pb2.Response(keepalive=udf_pb2.KeepaliveResponse(time=5)), b"\x1a\x02\x08\x05"),
     (udf_pb2.Response(snapshot=udf_pb2.SnapshotResponse(snapshot=b"")), b"\x22\x00"),
     (udf_pb2.Response(error=udf_pb2.ErrorResponse(error="x")), b"\x32\x03\x0a\x01x"),
@@ -105,7 +105,7 @@ def test_parser_sees_every_message_of_the_proto_file():
     (udf_pb2.InitRequest(options=[udf_pb2.Option(name="d", values=[
         udf_pb2.OptionValue(type=udf_pb2.DURATION, durationValue=10)])], taskID="t", nodeID="n"),
      b"\x0a\x09\x0a\x01d\x12\x04\x08\x04\x30\x0a\x12\x01t\x1a\x01n"),
-])
+], ids=["keepalive", "empty-snapshot", "error", "point-byName-fieldsBool", "end-batch", "init-duration-option"])
 def test_wire_format(message, wire):
     assert message.SerializeToString() == wire
     assert type(message).FromString(wire) == message
