@@ -2,3 +2,5 @@
 //! TemporalMemory, anomaly likelihood, SDR classifier) with a versioned binary state format.
 
 pub mod rng;
+pub mod encoders;
+pub mod spatial_pooler;
