@@ -172,14 +172,123 @@ struct SpState {
 pub struct SpatialPooler {
     state: SpState,
     derived: Derived,
-    /// For each input, the columns whose synapse from it is connected (unordered).
-    connected_columns: Vec<Vec<u16>>,
+    overlap: OverlapIndex,
     // Per-compute buffers, kept to avoid allocation.
-    overlaps: Vec<u32>,
     overlap_histogram: Vec<u32>,
-    input_on: Vec<bool>,
+    perm_change: Vec<f32>,
     is_winner: Vec<bool>,
     was_connected: Vec<bool>,
+}
+
+/// Input -> connected columns lists and each column's overlap with the current input, maintained
+/// incrementally: consecutive records share most of their on-bits, so only the inputs that switched
+/// on or off are applied (or everything is recounted when that is cheaper).
+#[derive(Clone, Debug)]
+struct OverlapIndex {
+    /// For each input, the columns whose synapse from it is connected (unordered).
+    connected_columns: Vec<Vec<u16>>,
+    /// Each column's number of connected synapses from `active` inputs.
+    overlaps: Vec<u32>,
+    /// The distinct on-bits of the current input.
+    active: Vec<u32>,
+    /// Per input: `ACTIVE` if it is in `active`, `INCOMING` while the next input is being loaded.
+    input_flags: Vec<u8>,
+    /// Overlap corrections (column, now connected) from connections changed while learning; applied
+    /// after the duty cycles have used this compute's overlaps.
+    pending: Vec<(u16, bool)>,
+    incoming: Vec<u32>,
+}
+
+const ACTIVE: u8 = 1;
+const INCOMING: u8 = 2;
+
+impl OverlapIndex {
+    fn new(inputs: usize, columns: usize) -> Self {
+        OverlapIndex {
+            connected_columns: vec![Vec::new(); inputs],
+            overlaps: vec![0; columns],
+            active: Vec::new(),
+            input_flags: vec![0; inputs],
+            pending: Vec::new(),
+            incoming: Vec::new(),
+        }
+    }
+
+    fn is_active(&self, input: usize) -> bool {
+        self.input_flags[input] & ACTIVE != 0
+    }
+
+    /// Makes `inputs` the current input and updates the overlaps; returns the number of distinct
+    /// on-bits (an upper bound of every overlap).
+    fn load_input(&mut self, inputs: &[u32]) -> u32 {
+        let width = self.input_flags.len();
+        self.incoming.clear();
+        for &input in inputs {
+            assert!((input as usize) < width, "spatial pooler input bit {input} is out of range (input width {width})");
+            let flags = &mut self.input_flags[input as usize];
+            if *flags & INCOMING == 0 {
+                *flags |= INCOMING;
+                self.incoming.push(input);
+            }
+        }
+        let flags = &self.input_flags;
+        let switched_off = self.active.iter().filter(|&&i| flags[i as usize] & INCOMING == 0).count();
+        let switched_on = self.incoming.iter().filter(|&&i| flags[i as usize] & ACTIVE == 0).count();
+        let overlaps = &mut self.overlaps[..];
+        if switched_off + switched_on < self.incoming.len() {
+            for &input in self.active.iter().filter(|&&i| flags[i as usize] & INCOMING == 0) {
+                for &column in &self.connected_columns[input as usize] {
+                    overlaps[column as usize] -= 1;
+                }
+            }
+            for &input in self.incoming.iter().filter(|&&i| flags[i as usize] & ACTIVE == 0) {
+                for &column in &self.connected_columns[input as usize] {
+                    overlaps[column as usize] += 1;
+                }
+            }
+        } else {
+            overlaps.fill(0);
+            for &input in &self.incoming {
+                for &column in &self.connected_columns[input as usize] {
+                    overlaps[column as usize] += 1;
+                }
+            }
+        }
+        for &input in &self.active {
+            self.input_flags[input as usize] = 0;
+        }
+        for &input in &self.incoming {
+            self.input_flags[input as usize] = ACTIVE;
+        }
+        std::mem::swap(&mut self.active, &mut self.incoming);
+        self.active.len() as u32
+    }
+
+    /// Records that the synapse input -> column became connected (`true`) or disconnected.
+    fn relink(&mut self, input: u16, column: usize, connected: bool) {
+        let list = &mut self.connected_columns[input as usize];
+        if connected {
+            list.push(column as u16);
+        } else if let Some(k) = list.iter().position(|&c| c as usize == column) {
+            list.swap_remove(k);
+        }
+        if self.is_active(input as usize) {
+            self.pending.push((column as u16, connected));
+        }
+    }
+
+    /// Brings the overlaps in line with the connections changed since `load_input`.
+    fn apply_pending(&mut self) {
+        for &(column, connected) in &self.pending {
+            let o = &mut self.overlaps[column as usize];
+            if connected {
+                *o += 1;
+            } else {
+                *o -= 1;
+            }
+        }
+        self.pending.clear();
+    }
 }
 
 impl SpatialPooler {
@@ -279,42 +388,28 @@ impl SpatialPooler {
     /// # Panics
     /// If an input index is out of range.
     pub fn compute(&mut self, active_inputs: &[u32], learn: bool, out: &mut Vec<u32>) {
-        let width = self.state.params.input_width;
         self.state.iteration += 1;
         if learn {
             self.state.learn_iteration += 1;
         }
-        self.overlaps.fill(0);
-        let mut max_overlap = 0;
-        for &input in active_inputs {
-            assert!(input < width, "spatial pooler input bit {input} is out of range (input width {width})");
-            if std::mem::replace(&mut self.input_on[input as usize], true) {
-                continue;
-            }
-            for &column in &self.connected_columns[input as usize] {
-                let o = &mut self.overlaps[column as usize];
-                *o += 1;
-                max_overlap = max_overlap.max(*o);
-            }
-        }
-        self.inhibit(max_overlap, out);
+        let distinct_inputs = self.overlap.load_input(active_inputs);
+        self.inhibit(distinct_inputs, out);
         if learn {
             self.learn(out);
-        }
-        for &input in active_inputs {
-            self.input_on[input as usize] = false;
         }
     }
 
     /// Global inhibition: the `num_active` columns with the largest overlap at or above the stimulus
     /// threshold, ties to the higher column index.
+    /// `max_overlap` bounds every column's overlap (the number of distinct active inputs).
     fn inhibit(&mut self, max_overlap: u32, out: &mut Vec<u32>) {
         out.clear();
         let wanted = self.derived.num_active;
         let stimulus = self.state.params.stimulus_threshold;
+        let overlaps = &self.overlap.overlaps;
         let histogram = &mut self.overlap_histogram[..=max_overlap as usize];
         histogram.fill(0);
-        for &o in &self.overlaps {
+        for &o in overlaps {
             histogram[o as usize] += 1;
         }
         // Find the lowest winning overlap and how many columns at exactly that overlap still win.
@@ -330,8 +425,8 @@ impl SpatialPooler {
             }
             above += here;
         }
-        for column in (0..self.overlaps.len()).rev() {
-            let o = self.overlaps[column];
+        for column in (0..overlaps.len()).rev() {
+            let o = overlaps[column];
             if o > cutoff || (o == cutoff && ties_left > 0) {
                 if o == cutoff {
                     ties_left -= 1;
@@ -343,13 +438,15 @@ impl SpatialPooler {
     }
 
     fn learn(&mut self, winners: &[u32]) {
-        let d = &self.derived;
-        let (inc, dec) = (d.active_inc, -d.inactive_dec);
-        for &column in winners {
-            let input_on = std::mem::take(&mut self.input_on);
-            self.change_column(column as usize, true, |input| if input_on[input as usize] { inc } else { dec });
-            self.input_on = input_on;
+        // Permanence change per input: +active_inc where the input is on, -inactive_dec elsewhere.
+        let mut change = std::mem::take(&mut self.perm_change);
+        for (input, c) in change.iter_mut().enumerate() {
+            *c = if self.overlap.is_active(input) { self.derived.active_inc } else { -self.derived.inactive_dec };
         }
+        for &column in winners {
+            self.change_column(column as usize, true, |input| change[input as usize]);
+        }
+        self.perm_change = change;
         self.update_duty_cycles(winners);
         let bump = self.derived.below_stimulus_inc;
         for column in 0..self.state.overlap_duty.len() {
@@ -361,6 +458,7 @@ impl SpatialPooler {
             let max_duty = self.state.overlap_duty.iter().copied().fold(0.0f32, f32::max);
             self.state.min_overlap_duty = self.derived.min_pct_overlap * max_duty;
         }
+        self.overlap.apply_pending();
     }
 
     /// float32 moving averages over `min(duty_cycle_period, iteration)` steps.
@@ -372,7 +470,7 @@ impl SpatialPooler {
         let (kept, period) = ((period - 1) as f32, period as f32);
         let state = &mut self.state;
         for (((overlap_duty, active_duty), &overlap), &winner) in
-            state.overlap_duty.iter_mut().zip(state.active_duty.iter_mut()).zip(&self.overlaps).zip(&self.is_winner)
+            state.overlap_duty.iter_mut().zip(state.active_duty.iter_mut()).zip(&self.overlap.overlaps).zip(&self.is_winner)
         {
             *overlap_duty = (*overlap_duty * kept + (overlap > 0) as u32 as f32) / period;
             *active_duty = (*active_duty * kept + winner as u32 as f32) / period;
@@ -390,23 +488,38 @@ impl SpatialPooler {
         let inputs = &self.state.pool_inputs[start..end];
         let perms = &mut self.state.permanences[start..end];
         let d = &self.derived;
-        let was_connected = &mut self.was_connected[..end - start];
-        for ((p, &input), was) in perms.iter_mut().zip(inputs).zip(was_connected.iter_mut()) {
-            *was = *p >= d.connected_threshold;
-            *p += delta(input);
-        }
-        if raise {
-            raise_to_threshold(perms, d, self.state.params.stimulus_threshold);
-        }
-        trim(perms, d);
-        for ((p, &input), &was) in perms.iter().zip(inputs).zip(was_connected.iter()) {
-            let now = *p >= d.connected_threshold;
-            if now != was {
-                let list = &mut self.connected_columns[input as usize];
-                if now {
-                    list.push(column as u16);
-                } else if let Some(k) = list.iter().position(|&c| c as usize == column) {
-                    list.swap_remove(k);
+        let index = &mut self.overlap;
+        let stimulus = self.state.params.stimulus_threshold;
+        if raise && stimulus > 0 {
+            let was_connected = &mut self.was_connected[..end - start];
+            for ((p, &input), was) in perms.iter_mut().zip(inputs).zip(was_connected.iter_mut()) {
+                *was = *p >= d.connected_threshold;
+                *p += delta(input);
+            }
+            raise_to_threshold(perms, d, stimulus);
+            trim(perms, d);
+            for ((p, &input), &was) in perms.iter().zip(inputs).zip(was_connected.iter()) {
+                let now = *p >= d.connected_threshold;
+                if now != was {
+                    index.relink(input, column, now);
+                }
+            }
+        } else {
+            // Without a stimulus threshold the update is per synapse: clipping to [0, 1] and trimming
+            // zero everything below the trim threshold, which is below the connected threshold.
+            for (p, &input) in perms.iter_mut().zip(inputs) {
+                let old = *p;
+                let mut q = old + delta(input);
+                if q > SYN_PERM_MAX {
+                    q = SYN_PERM_MAX;
+                }
+                if q < d.trim_threshold {
+                    q = 0.0;
+                }
+                *p = q;
+                let now = q >= d.connected_threshold;
+                if now != (old >= d.connected_threshold) {
+                    index.relink(input, column, now);
                 }
             }
         }
@@ -416,24 +529,23 @@ impl SpatialPooler {
     fn from_valid_state(state: SpState, derived: Derived) -> Self {
         let inputs = state.params.input_width as usize;
         let columns = state.params.column_count as usize;
-        let mut connected_columns = vec![Vec::new(); inputs];
+        let mut overlap = OverlapIndex::new(inputs, columns);
         let mut max_pool = 0;
         for column in 0..columns {
             let (start, end) = (state.pool_start[column] as usize, state.pool_start[column + 1] as usize);
             max_pool = max_pool.max(end - start);
             for (&input, &p) in state.pool_inputs[start..end].iter().zip(&state.permanences[start..end]) {
                 if p >= derived.connected_threshold {
-                    connected_columns[input as usize].push(column as u16);
+                    overlap.connected_columns[input as usize].push(column as u16);
                 }
             }
         }
         SpatialPooler {
             state,
             derived,
-            connected_columns,
-            overlaps: vec![0; columns],
+            overlap,
             overlap_histogram: vec![0; inputs + 1],
-            input_on: vec![false; inputs],
+            perm_change: vec![0.0; inputs],
             is_winner: vec![false; columns],
             was_connected: vec![false; max_pool],
         }
