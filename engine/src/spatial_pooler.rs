@@ -265,6 +265,8 @@ impl OverlapIndex {
     }
 
     /// Records that the synapse input -> column became connected (`true`) or disconnected.
+    #[cold]
+    #[inline(never)]
     fn relink(&mut self, input: u16, column: usize, connected: bool) {
         let list = &mut self.connected_columns[input as usize];
         if connected {
@@ -507,18 +509,44 @@ impl SpatialPooler {
         } else {
             // Without a stimulus threshold the update is per synapse: clipping to [0, 1] and trimming
             // zero everything below the trim threshold, which is below the connected threshold.
-            for (p, &input) in perms.iter_mut().zip(inputs) {
+            // Processed in blocks of LANES so the arithmetic vectorizes; relinking is rare.
+            const LANES: usize = 8;
+            let (threshold, trim_threshold) = (d.connected_threshold, d.trim_threshold);
+            let update = |old: f32, delta: f32| {
+                let q = old + delta;
+                let q = if q > SYN_PERM_MAX { SYN_PERM_MAX } else { q };
+                if q < trim_threshold {
+                    0.0
+                } else {
+                    q
+                }
+            };
+            let mut perm_blocks = perms.chunks_exact_mut(LANES);
+            let mut input_blocks = inputs.chunks_exact(LANES);
+            for (block, block_inputs) in (&mut perm_blocks).zip(&mut input_blocks) {
+                let mut old = [0.0f32; LANES];
+                let mut new = [0.0f32; LANES];
+                let mut flips = false;
+                for l in 0..LANES {
+                    old[l] = block[l];
+                    new[l] = update(old[l], delta(block_inputs[l]));
+                    flips |= (old[l] >= threshold) != (new[l] >= threshold);
+                }
+                block.copy_from_slice(&new);
+                if flips {
+                    for l in 0..LANES {
+                        let now = new[l] >= threshold;
+                        if now != (old[l] >= threshold) {
+                            index.relink(block_inputs[l], column, now);
+                        }
+                    }
+                }
+            }
+            for (p, &input) in perm_blocks.into_remainder().iter_mut().zip(input_blocks.remainder()) {
                 let old = *p;
-                let mut q = old + delta(input);
-                if q > SYN_PERM_MAX {
-                    q = SYN_PERM_MAX;
-                }
-                if q < d.trim_threshold {
-                    q = 0.0;
-                }
-                *p = q;
-                let now = q >= d.connected_threshold;
-                if now != (old >= d.connected_threshold) {
+                *p = update(old, delta(input));
+                let now = *p >= threshold;
+                if now != (old >= threshold) {
                     index.relink(input, column, now);
                 }
             }
