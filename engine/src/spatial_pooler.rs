@@ -651,3 +651,180 @@ fn trim(perms: &mut [f32], d: &Derived) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_input(rng: &mut Random, width: u32, on: usize) -> Vec<u32> {
+        let all: Vec<u32> = (0..width).collect();
+        rng.sample(&all, on)
+    }
+
+    /// Overlaps recounted from the permanences, to check the incremental bookkeeping.
+    fn recount(sp: &SpatialPooler, active: &[u32]) -> Vec<u32> {
+        let st = &sp.state;
+        (0..st.params.column_count as usize)
+            .map(|c| {
+                let range = st.pool_start[c] as usize..st.pool_start[c + 1] as usize;
+                st.pool_inputs[range.clone()]
+                    .iter()
+                    .zip(&st.permanences[range])
+                    .filter(|&(i, &p)| active.contains(&(*i as u32)) && p >= sp.derived.connected_threshold)
+                    .count() as u32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unsupported_configurations_are_rejected() {
+        let cases: [(fn(&mut SpParams), &str); 6] = [
+            (|p| p.global_inhibition = false, "local inhibition"),
+            (|p| p.boost_strength = 1.0, "boosting"),
+            (|p| p.num_active_columns_per_inh_area = 0, "localAreaDensity"),
+            (|p| p.potential_pct = 0.0, "potential_pct"),
+            (|p| p.column_count = 70_000, "column_count"),
+            (|p| p.syn_perm_active_inc = 0.5, "syn_perm_active_inc / 2"),
+        ];
+        for (change, expected) in cases {
+            let mut params = SpParams::nab(454);
+            change(&mut params);
+            let err = SpatialPooler::new(params).unwrap_err();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn ties_go_to_the_higher_column_and_inference_does_not_learn() {
+        let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let before = sp.state.permanences.clone();
+        let mut out = Vec::new();
+        sp.compute(&[], false, &mut out);
+        assert_eq!(out, (2008..2048).collect::<Vec<u32>>());
+        sp.compute(&[1, 5, 99, 300], false, &mut out);
+        assert_eq!(out.len(), 40);
+        assert_eq!(sp.state.permanences, before);
+        assert_eq!((sp.iteration(), sp.state.learn_iteration), (2, 0));
+        assert!(sp.state.active_duty.iter().all(|&d| d == 0.0));
+    }
+
+    #[test]
+    fn incremental_overlaps_match_a_full_recount() {
+        let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let mut rng = Random::new(5);
+        let mut out = Vec::new();
+        let mut input = random_input(&mut rng, 454, 42);
+        for step in 0..300 {
+            // Mostly small changes (the incremental path), sometimes a new input (the recount path).
+            if step % 7 == 0 {
+                input = random_input(&mut rng, 454, 42);
+            } else {
+                let k = rng.get_uint32(input.len() as u32) as usize;
+                input[k] = rng.get_uint32(454);
+                input.sort_unstable();
+                input.dedup();
+            }
+            sp.compute(&input, true, &mut out);
+            assert_eq!(out.len(), 40);
+            assert!(out.windows(2).all(|w| w[0] < w[1]));
+            assert_eq!(sp.overlap.overlaps, recount(&sp, &input), "step {step}");
+        }
+    }
+
+    #[test]
+    fn stimulus_threshold_raises_pools_and_blocks_weak_columns() {
+        let mut params = SpParams::nab(100);
+        params.column_count = 64;
+        params.potential_pct = 0.5;
+        params.stimulus_threshold = 30;
+        let mut sp = SpatialPooler::new(params).unwrap();
+        let connected = |sp: &SpatialPooler| {
+            let mut counts = vec![0u32; 64];
+            for list in &sp.overlap.connected_columns {
+                for &c in list {
+                    counts[c as usize] += 1;
+                }
+            }
+            counts
+        };
+        assert!(connected(&sp).iter().all(|&n| n >= 30));
+        let mut out = Vec::new();
+        sp.compute(&[1, 2, 3, 4, 5], true, &mut out);
+        assert!(out.is_empty(), "overlaps below the stimulus threshold never win");
+        let all: Vec<u32> = (0..100).collect();
+        for _ in 0..20 {
+            sp.compute(&all, true, &mut out);
+            // 40 of 64 columns exceeds the 0.5 density cap: 32 winners.
+            assert_eq!(out.len(), 32);
+        }
+        sp.compute(&[7], true, &mut out);
+        assert!(connected(&sp).iter().all(|&n| n >= 30));
+        assert_eq!(sp.overlap.overlaps, recount(&sp, &[7]));
+    }
+
+    #[test]
+    fn columns_without_overlap_are_bumped_after_the_first_update_round() {
+        let sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let mut state = sp.state.clone();
+        let weak = 77;
+        let range = state.pool_start[weak] as usize..state.pool_start[weak + 1] as usize;
+        state.permanences[range.clone()].fill(0.0);
+        let mut sp = SpatialPooler::from_state(state).unwrap();
+        let input: Vec<u32> = (100..142).collect();
+        let mut out = Vec::new();
+        for _ in 0..50 {
+            sp.compute(&input, true, &mut out);
+        }
+        assert!(sp.state.permanences[range.clone()].iter().all(|&p| p == 0.0), "no bump before the update round");
+        assert!(sp.state.min_overlap_duty > 0.0);
+        sp.compute(&input, true, &mut out);
+        assert!(sp.state.permanences[range.clone()].iter().all(|&p| p == sp.derived.below_stimulus_inc));
+        for _ in 0..20 {
+            sp.compute(&input, true, &mut out);
+        }
+        assert!(sp.overlap.overlaps[weak] > 0, "bumping connected the column");
+        assert!(sp.state.overlap_duty[weak] > 0.0);
+        assert_eq!(sp.overlap.overlaps, recount(&sp, &input));
+    }
+
+    #[test]
+    fn serialized_state_continues_identically() {
+        let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let mut rng = Random::new(9);
+        let mut out = Vec::new();
+        for _ in 0..60 {
+            sp.compute(&random_input(&mut rng, 454, 42), true, &mut out);
+        }
+        let blob = bincode::serialize(&sp).unwrap();
+        let mut restored: SpatialPooler = bincode::deserialize(&blob).unwrap();
+        let mut restored_out = Vec::new();
+        for _ in 0..60 {
+            let input = random_input(&mut rng, 454, 42);
+            sp.compute(&input, true, &mut out);
+            restored.compute(&input, true, &mut restored_out);
+            assert_eq!(out, restored_out);
+        }
+        assert_eq!(sp.state.permanences, restored.state.permanences);
+    }
+
+    #[test]
+    fn corrupt_state_is_rejected() {
+        let sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let mut state = sp.state.clone();
+        state.pool_inputs[3] = 454;
+        assert!(SpatialPooler::from_state(state).unwrap_err().contains("out of range"));
+        let mut state = sp.state.clone();
+        state.permanences.pop();
+        assert!(SpatialPooler::from_state(state).unwrap_err().contains("inconsistent"));
+        let mut state = sp.state.clone();
+        state.active_duty.pop();
+        assert!(SpatialPooler::from_state(state).is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "out of range")]
+    fn out_of_range_input_panics_clearly() {
+        let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        sp.compute(&[454], true, &mut Vec::new());
+    }
+}
