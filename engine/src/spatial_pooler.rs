@@ -383,7 +383,8 @@ impl SpatialPooler {
         self.state.iteration
     }
 
-    /// One step. `active_inputs`: the on-bit indices (sorted; each must be < `input_width`).
+    /// One step. `active_inputs`: the on-bit indices (each < `input_width`; normally sorted, but any
+    /// order works and repeats count once).
     /// Writes the winning columns, ascending, into `out` (cleared first). With `learn`, adapts the
     /// winners' permanences, the duty cycles and the weak columns as nupic.core does.
     ///
@@ -456,7 +457,7 @@ impl SpatialPooler {
                 self.change_column(column, false, |_| bump);
             }
         }
-        if self.state.iteration % UPDATE_PERIOD == 0 {
+        if self.state.iteration.is_multiple_of(UPDATE_PERIOD) {
             let max_duty = self.state.overlap_duty.iter().copied().fold(0.0f32, f32::max);
             self.state.min_overlap_duty = self.derived.min_pct_overlap * max_duty;
         }
@@ -678,7 +679,8 @@ mod tests {
 
     #[test]
     fn unsupported_configurations_are_rejected() {
-        let cases: [(fn(&mut SpParams), &str); 6] = [
+        type Change = fn(&mut SpParams);
+        let cases: [(Change, &str); 6] = [
             (|p| p.global_inhibition = false, "local inhibition"),
             (|p| p.boost_strength = 1.0, "boosting"),
             (|p| p.num_active_columns_per_inh_area = 0, "localAreaDensity"),

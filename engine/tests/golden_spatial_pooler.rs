@@ -157,7 +157,7 @@ fn every_golden_trace_matches_encoders_and_spatial_pooler() {
     for name in names {
         let result = replay(&name);
         eprintln!("{name}: {} records match (bucket, encoder bits, SP columns)", result.records);
-        if longest.as_ref().map_or(true, |(_, l)| result.records > l.records) {
+        if longest.as_ref().is_none_or(|(_, l)| result.records > l.records) {
             longest = Some((name, result));
         }
     }

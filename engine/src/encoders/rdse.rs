@@ -36,7 +36,7 @@ impl Rdse {
     /// Builds the encoder (creating the middle bucket), or explains why the parameters are invalid:
     /// `w` must be odd, `n` greater than `6 * w`, `resolution` positive.
     pub fn try_new(resolution: f64, w: u32, n: u32, seed: u64) -> Result<Self, EncodeError> {
-        if w == 0 || w % 2 == 0 {
+        if w == 0 || w.is_multiple_of(2) {
             return Err(EncodeError::new(format!("RDSE: w must be a positive odd number, got {w}")));
         }
         if (n as u64) <= 6 * w as u64 {

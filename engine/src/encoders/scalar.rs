@@ -32,7 +32,7 @@ impl ScalarEncoder {
 
     /// Builds the encoder, or explains why the parameters are invalid.
     pub fn try_new(w: u32, minval: f64, maxval: f64, radius: f64, periodic: bool) -> Result<Self, EncodeError> {
-        if w == 0 || w % 2 == 0 {
+        if w == 0 || w.is_multiple_of(2) {
             return Err(EncodeError::new(format!("ScalarEncoder: w must be a positive odd number, got {w}")));
         }
         if !(minval.is_finite() && maxval.is_finite() && minval < maxval) {
