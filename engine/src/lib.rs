@@ -2,6 +2,8 @@
 //! TemporalMemory, anomaly likelihood, SDR classifier) with a versioned binary state format.
 
 pub mod anomaly;
+pub mod encoders;
 pub mod likelihood;
 pub mod rng;
+pub mod spatial_pooler;
 pub mod state;
