@@ -2,3 +2,5 @@
 //! TemporalMemory, anomaly likelihood, SDR classifier) with a versioned binary state format.
 
 pub mod rng;
+pub mod temporal_memory;
+pub mod classifier;

@@ -1,0 +1,74 @@
+//! Golden parity of the TemporalMemory against NuPIC 1.0.5's numentaTM trace
+//! (`art_daily_jumpsup-tm.jsonl.gz`): predicted columns before each record, segment and synapse
+//! counts after it, and the raw anomaly score derived from them.
+
+mod common;
+
+use _engine::temporal_memory::{TemporalMemory, TemporalMemoryParams};
+use common::{load_trace, u32s};
+use std::time::Instant;
+
+fn raw_score(active: &[u32], predicted: &[u32]) -> f32 {
+    if active.is_empty() {
+        return 0.0;
+    }
+    let missed = active.iter().filter(|c| predicted.binary_search(c).is_err()).count();
+    (missed as f64 / active.len() as f64) as f32
+}
+
+#[test]
+fn temporal_memory_matches_numenta_tm_trace() {
+    let trace = load_trace("art_daily_jumpsup-tm");
+    assert_eq!(trace.header["tmImplementation"], "tm_cpp");
+    let mut tm = TemporalMemory::new(TemporalMemoryParams::nab()).unwrap();
+    let n = trace.records.len();
+    let inputs: Vec<Vec<u32>> = trace.records.iter().map(|r| u32s(&r["sp"])).collect();
+
+    let (mut pc_exact, mut counts_exact, mut raw_equal) = (0usize, 0usize, 0usize);
+    let mut first_mismatch: Option<String> = None;
+    let mut predicted = Vec::new();
+    let start = Instant::now();
+    let mut tm_time = std::time::Duration::ZERO;
+    for (i, rec) in trace.records.iter().enumerate() {
+        tm.predicted_columns(&mut predicted);
+        let pc = u32s(&rec["pc"]);
+        let sp = &inputs[i];
+        let expected_raw = rec["raw"].as_f64().unwrap();
+        if predicted == pc {
+            pc_exact += 1;
+        } else if first_mismatch.is_none() {
+            first_mismatch = Some(format!("record {i}: predicted columns {predicted:?} != {pc:?}"));
+        }
+        if raw_score(sp, &predicted) as f64 == expected_raw {
+            raw_equal += 1;
+        }
+        let t0 = Instant::now();
+        tm.compute(sp, true);
+        tm_time += t0.elapsed();
+        let (segs, syns) = (rec["segs"].as_u64().unwrap() as usize, rec["syns"].as_u64().unwrap() as usize);
+        if tm.num_segments() == segs && tm.num_synapses() == syns {
+            counts_exact += 1;
+        } else if first_mismatch.is_none() {
+            first_mismatch = Some(format!(
+                "record {i}: segments/synapses {}/{} != {segs}/{syns}",
+                tm.num_segments(),
+                tm.num_synapses()
+            ));
+        }
+    }
+    let elapsed = start.elapsed();
+    eprintln!(
+        "TM parity: predicted columns exact {pc_exact}/{n}, segment+synapse counts exact {counts_exact}/{n}, \
+         raw score equal {raw_equal}/{n}; first mismatch: {}",
+        first_mismatch.as_deref().unwrap_or("none")
+    );
+    eprintln!(
+        "TM speed: {:.0} records/s ({:.1} us/record in compute)",
+        n as f64 / tm_time.as_secs_f64(),
+        tm_time.as_secs_f64() * 1e6 / n as f64
+    );
+    let _ = elapsed;
+    assert!(raw_equal * 100 >= n * 99, "raw score parity {raw_equal}/{n} below 99 %");
+    assert_eq!(pc_exact, n, "predicted columns differ");
+    assert_eq!(counts_exact, n, "segment/synapse counts differ");
+}
