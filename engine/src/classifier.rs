@@ -384,3 +384,28 @@ pub fn opf_predictions(actual_values: &[f64], probabilities: &[f64]) -> (f64, Ve
     kept.truncate(MAX_PREDICTIONS);
     (best_value, kept)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// NuPIC's own "compute complex" classifier check (same inputs, probabilities to 1e-6).
+    #[test]
+    fn matches_nupic_compute_complex_example() {
+        let mut c = SdrClassifier::new(vec![1], 1.0, 0.1).unwrap();
+        let a = [1u32, 5, 9];
+        c.compute(0, &a, 4, 34.7, true, true).unwrap();
+        c.compute(1, &[0, 6, 9, 11], 5, 41.7, true, true).unwrap();
+        c.compute(2, &[6, 9], 5, 44.9, true, true).unwrap();
+        c.compute(3, &a, 4, 42.9, true, true).unwrap();
+        let out = c.compute(4, &a, 4, 34.7, true, true).unwrap().unwrap();
+        let p = &out.probabilities[0].1;
+        let expected = [0.034234, 0.034234, 0.034234, 0.034234, 0.093058, 0.770004];
+        assert_eq!(p.len(), 6);
+        for (got, want) in p.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-6, "{p:?}");
+        }
+        assert!((out.actual_values[4] - 35.52).abs() < 1e-9);
+        assert!((out.actual_values[5] - 42.02).abs() < 1e-9);
+    }
+}
