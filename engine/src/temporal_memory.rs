@@ -4,6 +4,64 @@
 
 use crate::rng::Random;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Multiplicative hash for cell indices (the keys are small integers; SipHash is needlessly slow).
+#[derive(Default)]
+struct CellHasher(u64);
+
+impl Hasher for CellHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Per-cell lists, present only for cells that have entries.
+type CellMap = HashMap<u32, Vec<u32>, BuildHasherDefault<CellHasher>>;
+
+fn cell_list(map: &CellMap, cell: u32) -> &[u32] {
+    map.get(&cell).map_or(&[], Vec::as_slice)
+}
+
+fn remove_from_list(map: &mut CellMap, cell: u32, item: u32, keep_order: bool) {
+    if let Some(list) = map.get_mut(&cell) {
+        if let Some(pos) = list.iter().position(|&x| x == item) {
+            if keep_order {
+                list.remove(pos);
+            } else {
+                list.swap_remove(pos);
+            }
+        }
+        if list.is_empty() {
+            map.remove(&cell);
+        }
+    }
+}
+
+thread_local! {
+    /// Per-thread scratch bitset of the previous step's active cells (no per-model scratch tables).
+    static PREV_ACTIVE: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Read-only view of a cell bitset.
+struct CellSet<'a>(&'a [u64]);
+
+impl CellSet<'_> {
+    #[inline]
+    fn contains(&self, cell: u32) -> bool {
+        self.0[(cell >> 6) as usize] & (1u64 << (cell & 63)) != 0
+    }
+}
 
 /// Permanences below this are treated as zero (synapse destroyed); also the tie margin when
 /// choosing the weakest synapse to evict (nupic.core's EPSILON).
@@ -99,10 +157,15 @@ pub struct TemporalMemory {
     free_segments: Vec<u32>,
     synapses: Vec<Synapse>,
     free_synapses: Vec<u32>,
-    /// Per cell: its live segments, in creation order.
-    cell_segments: Vec<Vec<u32>>,
-    /// Per presynaptic cell: ids of the synapses it feeds (unordered).
-    presynaptic: Vec<Vec<u32>>,
+    /// Per cell: its live segments, in creation order (derived; rebuilt on load).
+    #[serde(skip)]
+    cell_segments: CellMap,
+    /// Per presynaptic cell: ids of the synapses it feeds, unordered (derived; rebuilt on load).
+    #[serde(skip)]
+    presynaptic: CellMap,
+    /// False after deserialisation until the derived maps are rebuilt.
+    #[serde(skip)]
+    indexed: bool,
     next_ordinal: u64,
     num_segments: usize,
     num_synapses: usize,
@@ -123,7 +186,6 @@ impl TemporalMemory {
     /// A fresh TemporalMemory; the parameters are checked.
     pub fn new(params: TemporalMemoryParams) -> Result<Self, String> {
         params.validate()?;
-        let cells = (params.column_count * params.cells_per_column) as usize;
         Ok(TemporalMemory {
             rng: Random::new(params.seed),
             params,
@@ -131,8 +193,9 @@ impl TemporalMemory {
             free_segments: Vec::new(),
             synapses: Vec::new(),
             free_synapses: Vec::new(),
-            cell_segments: vec![Vec::new(); cells],
-            presynaptic: vec![Vec::new(); cells],
+            cell_segments: CellMap::default(),
+            presynaptic: CellMap::default(),
+            indexed: true,
             next_ordinal: 0,
             num_segments: 0,
             num_synapses: 0,
@@ -163,8 +226,32 @@ impl TemporalMemory {
         if let Some(&last) = active_columns.last() {
             assert!(last < self.params.column_count, "active column {last} out of range");
         }
+        if !self.indexed {
+            self.rebuild_index();
+        }
         self.activate_cells(active_columns, learn);
         self.activate_dendrites(learn);
+    }
+
+    fn num_cells(&self) -> usize {
+        (self.params.column_count * self.params.cells_per_column) as usize
+    }
+
+    /// Rebuilds the per-cell segment lists (creation order) and presynaptic lists from the stored
+    /// segments and synapses.
+    fn rebuild_index(&mut self) {
+        self.cell_segments.clear();
+        self.presynaptic.clear();
+        let mut live: Vec<u32> = (0..self.segments.len() as u32).filter(|&s| self.segments[s as usize].live).collect();
+        live.sort_unstable_by_key(|&s| self.segments[s as usize].ordinal);
+        for s in live {
+            let seg = &self.segments[s as usize];
+            self.cell_segments.entry(seg.cell).or_default().push(s);
+            for &id in &seg.synapses {
+                self.presynaptic.entry(self.synapses[id as usize].presynaptic_cell).or_default().push(id);
+            }
+        }
+        self.indexed = true;
     }
 
     fn column_of_segment(&self, segment: u32) -> u32 {
@@ -173,11 +260,24 @@ impl TemporalMemory {
 
     fn activate_cells(&mut self, active_columns: &[u32], learn: bool) {
         let prev_active = std::mem::take(&mut self.active_cells);
+        let words = self.num_cells().div_ceil(64);
+        PREV_ACTIVE.with(|scratch| {
+            let mut bits = scratch.borrow_mut();
+            if bits.len() < words {
+                bits.resize(words, 0);
+            }
+            for &c in &prev_active {
+                bits[(c >> 6) as usize] |= 1u64 << (c & 63);
+            }
+            self.activate_cells_with(active_columns, &CellSet(&bits[..words]), learn);
+            for &c in &prev_active {
+                bits[(c >> 6) as usize] = 0;
+            }
+        });
+    }
+
+    fn activate_cells_with(&mut self, active_columns: &[u32], prev_active_dense: &CellSet, learn: bool) {
         let prev_winners = std::mem::take(&mut self.winner_cells);
-        let mut prev_active_dense = vec![false; self.cell_segments.len()];
-        for &c in &prev_active {
-            prev_active_dense[c as usize] = true;
-        }
         let active_segments = std::mem::take(&mut self.active_segments);
         let matching_segments = std::mem::take(&mut self.matching_segments);
 
@@ -211,14 +311,14 @@ impl TemporalMemory {
             }
             if is_active {
                 if ia > a0 {
-                    self.activate_predicted_column(&active_segments[a0..ia], &prev_active_dense, &prev_winners, learn);
+                    self.activate_predicted_column(&active_segments[a0..ia], prev_active_dense, &prev_winners, learn);
                 } else {
-                    self.burst_column(column, &matching_segments[m0..im], &prev_active_dense, &prev_winners, learn);
+                    self.burst_column(column, &matching_segments[m0..im], prev_active_dense, &prev_winners, learn);
                 }
             } else if learn && self.params.predicted_segment_decrement > 0.0 {
                 let dec = self.params.predicted_segment_decrement;
                 for &segment in &matching_segments[m0..im] {
-                    self.adapt_segment(segment, &prev_active_dense, -dec, 0.0);
+                    self.adapt_segment(segment, prev_active_dense, -dec, 0.0);
                 }
             }
         }
@@ -227,7 +327,7 @@ impl TemporalMemory {
     fn activate_predicted_column(
         &mut self,
         column_active_segments: &[u32],
-        prev_active_dense: &[bool],
+        prev_active_dense: &CellSet,
         prev_winners: &[u32],
         learn: bool,
     ) {
@@ -256,7 +356,7 @@ impl TemporalMemory {
         &mut self,
         column: u32,
         column_matching_segments: &[u32],
-        prev_active_dense: &[bool],
+        prev_active_dense: &CellSet,
         prev_winners: &[u32],
         learn: bool,
     ) {
@@ -306,7 +406,7 @@ impl TemporalMemory {
         let mut min = usize::MAX;
         let mut tied = 0u32;
         for cell in start..end {
-            let n = self.cell_segments[cell as usize].len();
+            let n = cell_list(&self.cell_segments, cell).len();
             if n < min {
                 min = n;
                 tied = 1;
@@ -317,7 +417,7 @@ impl TemporalMemory {
         let pick = self.rng.get_uint32(tied);
         let mut idx = 0;
         for cell in start..end {
-            if self.cell_segments[cell as usize].len() == min {
+            if cell_list(&self.cell_segments, cell).len() == min {
                 if idx == pick {
                     return cell;
                 }
@@ -329,13 +429,13 @@ impl TemporalMemory {
 
     /// Reinforce synapses from previously active cells, weaken the others; destroy synapses that fall
     /// below EPSILON and the segment if it loses all of them.
-    fn adapt_segment(&mut self, segment: u32, prev_active_dense: &[bool], increment: f32, decrement: f32) {
+    fn adapt_segment(&mut self, segment: u32, prev_active_dense: &CellSet, increment: f32, decrement: f32) {
         let mut i = 0;
         while i < self.segments[segment as usize].synapses.len() {
             let id = self.segments[segment as usize].synapses[i];
             let syn = &mut self.synapses[id as usize];
             let mut permanence = syn.permanence;
-            if prev_active_dense[syn.presynaptic_cell as usize] {
+            if prev_active_dense.contains(syn.presynaptic_cell) {
                 permanence += increment;
             } else {
                 permanence -= decrement;
@@ -403,9 +503,9 @@ impl TemporalMemory {
     }
 
     fn create_segment(&mut self, cell: u32) -> u32 {
-        while self.cell_segments[cell as usize].len() >= self.params.max_segments_per_cell as usize {
+        while cell_list(&self.cell_segments, cell).len() >= self.params.max_segments_per_cell as usize {
             // Least recently used segment; the first one on ties.
-            let list = &self.cell_segments[cell as usize];
+            let list = cell_list(&self.cell_segments, cell);
             let mut lru = list[0];
             for &s in &list[1..] {
                 if self.segments[s as usize].last_used_iteration < self.segments[lru as usize].last_used_iteration {
@@ -432,7 +532,7 @@ impl TemporalMemory {
                 (self.segments.len() - 1) as u32
             }
         };
-        self.cell_segments[cell as usize].push(id);
+        self.cell_segments.entry(cell).or_default().push(id);
         self.num_segments += 1;
         id
     }
@@ -442,10 +542,7 @@ impl TemporalMemory {
             self.destroy_synapse(id);
         }
         let cell = self.segments[segment as usize].cell;
-        let list = &mut self.cell_segments[cell as usize];
-        if let Some(pos) = list.iter().position(|&s| s == segment) {
-            list.remove(pos);
-        }
+        remove_from_list(&mut self.cell_segments, cell, segment, true);
         self.segments[segment as usize].live = false;
         self.free_segments.push(segment);
         self.num_segments -= 1;
@@ -464,7 +561,7 @@ impl TemporalMemory {
             }
         };
         self.segments[segment as usize].synapses.push(id);
-        self.presynaptic[presynaptic_cell as usize].push(id);
+        self.presynaptic.entry(presynaptic_cell).or_default().push(id);
         self.num_synapses += 1;
     }
 
@@ -474,10 +571,7 @@ impl TemporalMemory {
         if let Some(pos) = list.iter().position(|&s| s == id) {
             list.remove(pos);
         }
-        let pre = &mut self.presynaptic[presynaptic_cell as usize];
-        if let Some(pos) = pre.iter().position(|&s| s == id) {
-            pre.swap_remove(pos);
-        }
+        remove_from_list(&mut self.presynaptic, presynaptic_cell, id, false);
         self.free_synapses.push(id);
         self.num_synapses -= 1;
     }
@@ -493,7 +587,7 @@ impl TemporalMemory {
         let threshold = self.params.connected_permanence - EPSILON;
         let mut touched: Vec<u32> = Vec::new();
         for &cell in &self.active_cells {
-            for &id in &self.presynaptic[cell as usize] {
+            for &id in cell_list(&self.presynaptic, cell) {
                 let syn = &self.synapses[id as usize];
                 let s = syn.segment as usize;
                 if self.num_active_potential[s] == 0 {
@@ -572,5 +666,19 @@ impl TemporalMemory {
     /// Number of live synapses over all segments.
     pub fn num_synapses(&self) -> usize {
         self.num_synapses
+    }
+
+    /// Approximate heap bytes held by the connections and activity state.
+    pub fn memory_bytes(&self) -> usize {
+        let lists = |m: &CellMap| m.capacity() * (4 + 24 + 8) + m.values().map(|v| v.capacity() * 4).sum::<usize>();
+        self.segments.capacity() * std::mem::size_of::<Segment>()
+            + self.segments.iter().map(|s| s.synapses.capacity() * 4).sum::<usize>()
+            + self.synapses.capacity() * std::mem::size_of::<Synapse>()
+            + (self.free_segments.capacity() + self.free_synapses.capacity()) * 4
+            + lists(&self.cell_segments)
+            + lists(&self.presynaptic)
+            + (self.active_cells.capacity() + self.winner_cells.capacity()) * 4
+            + (self.active_segments.capacity() + self.matching_segments.capacity()) * 4
+            + (self.num_active_potential.capacity() + self.num_active_connected.capacity()) * 4
     }
 }
