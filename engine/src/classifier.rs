@@ -268,7 +268,7 @@ impl SdrClassifier {
         if bucket_idx > MAX_BUCKET {
             return Err(format!("bucket index {bucket_idx} exceeds the supported maximum {MAX_BUCKET}"));
         }
-        if self.history.back().map_or(true, |&(last, _)| record_num > last) {
+        if self.history.back().is_none_or(|&(last, _)| record_num > last) {
             self.history.push_back((record_num, active_inputs.to_vec()));
             if self.history.len() > self.max_steps {
                 self.history.pop_front();
@@ -344,10 +344,17 @@ impl SdrClassifier {
     }
 }
 
+/// The learning rate NuPIC's OPF classifier region really uses for a configured `alpha`: region
+/// parameters reach the region through the network engine as text with 6 significant digits, so
+/// NAB's 0.035828933612158 becomes 0.0358289 (the golden trace follows the latter).
+pub fn opf_region_alpha(alpha: f64) -> f64 {
+    format!("{alpha:.5e}").parse().unwrap_or(alpha)
+}
+
 /// OPF post-processing of one step's output (spec 2.12): probabilities of equal actual values are
 /// summed (in bucket order); the best value is the one whose running sum first reached the highest
 /// total; entries below 0.0001 are dropped unless that would leave none; at most the 8 most likely
-/// are kept, sorted by probability descending, then value ascending.
+/// are kept, sorted by probability descending, then value ascending. Empty input gives (NaN, []).
 pub fn opf_predictions(actual_values: &[f64], probabilities: &[f64]) -> (f64, Vec<(f64, f64)>) {
     let mut sums: Vec<(f64, f64)> = Vec::new();
     let mut best: Option<(f64, f64)> = None;
@@ -370,7 +377,7 @@ pub fn opf_predictions(actual_values: &[f64], probabilities: &[f64]) -> (f64, Ve
                 p
             }
         };
-        if best.map_or(true, |(_, bp)| total > bp) {
+        if best.is_none_or(|(_, bp)| total > bp) {
             best = Some((value, total));
         }
     }
@@ -388,6 +395,13 @@ pub fn opf_predictions(actual_values: &[f64], probabilities: &[f64]) -> (f64, Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_alpha_keeps_six_significant_digits() {
+        assert_eq!(opf_region_alpha(0.035828933612158), 0.0358289);
+        assert_eq!(opf_region_alpha(0.001), 0.001);
+        assert_eq!(opf_region_alpha(0.12345649), 0.123456);
+    }
 
     /// NuPIC's own "compute complex" classifier check (same inputs, probabilities to 1e-6).
     #[test]

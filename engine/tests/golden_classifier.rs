@@ -4,7 +4,7 @@
 
 mod common;
 
-use _engine::classifier::{opf_predictions, SdrClassifier};
+use _engine::classifier::{opf_predictions, opf_region_alpha, SdrClassifier};
 use common::{load_trace, u32s, Trace};
 use std::time::Instant;
 
@@ -56,7 +56,8 @@ fn step(cl: &mut SdrClassifier, i: usize, rec: &Record) -> (f64, Vec<(f64, f64)>
 #[test]
 fn classifier_against_numenta_cl_trace() {
     let trace = load_trace("art_daily_jumpsup-cl");
-    assert_eq!(trace.header["params"]["modelParams"]["clParams"]["alpha"].as_f64(), Some(0.035828933612158));
+    let header_alpha = trace.header["params"]["modelParams"]["clParams"]["alpha"].as_f64().unwrap();
+    assert_eq!(opf_region_alpha(header_alpha), REGION_ALPHA);
     let recs = records(&trace);
     let n = recs.len();
     let mut cl = SdrClassifier::new(vec![1], REGION_ALPHA, 0.3).unwrap();
