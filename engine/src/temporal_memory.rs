@@ -456,6 +456,11 @@ impl TemporalMemory {
     /// Grow up to `desired` synapses to previous winner cells the segment does not yet connect to,
     /// first evicting weak synapses if the segment would exceed its synapse limit.
     fn grow_synapses(&mut self, segment: u32, desired: usize, prev_winners: &[u32]) {
+        if !self.segments[segment as usize].live {
+            // adapt_segment removed its last synapse (cannot happen for active or matching segments,
+            // whose active synapses are reinforced); nothing to grow on.
+            return;
+        }
         let mut candidates: Vec<u32> = prev_winners.to_vec();
         for &id in &self.segments[segment as usize].synapses {
             let pre = self.synapses[id as usize].presynaptic_cell;
