@@ -134,7 +134,7 @@ impl Weights {
 /// The raw result of one inference: per step the distribution over buckets 0..=max bucket, and the
 /// actual value reported for each bucket (unseen buckets report the current input value, or 0 when
 /// the first step is 0).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassifierOutput {
     pub actual_values: Vec<f64>,
     pub probabilities: Vec<(u32, Vec<f64>)>,
