@@ -2,8 +2,10 @@
 //! TemporalMemory, anomaly likelihood, SDR classifier) with a versioned binary state format.
 
 pub mod anomaly;
+pub mod classifier;
 pub mod encoders;
 pub mod likelihood;
 pub mod rng;
 pub mod spatial_pooler;
 pub mod state;
+pub mod temporal_memory;
