@@ -2,3 +2,4 @@
 //! TemporalMemory, anomaly likelihood, SDR classifier) with a versioned binary state format.
 
 pub mod rng;
+pub mod backtracking_tm;
