@@ -123,29 +123,11 @@ impl CellMarks {
     }
 }
 
-/// Per-segment activity counters filled by forward propagation (scratch, never serialized).
+/// Working memory of forward propagation (scratch, never serialized): one counter per segment,
+/// all zero between calls.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Activity {
-    counts: Vec<u8>,
-    /// Segments with a non-zero count, in first-touch order.
-    pub touched: Vec<u32>,
-}
-
-impl Activity {
-    #[inline]
-    pub fn count(&self, seg: u32) -> u8 {
-        self.counts[seg as usize]
-    }
-
-    fn clear(&mut self, n_segments: usize) {
-        for &s in &self.touched {
-            self.counts[s as usize] = 0;
-        }
-        self.touched.clear();
-        if self.counts.len() < n_segments {
-            self.counts.resize(n_segments, 0);
-        }
-    }
+    counts: Vec<u32>,
 }
 
 /// All segments of the TM with their slots, free-slot stacks and forward lists.
@@ -187,16 +169,27 @@ impl Connections {
         self.slot_count[cell as usize]
     }
 
-    /// Counts, for every segment, the synapses whose source is in `cells` (permanence ignored).
-    pub fn propagate(&self, cells: &[u32], activity: &mut Activity) {
-        activity.clear(self.segments.len());
+    /// Finds the segments with at least `threshold` synapses (permanence ignored) whose source is in
+    /// `cells`, as (segment id, activity) pairs in `out`, unordered.
+    pub fn propagate(&self, cells: &[u32], threshold: u32, activity: &mut Activity, out: &mut Vec<(u32, u8)>) {
+        out.clear();
+        if activity.counts.len() < self.segments.len() {
+            activity.counts.resize(self.segments.len(), 0);
+        }
+        let counts = &mut activity.counts[..];
         for &c in cells {
             for &s in &self.out[c as usize] {
-                let n = &mut activity.counts[s as usize];
-                if *n == 0 {
-                    activity.touched.push(s);
+                counts[s as usize] += 1;
+            }
+        }
+        // Second pass: collect and zero; zeroing on first sight also removes duplicates.
+        for &c in cells {
+            for &s in &self.out[c as usize] {
+                let n = counts[s as usize];
+                if n >= threshold {
+                    out.push((s, n as u8));
                 }
-                *n += 1;
+                counts[s as usize] = 0;
             }
         }
     }
@@ -398,9 +391,11 @@ mod tests {
         let srcs: Vec<u32> = c.segments[s as usize].synapses.iter().map(|x| x.src).collect();
         assert_eq!(srcs, vec![1, 3, 9, 10]);
         assert_eq!(c.num_synapses(), 4);
-        let mut act = Activity::default();
-        c.propagate(&[2, 4, 9], &mut act);
-        assert_eq!(act.count(s), 1);
+        let (mut act, mut found) = (Activity::default(), Vec::new());
+        c.propagate(&[1, 3, 9], 3, &mut act, &mut found);
+        assert_eq!(found, vec![(s, 3)]);
+        c.propagate(&[2, 4, 9], 1, &mut act, &mut found);
+        assert_eq!(found, vec![(s, 1)]);
         // Everything inactive three times in a row: 0.21 -> 0.11 -> 0.01 -> deleted; segment released.
         let t = c.create_segment(5, &[1], 0.21, 3);
         for it in 4..7 {

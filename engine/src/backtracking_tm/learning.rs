@@ -194,16 +194,13 @@ impl BacktrackingTm {
             (&self.lrn_active, self.params.activation_threshold)
         };
         let cpc = self.params.cells_per_column;
-        let activity = &mut self.scratch.activity;
-        self.conn.propagate(state, activity);
+        let found = &mut self.scratch.found;
+        self.conn.propagate(state, threshold, &mut self.scratch.activity, found);
         out.clear();
-        for &s in &activity.touched {
-            let count = activity.count(s) as u32;
-            if count >= threshold {
-                let seg = &self.conn.segments[s as usize];
-                let rank = (count as u64) << 40 | (seg.cell as u64) << 8 | (255 - seg.slot) as u64;
-                out.push(Match { column: seg.cell / cpc, rank, segment: s });
-            }
+        for &(s, count) in found.iter() {
+            let seg = &self.conn.segments[s as usize];
+            let rank = (count as u64) << 40 | (seg.cell as u64) << 8 | (255 - seg.slot) as u64;
+            out.push(Match { column: seg.cell / cpc, rank, segment: s });
         }
         out.sort_unstable_by(|a, b| a.column.cmp(&b.column).then(b.rank.cmp(&a.rank)));
     }

@@ -153,6 +153,8 @@ struct Scratch {
     activity: Activity,
     marks: CellMarks,
     adapt: AdaptScratch,
+    /// (segment id, activity) of segments passing a threshold.
+    found: Vec<(u32, u8)>,
     /// (cell/slot order key, segment id) of segments passing the activation threshold.
     ranked: Vec<(u64, u32)>,
     col_conf: Vec<(u32, f32)>,
@@ -312,14 +314,12 @@ impl BacktrackingTm {
         let cpc = self.params.cells_per_column;
         let connected = self.params.connected_perm;
         let n_cells = self.n_cells();
-        let Scratch { activity, marks, ranked, col_conf, .. } = &mut self.scratch;
-        self.conn.propagate(&self.inf_active, activity);
+        let Scratch { activity, marks, found, ranked, col_conf, .. } = &mut self.scratch;
+        self.conn.propagate(&self.inf_active, threshold, activity, found);
         ranked.clear();
-        for &s in &activity.touched {
-            if activity.count(s) as u32 >= threshold {
-                let seg = &self.conn.segments[s as usize];
-                ranked.push(((seg.cell as u64) << 8 | seg.slot as u64, s));
-            }
+        for &(s, _) in found.iter() {
+            let seg = &self.conn.segments[s as usize];
+            ranked.push(((seg.cell as u64) << 8 | seg.slot as u64, s));
         }
         ranked.sort_unstable_by_key(|r| r.0);
 
