@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::connections::{Connections, NONE};
+use super::connections::{Connections, Synapse, NONE};
 use super::BacktrackingTm;
 use crate::rng::Random;
 
@@ -18,6 +18,56 @@ pub(super) struct SegmentUpdate {
     segment: u32,
     timestamp: u32,
     sources: Vec<u32>,
+}
+
+/// Segments found by the latest learn phase 2 propagation (see `best_matches`); scratch.
+#[derive(Clone, Debug, Default)]
+pub(super) struct PropagationMemo {
+    valid: bool,
+    /// The learning active cells that were propagated.
+    cells: Vec<u32>,
+    /// (segment, activity) for activity >= min(minThreshold, activationThreshold).
+    found: Vec<(u32, u8)>,
+    /// Segments adapted since the propagation.
+    adapted: Vec<u32>,
+}
+
+impl PropagationMemo {
+    /// Recounts the adapted segments against `cells`; false if one of them was not in `found`.
+    fn recount(&mut self, conn: &Connections) -> bool {
+        if self.adapted.is_empty() {
+            return true;
+        }
+        self.adapted.sort_unstable();
+        self.adapted.dedup();
+        let mut seen = 0;
+        for entry in self.found.iter_mut() {
+            if self.adapted.binary_search(&entry.0).is_ok() {
+                entry.1 = count_sources_in(&conn.segments[entry.0 as usize].synapses, &self.cells) as u8;
+                seen += 1;
+            }
+        }
+        let complete = seen == self.adapted.len();
+        self.adapted.clear();
+        complete
+    }
+}
+
+/// Number of synapses whose source is in the sorted `cells`.
+fn count_sources_in(synapses: &[Synapse], cells: &[u32]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < synapses.len() && j < cells.len() {
+        match synapses[i].src.cmp(&cells[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
 }
 
 /// A segment ranked for "best matching cell" within its column.
@@ -73,6 +123,7 @@ impl BacktrackingTm {
             }
             if columns.binary_search(&(u.cell / cpc)).is_ok() {
                 self.apply_update(u.cell, u.segment, &u.sources);
+                self.scratch.memo.adapted.push(u.segment);
             }
         }
         self.updates = updates;
@@ -187,20 +238,35 @@ impl BacktrackingTm {
     /// Segments whose activity (all synapses) against the previous (`previous`) or current learning
     /// active cells reaches minThreshold (previous) or activationThreshold (current), sorted by
     /// column and then best first.
+    ///
+    /// Phase 1 looks at the cells phase 2 propagated one step (or one replay step) before; only the
+    /// segments adapted in between can have changed, so phase 2 keeps its result in a memo and
+    /// phase 1 recounts just those segments.
     fn best_matches(&mut self, previous: bool, out: &mut Vec<Match>) {
-        let (state, threshold) = if previous {
-            (&self.lrn_active_prev, self.params.min_threshold)
+        let p = &self.params;
+        let cpc = p.cells_per_column;
+        let threshold = if previous { p.min_threshold } else { p.activation_threshold };
+        let memo = &mut self.scratch.memo;
+        if previous {
+            let reusable = memo.valid && memo.cells == self.lrn_active_prev && memo.recount(&self.conn);
+            if !reusable {
+                self.conn.propagate(&self.lrn_active_prev, threshold, &mut self.scratch.activity, &mut memo.found);
+            }
+            memo.valid = false;
         } else {
-            (&self.lrn_active, self.params.activation_threshold)
-        };
-        let cpc = self.params.cells_per_column;
-        let found = &mut self.scratch.found;
-        self.conn.propagate(state, threshold, &mut self.scratch.activity, found);
+            let lowest = p.min_threshold.min(p.activation_threshold);
+            self.conn.propagate(&self.lrn_active, lowest, &mut self.scratch.activity, &mut memo.found);
+            memo.cells.clone_from(&self.lrn_active);
+            memo.adapted.clear();
+            memo.valid = true;
+        }
         out.clear();
-        for &(s, count) in found.iter() {
-            let seg = &self.conn.segments[s as usize];
-            let rank = (count as u64) << 40 | (seg.cell as u64) << 8 | (255 - seg.slot) as u64;
-            out.push(Match { column: seg.cell / cpc, rank, segment: s });
+        for &(s, count) in &memo.found {
+            if count as u32 >= threshold {
+                let seg = &self.conn.segments[s as usize];
+                let rank = (count as u64) << 40 | (seg.cell as u64) << 8 | (255 - seg.slot) as u64;
+                out.push(Match { column: seg.cell / cpc, rank, segment: s });
+            }
         }
         out.sort_unstable_by(|a, b| a.column.cmp(&b.column).then(b.rank.cmp(&a.rank)));
     }
@@ -212,7 +278,15 @@ impl BacktrackingTm {
         sources.clear();
         if segment != NONE {
             let seg = &self.conn.segments[segment as usize];
-            sources.extend(seg.synapses.iter().map(|s| s.src).filter(|src| state.binary_search(src).is_ok()));
+            let mut j = 0;
+            for syn in &seg.synapses {
+                while j < state.len() && state[j] < syn.src {
+                    j += 1;
+                }
+                if j < state.len() && state[j] == syn.src {
+                    sources.push(syn.src);
+                }
+            }
         }
         let wanted = self.params.new_synapse_count as usize;
         if wanted > sources.len() {

@@ -162,6 +162,7 @@ struct Scratch {
     backup_predicted_prev: Vec<u32>,
     cells: Vec<u32>,
     matches: Vec<learning::Match>,
+    memo: learning::PropagationMemo,
     sources: Vec<u32>,
     candidates: Vec<u32>,
 }
