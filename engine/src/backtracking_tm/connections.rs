@@ -173,23 +173,27 @@ impl Connections {
     /// `cells`, as (segment id, activity) pairs in `out`, unordered.
     pub fn propagate(&self, cells: &[u32], threshold: u32, activity: &mut Activity, out: &mut Vec<(u32, u8)>) {
         out.clear();
-        if activity.counts.len() < self.segments.len() {
-            activity.counts.resize(self.segments.len(), 0);
+        let n_segments = self.segments.len();
+        if activity.counts.len() < n_segments {
+            activity.counts.resize(n_segments, 0);
         }
-        let counts = &mut activity.counts[..];
+        let counts = &mut activity.counts[..n_segments];
         for &c in cells {
             for &s in &self.out[c as usize] {
-                counts[s as usize] += 1;
+                debug_assert!((s as usize) < n_segments);
+                // SAFETY: forward lists only hold ids of existing segments (< n_segments).
+                unsafe { *counts.get_unchecked_mut(s as usize) += 1 };
             }
         }
         // Second pass: collect and zero; zeroing on first sight also removes duplicates.
         for &c in cells {
             for &s in &self.out[c as usize] {
-                let n = counts[s as usize];
-                if n >= threshold {
-                    out.push((s, n as u8));
+                // SAFETY: as above.
+                let count = unsafe { counts.get_unchecked_mut(s as usize) };
+                if *count >= threshold {
+                    out.push((s, *count as u8));
                 }
-                counts[s as usize] = 0;
+                *count = 0;
             }
         }
     }

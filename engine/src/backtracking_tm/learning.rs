@@ -70,12 +70,11 @@ fn count_sources_in(synapses: &[Synapse], cells: &[u32]) -> usize {
     n
 }
 
-/// A segment ranked for "best matching cell" within its column.
+/// The best matching segment of a column: highest activity, then highest cell index, then
+/// lowest slot (Cells4's tie rules).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Match {
     column: u32,
-    /// Higher is better: activity, then higher cell index, then lower slot.
-    rank: u64,
     segment: u32,
 }
 
@@ -209,12 +208,7 @@ impl BacktrackingTm {
         self.best_matches(false, &mut matches);
         let state = std::mem::take(&mut self.lrn_active);
         self.lrn_predicted.clear();
-        let mut last_col = u32::MAX;
         for mt in &matches {
-            if mt.column == last_col {
-                continue;
-            }
-            last_col = mt.column;
             let cell = self.conn.segments[mt.segment as usize].cell;
             self.lrn_predicted.push(cell);
             if !read_only {
@@ -235,9 +229,9 @@ impl BacktrackingTm {
         self.scratch.matches = matches;
     }
 
-    /// Segments whose activity (all synapses) against the previous (`previous`) or current learning
-    /// active cells reaches minThreshold (previous) or activationThreshold (current), sorted by
-    /// column and then best first.
+    /// Per column, the best segment whose activity (all synapses) against the previous (`previous`)
+    /// or current learning active cells reaches minThreshold (previous) or activationThreshold
+    /// (current); ascending by column.
     ///
     /// Phase 1 looks at the cells phase 2 propagated one step (or one replay step) before; only the
     /// segments adapted in between can have changed, so phase 2 keeps its result in a memo and
@@ -260,15 +254,31 @@ impl BacktrackingTm {
             memo.adapted.clear();
             memo.valid = true;
         }
+        // Best per column, without sorting all of `found`.
+        let best = &mut self.scratch.column_best;
+        if best.len() < p.number_of_cols as usize {
+            best.resize(p.number_of_cols as usize, (0, 0));
+        }
         out.clear();
         for &(s, count) in &memo.found {
             if count as u32 >= threshold {
                 let seg = &self.conn.segments[s as usize];
                 let rank = (count as u64) << 40 | (seg.cell as u64) << 8 | (255 - seg.slot) as u64;
-                out.push(Match { column: seg.cell / cpc, rank, segment: s });
+                let column = seg.cell / cpc;
+                let b = &mut best[column as usize];
+                if b.0 == 0 {
+                    out.push(Match { column, segment: NONE });
+                }
+                if rank > b.0 {
+                    *b = (rank, s);
+                }
             }
         }
-        out.sort_unstable_by(|a, b| a.column.cmp(&b.column).then(b.rank.cmp(&a.rank)));
+        out.sort_unstable_by_key(|m| m.column);
+        for m in out.iter_mut() {
+            m.segment = best[m.column as usize].1;
+            best[m.column as usize] = (0, 0);
+        }
     }
 
     /// The sources of an update for `segment` (NONE = a new segment): its synapses from `state`,

@@ -155,13 +155,15 @@ struct Scratch {
     adapt: AdaptScratch,
     /// (segment id, activity) of segments passing a threshold.
     found: Vec<(u32, u8)>,
-    /// (cell/slot order key, segment id) of segments passing the activation threshold.
-    ranked: Vec<(u64, u32)>,
+    /// `(cell << 8 | slot) << 32 | segment id` of segments passing the activation threshold.
+    ranked: Vec<u64>,
     col_conf: Vec<(u32, f32)>,
     backup_active: Vec<u32>,
     backup_predicted_prev: Vec<u32>,
     cells: Vec<u32>,
     matches: Vec<learning::Match>,
+    /// Per column: best match so far (rank 0 = none); only touched columns are non-zero.
+    column_best: Vec<(u64, u32)>,
     memo: learning::PropagationMemo,
     sources: Vec<u32>,
     candidates: Vec<u32>,
@@ -320,16 +322,17 @@ impl BacktrackingTm {
         ranked.clear();
         for &(s, _) in found.iter() {
             let seg = &self.conn.segments[s as usize];
-            ranked.push(((seg.cell as u64) << 8 | seg.slot as u64, s));
+            ranked.push(((seg.cell as u64) << 8 | seg.slot as u64) << 32 | s as u64);
         }
-        ranked.sort_unstable_by_key(|r| r.0);
+        ranked.sort_unstable();
 
         marks.mark(&self.inf_active, n_cells);
         self.inf_predicted.clear();
         col_conf.clear();
         let mut predicted_columns = 0u32;
         let mut last_predicted_col = u32::MAX;
-        for &(_, s) in ranked.iter() {
+        for &key in ranked.iter() {
+            let s = key as u32;
             let seg = &mut self.conn.segments[s as usize];
             let (cell, col) = (seg.cell, seg.cell / cpc);
             let dc = seg.duty_cycle(self.lrn_iteration, false, false);
