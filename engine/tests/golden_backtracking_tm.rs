@@ -55,6 +55,7 @@ struct Parity {
     first_count_mismatch: Option<(usize, usize, usize, u64, u64)>,
     first_ac_mismatch: Option<usize>,
     tm_time: Duration,
+    memory_bytes: usize,
 }
 
 fn run_trace(name: &str) -> Parity {
@@ -83,6 +84,7 @@ fn run_trace(name: &str) -> Parity {
         first_count_mismatch: None,
         first_ac_mismatch: None,
         tm_time: Duration::ZERO,
+        memory_bytes: 0,
     };
     let t0 = thread_cpu_time();
     for (i, e) in expected.iter().enumerate() {
@@ -110,11 +112,12 @@ fn run_trace(name: &str) -> Parity {
         }
     }
     parity.tm_time = thread_cpu_time() - t0;
+    parity.memory_bytes = tm.memory_bytes();
     let p = &parity;
     eprintln!(
         "{name}: {} records, pc exact {}/{} ({:.3} %), raw equal {:.3} %, first pc mismatch {:?}, \
          first segs/syns mismatch {:?} (record, ours segs, syns, golden segs, syns), first ac mismatch {:?}, \
-         TM {:.0} records/s ({:.1} us/record CPU time, checks included)",
+         TM {:.0} records/s ({:.1} us/record CPU time, checks included), connections {:.1} MB",
         p.records,
         p.pc_equal,
         p.records,
@@ -125,14 +128,16 @@ fn run_trace(name: &str) -> Parity {
         p.first_ac_mismatch,
         p.records as f64 / p.tm_time.as_secs_f64(),
         p.tm_time.as_secs_f64() * 1e6 / p.records as f64,
+        p.memory_bytes as f64 / 1e6,
     );
     parity
 }
 
-fn assert_parity(name: &str) {
+fn assert_parity(name: &str) -> Parity {
     let p = run_trace(name);
     let raw_fraction = p.raw_equal as f64 / p.records as f64;
     assert!(raw_fraction >= 0.99, "{name}: raw score equal on only {:.3} % of records", 100.0 * raw_fraction);
+    p
 }
 
 #[test]
@@ -160,9 +165,11 @@ fn nyc_taxi() {
     assert_parity("nyc_taxi");
 }
 
+/// The longest trace; also bounds the memory of the learned connections after 22,695 records.
 #[test]
 fn machine_temperature_system_failure() {
-    assert_parity("machine_temperature_system_failure");
+    let p = assert_parity("machine_temperature_system_failure");
+    assert!(p.memory_bytes < 10_000_000, "connections take {} bytes", p.memory_bytes);
 }
 
 #[test]

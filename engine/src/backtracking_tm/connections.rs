@@ -33,8 +33,8 @@ pub(super) struct Synapse {
 pub(super) struct Segment {
     pub cell: u32,
     pub slot: u32,
-    /// Sorted by source cell.
-    pub synapses: Vec<Synapse>,
+    /// Sorted by source cell; exactly sized.
+    pub synapses: Box<[Synapse]>,
     pub positive_activations: u32,
     pub total_activations: u32,
     pub last_active_iteration: u32,
@@ -164,6 +164,16 @@ impl Connections {
         self.live_synapses
     }
 
+    /// Approximate heap bytes held (capacities, not counting allocator overhead).
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let segments = self.segments.capacity() * size_of::<Segment>()
+            + self.segments.iter().map(|s| s.synapses.len() * size_of::<Synapse>()).sum::<usize>();
+        let out = self.out.capacity() * size_of::<Vec<u32>>()
+            + self.out.iter().map(|o| o.capacity() * size_of::<u32>()).sum::<usize>();
+        segments + out + (self.slot_count.capacity() + self.free_top.capacity()) * size_of::<u32>()
+    }
+
     /// Slots ever allocated on `cell`.
     pub fn slot_count(&self, cell: u32) -> u32 {
         self.slot_count[cell as usize]
@@ -208,7 +218,7 @@ impl Connections {
     /// Creates a segment on `cell` with synapses from the sorted `sources`, reusing the most recently
     /// released slot of the cell if there is one. Returns the segment id.
     pub fn create_segment(&mut self, cell: u32, sources: &[u32], initial_perm: f32, iteration: u32) -> u32 {
-        let synapses: Vec<Synapse> = sources.iter().map(|&src| Synapse { src, perm: initial_perm }).collect();
+        let synapses: Box<[Synapse]> = sources.iter().map(|&src| Synapse { src, perm: initial_perm }).collect();
         let fresh = |slot: u32| Segment {
             cell,
             slot,
@@ -229,11 +239,11 @@ impl Connections {
         } else {
             let slot = self.slot_count[cell as usize];
             self.slot_count[cell as usize] += 1;
-            self.segments.push(fresh(slot));
+            push_with_small_slack(&mut self.segments, fresh(slot), 8);
             (self.segments.len() - 1) as u32
         };
         for &src in sources {
-            self.out[src as usize].push(id);
+            push_with_small_slack(&mut self.out[src as usize], id, 4);
         }
         self.live_segments += 1;
         self.live_synapses += sources.len();
@@ -252,7 +262,7 @@ impl Connections {
 
     fn release_slot(&mut self, id: u32) {
         let seg = &mut self.segments[id as usize];
-        seg.synapses = Vec::new();
+        seg.synapses = Box::default();
         seg.total_activations = 0;
         seg.positive_activations = 0;
         seg.next_free = self.free_top[seg.cell as usize];
@@ -280,7 +290,7 @@ impl Connections {
         seg.positive_activations += 1;
         seg.duty_cycle(iteration, true, false);
 
-        let AdaptScratch { kept, additions, dropped, candidates } = scratch;
+        let AdaptScratch { kept, additions, dropped, candidates, merged } = scratch;
         kept.clear();
         additions.clear();
         dropped.clear();
@@ -322,19 +332,23 @@ impl Connections {
             }
         }
 
-        let seg = &mut self.segments[id as usize];
-        let before = seg.synapses.len();
-        seg.synapses.clear();
-        seg.synapses.extend(kept.iter().filter(|k| !k.0.perm.is_nan()).map(|k| k.0));
+        merged.clear();
+        merged.extend(kept.iter().filter(|k| !k.0.perm.is_nan()).map(|k| k.0));
         if !additions.is_empty() {
-            seg.synapses.extend(additions.iter().map(|&src| Synapse { src, perm: p.initial }));
-            seg.synapses.sort_unstable_by_key(|s| s.src);
+            merged.extend(additions.iter().map(|&src| Synapse { src, perm: p.initial }));
+            merged.sort_unstable_by_key(|s| s.src);
         }
-        let after = seg.synapses.len();
+        let seg = &mut self.segments[id as usize];
+        let (before, after) = (seg.synapses.len(), merged.len());
+        if before == after {
+            seg.synapses.copy_from_slice(merged);
+        } else {
+            seg.synapses = merged.as_slice().into();
+        }
         let empty = after == 0;
         self.live_synapses = self.live_synapses + after - before;
         for &src in additions.iter() {
-            self.out[src as usize].push(id);
+            push_with_small_slack(&mut self.out[src as usize], id, 4);
         }
         for k in 0..dropped.len() {
             let src = dropped[k];
@@ -353,6 +367,16 @@ pub(super) struct AdaptScratch {
     additions: Vec<u32>,
     dropped: Vec<u32>,
     candidates: Vec<(usize, f32)>,
+    merged: Vec<Synapse>,
+}
+
+/// Pushes onto `v`, growing it by about 1/`fraction` of its length instead of doubling, so that
+/// long-lived lists carry little unused capacity.
+fn push_with_small_slack<T>(v: &mut Vec<T>, x: T, fraction: usize) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / fraction).max(4));
+    }
+    v.push(x);
 }
 
 #[cfg(test)]

@@ -249,6 +249,11 @@ impl BacktrackingTm {
         self.conn.num_synapses()
     }
 
+    /// Approximate heap bytes of the learned connections (the bulk of the TM's memory).
+    pub fn memory_bytes(&self) -> usize {
+        self.conn.memory_bytes()
+    }
+
     fn n_cells(&self) -> usize {
         (self.params.number_of_cols * self.params.cells_per_column) as usize
     }
