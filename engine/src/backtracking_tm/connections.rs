@@ -130,6 +130,29 @@ pub(super) struct Activity {
     counts: Vec<u32>,
 }
 
+impl Activity {
+    /// Marks segment `s` (its counter doubles as a flag between propagations); false if it already was.
+    pub fn flag(&mut self, s: u32, n_segments: usize) -> bool {
+        if self.counts.len() < n_segments {
+            self.counts.resize(n_segments, 0);
+        }
+        let was = self.counts[s as usize] != 0;
+        self.counts[s as usize] = 1;
+        !was
+    }
+
+    /// Clears the mark of segment `s`; returns whether it was marked.
+    pub fn unflag(&mut self, s: u32) -> bool {
+        match self.counts.get_mut(s as usize) {
+            Some(c) if *c != 0 => {
+                *c = 0;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// All segments of the TM with their slots, free-slot stacks and forward lists.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct Connections {

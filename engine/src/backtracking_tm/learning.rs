@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::connections::{Connections, Synapse, NONE};
+use super::connections::{Activity, CellMarks, Connections, NONE};
 use super::BacktrackingTm;
 use crate::rng::Random;
 
@@ -34,40 +34,30 @@ pub(super) struct PropagationMemo {
 
 impl PropagationMemo {
     /// Recounts the adapted segments against `cells`; false if one of them was not in `found`.
-    fn recount(&mut self, conn: &Connections) -> bool {
+    fn recount(&mut self, conn: &Connections, flags: &mut Activity, marks: &mut CellMarks, n_cells: usize) -> bool {
         if self.adapted.is_empty() {
             return true;
         }
-        self.adapted.sort_unstable();
-        self.adapted.dedup();
+        marks.mark(&self.cells, n_cells);
+        let mut distinct = 0;
+        for &s in &self.adapted {
+            distinct += flags.flag(s, conn.segments.len()) as usize;
+        }
         let mut seen = 0;
         for entry in self.found.iter_mut() {
-            if self.adapted.binary_search(&entry.0).is_ok() {
-                entry.1 = count_sources_in(&conn.segments[entry.0 as usize].synapses, &self.cells) as u8;
+            if flags.unflag(entry.0) {
+                let synapses = &conn.segments[entry.0 as usize].synapses;
+                entry.1 = synapses.iter().filter(|syn| marks.get(syn.src)).count() as u8;
                 seen += 1;
             }
         }
-        let complete = seen == self.adapted.len();
-        self.adapted.clear();
-        complete
-    }
-}
-
-/// Number of synapses whose source is in the sorted `cells`.
-fn count_sources_in(synapses: &[Synapse], cells: &[u32]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
-    while i < synapses.len() && j < cells.len() {
-        match synapses[i].src.cmp(&cells[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
-            }
+        for &s in &self.adapted {
+            flags.unflag(s);
         }
+        marks.unmark(&self.cells);
+        self.adapted.clear();
+        seen == distinct
     }
-    n
 }
 
 /// The best matching segment of a column: highest activity, then highest cell index, then
@@ -148,6 +138,9 @@ impl BacktrackingTm {
             self.best_matches(true, &mut matches);
         }
         let mut prev = std::mem::take(&mut self.lrn_active_prev);
+        if !read_only {
+            self.scratch.marks.mark(&prev, self.n_cells());
+        }
         self.lrn_active.clear();
         let mut p = 0;
         let mut m = 0;
@@ -195,6 +188,9 @@ impl BacktrackingTm {
                 self.scratch.sources = sources;
             }
         }
+        if !read_only {
+            self.scratch.marks.unmark(&prev);
+        }
         std::mem::swap(&mut self.lrn_active_prev, &mut prev);
         self.scratch.matches = matches;
         unpredicted < active_columns.len() / 2
@@ -207,6 +203,9 @@ impl BacktrackingTm {
         let mut matches = std::mem::take(&mut self.scratch.matches);
         self.best_matches(false, &mut matches);
         let state = std::mem::take(&mut self.lrn_active);
+        if !read_only {
+            self.scratch.marks.mark(&state, self.n_cells());
+        }
         self.lrn_predicted.clear();
         for mt in &matches {
             let cell = self.conn.segments[mt.segment as usize].cell;
@@ -225,6 +224,9 @@ impl BacktrackingTm {
                 self.conn.segments[mt.segment as usize].total_activations += 1;
             }
         }
+        if !read_only {
+            self.scratch.marks.unmark(&state);
+        }
         self.lrn_active = state;
         self.scratch.matches = matches;
     }
@@ -237,12 +239,15 @@ impl BacktrackingTm {
     /// segments adapted in between can have changed, so phase 2 keeps its result in a memo and
     /// phase 1 recounts just those segments.
     fn best_matches(&mut self, previous: bool, out: &mut Vec<Match>) {
+        let n_cells = self.n_cells();
         let p = &self.params;
         let cpc = p.cells_per_column;
         let threshold = if previous { p.min_threshold } else { p.activation_threshold };
         let memo = &mut self.scratch.memo;
         if previous {
-            let reusable = memo.valid && memo.cells == self.lrn_active_prev && memo.recount(&self.conn);
+            let reusable = memo.valid
+                && memo.cells == self.lrn_active_prev
+                && memo.recount(&self.conn, &mut self.scratch.activity, &mut self.scratch.marks, n_cells);
             if !reusable {
                 self.conn.propagate(&self.lrn_active_prev, threshold, &mut self.scratch.activity, &mut memo.found);
             }
@@ -282,21 +287,15 @@ impl BacktrackingTm {
     }
 
     /// The sources of an update for `segment` (NONE = a new segment): its synapses from `state`,
-    /// topped up to newSynapseCount with other cells of `state` (sorted result).
+    /// topped up to newSynapseCount with other cells of `state` (sorted result). `state` must be
+    /// marked in `scratch.marks`.
     fn compute_update(&mut self, segment: u32, state: &[u32]) -> Vec<u32> {
         let mut sources = std::mem::take(&mut self.scratch.sources);
         sources.clear();
         if segment != NONE {
-            let seg = &self.conn.segments[segment as usize];
-            let mut j = 0;
-            for syn in &seg.synapses {
-                while j < state.len() && state[j] < syn.src {
-                    j += 1;
-                }
-                if j < state.len() && state[j] == syn.src {
-                    sources.push(syn.src);
-                }
-            }
+            let marks = &self.scratch.marks;
+            let synapses = &self.conn.segments[segment as usize].synapses;
+            sources.extend(synapses.iter().map(|syn| syn.src).filter(|&src| marks.get(src)));
         }
         let wanted = self.params.new_synapse_count as usize;
         if wanted > sources.len() {
