@@ -187,16 +187,20 @@ class KapacitorClient:
         return [self.recv_kind("point", timeout).point for _ in range(n)]
 
     def sync(self, timeout: float = 60.0) -> list[udf_pb2.Response]:
-        """Everything answered before a keepalive round trip (the UDF answers requests in order)."""
-        marker = time.time_ns()
+        """Everything answered before a snapshot round trip.
+
+        A snapshot is handled in order with the data (a keepalive may overtake it), so its answer marks
+        the point where every earlier request has been processed. Snapshot answers themselves are not
+        returned.
+        """
         req = udf_pb2.Request()
-        req.keepalive.time = marker
+        req.snapshot.SetInParent()
         self.send(req)
         got = []
         while True:
             r = self.recv(timeout)
             assert r is not None, "connection closed"
-            if r.WhichOneof("message") == "keepalive" and r.keepalive.time == marker:
+            if r.WhichOneof("message") == "snapshot":
                 return got
             got.append(r)
 
