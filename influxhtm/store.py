@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import struct
 import tempfile
@@ -109,14 +110,16 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: str, data: bytes) -> None:
+def _atomic_write(path: str, data: bytes, durable: bool = True) -> None:
+    """Replace path by data: temp file in the same directory, (fsync,) rename, (fsync of the directory)."""
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -124,7 +127,8 @@ def _atomic_write(path: str, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(directory)
+    if durable:
+        _fsync_dir(directory)
 
 
 def _journal_header(generation: int) -> bytes:
@@ -163,20 +167,26 @@ def _read_journal(path: str) -> tuple[int | None, list[JournalEntry], int]:
 class ModelStore:
     """Checkpoints, journals and metadata of many models under one root directory.
 
-    `journal_fsync=False` (default) hands every journal record to the OS at once, which survives a
-    kill -9 of the process; `journal_fsync=True` also fsyncs each record, which survives power loss.
+    `journal_fsync=False` (default) hands every journal record and metadata update to the OS at once,
+    which survives a kill -9 of the process; `journal_fsync=True` also fsyncs them, which survives power
+    loss. Checkpoints are always fsynced. At most `max_open_journals` journal files stay open (default:
+    half the process's open-file limit, at most 4096).
     Safe to use from several threads; one process should own a root at a time.
     """
 
-    def __init__(self, root: str | os.PathLike, *, journal_fsync: bool = False, max_open_journals: int = 256):
+    def __init__(self, root: str | os.PathLike, *, journal_fsync: bool = False, max_open_journals: int | None = None):
         self.root = os.fspath(root)
         self.journal_fsync = journal_fsync
         self._models_dir = os.path.join(self.root, "models")
         os.makedirs(self._models_dir, exist_ok=True)
         self._lock = threading.RLock()
         self._journals: collections.OrderedDict[str, object] = collections.OrderedDict()
+        if max_open_journals is None:
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            max_open_journals = 4096 if soft == resource.RLIM_INFINITY else min(4096, soft // 2)
         self._max_open = max(1, max_open_journals)
         self._generations: dict[str, int] = {}
+        self._validated: set[str] = set()  # journals this process has checked or written since opening
 
     # ---- paths -------------------------------------------------------------------------------
     def _dir(self, model_id: str) -> str:
@@ -284,7 +294,9 @@ class ModelStore:
             _atomic_write(os.path.join(d, _METADATA), meta_bytes)
             self._generations[model_id] = generation
             self._close_journal(model_id)
-            _atomic_write(os.path.join(d, _JOURNAL), _journal_header(generation))
+            # a lost reset is harmless: a journal of an older generation is ignored
+            _atomic_write(os.path.join(d, _JOURNAL), _journal_header(generation), durable=self.journal_fsync)
+            self._validated.add(model_id)
 
     def load(self, model_id: str) -> StoredModel:
         """Checkpoint blob, metadata and the valid journal entries that follow the checkpoint."""
@@ -292,6 +304,7 @@ class ModelStore:
             if not self.exists(model_id):
                 raise ModelNotFoundError(f"no model {model_id!r} in {self.root}")
             self._close_journal(model_id)
+            self._validated.discard(model_id)
             blob, generation = self._read_checkpoint(model_id)
             self._generations[model_id] = generation
             metadata = self.metadata(model_id)
@@ -312,17 +325,21 @@ class ModelStore:
             self._journals.move_to_end(model_id)
             return f
         d = self._dir(model_id)
-        os.makedirs(d, exist_ok=True)
         path = os.path.join(d, _JOURNAL)
-        generation = self._generation(model_id)
-        jgen, _, valid = _read_journal(path)
-        if jgen != generation:
-            # missing, unreadable or stale: start a fresh journal for the current checkpoint
-            _atomic_write(path, _journal_header(generation))
-            valid = _JRNL_HEADER.size
-        f = open(path, "r+b")
-        f.truncate(valid)  # drop a torn tail so new records stay aligned
-        f.seek(valid)
+        if model_id in self._validated:
+            f = open(path, "ab")
+        else:
+            os.makedirs(d, exist_ok=True)
+            generation = self._generation(model_id)
+            jgen, _, valid = _read_journal(path)
+            if jgen != generation:
+                # missing, unreadable or stale: start a fresh journal for the current checkpoint
+                _atomic_write(path, _journal_header(generation), durable=self.journal_fsync)
+                valid = _JRNL_HEADER.size
+            f = open(path, "r+b")
+            f.truncate(valid)  # drop a torn tail so new records stay aligned
+            f.seek(valid)
+            self._validated.add(model_id)
         self._journals[model_id] = f
         while len(self._journals) > self._max_open:
             _, old = self._journals.popitem(last=False)
@@ -350,7 +367,7 @@ class ModelStore:
             except ModelNotFoundError:
                 current = {}
             current.update(fields)
-            _atomic_write(os.path.join(d, _METADATA), _dump_json(current))
+            _atomic_write(os.path.join(d, _METADATA), _dump_json(current), durable=self.journal_fsync)
 
     def delete(self, model_id: str) -> None:
         """Remove the model's files; raises ModelNotFoundError if it does not exist."""
@@ -358,6 +375,7 @@ class ModelStore:
             d = self._dir(model_id)
             self._close_journal(model_id)
             self._generations.pop(model_id, None)
+            self._validated.discard(model_id)
             if not os.path.isdir(d):
                 raise ModelNotFoundError(f"no model {model_id!r} in {self.root}")
             shutil.rmtree(d)

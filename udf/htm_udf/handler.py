@@ -158,7 +158,7 @@ class HtmHandler(Handler):
         if reason is None:
             key = (self.task, self.node, point.group)
             while True:
-                model = self.registry.get(key, options, template_of(point))
+                model = self.registry.get(key, options, lambda: template_of(point))
                 with model.lock:
                     if model.evicted:
                         continue

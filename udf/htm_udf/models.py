@@ -12,7 +12,7 @@ import datetime
 import logging
 import threading
 import time
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from influxhtm.htm import AnomalyDetector
 from influxhtm.store import JournalEntry, ModelStore, StoreError, model_id_for
@@ -214,8 +214,11 @@ class ModelRegistry:
         self._models: collections.OrderedDict[tuple, GroupModel] = collections.OrderedDict()
         self.metrics.track_checkpoint_age(self.oldest_unsaved)
 
-    def get(self, key: tuple[str, str, str], options: HtmOptions, template: dict) -> GroupModel:
-        """The resident model for key, loading it from the store or creating it; its lock is NOT held."""
+    def get(self, key: tuple[str, str, str], options: HtmOptions, template: Callable[[], dict]) -> GroupModel:
+        """The resident model for key, loading it from the store or creating it; its lock is NOT held.
+
+        template() gives the series identity (see points.template_of) for a model created now.
+        """
         with self._lock:
             model = self._models.get(key)
             if model is not None and model.options == options:
@@ -223,7 +226,7 @@ class ModelRegistry:
                 return model
         if model is not None:  # same task node re-initialised with other options
             self.evict(key)
-        model = self._open(key, options, template)
+        model = self._open(key, options, template())
         with self._lock:
             current = self._models.get(key)
             if current is not None:
@@ -253,7 +256,7 @@ class ModelRegistry:
         with self._lock:
             if key in self._models:
                 return True
-        self.get(key, options, self.store.metadata(model_id).get("template") or {})
+        self.get(key, options, lambda: self.store.metadata(model_id).get("template") or {})
         return True
 
     def models_of(self, task: str, node: str) -> list[GroupModel]:
