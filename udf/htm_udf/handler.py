@@ -5,6 +5,7 @@ import json
 import logging
 import time
 
+from influxhtm.store import StoreError
 from udf.kapacitor_udf import Emitter, Handler, udf_pb2
 
 from .models import ModelRegistry
@@ -60,7 +61,7 @@ class HtmHandler(Handler):
         for group, model_id in sorted(self._groups.items()):
             try:
                 seen = self.registry.store.metadata(model_id).get("records_seen", 0)
-            except Exception as exc:  # a model deleted from the state dir meanwhile
+            except StoreError as exc:  # e.g. deleted from the state dir meanwhile
                 log.warning("snapshot: model %s unreadable: %s", model_id, exc)
                 continue
             models.append({"id": model_id, "group": group, "records_seen": seen})
