@@ -2,7 +2,7 @@ import signal
 
 import pytest
 
-from kapacitor_client import KapacitorClient, start_process_udf, start_socket_server
+from tests.htm_udf.kapacitor_client import KapacitorClient, start_process_udf, start_socket_server
 
 
 class SocketServer:

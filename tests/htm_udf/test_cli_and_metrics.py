@@ -7,7 +7,7 @@ import sys
 import time
 import urllib.request
 
-from kapacitor_client import REPO, KapacitorClient, env, make_point, option
+from tests.htm_udf.kapacitor_client import REPO, KapacitorClient, env, make_point, option
 from udf.htm_udf.cli import main as cli_main
 
 SEC = 10**9

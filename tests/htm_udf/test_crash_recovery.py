@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from influxhtm.store import ModelStore, model_id_for
-from kapacitor_client import KapacitorClient, make_point, option, start_socket_server
+from tests.htm_udf.kapacitor_client import KapacitorClient, make_point, option, start_socket_server
 
 SEC = 10**9
 HOSTS = ("a", "b", "c")

@@ -2,7 +2,7 @@
 import collections
 import json
 
-from kapacitor_client import make_point, option
+from tests.htm_udf.kapacitor_client import make_point, option
 
 SEC = 10**9
 GROUPS = 1000

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from kapacitor_client import make_point, option, udf_pb2
+from tests.htm_udf.kapacitor_client import make_point, option, udf_pb2
 
 SEC = 10**9
 FIELD = option("field", "usage")

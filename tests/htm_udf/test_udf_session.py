@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from kapacitor_client import BOOL, DOUBLE, DURATION, INT, STRING, make_point, option
+from tests.htm_udf.kapacitor_client import BOOL, DOUBLE, DURATION, INT, STRING, make_point, option
 
 SEC = 10**9
 SCORE_FIELDS = {"value", "raw_score", "anomaly_likelihood", "anomaly_score", "prediction"}
