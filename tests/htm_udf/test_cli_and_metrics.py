@@ -88,3 +88,12 @@ def test_metrics_endpoint(socket_server):
     assert metrics["influxhtm_udf_models"] == 1
     assert metrics["influxhtm_udf_step_seconds_count"] == 5
     assert metrics["influxhtm_udf_checkpoint_age_seconds"] >= 0
+
+
+def test_second_server_refuses_a_live_socket(server):
+    proc = subprocess.run([sys.executable, "-m", "udf.htm_udf", "--socket", server.sock, "--state-dir", server.state],
+                          env=env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "already listening" in proc.stderr
+    c = server.connect()  # the first server is unaffected
+    assert c.keepalive(1) == 1

@@ -7,7 +7,7 @@ import os
 import sys
 
 from influxhtm.store import ModelStore
-from udf.kapacitor_udf import UdfServer, run_process
+from udf.kapacitor_udf import SocketInUseError, UdfServer, run_process
 
 from .handler import HtmHandler
 from .metrics import UdfMetrics
@@ -50,8 +50,8 @@ def add_udf_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_udf(args: argparse.Namespace) -> int:
     """Run the UDF server (socket) or one UDF process (stdin/stdout) until EOF or SIGTERM."""
-    logging.basicConfig(stream=sys.stderr, level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(args.log_level)
     state_dir = args.state_dir or default_state_dir()
     store = ModelStore(state_dir, journal_fsync=args.journal_fsync)
     metrics = UdfMetrics()
@@ -67,7 +67,11 @@ def run_udf(args: argparse.Namespace) -> int:
             log.info("serving on %s, state dir %s", args.socket, state_dir)
             server = UdfServer(args.socket, handler_factory, socket_mode=args.socket_mode,
                                on_shutdown=registry.checkpoint_all)
-            server.serve_forever()
+            try:
+                server.serve_forever()
+            except (SocketInUseError, OSError) as exc:
+                log.error("%s", exc)
+                return 1
             return 0
         return run_process(handler_factory)
     finally:
