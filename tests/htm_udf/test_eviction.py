@@ -24,8 +24,8 @@ def run(tmp_path, name, max_resident, options):
     req = udf_pb2.InitRequest(taskID="t", nodeID="n")
     req.options.extend(options)
     assert handler.init(req).success
-    for i in range(40):
-        for g in range(5):
+    for i in range(24):
+        for g in range(3):
             v = 50 + 30 * math.sin(i / (3.0 + g))
             handler.point(make_point((1_700_000_000 + 60 * i) * SEC, v, field="usage", group=f"g{g}",
                                      tags={"g": str(g)}))
@@ -42,9 +42,9 @@ def test_evicted_models_reload_exactly(tmp_path):
 
 
 def test_eviction_during_warmup_keeps_the_buffer(tmp_path):
-    options = [option("field", "usage"), option("warmup", 15)]
+    options = [option("field", "usage"), option("warmup", 10)]
     _, expected = run(tmp_path, "unlimited", None, options)
     _, got = run(tmp_path, "one", 1, options)
     assert sorted(got) == sorted(expected)
-    for g in range(5):
+    for g in range(3):
         assert [x for x in got if x[1] == str(g)] == [x for x in expected if x[1] == str(g)]
