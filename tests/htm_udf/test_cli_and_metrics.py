@@ -27,7 +27,8 @@ def test_models_list_show_delete(server, capsys):
         for host in ("a", "b"):
             c.point(make_point((10 + i) * SEC, 1.0 * i, field="usage", group=f"host={host}", tags={"host": host}))
     c.points(6)
-    c.snapshot()  # checkpoints
+    c.close()  # the end of a connection checkpoints its models
+    c.wait_closed()
     assert cli_main(["models", "--state-dir", server.state, "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert sorted(r["group"] for r in rows) == ["host=a", "host=b"]

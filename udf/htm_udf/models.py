@@ -259,9 +259,16 @@ class ModelRegistry:
         self.get(key, options, lambda: self.store.metadata(model_id).get("template") or {})
         return True
 
-    def models_of(self, task: str, node: str) -> list[GroupModel]:
+    def records_seen(self, key: tuple[str, str, str]) -> int | None:
+        """Inputs the model of key has accepted (resident or in the state dir); None if it does not exist."""
         with self._lock:
-            return [m for k, m in self._models.items() if k[0] == task and k[1] == node]
+            resident = self._models.get(key)
+        if resident is not None:
+            return resident.records_seen
+        try:
+            return int(self.store.metadata(model_id_for(*key)).get("records_seen") or 0)
+        except StoreError:
+            return None
 
     def checkpoint(self, model: GroupModel) -> None:
         with model.lock:

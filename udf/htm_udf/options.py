@@ -54,7 +54,7 @@ class HtmOptions:
     scoreField: str = "anomaly_score"
     predictionField: str = "prediction"
     checkpointEvery: int = 1000
-    checkpointInterval: int = 60 * 10**9  # ns
+    checkpointInterval: int = 600 * 10**9  # ns (10 minutes)
 
     def model_params(self) -> dict:
         """The options that shape a model; a stored model with other values is not reused."""
