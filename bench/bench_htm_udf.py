@@ -4,7 +4,8 @@ journal's cost per point.
     python bench/bench_htm_udf.py [--points 2000]
 
 Prints: the engine alone (1 model; 8 models on 2 threads), the agent with 1 group on 1 connection and
-8 groups on 2 connections, the ratio agent/engine, and the journal append cost (flush, fsync).
+8 groups on 2 connections (models created before timing; journal and checkpoints every 1000 points
+included), the ratio agent/engine, and the journal append cost (flush, fsync).
 """
 from __future__ import annotations
 
@@ -55,8 +56,8 @@ def read_frame(f) -> bytes:
             return f.read(n)
 
 
-def engine_rate(n: int, models: int, threads: int) -> float:
-    """points/s of AnomalyDetector.handle alone, `models` models split over `threads` threads."""
+def engine_rate(n: int, models: int, threads: int) -> tuple[float, float]:
+    """(points/s, CPU seconds per point) of AnomalyDetector.handle alone, `models` models on `threads` threads."""
     dets = [AnomalyDetector(0.0, 100.0, prediction_steps=1) for _ in range(models)]
     per_thread = [dets[t::threads] for t in range(threads)]
 
@@ -66,13 +67,13 @@ def engine_rate(n: int, models: int, threads: int) -> float:
             for g, d in enumerate(ds):
                 d.handle(ts, value_at(i, g))
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     ts = [threading.Thread(target=work, args=(ds,)) for ds in per_thread]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
-    return n * models / (time.perf_counter() - start)
+    return n * models / (time.perf_counter() - start), (time.process_time() - cpu) / (n * models)
 
 
 def drive(sock_path: str, task: str, groups: list[str], n: int, results: list, barrier: threading.Barrier):
@@ -91,6 +92,17 @@ def drive(sock_path: str, task: str, groups: list[str], n: int, results: list, b
     resp = udf_pb2.Response()
     resp.ParseFromString(read_frame(r))
     assert resp.init.success, resp.init.error
+    # one untimed point per group first: model creation (~0.1 s each) is not throughput
+    for g, group in enumerate(groups):
+        req = udf_pb2.Request()
+        p = req.point
+        p.time, p.name, p.group = (T0 - 60) * SEC, "m", group
+        p.fieldsDouble["v"] = value_at(0, g)
+        w.write(frame(req))
+    w.flush()
+    for _ in groups:
+        resp = udf_pb2.Response()
+        resp.ParseFromString(read_frame(r))
     frames = []
     for i in range(n):
         for g, group in enumerate(groups):
@@ -123,7 +135,15 @@ def drive(sock_path: str, task: str, groups: list[str], n: int, results: list, b
     s.close()
 
 
-def agent_rate(n: int, connections: int, groups_per_conn: int, extra_args=()) -> float:
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:  # fields after the command name: utime is #14, stime #15
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def agent_rate(n: int, connections: int, groups_per_conn: int, extra_args=()) -> tuple[float, float]:
+    """(points/s, server CPU seconds per point) through a socket server."""
     tmp = tempfile.mkdtemp(prefix="bench-udf-")
     sock = os.path.join(tmp, "htm.sock")
     proc = subprocess.Popen([sys.executable, "-m", "udf.htm_udf", "--socket", sock, "--state-dir",
@@ -134,15 +154,17 @@ def agent_rate(n: int, connections: int, groups_per_conn: int, extra_args=()) ->
                 raise RuntimeError("UDF server failed to start")
             time.sleep(0.05)
         results: list = []
-        barrier = threading.Barrier(connections)
+        barrier = threading.Barrier(connections + 1)
         threads = [threading.Thread(target=drive, args=(sock, f"task{c}", [f"g{c}_{k}" for k in range(groups_per_conn)],
                                                         n, results, barrier)) for c in range(connections)]
         for t in threads:
             t.start()
+        barrier.wait()
+        cpu = cpu_seconds(proc.pid)
         for t in threads:
             t.join()
         total = sum(r[0] for r in results)
-        return total / max(r[1] for r in results)
+        return total / max(r[1] for r in results), (cpu_seconds(proc.pid) - cpu) / total
     finally:
         proc.terminate()
         proc.wait()
@@ -168,15 +190,16 @@ def main() -> int:
     args = ap.parse_args()
     n = args.points
     print(f"influxhtm UDF benchmark, {n} points per group, {os.cpu_count()} CPUs")
-    e1 = engine_rate(n, 1, 1)
-    e8 = engine_rate(n // 4, 8, 2)
-    print(f"engine alone, 1 model:                 {e1:9.0f} points/s")
-    print(f"engine alone, 8 models on 2 threads:   {e8:9.0f} points/s")
-    a1 = agent_rate(n, 1, 1)
-    print(f"agent, 1 group, 1 connection:          {a1:9.0f} points/s  ({100 * a1 / e1:.0f} % of engine 1 model)")
-    a8 = agent_rate(n // 4, 2, 4)
-    print(f"agent, 8 groups over 2 connections:    {a8:9.0f} points/s  ({100 * a8 / e8:.0f} % of engine 8 on 2 "
-          f"threads; {a8 / a1:.2f}x the 1-connection rate)")
+    e1, e1_cpu = engine_rate(n, 1, 1)
+    e8, e8_cpu = engine_rate(n // 4, 8, 2)
+    print(f"engine alone, 1 model:                 {e1:7.0f} points/s   {e1_cpu * 1e3:.3f} ms CPU/point")
+    print(f"engine alone, 8 models on 2 threads:   {e8:7.0f} points/s   {e8_cpu * 1e3:.3f} ms CPU/point")
+    a1, a1_cpu = agent_rate(n, 1, 1)
+    print(f"agent, 1 group, 1 connection:          {a1:7.0f} points/s   {a1_cpu * 1e3:.3f} ms CPU/point in the "
+          f"server  (rate {100 * a1 / e1:.0f} %, CPU efficiency {100 * e1_cpu / a1_cpu:.0f} % of the engine)")
+    a8, a8_cpu = agent_rate(n // 4, 2, 4)
+    print(f"agent, 8 groups over 2 connections:    {a8:7.0f} points/s   {a8_cpu * 1e3:.3f} ms CPU/point in the "
+          f"server  (rate {100 * a8 / e8:.0f} % of engine 8 on 2 threads, {a8 / a1:.2f}x the 1-connection rate)")
     j = journal_cost(5000, fsync=False)
     jf = journal_cost(300, fsync=True)
     print(f"journal append (flush to OS):          {j * 1e6:9.1f} us/point  ({100 * j * e1:.1f} % of one engine step)")

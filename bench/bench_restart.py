@@ -4,8 +4,8 @@
 
 Writes `--models` checkpointed models (a real detector after 100 points, plus `--journal` journaled
 inputs each) into a state dir, then measures: server start until the socket accepts, a task's
-Init + Restore of a manifest naming every model (preload), and the first point of every group
-answered (lazy load, without a Restore).
+Init + Restore of a manifest naming every model (preloads as many as fit in memory), and the first
+point of every group answered (the rest, or all without a Restore, load on their first point).
 """
 from __future__ import annotations
 
@@ -95,6 +95,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", type=int, default=1000)
     ap.add_argument("--journal", type=int, default=20, help="journaled inputs per model (replayed on load)")
+    ap.add_argument("--max-resident-models", type=int, default=250,
+                    help="server's in-memory model limit (a model holds ~9 MB; default 250)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-restart-")
     state, sock = os.path.join(tmp, "state"), os.path.join(tmp, "htm.sock")
@@ -107,7 +109,8 @@ def main() -> int:
         for preload in (True, False):
             start = time.perf_counter()
             proc = subprocess.Popen([sys.executable, "-m", "udf.htm_udf", "--socket", sock, "--state-dir", state,
-                                     "--log-level", "WARNING"])
+                                     "--log-level", "WARNING", "--max-resident-models",
+                                     str(args.max_resident_models)])
             try:
                 s = socket.socket(socket.AF_UNIX)
                 while True:
@@ -159,7 +162,8 @@ def main() -> int:
                 proc.terminate()
                 proc.wait()
             if preload:
-                print(f"with Restore:    socket ready {ready:.2f} s, Restore (preload {len(groups)} models) "
+                print(f"with Restore:    socket ready {ready:.2f} s, Restore (preloads up to "
+                      f"{min(len(groups), args.max_resident_models)} models) "
                       f"{restored:.2f} s, first point of every group {first:.2f} s")
             else:
                 print(f"without Restore: socket ready {ready:.2f} s, first point of every group (lazy load) "

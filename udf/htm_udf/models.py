@@ -250,11 +250,12 @@ class ModelRegistry:
         return model
 
     def preload(self, model_id: str, key: tuple[str, str, str], options: HtmOptions) -> bool:
-        """Load a model named by a snapshot manifest; False if the state dir does not have it."""
+        """Load a model named by a snapshot manifest while there is room (else it loads on its next point);
+        False if the state dir does not have it."""
         if model_id_for(*key) != model_id or not self.store.exists(model_id):
             return False
         with self._lock:
-            if key in self._models:
+            if key in self._models or (self.max_resident and len(self._models) >= self.max_resident):
                 return True
         self.get(key, options, lambda: self.store.metadata(model_id).get("template") or {})
         return True
