@@ -22,10 +22,11 @@ import re
 import resource
 import shutil
 import struct
-import tempfile
 import threading
 import zlib
 from typing import NamedTuple
+
+from influxhtm.fileio import fsync_dir, write_atomically
 
 __all__ = [
     "ModelStore",
@@ -100,35 +101,6 @@ def model_id_for(*parts: str) -> str:
     digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
     slug = "_".join(_UNSAFE.sub("_", str(p)).strip("_.") or "-" for p in parts)[:80]
     return f"{slug}-{digest}"
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: str, data: bytes, durable: bool = True) -> None:
-    """Replace path by data: temp file in the same directory, (fsync,) rename, (fsync of the directory)."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    if durable:
-        _fsync_dir(directory)
 
 
 def _journal_header(generation: int) -> bytes:
@@ -290,12 +262,12 @@ class ModelStore:
             header = _CKPT_HEADER.pack(
                 CHECKPOINT_MAGIC, CHECKPOINT_VERSION, generation, len(blob), hashlib.sha256(blob).digest()
             )
-            _atomic_write(os.path.join(d, _CHECKPOINT), header + blob)
-            _atomic_write(os.path.join(d, _METADATA), meta_bytes)
+            write_atomically(os.path.join(d, _CHECKPOINT), header + blob)
+            write_atomically(os.path.join(d, _METADATA), meta_bytes)
             self._generations[model_id] = generation
             self._close_journal(model_id)
             # a lost reset is harmless: a journal of an older generation is ignored
-            _atomic_write(os.path.join(d, _JOURNAL), _journal_header(generation), durable=self.journal_fsync)
+            write_atomically(os.path.join(d, _JOURNAL), _journal_header(generation), durable=self.journal_fsync)
             self._validated.add(model_id)
 
     def load(self, model_id: str) -> StoredModel:
@@ -334,7 +306,7 @@ class ModelStore:
             jgen, _, valid = _read_journal(path)
             if jgen != generation:
                 # missing, unreadable or stale: start a fresh journal for the current checkpoint
-                _atomic_write(path, _journal_header(generation), durable=self.journal_fsync)
+                write_atomically(path, _journal_header(generation), durable=self.journal_fsync)
                 valid = _JRNL_HEADER.size
             f = open(path, "r+b")
             f.truncate(valid)  # drop a torn tail so new records stay aligned
@@ -367,7 +339,7 @@ class ModelStore:
             except ModelNotFoundError:
                 current = {}
             current.update(fields)
-            _atomic_write(os.path.join(d, _METADATA), _dump_json(current), durable=self.journal_fsync)
+            write_atomically(os.path.join(d, _METADATA), _dump_json(current), durable=self.journal_fsync)
 
     def delete(self, model_id: str) -> None:
         """Remove the model's files; raises ModelNotFoundError if it does not exist."""
@@ -379,7 +351,7 @@ class ModelStore:
             if not os.path.isdir(d):
                 raise ModelNotFoundError(f"no model {model_id!r} in {self.root}")
             shutil.rmtree(d)
-            _fsync_dir(self._models_dir)
+            fsync_dir(self._models_dir)
 
     def close(self) -> None:
         """Close open journal files (appending again reopens them)."""
