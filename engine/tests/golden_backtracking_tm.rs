@@ -169,7 +169,7 @@ fn nyc_taxi() {
 #[test]
 fn machine_temperature_system_failure() {
     let p = assert_parity("machine_temperature_system_failure");
-    assert!(p.memory_bytes < 10_000_000, "connections take {} bytes", p.memory_bytes);
+    assert!(p.memory_bytes < 8_000_000, "connections take {} bytes", p.memory_bytes);
 }
 
 #[test]

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::forward::ForwardLists;
+
 /// Marks "no segment" in links and updates.
 pub(super) const NONE: u32 = u32::MAX;
 
@@ -157,23 +159,23 @@ impl Activity {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct Connections {
     pub segments: Vec<Segment>,
-    /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included).
-    slot_count: Vec<u32>,
+    /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included; <= 128).
+    slot_count: Vec<u8>,
     /// Per cell: segment id of the most recently released slot (top of the free stack), or NONE.
     free_top: Vec<u32>,
-    /// Per source cell: ids of the segments holding a synapse from it (unordered).
-    out: Vec<Vec<u32>>,
+    forward: ForwardLists,
     live_segments: usize,
     live_synapses: usize,
 }
 
 impl Connections {
-    pub fn new(n_cells: usize) -> Self {
+    pub fn new(n_columns: usize, cells_per_column: u32) -> Self {
+        let n_cells = n_columns * cells_per_column as usize;
         Connections {
             segments: Vec::new(),
             slot_count: vec![0; n_cells],
             free_top: vec![NONE; n_cells],
-            out: vec![Vec::new(); n_cells],
+            forward: ForwardLists::new(n_columns, cells_per_column),
             live_segments: 0,
             live_synapses: 0,
         }
@@ -192,14 +194,15 @@ impl Connections {
         use std::mem::size_of;
         let segments = self.segments.capacity() * size_of::<Segment>()
             + self.segments.iter().map(|s| s.synapses.len() * size_of::<Synapse>()).sum::<usize>();
-        let out = self.out.capacity() * size_of::<Vec<u32>>()
-            + self.out.iter().map(|o| o.capacity() * size_of::<u32>()).sum::<usize>();
-        segments + out + (self.slot_count.capacity() + self.free_top.capacity()) * size_of::<u32>()
+        segments
+            + self.forward.memory_bytes()
+            + self.slot_count.capacity() * size_of::<u8>()
+            + self.free_top.capacity() * size_of::<u32>()
     }
 
     /// Slots ever allocated on `cell`.
     pub fn slot_count(&self, cell: u32) -> u32 {
-        self.slot_count[cell as usize]
+        self.slot_count[cell as usize] as u32
     }
 
     /// Finds the segments with at least `threshold` synapses (permanence ignored) whose source is in
@@ -212,7 +215,7 @@ impl Connections {
         }
         let counts = &mut activity.counts[..n_segments];
         for &c in cells {
-            for &s in &self.out[c as usize] {
+            for &s in self.forward.of(c) {
                 debug_assert!((s as usize) < n_segments);
                 // SAFETY: forward lists only hold ids of existing segments (< n_segments).
                 unsafe { *counts.get_unchecked_mut(s as usize) += 1 };
@@ -220,7 +223,7 @@ impl Connections {
         }
         // Second pass: collect and zero; zeroing on first sight also removes duplicates.
         for &c in cells {
-            for &s in &self.out[c as usize] {
+            for &s in self.forward.of(c) {
                 // SAFETY: as above.
                 let count = unsafe { counts.get_unchecked_mut(s as usize) };
                 if *count >= threshold {
@@ -260,13 +263,13 @@ impl Connections {
             *seg = fresh(seg.slot);
             top
         } else {
-            let slot = self.slot_count[cell as usize];
-            self.slot_count[cell as usize] += 1;
+            let slot = self.slot_count[cell as usize] as u32;
+            self.slot_count[cell as usize] = self.slot_count[cell as usize].saturating_add(1);
             push_with_small_slack(&mut self.segments, fresh(slot), 8);
             (self.segments.len() - 1) as u32
         };
         for &src in sources {
-            push_with_small_slack(&mut self.out[src as usize], id, 4);
+            self.forward.add(src, id);
         }
         self.live_segments += 1;
         self.live_synapses += sources.len();
@@ -276,8 +279,8 @@ impl Connections {
     /// Deletes every synapse of segment `id` and puts its slot on its cell's free stack.
     pub fn release_segment(&mut self, id: u32) {
         let synapses = std::mem::take(&mut self.segments[id as usize].synapses);
-        for s in &synapses {
-            self.unlink(s.src, id);
+        for s in synapses.iter() {
+            self.forward.remove(s.src, id);
         }
         self.live_synapses -= synapses.len();
         self.release_slot(id);
@@ -291,13 +294,6 @@ impl Connections {
         seg.next_free = self.free_top[seg.cell as usize];
         self.free_top[seg.cell as usize] = id;
         self.live_segments -= 1;
-    }
-
-    fn unlink(&mut self, src: u32, id: u32) {
-        let list = &mut self.out[src as usize];
-        if let Some(pos) = list.iter().position(|&s| s == id) {
-            list.swap_remove(pos);
-        }
     }
 
     /// Applies a segment update to an existing segment (Cells4 `adaptSegment`): synapses from the
@@ -371,11 +367,10 @@ impl Connections {
         let empty = after == 0;
         self.live_synapses = self.live_synapses + after - before;
         for &src in additions.iter() {
-            push_with_small_slack(&mut self.out[src as usize], id, 4);
+            self.forward.add(src, id);
         }
-        for k in 0..dropped.len() {
-            let src = dropped[k];
-            self.unlink(src, id);
+        for &src in dropped.iter() {
+            self.forward.remove(src, id);
         }
         if empty {
             self.release_slot(id);
@@ -412,7 +407,7 @@ mod tests {
 
     #[test]
     fn released_slots_are_reused_last_released_first() {
-        let mut c = Connections::new(8);
+        let mut c = Connections::new(1, 8);
         let a = c.create_segment(1, &[2, 3], 0.21, 1);
         let b = c.create_segment(1, &[4], 0.21, 1);
         let d = c.create_segment(1, &[5], 0.21, 1);
@@ -430,7 +425,7 @@ mod tests {
 
     #[test]
     fn adapt_weakens_deletes_frees_and_adds() {
-        let mut c = Connections::new(16);
+        let mut c = Connections::new(2, 8);
         let s = c.create_segment(0, &[1, 2, 3, 4], 0.21, 1);
         let mut scratch = AdaptScratch::default();
         // 1 and 3 active: 2 and 4 weakened to 0.11 (float32 0.21 - 0.1).

@@ -4,6 +4,7 @@
 //! (which grows and adapts segments). Both backtrack over recent inputs to re-lock onto a sequence.
 
 mod connections;
+mod forward;
 mod learning;
 
 use std::collections::VecDeque;
@@ -173,14 +174,13 @@ impl BacktrackingTm {
     /// A fresh TM; configurations Cells4 would not run in fixed-size mode are rejected.
     pub fn new(params: BacktrackingTmParams) -> Result<Self, String> {
         params.validate()?;
-        let n_cells = (params.number_of_cols * params.cells_per_column) as usize;
         Ok(BacktrackingTm {
             rng: Random::new(params.seed),
             lrn_iteration: 0,
             avg_input_density: 0.0,
             pam_counter: params.pam_length,
             learned_seq_length: 0,
-            conn: Connections::new(n_cells),
+            conn: Connections::new(params.number_of_cols as usize, params.cells_per_column),
             inf_active: Vec::new(),
             inf_predicted: Vec::new(),
             inf_predicted_prev: Vec::new(),
