@@ -419,3 +419,66 @@ impl BacktrackingTm {
         self.scratch.backup_predicted_prev = backup_predicted_prev;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_params() -> BacktrackingTmParams {
+        BacktrackingTmParams {
+            number_of_cols: 100,
+            cells_per_column: 8,
+            activation_threshold: 6,
+            min_threshold: 4,
+            new_synapse_count: 8,
+            max_synapses_per_segment: 16,
+            max_segments_per_cell: 16,
+            ..BacktrackingTmParams::nab()
+        }
+    }
+
+    /// Ten disjoint columns per pattern: pattern k uses columns 10k..10k+9.
+    fn pattern(k: u32) -> Vec<u32> {
+        (10 * k..10 * k + 10).collect()
+    }
+
+    #[test]
+    fn learns_a_repeating_sequence() {
+        let mut tm = BacktrackingTm::new(small_params()).unwrap();
+        let mut predicted = Vec::new();
+        for _ in 0..40 {
+            for k in 0..4 {
+                tm.compute(&pattern(k), true);
+            }
+        }
+        for k in 0..4 {
+            tm.compute(&pattern(k), true);
+            tm.predicted_columns(&mut predicted);
+            assert_eq!(predicted, pattern((k + 1) % 4), "after pattern {k}");
+        }
+        assert!(tm.num_segments() > 0 && tm.num_synapses() >= tm.num_segments());
+    }
+
+    #[test]
+    fn inference_only_steps_do_not_learn() {
+        let mut tm = BacktrackingTm::new(small_params()).unwrap();
+        for k in 0..4 {
+            tm.compute(&pattern(k), true);
+        }
+        let (segs, syns) = (tm.num_segments(), tm.num_synapses());
+        for k in 0..8 {
+            tm.compute(&pattern(k % 4), false);
+        }
+        assert_eq!((tm.num_segments(), tm.num_synapses()), (segs, syns));
+        let mut cells = Vec::new();
+        tm.active_cells(&mut cells);
+        assert!(cells.iter().all(|&c| (30 * 8..40 * 8).contains(&c)), "active cells belong to the last input");
+    }
+
+    #[test]
+    #[should_panic(expected = "strictly increasing")]
+    fn rejects_unsorted_columns() {
+        let mut tm = BacktrackingTm::new(small_params()).unwrap();
+        tm.compute(&[5, 3], true);
+    }
+}
