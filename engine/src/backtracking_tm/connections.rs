@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::forward::ForwardLists;
+use super::forward::{ForwardLists, ListRange};
 
 /// Marks "no segment" in links and updates.
 pub(super) const NONE: u32 = u32::MAX;
@@ -130,6 +130,7 @@ impl CellMarks {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Activity {
     counts: Vec<u32>,
+    lists: Vec<ListRange>,
 }
 
 impl Activity {
@@ -213,17 +214,19 @@ impl Connections {
         if activity.counts.len() < n_segments {
             activity.counts.resize(n_segments, 0);
         }
+        let lists = &mut activity.lists;
+        self.forward.lists_of(cells, lists);
         let counts = &mut activity.counts[..n_segments];
-        for &c in cells {
-            for &s in self.forward.of(c) {
+        for list in lists.iter() {
+            for &s in list.get(&self.forward) {
                 debug_assert!((s as usize) < n_segments);
                 // SAFETY: forward lists only hold ids of existing segments (< n_segments).
                 unsafe { *counts.get_unchecked_mut(s as usize) += 1 };
             }
         }
         // Second pass: collect and zero; zeroing on first sight also removes duplicates.
-        for &c in cells {
-            for &s in self.forward.of(c) {
+        for list in lists.iter() {
+            for &s in list.get(&self.forward) {
                 // SAFETY: as above.
                 let count = unsafe { counts.get_unchecked_mut(s as usize) };
                 if *count >= threshold {

@@ -4,6 +4,21 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A run of one column's array: the lists of one cell or of a whole column.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ListRange {
+    column: u32,
+    start: u32,
+    end: u32,
+}
+
+impl ListRange {
+    #[inline]
+    pub fn get<'a>(&self, lists: &'a ForwardLists) -> &'a [u32] {
+        &lists.columns[self.column as usize][self.start as usize..self.end as usize]
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct ForwardLists {
     cells_per_column: u32,
@@ -24,11 +39,32 @@ impl ForwardLists {
     }
 
     /// The segments fed by `cell`.
-    #[inline]
+    #[cfg(test)]
     pub fn of(&self, cell: u32) -> &[u32] {
         let col = cell / self.cells_per_column;
         let start = if cell % self.cells_per_column == 0 { 0 } else { self.ends[cell as usize - 1] };
         &self.columns[col as usize][start as usize..self.ends[cell as usize] as usize]
+    }
+
+    /// The list ranges of the sorted `cells`, whole columns merged into one range.
+    pub fn lists_of(&self, cells: &[u32], out: &mut Vec<ListRange>) {
+        out.clear();
+        let cpc = self.cells_per_column as usize;
+        let mut i = 0;
+        while i < cells.len() {
+            let cell = cells[i];
+            let col = cell / self.cells_per_column;
+            let first = cell % self.cells_per_column == 0;
+            if first && i + cpc <= cells.len() && cells[i + cpc - 1] == cell + cpc as u32 - 1 {
+                let end = self.ends[cell as usize + cpc - 1];
+                out.push(ListRange { column: col, start: 0, end });
+                i += cpc;
+            } else {
+                let start = if first { 0 } else { self.ends[cell as usize - 1] };
+                out.push(ListRange { column: col, start, end: self.ends[cell as usize] });
+                i += 1;
+            }
+        }
     }
 
     /// Records that segment `seg` has a synapse from `cell`.
@@ -122,5 +158,15 @@ mod tests {
         f.remove(1, 12);
         assert!((0..4).all(|c| f.of(c).is_empty()));
         assert_eq!(sorted(f.of(5)), vec![50]);
+        f.add(4, 40);
+        f.add(6, 60);
+        f.add(7, 70);
+        let mut ranges = Vec::new();
+        f.lists_of(&[4, 5, 6, 7], &mut ranges);
+        assert_eq!(ranges.len(), 1, "a whole column is one range");
+        assert_eq!(sorted(ranges[0].get(&f)), vec![40, 50, 60, 70]);
+        f.lists_of(&[1, 5, 7], &mut ranges);
+        let got: Vec<Vec<u32>> = ranges.iter().map(|r| sorted(r.get(&f))).collect();
+        assert_eq!(got, vec![vec![], vec![50], vec![70]]);
     }
 }

@@ -300,7 +300,7 @@ impl BacktrackingTm {
         let wanted = self.params.new_synapse_count as usize;
         if wanted > sources.len() {
             let candidates = &mut self.scratch.candidates;
-            choose_sources(&self.conn, &mut self.rng, segment, wanted - sources.len(), state, candidates, &mut sources);
+            choose_sources(&mut self.rng, wanted - sources.len(), state, candidates, &mut sources);
         }
         sources
     }
@@ -397,31 +397,17 @@ impl BacktrackingTm {
     }
 }
 
-/// Appends to `out` up to `n` cells of the sorted `state` that are not yet sources of `segment`
+/// Appends to `out` up to `n` cells of the sorted `state` that are not yet sources of the segment
 /// (Cells4 `chooseCellsToLearnFrom`): all of them if there are at most `n`, one by `getUInt32` if
-/// `n` is 1, else a `sample` in candidate order; `out` ends sorted.
-fn choose_sources(
-    conn: &Connections,
-    rng: &mut Random,
-    segment: u32,
-    n: usize,
-    state: &[u32],
-    candidates: &mut Vec<u32>,
-    out: &mut Vec<u32>,
-) {
+/// `n` is 1, else a `sample` in candidate order; `out` ends sorted. On entry `out` holds exactly
+/// the segment's sources that are in `state` (sorted), so the candidates are `state` minus `out`.
+fn choose_sources(rng: &mut Random, n: usize, state: &[u32], candidates: &mut Vec<u32>, out: &mut Vec<u32>) {
     candidates.clear();
-    if segment == NONE {
-        candidates.extend_from_slice(state);
-    } else {
-        let have = &conn.segments[segment as usize].synapses;
-        let mut h = 0;
-        for &c in state {
-            while h < have.len() && have[h].src < c {
-                h += 1;
-            }
-            if h < have.len() && have[h].src == c {
-                continue;
-            }
+    let mut j = 0;
+    for &c in state {
+        if j < out.len() && out[j] == c {
+            j += 1;
+        } else {
             candidates.push(c);
         }
     }

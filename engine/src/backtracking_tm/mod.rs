@@ -345,9 +345,9 @@ impl BacktrackingTm {
                 Some(last) if last.0 == col => last.1 += dc,
                 _ => col_conf.push((col, dc)),
             }
-            if seg.synapses.len() >= threshold as usize
+            if self.inf_predicted.last() != Some(&cell)
+                && seg.synapses.len() >= threshold as usize
                 && seg.connected_active(marks, connected) >= threshold
-                && self.inf_predicted.last() != Some(&cell)
             {
                 self.inf_predicted.push(cell);
                 if last_predicted_col != col {
