@@ -34,12 +34,15 @@ pub(super) struct Synapse {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct Segment {
     pub cell: u32,
-    pub slot: u32,
+    /// Slot within the cell (< 256; Cells4 allows at most 128 segments per cell).
+    pub slot: u8,
     /// Sorted by source cell; exactly sized.
     pub synapses: Box<[Synapse]>,
     pub positive_activations: u32,
     pub total_activations: u32,
     pub last_active_iteration: u32,
+    /// Synapses with permanence >= the connected permanence.
+    pub n_connected: u8,
     duty_cycle: f32,
     duty_cycle_iteration: u32,
     /// Next released slot of the same cell (free-slot stack link), or NONE.
@@ -92,6 +95,7 @@ pub(super) struct Plasticity {
     pub increment: f32,
     pub decrement: f32,
     pub max: f32,
+    pub connected: f32,
     pub max_synapses: usize,
 }
 
@@ -246,15 +250,17 @@ impl Connections {
 
     /// Creates a segment on `cell` with synapses from the sorted `sources`, reusing the most recently
     /// released slot of the cell if there is one. Returns the segment id.
-    pub fn create_segment(&mut self, cell: u32, sources: &[u32], initial_perm: f32, iteration: u32) -> u32 {
-        let synapses: Box<[Synapse]> = sources.iter().map(|&src| Synapse { src, perm: initial_perm }).collect();
-        let fresh = |slot: u32| Segment {
+    pub fn create_segment(&mut self, cell: u32, sources: &[u32], p: &Plasticity, iteration: u32) -> u32 {
+        let synapses: Box<[Synapse]> = sources.iter().map(|&src| Synapse { src, perm: p.initial }).collect();
+        let n_connected = if p.initial >= p.connected { sources.len() as u8 } else { 0 };
+        let fresh = |slot: u8| Segment {
             cell,
             slot,
             synapses,
             positive_activations: 1,
             total_activations: 1,
             last_active_iteration: iteration,
+            n_connected,
             duty_cycle: (1.0f64 / iteration as f64) as f32,
             duty_cycle_iteration: iteration,
             next_free: NONE,
@@ -266,7 +272,7 @@ impl Connections {
             *seg = fresh(seg.slot);
             top
         } else {
-            let slot = self.slot_count[cell as usize] as u32;
+            let slot = self.slot_count[cell as usize];
             self.slot_count[cell as usize] = self.slot_count[cell as usize].saturating_add(1);
             push_with_small_slack(&mut self.segments, fresh(slot), 8);
             (self.segments.len() - 1) as u32
@@ -292,6 +298,7 @@ impl Connections {
     fn release_slot(&mut self, id: u32) {
         let seg = &mut self.segments[id as usize];
         seg.synapses = Box::default();
+        seg.n_connected = 0;
         seg.total_activations = 0;
         seg.positive_activations = 0;
         seg.next_free = self.free_top[seg.cell as usize];
@@ -367,6 +374,7 @@ impl Connections {
         } else {
             seg.synapses = merged.as_slice().into();
         }
+        seg.n_connected = merged.iter().filter(|s| s.perm >= p.connected).count() as u8;
         let empty = after == 0;
         self.live_synapses = self.live_synapses + after - before;
         for &src in additions.iter() {
@@ -405,21 +413,21 @@ mod tests {
     use super::*;
 
     fn plasticity() -> Plasticity {
-        Plasticity { initial: 0.21, increment: 0.1, decrement: 0.1, max: 1.0, max_synapses: 4 }
+        Plasticity { initial: 0.21, increment: 0.1, decrement: 0.1, max: 1.0, connected: 0.3, max_synapses: 4 }
     }
 
     #[test]
     fn released_slots_are_reused_last_released_first() {
         let mut c = Connections::new(1, 8);
-        let a = c.create_segment(1, &[2, 3], 0.21, 1);
-        let b = c.create_segment(1, &[4], 0.21, 1);
-        let d = c.create_segment(1, &[5], 0.21, 1);
+        let a = c.create_segment(1, &[2, 3], &plasticity(), 1);
+        let b = c.create_segment(1, &[4], &plasticity(), 1);
+        let d = c.create_segment(1, &[5], &plasticity(), 1);
         c.release_segment(a);
         c.release_segment(d);
         assert_eq!(c.num_segments(), 1);
-        let e = c.create_segment(1, &[6], 0.21, 2);
+        let e = c.create_segment(1, &[6], &plasticity(), 2);
         assert_eq!((e, c.segments[e as usize].slot), (d, 2));
-        let f = c.create_segment(1, &[7], 0.21, 2);
+        let f = c.create_segment(1, &[7], &plasticity(), 2);
         assert_eq!((f, c.segments[f as usize].slot), (a, 0));
         assert_eq!(c.slot_count(1), 3);
         assert_eq!(c.segments[b as usize].slot, 1);
@@ -429,12 +437,13 @@ mod tests {
     #[test]
     fn adapt_weakens_deletes_frees_and_adds() {
         let mut c = Connections::new(2, 8);
-        let s = c.create_segment(0, &[1, 2, 3, 4], 0.21, 1);
+        let s = c.create_segment(0, &[1, 2, 3, 4], &plasticity(), 1);
         let mut scratch = AdaptScratch::default();
         // 1 and 3 active: 2 and 4 weakened to 0.11 (float32 0.21 - 0.1).
         c.adapt_segment(s, &[1, 3], &plasticity(), 2, &mut scratch);
         let perms: Vec<f32> = c.segments[s as usize].synapses.iter().map(|x| x.perm).collect();
         assert_eq!(perms, vec![0.21f32 + 0.1, 0.21f32 - 0.1, 0.21f32 + 0.1, 0.21f32 - 0.1]);
+        assert_eq!(c.segments[s as usize].n_connected, 2, "0.31 >= 0.3 twice");
         // Adding 9 and 10 needs two free slots: the weakest inactive ones (2 and 4) go first.
         c.adapt_segment(s, &[1, 3, 9, 10], &plasticity(), 3, &mut scratch);
         let srcs: Vec<u32> = c.segments[s as usize].synapses.iter().map(|x| x.src).collect();
@@ -446,7 +455,7 @@ mod tests {
         c.propagate(&[2, 4, 9], 1, &mut act, &mut found);
         assert_eq!(found, vec![(s, 1)]);
         // Everything inactive three times in a row: 0.21 -> 0.11 -> 0.01 -> deleted; segment released.
-        let t = c.create_segment(5, &[1], 0.21, 3);
+        let t = c.create_segment(5, &[1], &plasticity(), 3);
         for it in 4..7 {
             c.adapt_segment(t, &[], &plasticity(), it, &mut scratch);
         }

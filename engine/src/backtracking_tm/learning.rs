@@ -121,7 +121,8 @@ impl BacktrackingTm {
 
     fn apply_update(&mut self, cell: u32, segment: u32, sources: &[u32]) {
         if segment == NONE {
-            self.conn.create_segment(cell, sources, self.params.initial_perm, self.lrn_iteration);
+            let p = self.plasticity();
+            self.conn.create_segment(cell, sources, &p, self.lrn_iteration);
         } else {
             let p = self.plasticity();
             self.conn.adapt_segment(segment, sources, &p, self.lrn_iteration, &mut self.scratch.adapt);
@@ -318,7 +319,7 @@ impl BacktrackingTm {
         }
         // Every cell is full: free the least useful segment of the column.
         let (lo, hi) = (col * cpc + 1, (col + 1) * cpc);
-        let mut in_column: Vec<(u32, u32, u32)> = (0..self.conn.segments.len() as u32)
+        let mut in_column: Vec<(u32, u8, u32)> = (0..self.conn.segments.len() as u32)
             .filter(|&s| {
                 let seg = &self.conn.segments[s as usize];
                 seg.cell >= lo && seg.cell < hi && !seg.synapses.is_empty()

@@ -264,6 +264,7 @@ impl BacktrackingTm {
             increment: self.params.permanence_inc,
             decrement: self.params.permanence_dec,
             max: self.params.permanence_max,
+            connected: self.params.connected_perm,
             max_synapses: self.params.max_synapses_per_segment as usize,
         }
     }
@@ -346,7 +347,7 @@ impl BacktrackingTm {
                 _ => col_conf.push((col, dc)),
             }
             if self.inf_predicted.last() != Some(&cell)
-                && seg.synapses.len() >= threshold as usize
+                && seg.n_connected as u32 >= threshold
                 && seg.connected_active(marks, connected) >= threshold
             {
                 self.inf_predicted.push(cell);
