@@ -42,7 +42,7 @@ impl ForwardLists {
     #[cfg(test)]
     pub fn of(&self, cell: u32) -> &[u32] {
         let col = cell / self.cells_per_column;
-        let start = if cell % self.cells_per_column == 0 { 0 } else { self.ends[cell as usize - 1] };
+        let start = if cell.is_multiple_of(self.cells_per_column) { 0 } else { self.ends[cell as usize - 1] };
         &self.columns[col as usize][start as usize..self.ends[cell as usize] as usize]
     }
 
@@ -54,7 +54,7 @@ impl ForwardLists {
         while i < cells.len() {
             let cell = cells[i];
             let col = cell / self.cells_per_column;
-            let first = cell % self.cells_per_column == 0;
+            let first = cell.is_multiple_of(self.cells_per_column);
             if first && i + cpc <= cells.len() && cells[i + cpc - 1] == cell + cpc as u32 - 1 {
                 let end = self.ends[cell as usize + cpc - 1];
                 out.push(ListRange { column: col, start: 0, end });

@@ -112,7 +112,11 @@ impl BacktrackingTm {
             }
             if columns.binary_search(&(u.cell / cpc)).is_ok() {
                 self.apply_update(u.cell, u.segment, &u.sources);
-                self.scratch.memo.adapted.push(u.segment);
+                if u.segment == NONE {
+                    self.scratch.memo.valid = false;
+                } else {
+                    self.scratch.memo.adapted.push(u.segment);
+                }
             }
         }
         self.updates = updates;
@@ -120,11 +124,10 @@ impl BacktrackingTm {
     }
 
     fn apply_update(&mut self, cell: u32, segment: u32, sources: &[u32]) {
+        let p = self.plasticity();
         if segment == NONE {
-            let p = self.plasticity();
             self.conn.create_segment(cell, sources, &p, self.lrn_iteration);
         } else {
-            let p = self.plasticity();
             self.conn.adapt_segment(segment, sources, &p, self.lrn_iteration, &mut self.scratch.adapt);
         }
     }

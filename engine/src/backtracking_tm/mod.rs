@@ -132,7 +132,8 @@ pub struct BacktrackingTm {
     inf_active: Vec<u32>,
     inf_predicted: Vec<u32>,
     inf_predicted_prev: Vec<u32>,
-    /// Non-zero column confidences after the latest step, ascending by column.
+    /// Column confidences of the columns reached in the latest step, ascending by column (a column
+    /// can appear with confidence 0 when its duty cycles underflowed).
     col_confidence: Vec<(u32, f32)>,
     inf_history: VecDeque<Vec<u32>>,
 
@@ -197,6 +198,7 @@ impl BacktrackingTm {
         })
     }
 
+    /// The configuration this TM was built with.
     pub fn params(&self) -> &BacktrackingTmParams {
         &self.params
     }
@@ -245,6 +247,7 @@ impl BacktrackingTm {
         self.conn.num_segments()
     }
 
+    /// Synapses over all live segments.
     pub fn num_synapses(&self) -> usize {
         self.conn.num_synapses()
     }
@@ -474,6 +477,28 @@ mod tests {
         let mut cells = Vec::new();
         tm.active_cells(&mut cells);
         assert!(cells.iter().all(|&c| (30 * 8..40 * 8).contains(&c)), "active cells belong to the last input");
+    }
+
+    #[test]
+    fn full_columns_recycle_their_least_used_segment() {
+        let params = BacktrackingTmParams {
+            number_of_cols: 4,
+            cells_per_column: 2,
+            activation_threshold: 1,
+            min_threshold: 1,
+            new_synapse_count: 1,
+            max_segments_per_cell: 1,
+            max_synapses_per_segment: 4,
+            ..BacktrackingTmParams::nab()
+        };
+        let mut tm = BacktrackingTm::new(params).unwrap();
+        let inputs: [&[u32]; 7] = [&[0], &[1, 2], &[3], &[0, 2], &[1], &[2, 3], &[0, 1]];
+        for step in 0..300 {
+            tm.compute(inputs[(step * 5 + step / 7) % 7], true);
+            // One non-start cell with one slot per column: never more than 4 segments.
+            assert!(tm.num_segments() <= 4, "step {step}: {} segments", tm.num_segments());
+        }
+        assert!(tm.num_segments() > 0);
     }
 
     #[test]
