@@ -160,8 +160,10 @@ impl Activity {
     }
 }
 
-/// All segments of the TM with their slots, free-slot stacks and forward lists.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// All segments of the TM with their slots, free-slot stacks and forward lists. Saved without the
+/// forward lists, which are derived data and rebuilt (after validation) on load.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "SavedConnections")]
 pub(super) struct Connections {
     pub segments: Vec<Segment>,
     /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included; <= 128).
@@ -171,6 +173,71 @@ pub(super) struct Connections {
     forward: ForwardLists,
     live_segments: usize,
     live_synapses: usize,
+}
+
+/// The serialized form of `Connections`.
+#[derive(Serialize, Deserialize)]
+struct SavedConnections {
+    cells_per_column: u32,
+    segments: Vec<Segment>,
+    slot_count: Vec<u8>,
+    free_top: Vec<u32>,
+}
+
+/// Borrowing twin of `SavedConnections` for writing (same encoding).
+#[derive(Serialize)]
+struct SavedConnectionsRef<'a> {
+    cells_per_column: u32,
+    segments: &'a [Segment],
+    slot_count: &'a [u8],
+    free_top: &'a [u32],
+}
+
+impl Serialize for Connections {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SavedConnectionsRef {
+            cells_per_column: self.forward.cells_per_column(),
+            segments: &self.segments,
+            slot_count: &self.slot_count,
+            free_top: &self.free_top,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl TryFrom<SavedConnections> for Connections {
+    type Error = String;
+
+    fn try_from(saved: SavedConnections) -> Result<Self, String> {
+        let SavedConnections { cells_per_column: cpc, segments, slot_count, free_top } = saved;
+        let n_cells = slot_count.len();
+        let n_segments = segments.len() as u32;
+        if cpc == 0 || n_cells % cpc as usize != 0 || free_top.len() != n_cells {
+            return Err("inconsistent cell tables in saved TM connections".into());
+        }
+        let link_ok = |l: u32| l == NONE || l < n_segments;
+        if !free_top.iter().all(|&l| link_ok(l)) {
+            return Err("bad free-slot link in saved TM connections".into());
+        }
+        for seg in &segments {
+            let cell_ok = (seg.cell as usize) < n_cells && seg.slot < slot_count[seg.cell as usize];
+            let sorted = seg.synapses.windows(2).all(|w| w[0].src < w[1].src);
+            let sources_ok = seg.synapses.last().is_none_or(|s| (s.src as usize) < n_cells);
+            if !cell_ok || !sorted || !sources_ok || !link_ok(seg.next_free) {
+                return Err("bad segment in saved TM connections".into());
+            }
+        }
+        let forward = ForwardLists::build(n_cells / cpc as usize, cpc, |visit| {
+            for (id, seg) in segments.iter().enumerate() {
+                for syn in seg.synapses.iter() {
+                    visit(syn.src, id as u32);
+                }
+            }
+        });
+        let live_segments = segments.iter().filter(|s| !s.synapses.is_empty()).count();
+        let live_synapses = segments.iter().map(|s| s.synapses.len()).sum();
+        Ok(Connections { segments, slot_count, free_top, forward, live_segments, live_synapses })
+    }
 }
 
 impl Connections {

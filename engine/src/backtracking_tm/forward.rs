@@ -2,8 +2,6 @@
 //! from it. The lists of all cells of a column share one array, grouped by cell, so a bursting
 //! column is read as one contiguous run and the per-cell overhead is a single offset.
 
-use serde::{Deserialize, Serialize};
-
 /// A run of one column's array: the lists of one cell or of a whole column.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ListRange {
@@ -19,7 +17,7 @@ impl ListRange {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub(super) struct ForwardLists {
     cells_per_column: u32,
     /// Per column: segment ids, grouped by source cell in cell order (unordered within a group).
@@ -36,6 +34,31 @@ impl ForwardLists {
             columns: vec![Vec::new(); n_columns],
             ends: vec![0; n_columns * cells_per_column as usize],
         }
+    }
+
+    /// Builds the lists from scratch; `for_each_edge` must report every (source cell, segment)
+    /// pair, the same way, each time it is called (it is called twice).
+    pub fn build(n_columns: usize, cells_per_column: u32, for_each_edge: impl Fn(&mut dyn FnMut(u32, u32))) -> Self {
+        let cpc = cells_per_column as usize;
+        let mut ends = vec![0u32; n_columns * cpc];
+        for_each_edge(&mut |src, _| ends[src as usize] += 1);
+        let mut next = vec![0u32; n_columns * cpc];
+        let mut columns = Vec::with_capacity(n_columns);
+        for col in 0..n_columns {
+            let mut end = 0;
+            for cell in col * cpc..(col + 1) * cpc {
+                next[cell] = end;
+                end += ends[cell];
+                ends[cell] = end;
+            }
+            columns.push(vec![0u32; end as usize]);
+        }
+        for_each_edge(&mut |src, seg| {
+            let slot = &mut next[src as usize];
+            columns[src as usize / cpc][*slot as usize] = seg;
+            *slot += 1;
+        });
+        ForwardLists { cells_per_column, columns, ends }
     }
 
     /// The segments fed by `cell`.
@@ -113,6 +136,10 @@ impl ForwardLists {
         list.truncate(hole);
     }
 
+    pub fn cells_per_column(&self) -> u32 {
+        self.cells_per_column
+    }
+
     /// Approximate heap bytes held.
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
@@ -168,5 +195,9 @@ mod tests {
         f.lists_of(&[1, 5, 7], &mut ranges);
         let got: Vec<Vec<u32>> = ranges.iter().map(|r| sorted(r.get(&f))).collect();
         assert_eq!(got, vec![vec![], vec![50], vec![70]]);
+        let edges = [(4u32, 40u32), (5, 50), (6, 60), (7, 70), (2, 7)];
+        let rebuilt = ForwardLists::build(2, 4, |visit| edges.iter().for_each(|&(c, s)| visit(c, s)));
+        assert!((0..8).all(|c| sorted(rebuilt.of(c)) == sorted(f.of(c)) || c == 2));
+        assert_eq!(rebuilt.of(2), &[7]);
     }
 }
