@@ -502,6 +502,29 @@ mod tests {
     }
 
     #[test]
+    fn saved_connections_round_trip_and_reject_inconsistent_data() {
+        let mut c = Connections::new(2, 8);
+        let a = c.create_segment(3, &[1, 9, 12], &plasticity(), 1);
+        c.create_segment(3, &[2], &plasticity(), 1);
+        c.release_segment(a);
+        c.create_segment(9, &[3, 4], &plasticity(), 2);
+        let blob = bincode::serialize(&c).unwrap();
+        let back: Connections = bincode::deserialize(&blob).unwrap();
+        assert_eq!((back.num_segments(), back.num_synapses()), (2, 3));
+        let (mut act, mut found) = (Activity::default(), Vec::new());
+        back.propagate(&[3, 4], 2, &mut act, &mut found);
+        assert_eq!(found.len(), 1);
+        assert_eq!(bincode::serialize(&back).unwrap(), blob);
+
+        let mut saved: SavedConnections = bincode::deserialize(&blob).unwrap();
+        saved.segments[1].synapses = vec![Synapse { src: 99, perm: 0.5 }].into();
+        assert!(Connections::try_from(saved).is_err(), "source cell out of range");
+        let mut saved: SavedConnections = bincode::deserialize(&blob).unwrap();
+        saved.free_top.pop();
+        assert!(Connections::try_from(saved).is_err(), "cell tables of different sizes");
+    }
+
+    #[test]
     fn adapt_weakens_deletes_frees_and_adds() {
         let mut c = Connections::new(2, 8);
         let s = c.create_segment(0, &[1, 2, 3, 4], &plasticity(), 1);
