@@ -173,15 +173,16 @@ class KapacitorServer:
     """A kapacitord on a free loopback port, configured from the repository's kapacitor.conf.
 
     tmpdir: scratch directory for data, config and the log (kapacitord.log). influx_url: the InfluxDB
-    that influxDBOut() and batch queries use (None disables the [[influxdb]] entry); subscriptions are
-    disabled, points are written to Kapacitor directly with write(). udf_socket / udf_batch_socket:
+    that influxDBOut() and batch queries use (None disables the [[influxdb]] entry). subscriptions:
+    let InfluxDB forward its writes to this Kapacitor (off: points reach tasks only through write();
+    on: the databases must exist before start()). udf_socket / udf_batch_socket:
     sockets of `influxhtm udf` servers for @htm() / @htm_batch() (None leaves that UDF out).
     udf_prog: argv of a process-mode UDF, configured as @htm_process(), with udf_env added to its
     environment. extra_udfs: more UDF tables, name -> udf_table() keyword arguments.
     Use as a context manager, or call start() and stop().
     """
 
-    def __init__(self, tmpdir: str | os.PathLike, influx_url: str | None = None, *,
+    def __init__(self, tmpdir: str | os.PathLike, influx_url: str | None = None, *, subscriptions: bool = False,
                  udf_socket: str | os.PathLike | None = None,
                  udf_batch_socket: str | os.PathLike | None = None,
                  udf_prog: Sequence[str] | None = None, udf_env: Mapping[str, str] | None = None,
@@ -192,6 +193,7 @@ class KapacitorServer:
                  startup_timeout: float = 60.0):
         self.dir = Path(tmpdir)
         self.influx_url = influx_url
+        self.subscriptions = subscriptions
         self.udf_socket = udf_socket
         self.udf_batch_socket = udf_batch_socket
         self.udf_prog = list(udf_prog) if udf_prog else None
@@ -226,6 +228,7 @@ class KapacitorServer:
         """The config text this server runs with."""
         data = self.dir / "data"
         settings: dict[str, object] = {
+            "hostname": self.host,  # InfluxDB sends subscription writes to this host
             "data_dir": str(data),
             "http.bind-address": f"{self.host}:{self.port}",
             "storage.boltdb": str(data / "kapacitor.db"),
@@ -238,7 +241,7 @@ class KapacitorServer:
             "logging.level": self.log_level,
             "influxdb.enabled": self.influx_url is not None,
             "influxdb.urls": [self.influx_url or "http://127.0.0.1:8086"],
-            "influxdb.disable-subscriptions": True,
+            "influxdb.disable-subscriptions": not self.subscriptions,
             "influxdb.startup-timeout": "30s",
         }
         drop = []
