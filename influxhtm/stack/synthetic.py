@@ -4,7 +4,8 @@ The shape imitates a server metric (busy working hours, quiet nights, quieter we
 four kinds are placed after the first week so a model has learned the normal pattern first:
 spike, flatline (the signal drops to a constant), changed daily pattern, level shift. Each gets a
 label window in the style of NAB's combined_windows.json (10 % of the series length shared between
-the anomalies, centred on the anomaly's start). The same seed always gives the same series.
+the anomalies, centred on the anomaly's start and stretched over the anomaly's span when it ends
+before the series does). The same seed always gives the same series.
 """
 
 from __future__ import annotations
@@ -101,10 +102,11 @@ def generate(*, seed: int = 7, start: datetime = datetime(2026, 1, 5), days: int
         else:  # level_shift: the level stays up until the end of the series
             end = count
             for j in range(i, end):
-                values[j] += 18.0
+                values[j] += 30.0
+        # NAB centres a window on the anomaly's start; a bounded anomaly's window also covers its span.
         lo = max(0, i - windows_len // 2)
-        hi = min(count - 1, lo + windows_len)
-        anomalies.append(Anomaly(kind, timestamps[i], timestamps[min(end, count) - 1] + interval,
+        hi = min(count - 1, max(i + windows_len // 2, end + windows_len // 2 if end < count else 0))
+        anomalies.append(Anomaly(kind, timestamps[i], timestamps[end - 1] + interval,
                                  (timestamps[lo], timestamps[hi])))
     return SyntheticSeries(timestamps, [round(v, 4) for v in values], anomalies)
 
