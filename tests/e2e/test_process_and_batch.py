@@ -8,7 +8,7 @@ import time
 from influxhtm.stack.kapacitord import KapacitorServer
 from influxhtm.stack.udf_server import udf_command
 
-from .helpers import (DB, RP, TICKSCRIPTS, assert_scores_equal, epoch_ns, lines, nab_series,
+from .helpers import (DB, REPO, RP, TICKSCRIPTS, assert_scores_equal, epoch_ns, lines, nab_series,
                       offline_scores, query, stream_vars, wait_count)
 
 SERIES = "artificialWithAnomaly/art_daily_jumpsup.csv"
@@ -19,7 +19,8 @@ def test_process_mode_udf_scores_like_the_socket_server(tmp_path, kapacitord_pat
     script = (TICKSCRIPTS / "htm_stream.tick").read_text().replace("@htm()", "@htm_process()")
     assert "@htm_process()" in script
     with KapacitorServer(tmp_path / "kapacitor", e2e_influx.url, kapacitord=kapacitord_path,
-                         udf_prog=udf_command("udf", "--state-dir", str(tmp_path / "state"))) as kap:
+                         udf_prog=udf_command("udf", "--state-dir", str(tmp_path / "state")),
+                         udf_env={"PYTHONPATH": str(REPO)}) as kap:  # kapacitord runs in its own dir
         kap.define_task("e2e_process", script, dbrps=[(DB, RP)],
                         vars=stream_vars("process", series, group_by=["host"]))
         kap.write(lines("process", {"host": "p"}, series), db=DB, rp=RP)
@@ -44,8 +45,9 @@ def test_batch_task_scores_query_results(kapacitor, influx_client):
                               "output_measurement": "batchsrc_htm",
                               "min": float(min(source.values)), "max": float(max(source.values)),
                               "probation": 100})
+    # Whole days of queries (period = every = 1d), the last one past the data.
     start = source.times[0].strftime("%Y-%m-%dT%H:%M:%SZ")
-    stop = (source.times[-1] + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stop = (source.times[0] + dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     replay = kapacitor.request("POST", "/replays/batch", {
         "task": "e2e_batch", "start": start, "stop": stop, "recording-time": True, "clock": "fast"})
     deadline = time.monotonic() + 300
