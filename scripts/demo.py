@@ -225,7 +225,7 @@ def run(args) -> int:
              name, len(values), times[0], times[-1], lo, hi, workdir)
 
     with contextlib.ExitStack() as stack:
-        influx = stack.enter_context(InfluxServer(workdir / "influxdb", subscriber=True))
+        influx = stack.enter_context(InfluxServer(workdir / "influxdb"))
         client = InfluxDBClient(influx.host, influx.port, database=DATABASE)
         client.create_database(DATABASE)
         udf = stack.enter_context(UdfServerProcess(workdir / "htm.sock", workdir / "state",

@@ -1,8 +1,9 @@
 """End-to-end fixtures: a real InfluxDB, the influxhtm UDF servers and a real kapacitord, all on loopback.
 
-The session shares one InfluxDB and one kapacitord (with the stream and batch UDF servers); tests that
-restart or kill parts of the stack start their own kapacitord and UDF server against the same InfluxDB.
-Each test uses its own measurement names, so they never see each other's points.
+The session shares one InfluxDB (tests/conftest.py) and one kapacitord (with the stream and batch UDF
+servers); tests that restart or kill parts of the stack start their own kapacitord and UDF server
+against the same InfluxDB. Each test uses its own measurement names, so they never see each other's
+points.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import pytest
 from influxdb import InfluxDBClient
 
-from influxhtm.stack.influxd import InfluxServer
 from influxhtm.stack.kapacitord import KapacitorServer, find_kapacitord
 from influxhtm.stack.udf_server import UdfServerProcess
 
@@ -24,17 +24,12 @@ def kapacitord_path():
 
 
 @pytest.fixture(scope="session")
-def e2e_influx(tmp_path_factory):
-    """InfluxDB with its subscriber service on, so Kapacitor sees writes (the alert task reads *_htm)."""
-    with InfluxServer(tmp_path_factory.mktemp("influxd"), subscriber=True) as server:
-        client = InfluxDBClient(server.host, server.port)
-        client.create_database(DB)
-        yield server
-
-
-@pytest.fixture(scope="session")
-def influx_client(e2e_influx):
-    return InfluxDBClient(e2e_influx.host, e2e_influx.port, database=DB)
+def influx_client(influxdb_server):
+    """A client of the session's InfluxDB (tests/conftest.py) on the e2e database. InfluxDB's subscriber
+    service is on there, so Kapacitor sees the *_htm writes that the alert task reads."""
+    client = InfluxDBClient(influxdb_server.host, influxdb_server.port, database=DB)
+    client.create_database(DB)
+    return client
 
 
 @pytest.fixture(scope="session")
@@ -48,10 +43,10 @@ def udf_servers(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def kapacitor(tmp_path_factory, kapacitord_path, e2e_influx, udf_servers):
+def kapacitor(tmp_path_factory, kapacitord_path, influxdb_server, influx_client, udf_servers):
     """The session's kapacitord: @htm() and @htm_batch() on the UDF servers, InfluxDB subscriptions on."""
     stream, batch = udf_servers
-    with KapacitorServer(tmp_path_factory.mktemp("kapacitor"), e2e_influx.url, subscriptions=True,
+    with KapacitorServer(tmp_path_factory.mktemp("kapacitor"), influxdb_server.url, subscriptions=True,
                          udf_socket=stream.socket_path, udf_batch_socket=batch.socket_path,
                          kapacitord=kapacitord_path) as kap:
         yield kap

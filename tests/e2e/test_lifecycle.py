@@ -17,11 +17,12 @@ def _define(kap, measurement, series):
                     vars=stream_vars(measurement, series, group_by=["host"]))
 
 
-def test_kapacitord_restart_resumes_models_exactly(tmp_path, kapacitord_path, e2e_influx, influx_client):
+def test_kapacitord_restart_resumes_models_exactly(tmp_path, kapacitord_path, influxdb_server,
+        influx_client):
     series = nab_series(SERIES, ROWS)
     first, rest = series.head(HALF), lines("restart", {"host": "a"}, series)[HALF:]
     with UdfServerProcess(tmp_path / "htm.sock", tmp_path / "state") as udf, \
-            KapacitorServer(tmp_path / "kapacitor", e2e_influx.url, udf_socket=udf.socket_path,
+            KapacitorServer(tmp_path / "kapacitor", influxdb_server.url, udf_socket=udf.socket_path,
                             kapacitord=kapacitord_path) as kap:
         _define(kap, "restart", series)
         kap.write(lines("restart", {"host": "a"}, first), db=DB, rp=RP)
@@ -33,11 +34,12 @@ def test_kapacitord_restart_resumes_models_exactly(tmp_path, kapacitord_path, e2
     assert_scores_equal(query(influx_client, 'SELECT * FROM "restart_htm"'), offline_scores(series), series)
 
 
-def test_udf_server_kill9_then_restart_continues_exactly(tmp_path, kapacitord_path, e2e_influx, influx_client):
+def test_udf_server_kill9_then_restart_continues_exactly(tmp_path, kapacitord_path, influxdb_server,
+        influx_client):
     series = nab_series(SERIES, ROWS)
     first, rest = series.head(HALF), lines("crash", {"host": "a"}, series)[HALF:]
     udf = UdfServerProcess(tmp_path / "htm.sock", tmp_path / "state")
-    with udf, KapacitorServer(tmp_path / "kapacitor", e2e_influx.url, udf_socket=udf.socket_path,
+    with udf, KapacitorServer(tmp_path / "kapacitor", influxdb_server.url, udf_socket=udf.socket_path,
                               kapacitord=kapacitord_path) as kap:
         _define(kap, "crash", series)
         kap.write(lines("crash", {"host": "a"}, first), db=DB, rp=RP)

@@ -14,11 +14,12 @@ from .helpers import (DB, REPO, RP, TICKSCRIPTS, assert_scores_equal, epoch_ns, 
 SERIES = "artificialWithAnomaly/art_daily_jumpsup.csv"
 
 
-def test_process_mode_udf_scores_like_the_socket_server(tmp_path, kapacitord_path, e2e_influx, influx_client):
+def test_process_mode_udf_scores_like_the_socket_server(tmp_path, kapacitord_path, influxdb_server,
+        influx_client):
     series = nab_series(SERIES, 400)
     script = (TICKSCRIPTS / "htm_stream.tick").read_text().replace("@htm()", "@htm_process()")
     assert "@htm_process()" in script
-    with KapacitorServer(tmp_path / "kapacitor", e2e_influx.url, kapacitord=kapacitord_path,
+    with KapacitorServer(tmp_path / "kapacitor", influxdb_server.url, kapacitord=kapacitord_path,
                          udf_prog=udf_command("udf", "--state-dir", str(tmp_path / "state")),
                          udf_env={"PYTHONPATH": str(REPO)}) as kap:  # kapacitord runs in its own dir
         kap.define_task("e2e_process", script, dbrps=[(DB, RP)],
