@@ -264,7 +264,7 @@ def run(args) -> int:
             with contextlib.suppress(KeyboardInterrupt):
                 while kap.running and udf.running:
                     time.sleep(1.0)
-    if not args.workdir and not args.keep:
+    if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
