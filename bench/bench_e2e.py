@@ -7,7 +7,7 @@ same protocol library), so the difference is the HTM work. Points go to Kapacito
 case ends when the tasks' influxDBOut nodes have received every point (InfluxDB's final flush is not
 timed). Prints one line per case.
 
-    python bench/bench_e2e.py [--points 1500] [--group-points 400]
+    python bench/bench_e2e.py [--points 1500] [--group-points 400] [--passthrough-factor 10]
 """
 
 from __future__ import annotations
@@ -59,11 +59,12 @@ stream
 """
 
 
-def run_case(kap, udf: str, label: str, tasks: int, groups: int, points: int) -> float:
-    """Define `tasks` tasks with `groups` groups each, stream `points` per group, return points/s."""
+def run_case(kap, udf: str, label: str, tasks: int, groups: int, points: int) -> tuple[int, float]:
+    """Define `tasks` tasks with `groups` groups each, stream `points` per group; (points, seconds)."""
     from influxhtm.stack import synthetic
 
-    series = [synthetic.generate(seed=s) for s in range(groups)]
+    days = max(14, -(-points // 288) + 1)  # 288 five-minute points a day
+    series = [synthetic.generate(seed=s, days=days) for s in range(groups)]
     measurements = [f"{label}_{t}" for t in range(tasks)]
     for m in measurements:
         if udf == "htm":
@@ -97,7 +98,7 @@ def run_case(kap, udf: str, label: str, tasks: int, groups: int, points: int) ->
     elapsed = time.monotonic() - start
     for m in measurements:
         kap.delete_task(m)
-    return total / elapsed
+    return total, elapsed
 
 
 def main(argv=None) -> int:
@@ -105,6 +106,8 @@ def main(argv=None) -> int:
     parser.add_argument("--points", type=int, default=1500, help="points in the 1-group case (default 1500)")
     parser.add_argument("--group-points", type=int, default=400,
                         help="points per group in the 8-group case (default 400)")
+    parser.add_argument("--passthrough-factor", type=int, default=10,
+                        help="the pass-through cases stream this many times more points (default 10)")
     parser.add_argument("--serve-passthrough", metavar="SOCKET", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_passthrough:
@@ -128,12 +131,13 @@ def main(argv=None) -> int:
                                 extra_udfs={"passthrough": {"socket_path": str(passthrough.socket_path)}},
                                 kapacitord=kapacitord) as kap:
             InfluxDBClient(influx.host, influx.port).create_database(DB)
-            print(f"kapacitord {kapacitord}; points/s end to end (write -> Kapacitor -> UDF -> influxDBOut)")
-            for udf in ("passthrough", "htm"):
-                one = run_case(kap, udf, f"{udf}_one", tasks=1, groups=1, points=args.points)
-                print(f"{udf:>11}: 1 group, 1 task, {args.points} points: {one:10.0f} points/s")
-                many = run_case(kap, udf, f"{udf}_many", tasks=2, groups=4, points=args.group_points)
-                print(f"{udf:>11}: 8 groups, 2 tasks, {8 * args.group_points} points: {many:10.0f} points/s")
+            print(f"kapacitord {kapacitord}: points/s end to end (write -> Kapacitor -> UDF -> influxDBOut)")
+            for udf, scale in (("passthrough", args.passthrough_factor), ("htm", 1)):
+                for label, tasks, groups, points in (("one", 1, 1, args.points), ("many", 2, 4, args.group_points)):
+                    total, seconds = run_case(kap, udf, f"{udf}_{label}", tasks=tasks, groups=groups,
+                                              points=points * scale)
+                    print(f"{udf:>11}: {tasks * groups} group(s) in {tasks} task(s): {total:6d} points in "
+                          f"{seconds:6.2f} s = {total / seconds:8.0f} points/s")
     return 0
 
 
