@@ -15,12 +15,16 @@ import signal
 import socket
 import subprocess
 import time
-import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
+
+try:
+    import tomllib  # Python >= 3.11: check rendered configs before kapacitord sees them
+except ModuleNotFoundError:
+    tomllib = None
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +135,8 @@ def render_config(template: str, settings: Mapping[str, object], *, drop_tables:
     settings: dotted keys as they appear in the file ("data_dir", "http.bind-address", "influxdb.urls",
     "udf.functions.htm.socket") mapped to new values. Every key must exist in the template, so a renamed
     key fails loudly instead of being ignored. drop_tables: table names removed with their sub-tables.
-    append: TOML text added at the end (e.g. from udf_table()). The result is checked to parse as TOML.
+    append: TOML text added at the end (e.g. from udf_table()). The result is checked to parse as TOML
+    (on Python >= 3.11).
     """
     pending = dict(settings)
     drops = tuple(drop_tables)
@@ -163,7 +168,8 @@ def render_config(template: str, settings: Mapping[str, object], *, drop_tables:
     if missing:
         raise KeyError(f"kapacitor.conf has no table(s) {sorted(missing)}")
     text = "\n".join(out) + "\n" + append
-    tomllib.loads(text)  # raises tomllib.TOMLDecodeError on a broken result
+    if tomllib is not None:
+        tomllib.loads(text)  # raises tomllib.TOMLDecodeError on a broken result
     return text
 
 
