@@ -23,6 +23,7 @@ import json
 import logging
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -225,6 +226,8 @@ def run(args) -> int:
              name, len(values), times[0], times[-1], lo, hi, workdir)
 
     with contextlib.ExitStack() as stack:
+        if not args.workdir:  # runs last, after every server has stopped
+            stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         influx = stack.enter_context(InfluxServer(workdir / "influxdb"))
         client = InfluxDBClient(influx.host, influx.port, database=DATABASE)
         client.create_database(DATABASE)
@@ -257,15 +260,13 @@ def run(args) -> int:
         print(f"plot: {plot_path}\nscores: {plot_path.with_suffix('.csv')}")
         if args.keep:
             print(f"\nThe stack keeps running until Ctrl-C (work dir {workdir}):\n"
-                  f"  InfluxDB   {influx.url}   e.g. influx -host {influx.host} -port {influx.port} "
-                  f"-database {DATABASE} -execute 'SELECT * FROM \"{out_measurement}\" LIMIT 5'\n"
+                  f"  InfluxDB   {influx.url}   e.g. curl -G {influx.url}/query --data-urlencode db={DATABASE} "
+                  f"--data-urlencode 'q=SELECT * FROM \"{out_measurement}\" LIMIT 5'\n"
                   f"  Kapacitor  {kap.url}   e.g. {kapacitord.parent / 'kapacitor'} -url {kap.url} show htm_demo\n"
                   f"  UDF server {udf.socket_path} (pid {udf.pid}), alerts in {alert_log}")
             with contextlib.suppress(KeyboardInterrupt):
                 while kap.running and udf.running:
                     time.sleep(1.0)
-    if not args.workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
@@ -278,13 +279,19 @@ def main(argv=None) -> int:
     parser.add_argument("--crit", type=float, default=0.5, help="alert threshold on anomaly_score (default 0.5)")
     parser.add_argument("--plot", default=str(REPO / "out" / "demo.png"), help="PNG to write (default out/demo.png)")
     parser.add_argument("--workdir", help="keep servers' data and logs here (default: a temp dir, removed)")
-    parser.add_argument("--keep", action="store_true", help="leave the stack running until Ctrl-C")
+    parser.add_argument("--keep", action="store_true", help="leave the stack running until Ctrl-C (or SIGTERM)")
     args = parser.parse_args(argv)
     if args.labels and not args.data:
         parser.error("--labels needs --data")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    # Ctrl-C or SIGTERM (also when started in the background) unwinds and stops every server.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return run(args)
+    except KeyboardInterrupt:
+        print("demo interrupted; servers stopped", file=sys.stderr)
+        return 130
     except (RuntimeError, TimeoutError, ValueError, OSError, KeyError) as err:
         print(f"demo failed: {err}", file=sys.stderr)
         return 1
