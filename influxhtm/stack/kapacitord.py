@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -275,6 +276,7 @@ class KapacitorServer:
             [str(self.binary), "-config", str(self.config_path)],
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
             cwd=self.dir, start_new_session=True)
+        atexit.register(self.stop)  # never outlive this Python process
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -314,6 +316,7 @@ class KapacitorServer:
         self.start()
 
     def _close_log(self) -> None:
+        atexit.unregister(self.stop)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
@@ -59,6 +60,7 @@ class UdfServerProcess:
         self._log_file = open(self.log_path, "ab")
         self._proc = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=self._log_file,
                                       stderr=subprocess.STDOUT, start_new_session=True)
+        atexit.register(self.stop)  # never outlive this Python process
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -104,6 +106,7 @@ class UdfServerProcess:
         self._close_log()
 
     def _close_log(self) -> None:
+        atexit.unregister(self.stop)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
