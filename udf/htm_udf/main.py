@@ -35,7 +35,7 @@ def add_udf_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", metavar="DIR", default=None,
                         help=f"checkpoints, journals and metadata of the models (default {default_state_dir()})")
     parser.add_argument("--batch", action="store_true",
-                        help="want and provide a batch edge (for @htmBatch()); default: stream")
+                        help="want and provide a batch edge (for @htm_batch()); default: stream")
     parser.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9108")
     parser.add_argument("--socket-mode", type=_octal, default=0o660, metavar="MODE",
                         help="file mode of the socket (default 0660)")
