@@ -1,0 +1,1 @@
+"""Launchers for the servers influxhtm works with (InfluxDB, Kapacitor) in tests and demos."""
