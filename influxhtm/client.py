@@ -71,11 +71,14 @@ class InfluxHtmClient(InfluxDBClient):
 
     # -- raw helpers used by Sensor / HtmSensorModel ------------------------------------------------
 
-    def query_points(self, query: str, bind_params: dict | None = None, *, chunked: bool = False) -> list:
-        """Rows of a single-statement query as dicts, ``time`` as an aware UTC datetime."""
+    def query_points(self, query: str, bind_params: dict | None = None, *, chunked: bool = False,
+                     time_as_ns: bool = False) -> list:
+        """Rows of a single-statement query as dicts, ``time`` as an aware UTC datetime (or int ns)."""
         result = self.query(query, bind_params=bind_params or None, epoch="ns", chunked=chunked,
                             chunk_size=10000 if chunked else 0)
         rows = list(result.get_points())
+        if time_as_ns:
+            return rows
         for row in rows:
             if "time" in row:
                 row["time"] = from_ns(row["time"])
@@ -113,7 +116,8 @@ class InfluxHtmClient(InfluxDBClient):
         return first[0]["time"], last[0]["time"]
 
     def select_series(self, source: str, fields: list, tags: dict, *, since=None, until=None,
-                      limit: int | None = None, aggregation: dict | None = None, fill="none") -> list:
+                      limit: int | None = None, aggregation: dict | None = None, fill="none",
+                      time_as_ns: bool = False) -> list:
         """Rows of ``fields`` from ``source`` (quoted) under ``tags``, oldest first (see Sensor.get_data)."""
         since_ns, until_ns = time_range(since, until)
         if aggregation is not None and aggregation.get("period") is not None \
@@ -129,7 +133,8 @@ class InfluxHtmClient(InfluxDBClient):
         last_n = limit is not None and until_ns is not None and since is None
         query, params = build_select(source, fields, tags, since_ns=since_ns, until_ns=until_ns, limit=limit,
                                      aggregation=aggregation, fill=fill, last_n=last_n)
-        rows = self.query_points(query, params, chunked=aggregation is None and limit is None)
+        rows = self.query_points(query, params, chunked=aggregation is None and limit is None,
+                                 time_as_ns=time_as_ns)
         if last_n:
             rows.reverse()
         return rows
