@@ -15,6 +15,7 @@ __all__ = ["InfluxHtmClient", "default_model_dir"]
 
 DEFAULT_DATABASE = "htm"
 WRITE_BATCH_SIZE = 5000
+READ_PAGE_SIZE = 10000
 
 
 def default_model_dir() -> Path:
@@ -52,6 +53,7 @@ class InfluxHtmClient(InfluxDBClient):
         self.field = field
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         self.result_suffix = result_suffix
+        self.page_size = READ_PAGE_SIZE
         self._model_store = None
         if create_database:
             self.create_database(database)
@@ -71,11 +73,11 @@ class InfluxHtmClient(InfluxDBClient):
 
     # -- raw helpers used by Sensor / HtmSensorModel ------------------------------------------------
 
-    def query_points(self, query: str, bind_params: dict | None = None, *, chunked: bool = False,
-                     time_as_ns: bool = False) -> list:
+    def query_points(self, query: str, bind_params: dict | None = None, *, time_as_ns: bool = False) -> list:
         """Rows of a single-statement query as dicts, ``time`` as an aware UTC datetime (or int ns)."""
-        result = self.query(query, bind_params=bind_params or None, epoch="ns", chunked=chunked,
-                            chunk_size=10000 if chunked else 0)
+        result = self.query(query, bind_params=bind_params or None, epoch="ns")
+        if result.raw.get("series") and any(series.get("partial") for series in result.raw["series"]):
+            raise RuntimeError("InfluxDB truncated the result (max-row-limit); narrow the query")
         rows = list(result.get_points())
         if time_as_ns:
             return rows
@@ -133,11 +135,32 @@ class InfluxHtmClient(InfluxDBClient):
         last_n = limit is not None and until_ns is not None and since is None
         query, params = build_select(source, fields, tags, since_ns=since_ns, until_ns=until_ns, limit=limit,
                                      aggregation=aggregation, fill=fill, last_n=last_n)
-        rows = self.query_points(query, params, chunked=aggregation is None and limit is None,
-                                 time_as_ns=time_as_ns)
+        if aggregation is None and limit is None:
+            rows = self._select_paged(source, fields, tags, since_ns, until_ns)
+        else:
+            rows = self.query_points(query, params, time_as_ns=True)
         if last_n:
             rows.reverse()
+        if not time_as_ns:
+            for row in rows:
+                row["time"] = from_ns(row["time"])
         return rows
+
+    def _select_paged(self, source: str, fields: list, tags: dict, since_ns, until_ns) -> list:
+        """All rows in pages of ``page_size`` (a server's max-row-limit cannot truncate the result)."""
+        rows, cursor, seen_at_cursor, page = [], since_ns, 0, self.page_size
+        while True:
+            query, params = build_select(source, fields, tags, since_ns=cursor, until_ns=until_ns, limit=page)
+            batch = self.query_points(query, params, time_as_ns=True)
+            if len(batch) == page and batch[0]["time"] == batch[-1]["time"]:
+                page *= 2  # one instant (several series) fills the page: read it whole
+                continue
+            rows.extend(batch[seen_at_cursor:])
+            if len(batch) < page:
+                return rows
+            cursor = batch[-1]["time"]
+            seen_at_cursor = sum(1 for row in batch if row["time"] == cursor)
+            page = self.page_size
 
     # -- sensors ------------------------------------------------------------------------------------
 

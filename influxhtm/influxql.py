@@ -12,7 +12,7 @@ import re
 
 __all__ = [
     "quote_ident", "quote_literal", "qualified_measurement", "parse_duration", "validate_duration",
-    "to_utc", "to_ns", "from_ns", "line", "format_float", "aggregate_call", "fill_clause", "build_select",
+    "to_utc", "to_ns", "from_ns", "Nanos", "line", "format_float", "aggregate_call", "fill_clause", "build_select",
     "AGGREGATE_METHODS",
 ]
 
@@ -105,10 +105,19 @@ def to_utc(value) -> _dt.datetime:
     return dt.astimezone(UTC)
 
 
+class Nanos(int):
+    """An int that is already nanoseconds since the epoch (plain numbers are taken as epoch seconds)."""
+
+
 def to_ns(value) -> int:
-    """Nanoseconds since the Unix epoch (UTC); ints are taken as nanoseconds already."""
+    """Nanoseconds since the Unix epoch (UTC) from a datetime (naive = UTC), ISO string, epoch seconds
+    (int or float) or :class:`Nanos`."""
+    if isinstance(value, Nanos):
+        return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return value * 1_000_000_000
+    if isinstance(value, float) and math.isfinite(value):
+        return round(value * 1_000_000) * 1_000
     delta = to_utc(value) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
@@ -118,17 +127,25 @@ def from_ns(ns: int) -> _dt.datetime:
     return _EPOCH + _dt.timedelta(microseconds=ns // 1_000)
 
 
-_MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ "})
-_KEY_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", "=": "\\="})
+# Characters InfluxDB 1.6 unescapes after a backslash (measured: tags do not unescape a double quote,
+# measurements and field keys do). Each is escaped; a backslash right before one of them (or at the
+# end) is ambiguous to InfluxDB's scanner, so such names are refused rather than silently changed.
+_NAME_SPECIALS = ', ="'
+_TAG_SPECIALS = ", ="
+_MEASUREMENT_ESCAPES = str.maketrans({c: "\\" + c for c in _NAME_SPECIALS})
+_FIELD_KEY_ESCAPES = _MEASUREMENT_ESCAPES
+_TAG_ESCAPES = str.maketrans({c: "\\" + c for c in _TAG_SPECIALS})
 
 
-def _check_lp_text(text: str, what: str) -> str:
+def _check_lp_text(text: str, what: str, escaped: str) -> str:
     if not isinstance(text, str) or text == "":
         raise ValueError(f"{what} must be a non-empty string, got {text!r}")
     if "\n" in text or "\r" in text:
         raise ValueError(f"{what} {text!r} contains a line break, which line protocol cannot carry")
-    if text.endswith("\\"):
-        raise ValueError(f"{what} {text!r} ends with a backslash, which line protocol cannot carry")
+    for index, char in enumerate(text):
+        if char == "\\" and (index + 1 == len(text) or text[index + 1] in escaped):
+            raise ValueError(f"{what} {text!r} has a backslash before {text[index + 1:index + 2] or 'its end'!r}, "
+                             "which line protocol cannot carry")
     return text
 
 
@@ -142,15 +159,15 @@ def format_float(value) -> str:
 
 def line(measurement: str, tags: dict, fields: dict, time_ns: int) -> str:
     """One line-protocol line with float fields; tags are sorted (InfluxDB's preferred order)."""
-    parts = [_check_lp_text(measurement, "measurement").translate(_MEASUREMENT_ESCAPES)]
+    parts = [_check_lp_text(measurement, "measurement", _NAME_SPECIALS).translate(_MEASUREMENT_ESCAPES)]
     for key in sorted(tags):
         value = tags[key]
         if value is None or value == "":
             continue
-        parts.append(_check_lp_text(key, "tag key").translate(_KEY_ESCAPES) + "="
-                     + _check_lp_text(value, "tag value").translate(_KEY_ESCAPES))
+        parts.append(_check_lp_text(key, "tag key", _TAG_SPECIALS).translate(_TAG_ESCAPES) + "="
+                     + _check_lp_text(value, "tag value", _TAG_SPECIALS).translate(_TAG_ESCAPES))
     field_text = ",".join(
-        _check_lp_text(k, "field key").translate(_KEY_ESCAPES) + "=" + format_float(v)
+        _check_lp_text(k, "field key", _NAME_SPECIALS).translate(_FIELD_KEY_ESCAPES) + "=" + format_float(v)
         for k, v in fields.items() if v is not None)
     if not field_text:
         raise ValueError("a point needs at least one field value")
@@ -169,10 +186,10 @@ def aggregate_call(method: str, field: str) -> str:
         raise ValueError(f"aggregation method must be a string, got {method!r}")
     name = method.lower()
     if name in AGGREGATE_METHODS:
-        return f"{name}({quote_ident(field)})"
+        return f"{name}({quote_ident(field)}::field)"
     match = _PERCENTILE_RE.fullmatch(name)
     if match and 0 < float(match.group(1)) <= 100:
-        return f"percentile({quote_ident(field)}, {match.group(1)})"
+        return f"percentile({quote_ident(field)}::field, {match.group(1)})"
     raise ValueError(f"unknown aggregation method {method!r}: use one of "
                      f"{', '.join(AGGREGATE_METHODS)} or percentile_N (0 < N <= 100)")
 
@@ -193,7 +210,8 @@ def build_select(source: str, fields, tags: dict, *, since_ns: int | None = None
                  fill="none", last_n: bool = False) -> tuple[str, dict]:
     """A SELECT over ``source`` (an already quoted measurement) for ``fields``, filtered by ``tags``.
 
-    Returns ``(query, bind_params)``: tag values travel as bind parameters, times as integer
+    Returns ``(query, bind_params)``: tag values travel as bind parameters (keys cast ``::tag`` and
+    fields ``::field``, so a tag and a field of the same name stay apart), times as integer
     nanoseconds (both bounds inclusive). ``aggregation`` is ``{"method": m, "period": p}`` (period
     optional); each field ``f`` comes back as column ``f``. ``last_n`` orders newest first so LIMIT
     picks the last points (the caller reverses them).
@@ -209,13 +227,13 @@ def build_select(source: str, fields, tags: dict, *, since_ns: int | None = None
         columns = ", ".join(f"{aggregate_call(aggregation['method'], f)} AS {quote_ident(f)}"
                             for f in fields)
     else:
-        columns = ", ".join(quote_ident(f) for f in fields)
+        columns = ", ".join(f"{quote_ident(f)}::field AS {quote_ident(f)}" for f in fields)
     conditions, params = [], {}
     for index, (key, value) in enumerate(sorted(tags.items())):
         if value is None:
             continue
         params[f"tag{index}"] = value
-        conditions.append(f"{quote_ident(key)} = $tag{index}")
+        conditions.append(f"{quote_ident(key)}::tag = $tag{index}")
     if since_ns is not None:
         conditions.append(f"time >= {int(since_ns)}")
     if until_ns is not None:

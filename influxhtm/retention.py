@@ -110,7 +110,7 @@ def cq_statement(database: str, period: Period, source_rp: str, sensor=None,
         into = f"{target}.{quote_ident(measurement)}"
         source = f"{db}.{quote_ident(source_rp)}.{quote_ident(measurement)}"
         tags = result_tags(sensor.tags, sensor.field)
-        where = " WHERE " + " AND ".join(f"{quote_ident(k)} = {quote_literal(v)}"
+        where = " WHERE " + " AND ".join(f"{quote_ident(k)}::tag = {quote_literal(v)}"
                                          for k, v in sorted(tags.items()))
     return (f"CREATE CONTINUOUS QUERY {quote_ident(cq_name(period, sensor))} ON {db} BEGIN "
             f"SELECT {_select_list()} INTO {into} FROM {source}{where} "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import sys
 
-from .influxql import from_ns, line, qualified_measurement, quote_ident, quote_literal, to_ns
+from .influxql import Nanos, from_ns, line, qualified_measurement, quote_ident, quote_literal, to_ns
 from .results import HtmModelResults
 from .schema import RESULT_FIELDS, log_scaled_likelihood, result_fields, result_measurement, result_tags
 from .sensor import time_range
@@ -228,14 +228,19 @@ class HtmSensorModel:
             return 0
         s = self.sensor
         source = qualified_measurement(s.measurement, s.database, s.retention_policy)
+        if start_ns is None:  # read forwards from the first record (a bare `until` would mean "last N")
+            first, _ = s.get_time_bounds()
+            if first is None:
+                return 0
+            start_ns = to_ns(first)
         total = self._count(source, start_ns, until_ns)
         from tqdm import tqdm
         done = 0
         with tqdm(total=total, unit="rec", file=sys.stderr, disable=not progress,
                   desc=f"backfill {s.measurement}") as bar:
             while True:
-                rows = self.client.select_series(source, [s.field], s.tags, since=start_ns, until=until_ns,
-                                                 limit=chunk_size, time_as_ns=True)
+                rows = self.client.select_series(source, [s.field], s.tags, since=Nanos(start_ns),
+                                                 until=_nanos(until_ns), limit=chunk_size, time_as_ns=True)
                 if not rows:
                     break
                 lines = []
@@ -260,9 +265,13 @@ class HtmSensorModel:
         return done
 
     def _count(self, source: str, since_ns, until_ns) -> int | None:
-        rows = self.client.select_series(source, [self.sensor.field], self.sensor.tags, since=since_ns,
-                                         until=until_ns, aggregation={"method": "count"})
+        rows = self.client.select_series(source, [self.sensor.field], self.sensor.tags, since=_nanos(since_ns),
+                                         until=_nanos(until_ns), aggregation={"method": "count"})
         return int(rows[0][self.sensor.field]) if rows else 0
 
     # camelCase names of the 2016 seed
     getResults = get_results
+
+
+def _nanos(ns):
+    return None if ns is None else Nanos(ns)
