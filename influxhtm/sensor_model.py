@@ -218,7 +218,6 @@ class HtmSensorModel:
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         since_ns, until_ns = time_range(since, until)
-        detector = self.detector
         store = self.client.model_store
         last_ns = self._last_time_ns()
         start_ns = since_ns
@@ -234,6 +233,9 @@ class HtmSensorModel:
                 return 0
             start_ns = to_ns(first)
         total = self._count(source, start_ns, until_ns)
+        if not total:
+            return 0
+        detector = self.detector
         from tqdm import tqdm
         done = 0
         with tqdm(total=total, unit="rec", file=sys.stderr, disable=not progress,

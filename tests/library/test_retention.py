@@ -69,7 +69,8 @@ def test_sensor_cq_with_hostile_component_and_drop(client):
     odd_cqs = show_retention(client, sensor=odd)["continuous_queries"]
     assert len(odd_cqs) == 1
     (query,) = odd_cqs.values()
-    assert "component::tag = 'it\\'s \"odd\"; DROP'" in query and "FROM " + client.database + ".autogen.motion_htm" in query
+    assert "component::tag = 'it\\'s \"odd\"; DROP'" in query
+    assert "FROM " + client.database + ".autogen.motion_htm" in query
     assert len(show_retention(client)["continuous_queries"]) == 2
 
     dropped = drop_retention(client, sensor=odd)

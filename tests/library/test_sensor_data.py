@@ -52,9 +52,9 @@ def test_aggregation_matches_hand_written_influxql(client, noisy, method):
     sensor, points = noisy
     since, until = points[100]["time"], points[900]["time"]
     got = sensor.get_data(since=since, until=until, aggregation={"method": method, "period": "1h"})
+    since_text, until_text = (t.isoformat().replace("+00:00", "Z") for t in (since, until))
     q = (f"SELECT {_hand_written(method)} FROM \"power\" WHERE \"component\" = 'meter-1' "
-         f"AND time >= '{since.isoformat().replace('+00:00', 'Z')}' AND time <= '{until.isoformat().replace('+00:00', 'Z')}' "
-         f"GROUP BY time(1h) fill(none)")
+         f"AND time >= '{since_text}' AND time <= '{until_text}' GROUP BY time(1h) fill(none)")
     expected = list(client.query(q).get_points())
     assert len(got) == len(expected) > 5
     for row, exp in zip(got, expected):
@@ -152,8 +152,9 @@ def test_time_zones(client):
     assert [r["time"] for r in rows] == [datetime.datetime(2024, 6, 1, 12, m, tzinfo=UTC) for m in range(5)]
     assert all(r["time"].utcoffset() == datetime.timedelta(0) for r in rows)
     # bounds given in another zone select the same instants
+    minus4 = datetime.timezone(datetime.timedelta(hours=-4))
     got = sensor.get_data(since=datetime.datetime(2024, 6, 1, 14, 1, tzinfo=plus2),
-                          until=datetime.datetime(2024, 6, 1, 8, 3, tzinfo=datetime.timezone(datetime.timedelta(hours=-4))))
+                          until=datetime.datetime(2024, 6, 1, 8, 3, tzinfo=minus4))
     assert [r["value"] for r in got] == [2.0, 3.0, 4.0]
     assert sensor.get_data(since=datetime.datetime(2024, 6, 1, 12, 3)) == rows[3:]
     with pytest.raises(ValueError):
