@@ -2,3 +2,8 @@
 //! TemporalMemory, anomaly likelihood, SDR classifier) with a versioned binary state format.
 
 pub mod rng;
+pub mod state;
+pub mod model;
+pub mod detector;
+#[cfg(feature = "python")]
+mod python;

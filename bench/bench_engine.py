@@ -1,0 +1,105 @@
+"""Engine benchmarks (issue: HTM engine). Prints:
+- records/s of one detector on one core (Python `handle()` per record, and the engine's batch call),
+- RSS per model with N models in one process after R records each, and the checkpoint size,
+- wall time of `influxhtm nab` over ../shared/nab/data and the NAB score of that run (nab_score.py).
+NuPIC 1.0.5 cannot run here (Python 2 only); its figures measured on this machine class are quoted from
+spec/htm.md §4.2 for the ratio, and labelled as such.
+
+    python bench/bench_engine.py [--models 8] [--records 20000] [--skip-nab]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from influxhtm.detect import nab_detector, read_series
+
+SHARED = Path(os.environ.get("INFLUXHTM_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+NUPIC_RECORDS_PER_S = 263.0     # spec/htm.md 4.2: one quiet core, art_daily_jumpsup, OPF run + likelihood
+NUPIC_RSS_MB_AFTER_4K = 121.2 - 39.7
+NUPIC_CHECKPOINT_MB = 26.1
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def bench_speed(path: Path):
+    series = read_series(str(path))
+    detector = nab_detector(series)
+    start = time.perf_counter()
+    for t, v in zip(series.times, series.values):
+        detector.handle(t, v)
+    per_record = time.perf_counter() - start
+    n = len(series.values)
+    print(f"speed: {path.name}, {n} records, Python handle() per record: {n / per_record:,.0f} records/s "
+          f"({n / per_record / NUPIC_RECORDS_PER_S:.0f}x NuPIC's {NUPIC_RECORDS_PER_S:.0f}/s)")
+    from influxhtm.htm.timestamps import wall_clock_seconds
+    detector = nab_detector(series)
+    stamps = [wall_clock_seconds(t) for t in series.times]
+    start = time.perf_counter()
+    detector._engine.handle_many(stamps, series.values)
+    batch = time.perf_counter() - start
+    print(f"speed: engine batch call: {n / batch:,.0f} records/s ({batch / n * 1e6:.0f} us/record)")
+    return n / per_record
+
+
+def bench_memory(path: Path, models: int, records: int):
+    series = read_series(str(path))
+    times, values = series.times[:records], series.values[:records]
+    base = rss_mb()
+    detectors = [nab_detector(series) for _ in range(models)]
+    created = rss_mb()
+    for d in detectors:
+        for t, v in zip(times, values):
+            d.handle(t, v)
+    after = rss_mb()
+    blob = detectors[0].save()
+    print(f"memory: {models} models: +{(created - base) / models:.2f} MB RSS per fresh model, "
+          f"{(after - base) / models:.2f} MB per model after {len(values)} records "
+          f"(NuPIC: +64 MB fresh, ~{NUPIC_RSS_MB_AFTER_4K:.0f} MB after 4k)")
+    print(f"checkpoint: {len(blob) / 1e6:.2f} MB after {len(values)} records (NuPIC: {NUPIC_CHECKPOINT_MB} MB after 4k)")
+
+
+def bench_nab(jobs: int):
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "influxhtm.cli", "nab", "--data", str(SHARED / "nab" / "data"),
+                        "--out", out, "--jobs", str(jobs)], check=True, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - start
+        score = subprocess.run([sys.executable, str(SHARED / "tools" / "nab_score.py"),
+                                "--data", str(SHARED / "nab" / "data"),
+                                "--labels", str(SHARED / "nab" / "combined_windows.json"),
+                                "--results", str(Path(out) / "influxhtm"), "--json"],
+                               capture_output=True, text=True, check=True)
+    summary = json.loads(score.stdout)
+    print(f"nab: influxhtm nab over {SHARED / 'nab' / 'data'} with --jobs {jobs}: {wall:.1f} s wall")
+    print(f"nab: score {json.dumps(summary)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=int, default=8)
+    parser.add_argument("--records", type=int, default=20000)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--skip-nab", action="store_true")
+    args = parser.parse_args()
+    data = SHARED / "nab" / "data"
+    bench_speed(data / "realKnownCause" / "nyc_taxi.csv")
+    bench_memory(data / "realKnownCause" / "machine_temperature_system_failure.csv", args.models, args.records)
+    if not args.skip_nab:
+        bench_nab(args.jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The `influxhtm` command. Each part registers its own subcommands (`register(subparsers)`)."""
+
+import argparse
+import logging
+import sys
+import time
+
+
+def _register_engine(subparsers) -> None:
+    p = subparsers.add_parser("detect", help="score a timestamp,value CSV offline (NAB's numenta detector)")
+    p.add_argument("input", help="CSV with timestamp,value columns")
+    p.add_argument("-o", "--output", required=True, help="output CSV")
+    p.add_argument("--min", type=float, dest="min_value", help="data minimum (default: whole-file minimum, as NAB)")
+    p.add_argument("--max", type=float, dest="max_value", help="data maximum (default: whole-file maximum, as NAB)")
+    p.add_argument("--tail", choices=["one-sided", "two-sided"], default="one-sided")
+    p.add_argument("--tm", choices=["backtracking", "tm"], default="backtracking")
+    p.add_argument("--predict", type=int, default=0, metavar="STEPS",
+                   help="also predict STEPS records ahead (adds a prediction column)")
+    p.add_argument("--trace", help="write a per-record trace (golden-trace format, .jsonl.gz)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_detect)
+
+    p = subparsers.add_parser("nab", help="run the detector over a NAB corpus into NAB's results layout")
+    p.add_argument("--data", required=True, help="NAB data dir (<category>/<file>.csv)")
+    p.add_argument("--out", required=True, help="results dir")
+    p.add_argument("--detector", default="influxhtm", help="detector name (results sub-directory and file prefix)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel processes")
+    p.add_argument("--tail", choices=["one-sided", "two-sided"], default="one-sided")
+    p.add_argument("--tm", choices=["backtracking", "tm"], default="backtracking")
+    p.set_defaults(func=_cmd_nab)
+
+
+def _cmd_detect(args) -> int:
+    from influxhtm.detect import detect, nab_detector, read_series
+
+    if (args.min_value is None) != (args.max_value is None):
+        raise ValueError("give both --min and --max, or neither")
+    if args.min_value is not None and args.min_value > args.max_value:
+        raise ValueError(f"--min ({args.min_value}) is above --max ({args.max_value})")
+    series = read_series(args.input)
+    detector = nab_detector(series, min_value=args.min_value, max_value=args.max_value, tail=args.tail, tm=args.tm,
+                            prediction_steps=args.predict)
+    detect(series, args.output, detector, trace_path=args.trace, source=args.input, progress=not args.quiet)
+    return 0
+
+
+def _cmd_nab(args) -> int:
+    from influxhtm.nab import run_corpus
+
+    start = time.monotonic()
+    rows = run_corpus(args.data, args.out, name=args.detector, jobs=args.jobs, tail=args.tail, tm=args.tm)
+    elapsed = time.monotonic() - start
+    print(f"{rows} records in {elapsed:.1f} s ({rows / elapsed:.0f} records/s)", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="influxhtm", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (stderr)")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _register_engine(subparsers)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as e:
+        print(f"influxhtm {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

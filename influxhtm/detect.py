@@ -1,0 +1,131 @@
+"""Offline detection over a `timestamp,value` CSV: NAB's numenta detector per record, CSV out,
+optional per-record trace in the golden-trace format (`../shared/golden/README.md`)."""
+
+import csv
+import datetime
+import gzip
+import json
+import math
+import sys
+from dataclasses import dataclass
+from typing import List, Optional
+
+from tqdm import tqdm
+
+from influxhtm.htm.detector import AnomalyDetector
+from influxhtm.htm.params import nab_encoder_range, nab_probation, nab_resolution
+from influxhtm.htm.timestamps import parse_timestamp
+
+
+class InputError(ValueError):
+    """A bad input file or row; the message names the file and line."""
+
+
+@dataclass
+class Series:
+    timestamps: List[str]          # as written in the file
+    times: List[datetime.datetime]  # parsed
+    values: List[float]
+
+
+def read_series(path: str) -> Series:
+    """Reads `timestamp,value` rows; every bad row is reported with its line number."""
+    timestamps, times, values = [], [], []
+    try:
+        f = open(path, newline="")
+    except OSError as e:
+        raise InputError(f"{path}: cannot open: {e.strerror}") from None
+    with f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise InputError(f"{path}: the file is empty")
+        header = [h.strip() for h in header]
+        if "timestamp" not in header or "value" not in header:
+            raise InputError(f"{path}: line 1: the header must name 'timestamp' and 'value' columns, got {header}")
+        ti, vi = header.index("timestamp"), header.index("value")
+        previous = None
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) <= max(ti, vi):
+                raise InputError(f"{path}: line {line}: expected {len(header)} columns, got {len(row)}")
+            text = row[ti].strip()
+            try:
+                stamp = parse_timestamp(text)
+            except ValueError as e:
+                raise InputError(f"{path}: line {line}: {e}") from None
+            try:
+                value = float(row[vi])
+            except ValueError:
+                raise InputError(f"{path}: line {line}: value {row[vi]!r} is not a number") from None
+            if not math.isfinite(value):
+                raise InputError(f"{path}: line {line}: value {row[vi]!r} is not finite")
+            if previous is not None and stamp < previous:
+                raise InputError(f"{path}: line {line}: timestamp {text} goes back in time (previous {previous})")
+            previous = stamp
+            timestamps.append(text)
+            times.append(stamp)
+            values.append(value)
+    if not values:
+        raise InputError(f"{path}: no data rows")
+    return Series(timestamps, times, values)
+
+
+def nab_detector(series: Series, *, min_value=None, max_value=None, tail="one-sided", tm="backtracking",
+                 prediction_steps=0) -> AnomalyDetector:
+    """A detector configured as NAB configures one for this file (whole-file range unless given)."""
+    lo = min(series.values) if min_value is None else min_value
+    hi = max(series.values) if max_value is None else max_value
+    return AnomalyDetector(lo, hi, probation=nab_probation(len(series.values)), tail=tail, tm=tm,
+                           prediction_steps=prediction_steps)
+
+
+def _number(x: float) -> str:
+    return repr(float(x))
+
+
+def trace_header(series: Series, detector: AnomalyDetector, source: str) -> dict:
+    s = detector.settings
+    lo, hi = nab_encoder_range(s["min_value"], s["max_value"])
+    return {"format": "influxhtm-golden-1", "source": "influxhtm", "file": source, "rows": len(series.values),
+            "tail": s["tail"], "tmImplementation": "cpp" if s["tm"] == "backtracking" else "tm_cpp",
+            "probationaryPeriod": s["probation"], "inputMin": s["min_value"], "inputMax": s["max_value"],
+            "encoderMinVal": lo, "encoderMaxVal": hi, "resolution": nab_resolution(lo, hi)}
+
+
+def detect(series: Series, out_path: str, detector: AnomalyDetector, *, trace_path: Optional[str] = None,
+           source: str = "", progress: bool = True) -> None:
+    """Scores every record and writes `timestamp,value,anomaly_score,raw_score,anomaly_likelihood`
+    (+ `prediction` when the detector predicts)."""
+    predicting = detector.settings["prediction_steps"] > 0
+    one_sided = detector.settings["tail"] == "one-sided"
+    trace = gzip.open(trace_path, "wt") if trace_path else None
+    try:
+        if trace:
+            trace.write(json.dumps(trace_header(series, detector, source)) + "\n")
+        with open(out_path, "w", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            columns = ["timestamp", "value", "anomaly_score", "raw_score", "anomaly_likelihood"]
+            writer.writerow(columns + (["prediction"] if predicting else []))
+            rows = zip(series.timestamps, series.times, series.values)
+            for i, (stamp, when, value) in enumerate(tqdm(rows, total=len(series.values), disable=not progress,
+                                                          file=sys.stderr, unit="rec", desc=source or None)):
+                if trace:
+                    scores, internals = detector.handle_traced(when, value)
+                    record = {"i": i, "t": stamp, "v": value, "b": internals["b"], "enc": internals["enc"],
+                              "sp": internals["sp"], "pc": internals["pc"], "raw": scores.raw_score,
+                              ("L1" if one_sided else "L2"): scores.anomaly_likelihood,
+                              ("F1" if one_sided else "F2"): scores.anomaly_score,
+                              "sp_anom": internals["sp_anom"], "segs": internals["segs"], "syns": internals["syns"]}
+                    trace.write(json.dumps(record) + "\n")
+                else:
+                    scores = detector.handle(when, value)
+                row = [stamp, _number(value), _number(scores.anomaly_score), _number(scores.raw_score),
+                       _number(scores.anomaly_likelihood)]
+                if predicting:
+                    row.append("" if scores.prediction is None else _number(scores.prediction))
+                writer.writerow(row)
+    finally:
+        if trace:
+            trace.close()

@@ -1,0 +1,45 @@
+"""Runs the detector over a NAB-style corpus and writes NAB's results layout:
+`DATA_DIR/<category>/<file>.csv` → `OUT/<NAME>/<category>/<NAME>_<file>.csv`."""
+
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import List, Tuple
+
+from influxhtm.detect import detect, nab_detector, read_series
+
+
+def corpus_files(data_dir: str) -> List[Tuple[str, str]]:
+    """(category, file name) of every CSV one level below `data_dir`, sorted."""
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise ValueError(f"{data_dir}: not a directory")
+    found = sorted((p.parent.name, p.name) for p in root.glob("*/*.csv"))
+    if not found:
+        raise ValueError(f"{data_dir}: no <category>/<file>.csv files")
+    return found
+
+
+def _run_one(job) -> Tuple[str, int]:
+    data_dir, out_dir, name, category, filename, tail, tm = job
+    series = read_series(os.path.join(data_dir, category, filename))
+    target = Path(out_dir) / name / category
+    target.mkdir(parents=True, exist_ok=True)
+    detect(series, str(target / f"{name}_{filename}"), nab_detector(series, tail=tail, tm=tm), progress=False)
+    return f"{category}/{filename}", len(series.values)
+
+
+def run_corpus(data_dir: str, out_dir: str, *, name: str = "influxhtm", jobs: int = 1, tail: str = "one-sided",
+               tm: str = "backtracking") -> int:
+    """Scores every file (in `jobs` processes); returns the number of records scored."""
+    files = corpus_files(data_dir)
+    work = [(data_dir, out_dir, name, c, f, tail, tm) for c, f in files]
+    total = 0
+    # Largest files first so the pool stays busy to the end.
+    work.sort(key=lambda j: -os.path.getsize(os.path.join(j[0], j[3], j[4])))
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for done, (label, rows) in enumerate(pool.map(_run_one, work), start=1):
+            total += rows
+            print(f"[{done}/{len(work)}] {label}: {rows} records", file=sys.stderr)
+    return total
