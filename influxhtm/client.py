@@ -200,6 +200,21 @@ class InfluxHtmClient(InfluxDBClient):
         return Sensor(self, measurement, component, tag_key=tag_key, field=field,
                       retention_policy=retention_policy)
 
+    def list_models(self) -> list:
+        """The library's :class:`HtmSensorModel` objects in the model store for this client's database."""
+        from .sensor_model import HtmSensorModel
+        store = self.model_store
+        models = []
+        for model_id in store.model_ids():
+            meta = store.metadata(model_id)
+            if meta.get("source") != "library" or meta.get("database") != self.database:
+                continue
+            sensor = Sensor(self, meta["measurement"], meta.get("component"), tag_key=meta.get("tag_key"),
+                            field=meta.get("field"), retention_policy=meta.get("retention_policy"))
+            models.append(HtmSensorModel(sensor, model_id=model_id))
+        return models
+
     # camelCase names of the 2016 seed
     listSensors = list_sensors
     getSensor = get_sensor
+    listModels = list_models

@@ -12,8 +12,8 @@ import re
 
 __all__ = [
     "quote_ident", "quote_literal", "qualified_measurement", "parse_duration", "validate_duration",
-    "to_utc", "to_ns", "from_ns", "Nanos", "line", "format_float", "aggregate_call", "fill_clause", "build_select",
-    "AGGREGATE_METHODS",
+    "to_utc", "to_ns", "from_ns", "Nanos", "line", "series_key", "field_key", "format_float", "aggregate_call",
+    "fill_clause", "build_select", "AGGREGATE_METHODS",
 ]
 
 UTC = _dt.timezone.utc
@@ -157,8 +157,8 @@ def format_float(value) -> str:
     return repr(number)
 
 
-def line(measurement: str, tags: dict, fields: dict, time_ns: int) -> str:
-    """One line-protocol line with float fields; tags are sorted (InfluxDB's preferred order)."""
+def series_key(measurement: str, tags: dict) -> str:
+    """The escaped ``measurement,tag=value,...`` part of a line (tags sorted, empty ones left out)."""
     parts = [_check_lp_text(measurement, "measurement", _NAME_SPECIALS).translate(_MEASUREMENT_ESCAPES)]
     for key in sorted(tags):
         value = tags[key]
@@ -166,12 +166,20 @@ def line(measurement: str, tags: dict, fields: dict, time_ns: int) -> str:
             continue
         parts.append(_check_lp_text(key, "tag key", _TAG_SPECIALS).translate(_TAG_ESCAPES) + "="
                      + _check_lp_text(value, "tag value", _TAG_SPECIALS).translate(_TAG_ESCAPES))
-    field_text = ",".join(
-        _check_lp_text(k, "field key", _NAME_SPECIALS).translate(_FIELD_KEY_ESCAPES) + "=" + format_float(v)
-        for k, v in fields.items() if v is not None)
+    return ",".join(parts)
+
+
+def field_key(name: str) -> str:
+    """An escaped line-protocol field key."""
+    return _check_lp_text(name, "field key", _NAME_SPECIALS).translate(_FIELD_KEY_ESCAPES)
+
+
+def line(measurement: str, tags: dict, fields: dict, time_ns: int) -> str:
+    """One line-protocol line with float fields; tags are sorted (InfluxDB's preferred order)."""
+    field_text = ",".join(f"{field_key(k)}={format_float(v)}" for k, v in fields.items() if v is not None)
     if not field_text:
         raise ValueError("a point needs at least one field value")
-    return f"{','.join(parts)} {field_text} {int(time_ns)}"
+    return f"{series_key(measurement, tags)} {field_text} {int(time_ns)}"
 
 
 AGGREGATE_METHODS = ("mean", "median", "mode", "min", "max", "sum", "count", "first", "last", "spread",

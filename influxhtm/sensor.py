@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Iterable
 
-from .influxql import line, qualified_measurement, to_ns, to_utc
+from .influxql import field_key, format_float, qualified_measurement, series_key, to_ns, to_utc
 
 __all__ = ["Sensor", "time_range"]
 
@@ -75,6 +75,8 @@ class Sensor:
         a ``(time, value)`` pair; times are datetimes (naive = UTC), ISO strings or epoch seconds.
         Values are written as floats.
         """
+        prefix = f"{series_key(self.measurement, self.tags)} {field_key(self.field)}="
+
         def lines():
             for point in points:
                 if isinstance(point, dict):
@@ -86,7 +88,7 @@ class Sensor:
                     time, value = point["time"], point[key]
                 else:
                     time, value = point
-                yield line(self.measurement, self.tags, {self.field: value}, to_ns(time))
+                yield f"{prefix}{format_float(value)} {to_ns(time)}"
 
         kwargs = {"batch_size": batch_size} if batch_size else {}
         return self.client.write_lines(lines(), retention_policy=self.retention_policy, **kwargs)

@@ -152,7 +152,7 @@ class HtmSensorModel:
             if likelihood is None and raw is not None:
                 likelihood = self._opf_likelihood(value, raw, timestamp)
             predictions = inferences.get("multiStepBestPredictions") or {}
-            prediction = predictions.get(1)
+            prediction = predictions[min(predictions)] if predictions else None  # the nearest step
             score = None if likelihood is None else log_scaled_likelihood(likelihood)
             return timestamp, value, raw, likelihood, score, prediction
         if hasattr(result, "raw_score") and hasattr(result, "anomaly_score"):  # Scores / HtmModelResults

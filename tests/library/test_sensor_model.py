@@ -98,6 +98,8 @@ def test_model_metadata_is_kept_in_the_shared_store(client, tmp_path):
     assert (meta["options"]["min_value"], meta["options"]["max_value"]) == (low, high)  # from the data
     assert meta["records_seen"] == 13
     assert datetime.datetime.fromisoformat(meta["created"]).tzinfo is not None
+    (listed,) = client.list_models()
+    assert listed.model_id == model.model_id and listed.sensor == sensor and listed.records_seen == 13
     model.delete(drop_results=True)
     assert model.model_id not in store.model_ids()
     assert model.get_results() == []
