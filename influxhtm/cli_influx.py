@@ -116,8 +116,12 @@ def _aggregation(args):
 
 def _cmd_sensors_data(args) -> int:
     client = connect(args)
+    try:
+        fill = float(args.fill)
+    except ValueError:
+        fill = args.fill
     rows = _sensor(client, args).get_data(since=args.since, until=args.until, limit=args.limit,
-                                          aggregation=_aggregation(args), fill=args.fill)
+                                          aggregation=_aggregation(args), fill=fill)
     writer = csv.writer(sys.stdout)
     writer.writerow(["time", "value"])
     for row in rows:
@@ -231,7 +235,7 @@ def register(subparsers) -> None:
     p.add_argument("--method", help="aggregate: mean, median, min, max, sum, count, first, last, spread, "
                                     "stddev, percentile_N")
     p.add_argument("--period", help="aggregation period, e.g. 10m")
-    p.add_argument("--fill", default="none", help="empty periods: none (default), null, previous, linear")
+    p.add_argument("--fill", default="none", help="empty periods: none (default), null, previous, linear or a number")
     p.set_defaults(func=_guarded(_cmd_sensors_data))
 
     p = subparsers.add_parser("backfill", parents=[conn, _sensor_parent(True), when],

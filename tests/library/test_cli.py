@@ -69,6 +69,13 @@ def test_sensors_list_and_data(env, capsys):
     assert capsys.readouterr().out.splitlines() == [
         "time,value", "2024-05-01T00:00:00Z,6.0", "2024-05-01T01:00:00Z,6.0"]
 
+    assert run(["sensors", "data", "--measurement", "motion", "--component", "it's \"odd\"; DROP",
+                "--since", "2024-05-01T00:00:00Z", "--until", "2024-05-01T00:30:00Z",
+                "--method", "count", "--period", "10m", "--fill", "0"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "time,value", "2024-05-01T00:00:00Z,1", "2024-05-01T00:10:00Z,0", "2024-05-01T00:20:00Z,0",
+        "2024-05-01T00:30:00Z,0"]
+
 
 def test_bad_aggregation_is_a_clear_error(env):
     with pytest.raises(ValueError, match="unknown aggregation method"):
