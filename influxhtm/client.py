@@ -7,7 +7,7 @@ from pathlib import Path
 
 from influxdb import InfluxDBClient
 
-from .influxql import build_select, from_ns, line, quote_ident, to_ns
+from .influxql import build_select, from_ns, quote_ident, to_ns
 from .schema import RESULT_SUFFIX
 from .sensor import Sensor, time_range
 
@@ -102,11 +102,6 @@ class InfluxHtmClient(InfluxDBClient):
             count += len(batch)
         return count
 
-    def write_point(self, measurement: str, tags: dict, fields: dict, time_ns: int,
-                    retention_policy: str | None = None) -> None:
-        """Write one point with float fields."""
-        self.write_lines([line(measurement, tags, fields, time_ns)], retention_policy=retention_policy)
-
     def series_time_bounds(self, source: str, field: str, tags: dict):
         """``(first, last)`` times of ``field`` in ``source`` (quoted) under ``tags``; ``(None, None)`` if empty."""
         first_q, params = build_select(source, [field], tags, limit=1)
@@ -122,6 +117,9 @@ class InfluxHtmClient(InfluxDBClient):
                       time_as_ns: bool = False) -> list:
         """Rows of ``fields`` from ``source`` (quoted) under ``tags``, oldest first (see Sensor.get_data)."""
         since_ns, until_ns = time_range(since, until)
+        if aggregation is not None and not isinstance(aggregation, dict):
+            raise ValueError(f'aggregation must be a dict like {{"method": "mean", "period": "10m"}}, '
+                             f"got {aggregation!r}")
         if aggregation is not None and aggregation.get("period") is not None \
                 and (since_ns is None or until_ns is None):
             # GROUP BY time() needs both bounds (InfluxDB would otherwise stop at now()): use the data's.

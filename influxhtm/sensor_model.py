@@ -175,22 +175,26 @@ class HtmSensorModel:
             self._likelihood = AnomalyLikelihood()
         return self._likelihood.anomalyProbability(value, raw, timestamp)
 
-    def write(self, result, timestamp=None, value=None) -> None:
-        """Write one result point (``<measurement>_htm``, sensor tags + ``field``, float fields).
+    def write(self, result, timestamp=None, value=None) -> int:
+        """Write result points (``<measurement>_htm``, sensor tags + ``field``, float fields); returns how many.
 
         ``result`` is an OPF ``ModelResult`` (``rawInput`` gives time and value; when it has no
         ``anomalyLikelihood``, one is computed by an ``AnomalyLikelihood`` this object keeps in memory,
         and ``anomaly_score`` is its log scaling), the detector's ``Scores`` (then pass ``timestamp``
-        and ``value``), an :class:`HtmModelResults` or a dict with the schema's field names.
+        and ``value``), an :class:`HtmModelResults`, a dict with the schema's field names, or a list of
+        any of these (written in batches).
         """
-        time, value, raw, likelihood, score, prediction = self._scores_from(result, timestamp, value)
-        if time is None:
-            raise ValueError("result has no timestamp: pass timestamp=")
-        if raw is None:
-            raise ValueError("result has no raw anomaly score")
-        fields = result_fields(value, raw, likelihood, score, prediction)
-        self.client.write_lines([line(self.result_measurement, self.result_tags, fields, to_ns(time))],
-                                retention_policy=self.sensor.retention_policy)
+        results = result if isinstance(result, list) else [result]
+        lines = []
+        for item in results:
+            time, item_value, raw, likelihood, score, prediction = self._scores_from(item, timestamp, value)
+            if time is None:
+                raise ValueError("result has no timestamp: pass timestamp=")
+            if raw is None:
+                raise ValueError("result has no raw anomaly score")
+            fields = result_fields(item_value, raw, likelihood, score, prediction)
+            lines.append(line(self.result_measurement, self.result_tags, fields, to_ns(time)))
+        return self.client.write_lines(lines, retention_policy=self.sensor.retention_policy)
 
     def get_results(self, since=None, until=None, limit: int | None = None, aggregation: dict | None = None,
                     fill="none") -> list[HtmModelResults]:

@@ -83,7 +83,7 @@ def test_fill_and_bad_aggregations(client):
         [1.0, 0.0, 0.0, 3.0]
     for bad in [{"method": "avg", "period": "1h"}, {"method": "mean", "period": "1 hour"},
                 {"method": "mean", "period": "1h; DROP DATABASE x"}, {"method": "percentile_101"},
-                {"period": "1h"}, {"method": "mean", "every": "1h"}]:
+                {"period": "1h"}, {"method": "mean", "every": "1h"}, "mean"]:
         with pytest.raises(ValueError):
             sensor.get_data(aggregation=bad)
     with pytest.raises(ValueError):

@@ -134,9 +134,8 @@ def test_write_of_opf_results_with_likelihood(client):
     model_opf.enableInference({"predictedField": "value"})
     model_opf.enableLikelihood()
     htm_model = client.get_sensor("cpu", "once").get_model()
-    for t, v in series(5):
-        result = model_opf.run({"timestamp": t, "value": v})
-        htm_model.write(result)
+    batch = [model_opf.run({"timestamp": t, "value": v}) for t, v in series(5)]
+    assert htm_model.write(batch) == 5  # a list is written in one batch
     results = htm_model.get_results()
     assert [r.anomaly_likelihood for r in results] == [0.5] * 5  # NuPIC's probation value
     assert results[0].anomaly_score == pytest.approx(0.0301029996658834)
