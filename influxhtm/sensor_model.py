@@ -222,7 +222,6 @@ class HtmSensorModel:
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         since_ns, until_ns = time_range(since, until)
-        store = self.client.model_store
         last_ns = self._last_time_ns()
         start_ns = since_ns
         if last_ns is not None and (start_ns is None or start_ns <= last_ns):
@@ -239,8 +238,15 @@ class HtmSensorModel:
         total = self._count(source, start_ns, until_ns)
         if not total:
             return 0
-        detector = self.detector
+        try:
+            return self._run_backfill(source, start_ns, until_ns, last_ns, total, chunk_size, progress)
+        except BaseException:
+            self._detector = None  # ahead of its checkpoint: the next call reloads it from the store
+            raise
+
+    def _run_backfill(self, source, start_ns, until_ns, last_ns, total, chunk_size, progress) -> int:
         from tqdm import tqdm
+        s, store, detector = self.sensor, self.client.model_store, self.detector
         done = 0
         with tqdm(total=total, unit="rec", file=sys.stderr, disable=not progress,
                   desc=f"backfill {s.measurement}") as bar:

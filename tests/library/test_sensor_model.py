@@ -78,9 +78,10 @@ def test_backfill_after_a_crash_continues_exactly(client, monkeypatch):
     monkeypatch.setattr(client, "write_lines", real_write)
     assert crashed.metadata["records_seen"] == 500  # two chunks were checkpointed
 
-    restarted = client.get_sensor("cpu", "crashed").get_model()
-    assert restarted.backfill(chunk_size=250, progress=False) == N - 500
-    assert _scores(restarted.get_results()) == _scores(reference.get_results())
+    # the same object carries on (its detector, ahead of the checkpoint, is reloaded from the store)
+    assert crashed.backfill(chunk_size=250, progress=False) == N - 500
+    assert _scores(crashed.get_results()) == _scores(reference.get_results())
+    assert crashed.records_seen == N
 
 
 def test_model_metadata_is_kept_in_the_shared_store(client, tmp_path):
