@@ -41,8 +41,9 @@ class InfluxServer:
             client = InfluxDBClient(server.host, server.port)
 
     HTTP listens on a free 127.0.0.1 port, the RPC (backup) bind on another; usage reporting and the
-    ``_internal`` monitor store are off. ``cq_run_interval`` sets how often continuous queries are
-    checked (short by default so tests can watch a CQ run). Stopping sends SIGTERM, then SIGKILL.
+    ``_internal`` monitor store are off; subscriptions (how InfluxDB feeds Kapacitor) are on.
+    ``cq_run_interval`` sets how often continuous queries are checked (short by default so tests can
+    watch a CQ run). Stopping sends SIGTERM, then SIGKILL.
     """
 
     host = "127.0.0.1"
@@ -95,7 +96,7 @@ bind-address = {_toml_str(f"{self.host}:{self.rpc_port}")}
   store-enabled = false
 
 [subscriber]
-  enabled = false
+  enabled = true
 
 [retention]
   enabled = true
