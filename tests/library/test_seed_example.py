@@ -21,17 +21,14 @@ def seed_client(influxdb_server, tmp_path):
     client.drop_database("seed")
 
 
-def test_seed_example_as_written(seed_client):
-    # connection: the fixture's server instead of localhost:8086
-    def InfluxHtmClient():  # noqa: N802 - the seed's first line, bound to the test server
-        return seed_client
-
+def test_seed_example_as_written(seed_client, influxdb_server):
+    server, model_dir = influxdb_server, seed_client.model_dir
     model = ModelFactory.create(anomaly_params(0.0, 0.01))
     model.enableInference({"predictedField": "value"})
     timestamp, value = datetime.datetime.now(), 0.0030300303030303
 
-    # ---- the seed, verbatim ----
-    client = InfluxHtmClient()
+    # ---- the seed, verbatim except for the connection arguments of its first line ----
+    client = InfluxHtmClient(host=server.host, port=server.port, database="seed", model_dir=model_dir)
     sensors = client.listSensors()
     motionSensor = client.getSensor(measurement="motion", component="Front+Door")
     htmModel = motionSensor.getModel()
