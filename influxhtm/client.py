@@ -77,7 +77,7 @@ class InfluxHtmClient(InfluxDBClient):
         """Rows of a single-statement query as dicts, ``time`` as an aware UTC datetime (or int ns)."""
         result = self.query(query, bind_params=bind_params or None, epoch="ns")
         if result.raw.get("series") and any(series.get("partial") for series in result.raw["series"]):
-            raise RuntimeError("InfluxDB truncated the result (max-row-limit); narrow the query")
+            raise ValueError("InfluxDB truncated the result (max-row-limit); narrow the query")
         rows = list(result.get_points())
         if time_as_ns:
             return rows
