@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::anomaly::raw_anomaly_score;
 use crate::backtracking_tm::{BacktrackingTm, BacktrackingTmParams};
-use crate::classifier::{opf_predictions, SdrClassifier};
+use crate::classifier::{opf_predictions, opf_region_alpha, SdrClassifier};
 use crate::encoders::{DateEncoder, DatePart, Rdse};
 use crate::spatial_pooler::{SpParams, SpatialPooler};
 use crate::temporal_memory::{TemporalMemory, TemporalMemoryParams};
@@ -174,7 +174,9 @@ impl HtmModel {
             None => None,
             Some(c) => {
                 let first = *c.steps.first().ok_or("classifier steps must not be empty")?;
-                Some((SdrClassifier::new(c.steps, c.alpha, c.act_value_alpha)?, first))
+                // The OPF hands region parameters over as text, so the classifier learns with alpha
+                // rounded to 6 significant digits; reproduce that for NuPIC's predictions.
+                Some((SdrClassifier::new(c.steps, opf_region_alpha(c.alpha), c.act_value_alpha)?, first))
             }
         };
         Ok(HtmModel {
@@ -239,7 +241,7 @@ impl HtmModel {
         let mut out = StepOutput { raw_score, bucket, ..StepOutput::default() };
         if let (Some((classifier, step)), Some(b)) = (self.classifier.as_mut(), bucket) {
             self.memory.active_cells(&mut s.cells);
-            if let Some(result) = classifier.compute(self.record_num, &s.cells, b, value, learn, true) {
+            if let Some(result) = classifier.compute(self.record_num, &s.cells, b, value, learn, true)? {
                 if let Some((_, probs)) = result.probabilities.iter().find(|(k, _)| *k == *step) {
                     let (best, preds) = opf_predictions(&result.actual_values, probs);
                     out.best_prediction = Some(best);

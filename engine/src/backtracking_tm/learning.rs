@@ -1,0 +1,443 @@
+//! Learning state of the backtracking TM: learn phases 1 and 2, queued segment updates, the PAM
+//! counter, learning backtrack, and the random choices of cells and synapse sources (spec 3.5, step 3).
+
+use serde::{Deserialize, Serialize};
+
+use super::connections::{Activity, CellMarks, Connections, NONE};
+use super::BacktrackingTm;
+use crate::rng::Random;
+
+/// Updates older than this many learning steps are dropped (segUpdateValidDuration with pooling off).
+const UPDATE_VALID_DURATION: u32 = 1;
+
+/// A pending change to one segment (or a segment to create when `segment` is NONE): the sources
+/// that were active plus the new sources chosen for it, sorted.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct SegmentUpdate {
+    cell: u32,
+    segment: u32,
+    timestamp: u32,
+    sources: Vec<u32>,
+}
+
+/// Segments found by the latest learn phase 2 propagation (see `best_matches`); scratch.
+#[derive(Clone, Debug, Default)]
+pub(super) struct PropagationMemo {
+    valid: bool,
+    /// The learning active cells that were propagated.
+    cells: Vec<u32>,
+    /// (segment, activity) for activity >= min(minThreshold, activationThreshold).
+    found: Vec<(u32, u8)>,
+    /// Segments adapted since the propagation.
+    adapted: Vec<u32>,
+}
+
+impl PropagationMemo {
+    /// Recounts the adapted segments against `cells`; false if one of them was not in `found`.
+    fn recount(&mut self, conn: &Connections, flags: &mut Activity, marks: &mut CellMarks, n_cells: usize) -> bool {
+        if self.adapted.is_empty() {
+            return true;
+        }
+        marks.mark(&self.cells, n_cells);
+        let mut distinct = 0;
+        for &s in &self.adapted {
+            distinct += flags.flag(s, conn.segments.len()) as usize;
+        }
+        let mut seen = 0;
+        for entry in self.found.iter_mut() {
+            if flags.unflag(entry.0) {
+                let synapses = &conn.segments[entry.0 as usize].synapses;
+                entry.1 = synapses.iter().filter(|syn| marks.get(syn.src)).count() as u8;
+                seen += 1;
+            }
+        }
+        for &s in &self.adapted {
+            flags.unflag(s);
+        }
+        marks.unmark(&self.cells);
+        self.adapted.clear();
+        seen == distinct
+    }
+}
+
+/// The best matching segment of a column: highest activity, then highest cell index, then
+/// lowest slot (Cells4's tie rules).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Match {
+    column: u32,
+    segment: u32,
+}
+
+impl BacktrackingTm {
+    pub(super) fn update_learning_state(&mut self, active_columns: &[u32]) {
+        self.lrn_active_prev.clone_from(&self.lrn_active);
+        self.lrn_predicted_prev.clone_from(&self.lrn_predicted);
+        if self.params.max_lrn_backtrack > 0 {
+            if self.lrn_history.len() > self.params.max_lrn_backtrack as usize {
+                self.lrn_history.pop_front();
+            }
+            self.lrn_history.push_back(active_columns.to_vec());
+        }
+        self.process_updates(active_columns);
+        if self.pam_counter > 0 {
+            self.pam_counter -= 1;
+        }
+        self.learned_seq_length += 1;
+        if self.learn_phase1(active_columns, false) {
+            self.pam_counter = self.params.pam_length;
+        }
+        let max_seq = self.params.max_seq_length;
+        if self.pam_counter == 0 || (max_seq != 0 && self.learned_seq_length >= max_seq) {
+            let backsteps = self.learn_backtrack();
+            if backsteps == 0 {
+                let cpc = self.params.cells_per_column;
+                self.lrn_active.clear();
+                self.lrn_active.extend(active_columns.iter().map(|&c| c * cpc));
+                self.lrn_history.clear();
+            }
+            self.pam_counter = self.params.pam_length;
+            self.learned_seq_length = backsteps;
+            self.updates.clear();
+        }
+        self.learn_phase2(false);
+    }
+
+    /// Applies the queued updates whose cell's column is active in `columns`, then empties the queue.
+    fn process_updates(&mut self, columns: &[u32]) {
+        let updates = std::mem::take(&mut self.updates);
+        let cpc = self.params.cells_per_column;
+        for u in &updates {
+            if self.lrn_iteration - u.timestamp > UPDATE_VALID_DURATION {
+                continue;
+            }
+            if columns.binary_search(&(u.cell / cpc)).is_ok() {
+                self.apply_update(u.cell, u.segment, &u.sources);
+                self.scratch.memo.adapted.push(u.segment);
+            }
+        }
+        self.updates = updates;
+        self.updates.clear();
+    }
+
+    fn apply_update(&mut self, cell: u32, segment: u32, sources: &[u32]) {
+        if segment == NONE {
+            self.conn.create_segment(cell, sources, self.params.initial_perm, self.lrn_iteration);
+        } else {
+            let p = self.plasticity();
+            self.conn.adapt_segment(segment, sources, &p, self.lrn_iteration, &mut self.scratch.adapt);
+        }
+    }
+
+    /// Learn phase 1: the learning active cells of the active columns. Predicted columns keep their
+    /// predicted cell; the others (unless `read_only`) reinforce their best matching segment or
+    /// grow a new one. Returns whether fewer than half of the columns were unpredicted.
+    fn learn_phase1(&mut self, active_columns: &[u32], read_only: bool) -> bool {
+        let cpc = self.params.cells_per_column;
+        let mut matches = std::mem::take(&mut self.scratch.matches);
+        if !read_only {
+            self.best_matches(true, &mut matches);
+        }
+        let mut prev = std::mem::take(&mut self.lrn_active_prev);
+        if !read_only {
+            self.scratch.marks.mark(&prev, self.n_cells());
+        }
+        self.lrn_active.clear();
+        let mut p = 0;
+        let mut m = 0;
+        let mut unpredicted = 0usize;
+        for &col in active_columns {
+            let (lo, hi) = (col * cpc, (col + 1) * cpc);
+            let pred = &self.lrn_predicted_prev;
+            while p < pred.len() && pred[p] < lo {
+                p += 1;
+            }
+            let (mut n_predicted, mut predicted_cell) = (0, 0);
+            while p < pred.len() && pred[p] < hi {
+                n_predicted += 1;
+                predicted_cell = pred[p];
+                p += 1;
+            }
+            if n_predicted == 1 {
+                self.lrn_active.push(predicted_cell);
+                continue;
+            }
+            unpredicted += 1;
+            if read_only {
+                continue;
+            }
+            while m < matches.len() && matches[m].column < col {
+                m += 1;
+            }
+            if m < matches.len() && matches[m].column == col {
+                let seg = matches[m].segment;
+                let cell = self.conn.segments[seg as usize].cell;
+                self.lrn_active.push(cell);
+                let sources = self.compute_update(seg, &prev);
+                self.conn.segments[seg as usize].total_activations += 1;
+                if !sources.is_empty() {
+                    self.apply_update(cell, seg, &sources);
+                }
+                self.scratch.sources = sources;
+            } else {
+                let cell = self.cell_for_new_segment(col);
+                self.lrn_active.push(cell);
+                let sources = self.compute_update(NONE, &prev);
+                if !sources.is_empty() {
+                    self.apply_update(cell, NONE, &sources);
+                }
+                self.scratch.sources = sources;
+            }
+        }
+        if !read_only {
+            self.scratch.marks.unmark(&prev);
+        }
+        std::mem::swap(&mut self.lrn_active_prev, &mut prev);
+        self.scratch.matches = matches;
+        unpredicted < active_columns.len() / 2
+    }
+
+    /// Learn phase 2: in each column the best matching cell against the learning active cells
+    /// (activity >= activationThreshold) becomes learn-predicted; unless `read_only`, an update for
+    /// its segment is queued.
+    fn learn_phase2(&mut self, read_only: bool) {
+        let mut matches = std::mem::take(&mut self.scratch.matches);
+        self.best_matches(false, &mut matches);
+        let state = std::mem::take(&mut self.lrn_active);
+        if !read_only {
+            self.scratch.marks.mark(&state, self.n_cells());
+        }
+        self.lrn_predicted.clear();
+        for mt in &matches {
+            let cell = self.conn.segments[mt.segment as usize].cell;
+            self.lrn_predicted.push(cell);
+            if !read_only {
+                let sources = self.compute_update(mt.segment, &state);
+                if !sources.is_empty() {
+                    self.updates.push(SegmentUpdate {
+                        cell,
+                        segment: mt.segment,
+                        timestamp: self.lrn_iteration,
+                        sources: sources.clone(),
+                    });
+                }
+                self.scratch.sources = sources;
+                self.conn.segments[mt.segment as usize].total_activations += 1;
+            }
+        }
+        if !read_only {
+            self.scratch.marks.unmark(&state);
+        }
+        self.lrn_active = state;
+        self.scratch.matches = matches;
+    }
+
+    /// Per column, the best segment whose activity (all synapses) against the previous (`previous`)
+    /// or current learning active cells reaches minThreshold (previous) or activationThreshold
+    /// (current); ascending by column.
+    ///
+    /// Phase 1 looks at the cells phase 2 propagated one step (or one replay step) before; only the
+    /// segments adapted in between can have changed, so phase 2 keeps its result in a memo and
+    /// phase 1 recounts just those segments.
+    fn best_matches(&mut self, previous: bool, out: &mut Vec<Match>) {
+        let n_cells = self.n_cells();
+        let p = &self.params;
+        let cpc = p.cells_per_column;
+        let threshold = if previous { p.min_threshold } else { p.activation_threshold };
+        let memo = &mut self.scratch.memo;
+        if previous {
+            let reusable = memo.valid
+                && memo.cells == self.lrn_active_prev
+                && memo.recount(&self.conn, &mut self.scratch.activity, &mut self.scratch.marks, n_cells);
+            if !reusable {
+                self.conn.propagate(&self.lrn_active_prev, threshold, &mut self.scratch.activity, &mut memo.found);
+            }
+            memo.valid = false;
+        } else {
+            let lowest = p.min_threshold.min(p.activation_threshold);
+            self.conn.propagate(&self.lrn_active, lowest, &mut self.scratch.activity, &mut memo.found);
+            memo.cells.clone_from(&self.lrn_active);
+            memo.adapted.clear();
+            memo.valid = true;
+        }
+        // Best per column, without sorting all of `found`.
+        let best = &mut self.scratch.column_best;
+        if best.len() < p.number_of_cols as usize {
+            best.resize(p.number_of_cols as usize, (0, 0));
+        }
+        out.clear();
+        for &(s, count) in &memo.found {
+            if count as u32 >= threshold {
+                let seg = &self.conn.segments[s as usize];
+                let rank = (count as u64) << 40 | (seg.cell as u64) << 8 | (255 - seg.slot) as u64;
+                let column = seg.cell / cpc;
+                let b = &mut best[column as usize];
+                if b.0 == 0 {
+                    out.push(Match { column, segment: NONE });
+                }
+                if rank > b.0 {
+                    *b = (rank, s);
+                }
+            }
+        }
+        out.sort_unstable_by_key(|m| m.column);
+        for m in out.iter_mut() {
+            m.segment = best[m.column as usize].1;
+            best[m.column as usize] = (0, 0);
+        }
+    }
+
+    /// The sources of an update for `segment` (NONE = a new segment): its synapses from `state`,
+    /// topped up to newSynapseCount with other cells of `state` (sorted result). `state` must be
+    /// marked in `scratch.marks`.
+    fn compute_update(&mut self, segment: u32, state: &[u32]) -> Vec<u32> {
+        let mut sources = std::mem::take(&mut self.scratch.sources);
+        sources.clear();
+        if segment != NONE {
+            let marks = &self.scratch.marks;
+            let synapses = &self.conn.segments[segment as usize].synapses;
+            sources.extend(synapses.iter().map(|syn| syn.src).filter(|&src| marks.get(src)));
+        }
+        let wanted = self.params.new_synapse_count as usize;
+        if wanted > sources.len() {
+            let candidates = &mut self.scratch.candidates;
+            choose_sources(&self.conn, &mut self.rng, segment, wanted - sources.len(), state, candidates, &mut sources);
+        }
+        sources
+    }
+
+    /// Picks the cell of `col` that gets a new segment: a random non-start cell with a free slot,
+    /// or else the cell of the segment with the lowest duty cycle (below 1), which is deleted.
+    fn cell_for_new_segment(&mut self, col: u32) -> u32 {
+        let cpc = self.params.cells_per_column;
+        let max_slots = self.params.max_segments_per_cell;
+        let cells = &mut self.scratch.cells;
+        cells.clear();
+        cells.extend((col * cpc + 1..(col + 1) * cpc).filter(|&c| self.conn.slot_count(c) < max_slots));
+        if !cells.is_empty() {
+            return cells[self.rng.get_uint32(cells.len() as u32) as usize];
+        }
+        // Every cell is full: free the least useful segment of the column.
+        let (lo, hi) = (col * cpc + 1, (col + 1) * cpc);
+        let mut in_column: Vec<(u32, u32, u32)> = (0..self.conn.segments.len() as u32)
+            .filter(|&s| {
+                let seg = &self.conn.segments[s as usize];
+                seg.cell >= lo && seg.cell < hi && !seg.synapses.is_empty()
+            })
+            .map(|s| (self.conn.segments[s as usize].cell, self.conn.segments[s as usize].slot, s))
+            .collect();
+        in_column.sort_unstable();
+        let mut lowest = 1.0f32;
+        let mut victim = None;
+        for &(_, _, s) in &in_column {
+            let dc = self.conn.segments[s as usize].duty_cycle(self.lrn_iteration, false, false);
+            if dc < lowest {
+                lowest = dc;
+                victim = Some(s);
+            }
+        }
+        match victim {
+            Some(s) => {
+                let cell = self.conn.segments[s as usize].cell;
+                self.conn.release_segment(s);
+                self.updates.retain(|u| u.segment != s);
+                cell
+            }
+            // Cells4 has no answer here (every segment at duty cycle 1); take the first cell.
+            None => lo,
+        }
+    }
+
+    /// Learning backtrack: finds the oldest stored input from whose start cells the learning state
+    /// stays in sequence up to now, replays from there with learning, and returns how many steps
+    /// back it started (0 = no such input; the history is then cleared).
+    fn learn_backtrack(&mut self) -> u32 {
+        if self.lrn_history.len() <= 1 {
+            return 0;
+        }
+        let n_prev = self.lrn_history.len() - 1;
+        let Some(start) = (0..n_prev).find(|&s| self.learn_backtrack_from(s, true)) else {
+            self.lrn_history.clear();
+            return 0;
+        };
+        self.learn_backtrack_from(start, false);
+        self.lrn_history.drain(..=start);
+        (n_prev - start) as u32
+    }
+
+    /// Replays the learning history from `start` on start cells; with `read_only` nothing is
+    /// learned or queued. Returns whether the replay stayed in sequence through the current input.
+    fn learn_backtrack_from(&mut self, start: usize, read_only: bool) -> bool {
+        let history = std::mem::take(&mut self.lrn_history);
+        let current = history.len() - 1;
+        if !read_only {
+            self.updates.clear();
+        }
+        let cpc = self.params.cells_per_column;
+        let mut in_sequence = true;
+        for (offset, pattern) in history.iter().enumerate().skip(start) {
+            self.lrn_active_prev.clone_from(&self.lrn_active);
+            self.lrn_predicted_prev.clone_from(&self.lrn_predicted);
+            if !read_only {
+                self.process_updates(pattern);
+            }
+            if offset == start {
+                self.lrn_active.clear();
+                self.lrn_active.extend(pattern.iter().map(|&c| c * cpc));
+                in_sequence = true;
+            } else {
+                in_sequence = self.learn_phase1(pattern, read_only);
+            }
+            if !in_sequence || offset == current {
+                break;
+            }
+            self.learn_phase2(read_only);
+        }
+        self.lrn_history = history;
+        in_sequence
+    }
+}
+
+/// Appends to `out` up to `n` cells of the sorted `state` that are not yet sources of `segment`
+/// (Cells4 `chooseCellsToLearnFrom`): all of them if there are at most `n`, one by `getUInt32` if
+/// `n` is 1, else a `sample` in candidate order; `out` ends sorted.
+fn choose_sources(
+    conn: &Connections,
+    rng: &mut Random,
+    segment: u32,
+    n: usize,
+    state: &[u32],
+    candidates: &mut Vec<u32>,
+    out: &mut Vec<u32>,
+) {
+    candidates.clear();
+    if segment == NONE {
+        candidates.extend_from_slice(state);
+    } else {
+        let have = &conn.segments[segment as usize].synapses;
+        let mut h = 0;
+        for &c in state {
+            while h < have.len() && have[h].src < c {
+                h += 1;
+            }
+            if h < have.len() && have[h].src == c {
+                continue;
+            }
+            candidates.push(c);
+        }
+    }
+    if candidates.is_empty() {
+        return;
+    }
+    let mut sort_needed = !out.is_empty();
+    if candidates.len() <= n {
+        out.extend_from_slice(candidates);
+    } else if n == 1 {
+        out.push(candidates[rng.get_uint32(candidates.len() as u32) as usize]);
+    } else {
+        out.extend(rng.sample(candidates, n));
+        sort_needed = true;
+    }
+    if sort_needed {
+        out.sort_unstable();
+    }
+}

@@ -1,0 +1,421 @@
+//! Backtracking temporal memory: NuPIC's BacktrackingTMCPP / nupic.core Cells4, the sequence memory
+//! of NAB's `numenta` detector (spec/htm.md 2.5, 3.5). Two state sets run side by side: the inference
+//! state (which gives the column confidences behind the raw anomaly score) and the learning state
+//! (which grows and adapts segments). Both backtrack over recent inputs to re-lock onto a sequence.
+
+mod connections;
+mod learning;
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rng::Random;
+use connections::{Activity, AdaptScratch, CellMarks, Connections, Plasticity};
+use learning::SegmentUpdate;
+
+/// Constructor arguments of BacktrackingTMCPP (the ones that matter with pooling off).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BacktrackingTmParams {
+    pub number_of_cols: u32,
+    pub cells_per_column: u32,
+    pub activation_threshold: u32,
+    pub min_threshold: u32,
+    pub new_synapse_count: u32,
+    pub initial_perm: f32,
+    pub connected_perm: f32,
+    pub permanence_inc: f32,
+    pub permanence_dec: f32,
+    pub permanence_max: f32,
+    pub global_decay: f32,
+    pub max_age: u32,
+    pub max_segments_per_cell: u32,
+    pub max_synapses_per_segment: u32,
+    pub pam_length: u32,
+    pub max_inf_backtrack: u32,
+    pub max_lrn_backtrack: u32,
+    pub max_seq_length: u32,
+    pub seed: u64,
+}
+
+impl BacktrackingTmParams {
+    /// The configuration of NAB's `numenta` detector (spec/htm.md 2.5).
+    pub fn nab() -> Self {
+        BacktrackingTmParams {
+            number_of_cols: 2048,
+            cells_per_column: 32,
+            activation_threshold: 13,
+            min_threshold: 10,
+            new_synapse_count: 20,
+            initial_perm: 0.21,
+            connected_perm: 0.5,
+            permanence_inc: 0.1,
+            permanence_dec: 0.1,
+            permanence_max: 1.0,
+            global_decay: 0.0,
+            max_age: 0,
+            max_segments_per_cell: 128,
+            max_synapses_per_segment: 32,
+            pam_length: 3,
+            max_inf_backtrack: 10,
+            max_lrn_backtrack: 5,
+            max_seq_length: 32,
+            seed: 1960,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let n_cells = self.number_of_cols as u64 * self.cells_per_column as u64;
+        if self.number_of_cols == 0 {
+            return Err("number_of_cols must be > 0".into());
+        }
+        if self.cells_per_column < 2 {
+            return Err("cells_per_column must be >= 2 (cell 0 of each column is the start cell)".into());
+        }
+        if n_cells > 1 << 18 {
+            return Err(format!("number_of_cols * cells_per_column = {n_cells} exceeds Cells4's limit of 262144 cells"));
+        }
+        if self.activation_threshold == 0 || self.min_threshold == 0 {
+            return Err("activation_threshold and min_threshold must be >= 1".into());
+        }
+        if self.global_decay != 0.0 {
+            return Err("global_decay != 0 is not supported (fixed-size mode needs global_decay = 0)".into());
+        }
+        if self.max_age != 0 {
+            return Err("max_age != 0 is not supported (fixed-size mode needs max_age = 0)".into());
+        }
+        if !(1..=128).contains(&self.max_segments_per_cell) {
+            return Err("max_segments_per_cell must be in 1..=128 (unlimited segments are not supported)".into());
+        }
+        if !(1..=255).contains(&self.max_synapses_per_segment) {
+            return Err("max_synapses_per_segment must be in 1..=255 (unlimited synapses are not supported)".into());
+        }
+        if self.new_synapse_count > self.max_synapses_per_segment {
+            return Err("new_synapse_count must not exceed max_synapses_per_segment".into());
+        }
+        if self.pam_length == 0 {
+            return Err("pam_length must be >= 1".into());
+        }
+        let perms = [
+            ("initial_perm", self.initial_perm),
+            ("connected_perm", self.connected_perm),
+            ("permanence_inc", self.permanence_inc),
+            ("permanence_dec", self.permanence_dec),
+            ("permanence_max", self.permanence_max),
+        ];
+        for (name, v) in perms {
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!("{name} must be a finite non-negative number, got {v}"));
+            }
+        }
+        if self.permanence_max <= 0.0 {
+            return Err("permanence_max must be > 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// The backtracking TM. All state is plain data: cloning or a serde round trip continues identically.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BacktrackingTm {
+    params: BacktrackingTmParams,
+    rng: Random,
+    /// Number of learning steps so far (Cells4 `_nLrnIterations`).
+    lrn_iteration: u32,
+    avg_input_density: f32,
+    pam_counter: u32,
+    learned_seq_length: u32,
+    conn: Connections,
+
+    // Inference state (sorted cell lists).
+    inf_active: Vec<u32>,
+    inf_predicted: Vec<u32>,
+    inf_predicted_prev: Vec<u32>,
+    /// Non-zero column confidences after the latest step, ascending by column.
+    col_confidence: Vec<(u32, f32)>,
+    inf_history: VecDeque<Vec<u32>>,
+
+    // Learning state (sorted cell lists, at most one cell per column).
+    lrn_active: Vec<u32>,
+    lrn_active_prev: Vec<u32>,
+    lrn_predicted: Vec<u32>,
+    lrn_predicted_prev: Vec<u32>,
+    lrn_history: VecDeque<Vec<u32>>,
+    updates: Vec<SegmentUpdate>,
+
+    #[serde(skip)]
+    scratch: Scratch,
+}
+
+/// Reused working buffers; contents never outlive one call.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    activity: Activity,
+    marks: CellMarks,
+    adapt: AdaptScratch,
+    /// (segment id, activity) of segments passing a threshold.
+    found: Vec<(u32, u8)>,
+    /// `(cell << 8 | slot) << 32 | segment id` of segments passing the activation threshold.
+    ranked: Vec<u64>,
+    col_conf: Vec<(u32, f32)>,
+    backup_active: Vec<u32>,
+    backup_predicted_prev: Vec<u32>,
+    cells: Vec<u32>,
+    matches: Vec<learning::Match>,
+    /// Per column: best match so far (rank 0 = none); only touched columns are non-zero.
+    column_best: Vec<(u64, u32)>,
+    memo: learning::PropagationMemo,
+    sources: Vec<u32>,
+    candidates: Vec<u32>,
+}
+
+impl BacktrackingTm {
+    /// A fresh TM; configurations Cells4 would not run in fixed-size mode are rejected.
+    pub fn new(params: BacktrackingTmParams) -> Result<Self, String> {
+        params.validate()?;
+        let n_cells = (params.number_of_cols * params.cells_per_column) as usize;
+        Ok(BacktrackingTm {
+            rng: Random::new(params.seed),
+            lrn_iteration: 0,
+            avg_input_density: 0.0,
+            pam_counter: params.pam_length,
+            learned_seq_length: 0,
+            conn: Connections::new(n_cells),
+            inf_active: Vec::new(),
+            inf_predicted: Vec::new(),
+            inf_predicted_prev: Vec::new(),
+            col_confidence: Vec::new(),
+            inf_history: VecDeque::new(),
+            lrn_active: Vec::new(),
+            lrn_active_prev: Vec::new(),
+            lrn_predicted: Vec::new(),
+            lrn_predicted_prev: Vec::new(),
+            lrn_history: VecDeque::new(),
+            updates: Vec::new(),
+            scratch: Scratch::default(),
+            params,
+        })
+    }
+
+    pub fn params(&self) -> &BacktrackingTmParams {
+        &self.params
+    }
+
+    /// One time step: inference always, learning when `learn` (NuPIC's compute with infer=true).
+    /// `active_columns` must be strictly increasing column indices.
+    pub fn compute(&mut self, active_columns: &[u32], learn: bool) {
+        let n_cols = self.params.number_of_cols;
+        assert!(
+            active_columns.windows(2).all(|w| w[0] < w[1]) && active_columns.last().is_none_or(|&c| c < n_cols),
+            "active columns must be strictly increasing and below number_of_cols ({n_cols})"
+        );
+        if learn {
+            self.lrn_iteration += 1;
+            if connections::at_duty_cycle_tier(self.lrn_iteration) {
+                self.conn.refresh_duty_cycles(self.lrn_iteration);
+            }
+        }
+        let n = active_columns.len() as f32;
+        if self.avg_input_density == 0.0 {
+            self.avg_input_density = n;
+        } else {
+            const COOL_DOWN: f32 = 0.99;
+            self.avg_input_density = COOL_DOWN * self.avg_input_density + (1.0 - COOL_DOWN) * n;
+        }
+        self.update_inference_state(active_columns);
+        if learn {
+            self.update_learning_state(active_columns);
+        }
+    }
+
+    /// Columns with non-zero column confidence after the latest compute, ascending.
+    pub fn predicted_columns(&self, out: &mut Vec<u32>) {
+        out.clear();
+        out.extend(self.col_confidence.iter().filter(|c| c.1 != 0.0).map(|c| c.0));
+    }
+
+    /// Inference active cells after the latest compute (column * cells_per_column + cell), ascending.
+    pub fn active_cells(&self, out: &mut Vec<u32>) {
+        out.clear();
+        out.extend_from_slice(&self.inf_active);
+    }
+
+    /// Live segments (released slots not counted).
+    pub fn num_segments(&self) -> usize {
+        self.conn.num_segments()
+    }
+
+    pub fn num_synapses(&self) -> usize {
+        self.conn.num_synapses()
+    }
+
+    /// Approximate heap bytes of the learned connections (the bulk of the TM's memory).
+    pub fn memory_bytes(&self) -> usize {
+        self.conn.memory_bytes()
+    }
+
+    fn n_cells(&self) -> usize {
+        (self.params.number_of_cols * self.params.cells_per_column) as usize
+    }
+
+    fn plasticity(&self) -> Plasticity {
+        Plasticity {
+            initial: self.params.initial_perm,
+            increment: self.params.permanence_inc,
+            decrement: self.params.permanence_dec,
+            max: self.params.permanence_max,
+            max_synapses: self.params.max_synapses_per_segment as usize,
+        }
+    }
+
+    // ---------------------------------------------------------------- inference
+
+    fn update_inference_state(&mut self, active_columns: &[u32]) {
+        std::mem::swap(&mut self.inf_predicted_prev, &mut self.inf_predicted);
+        self.inf_predicted.clone_from(&self.inf_predicted_prev);
+        if self.params.max_inf_backtrack > 0 {
+            if self.inf_history.len() > self.params.max_inf_backtrack as usize {
+                self.inf_history.pop_front();
+            }
+            self.inf_history.push_back(active_columns.to_vec());
+        }
+        if !self.infer_phase1(active_columns, false) || !self.infer_phase2() {
+            self.infer_backtrack();
+        }
+    }
+
+    /// Activates the predicted cells of each active column (or all its cells), or only start cells.
+    /// Returns whether enough columns were predicted.
+    fn infer_phase1(&mut self, active_columns: &[u32], use_start_cells: bool) -> bool {
+        let cpc = self.params.cells_per_column;
+        self.inf_active.clear();
+        if use_start_cells {
+            self.inf_active.extend(active_columns.iter().map(|&c| c * cpc));
+            return true;
+        }
+        let prev = &self.inf_predicted_prev;
+        let mut p = 0;
+        let mut predicted_columns = 0usize;
+        for &col in active_columns {
+            let (lo, hi) = (col * cpc, (col + 1) * cpc);
+            while p < prev.len() && prev[p] < lo {
+                p += 1;
+            }
+            let start = self.inf_active.len();
+            while p < prev.len() && prev[p] < hi {
+                self.inf_active.push(prev[p]);
+                p += 1;
+            }
+            if self.inf_active.len() > start {
+                predicted_columns += 1;
+            } else {
+                self.inf_active.extend(lo..hi);
+            }
+        }
+        predicted_columns as f64 >= 0.5 * active_columns.len() as f64
+    }
+
+    /// Predicted cells and column confidences from the inference active cells. Returns whether
+    /// enough columns are predicted to continue the sequence.
+    fn infer_phase2(&mut self) -> bool {
+        let threshold = self.params.activation_threshold;
+        let cpc = self.params.cells_per_column;
+        let connected = self.params.connected_perm;
+        let n_cells = self.n_cells();
+        let Scratch { activity, marks, found, ranked, col_conf, .. } = &mut self.scratch;
+        self.conn.propagate(&self.inf_active, threshold, activity, found);
+        ranked.clear();
+        for &(s, _) in found.iter() {
+            let seg = &self.conn.segments[s as usize];
+            ranked.push(((seg.cell as u64) << 8 | seg.slot as u64) << 32 | s as u64);
+        }
+        ranked.sort_unstable();
+
+        marks.mark(&self.inf_active, n_cells);
+        self.inf_predicted.clear();
+        col_conf.clear();
+        let mut predicted_columns = 0u32;
+        let mut last_predicted_col = u32::MAX;
+        for &key in ranked.iter() {
+            let s = key as u32;
+            let seg = &mut self.conn.segments[s as usize];
+            let (cell, col) = (seg.cell, seg.cell / cpc);
+            let dc = seg.duty_cycle(self.lrn_iteration, false, false);
+            match col_conf.last_mut() {
+                Some(last) if last.0 == col => last.1 += dc,
+                _ => col_conf.push((col, dc)),
+            }
+            if seg.synapses.len() >= threshold as usize
+                && seg.connected_active(marks, connected) >= threshold
+                && self.inf_predicted.last() != Some(&cell)
+            {
+                self.inf_predicted.push(cell);
+                if last_predicted_col != col {
+                    last_predicted_col = col;
+                    predicted_columns += 1;
+                }
+            }
+        }
+        marks.unmark(&self.inf_active);
+
+        let mut sum = 0.0f32;
+        for c in col_conf.iter() {
+            sum += c.1;
+        }
+        if sum > 0.0 {
+            for c in col_conf.iter_mut() {
+                c.1 /= sum;
+            }
+        }
+        std::mem::swap(&mut self.col_confidence, col_conf);
+        predicted_columns as f64 >= 0.5 * self.avg_input_density as f64
+    }
+
+    /// Replays the recent inputs from start cells to find the oldest starting point that stays in
+    /// sequence through the current input; falls back to the bursting state if none does.
+    fn infer_backtrack(&mut self) {
+        if self.inf_history.is_empty() {
+            return;
+        }
+        let current = self.inf_history.len() - 1;
+        let mut backup_active = std::mem::take(&mut self.scratch.backup_active);
+        let mut backup_predicted_prev = std::mem::take(&mut self.scratch.backup_predicted_prev);
+        backup_active.clone_from(&self.inf_active);
+        backup_predicted_prev.clone_from(&self.inf_predicted_prev);
+
+        let history = std::mem::take(&mut self.inf_history);
+        let mut chosen = None;
+        for start in 0..=current {
+            let mut in_sequence = false;
+            for (offset, pattern) in history.iter().enumerate().skip(start) {
+                self.inf_predicted_prev.clone_from(&self.inf_predicted);
+                in_sequence = self.infer_phase1(pattern, offset == start);
+                if !in_sequence {
+                    break;
+                }
+                in_sequence = self.infer_phase2();
+                if !in_sequence {
+                    break;
+                }
+            }
+            if in_sequence {
+                chosen = Some(start);
+                break;
+            }
+        }
+        self.inf_history = history;
+        match chosen {
+            Some(start) => {
+                self.inf_history.drain(..=start);
+            }
+            None => {
+                std::mem::swap(&mut self.inf_active, &mut backup_active);
+                self.infer_phase2();
+                self.inf_history.clear();
+            }
+        }
+        std::mem::swap(&mut self.inf_predicted_prev, &mut backup_predicted_prev);
+        self.scratch.backup_active = backup_active;
+        self.scratch.backup_predicted_prev = backup_predicted_prev;
+    }
+}

@@ -1,0 +1,425 @@
+//! SDR classifier (NuPIC's SDRClassifier, C++ flavour: float64 weights, softmax, a running actual
+//! value per bucket; spec/htm.md 3.9) with compact weights, plus the OPF post-processing of its
+//! output (spec 2.12).
+//!
+//! NuPIC keeps a dense (max input + 1) x (max bucket + 1) float64 matrix per step and, after every
+//! row update, zeroes weights with |w| <= 1e-6 (float32 epsilon). Two facts make that compact
+//! without changing a single bit of the arithmetic:
+//! - only input bits that were part of a learned pattern have non-zero rows, and a row only holds
+//!   the entries that survive the epsilon rule;
+//! - buckets that have never been a learning target and entered the matrix together (zero-padded by
+//!   the same growth step) receive identical updates, so their columns stay identical. They share
+//!   one column ("slot") until a bucket becomes a target, when it gets its own copy.
+//!
+//! Sums over buckets (softmax normalisation) still run over every bucket in bucket order, so the
+//! results equal the dense computation exactly.
+
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// nupic::Epsilon (float32 1e-6 widened to double): row entries at or below it are zeroed.
+const WEIGHT_EPSILON: f64 = 9.999_999_974_752_427e-7;
+/// OPF drops predictions below this probability (never leaving none).
+const MIN_LIKELIHOOD: f64 = 0.0001;
+/// OPF keeps at most this many predictions per step.
+const MAX_PREDICTIONS: usize = 8;
+/// Largest bucket index accepted (slot ids are 16-bit; a slot exists per bucket at most twice).
+const MAX_BUCKET: u32 = 32_000;
+
+/// Non-zero weights of one input bit, sorted by slot.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Row {
+    slots: Vec<u16>,
+    weights: Vec<f64>,
+}
+
+/// The weight matrix of one prediction step.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Weights {
+    /// `index[input]` = 1 + position of the input's row in `rows`, 0 = no row (all zero).
+    index: Vec<u32>,
+    rows: Vec<Row>,
+}
+
+impl Weights {
+    fn row(&self, input: u32) -> Option<&Row> {
+        match self.index.get(input as usize) {
+            Some(&i) if i > 0 => Some(&self.rows[i as usize - 1]),
+            _ => None,
+        }
+    }
+
+    fn row_mut(&mut self, input: u32) -> &mut Row {
+        let i = input as usize;
+        if i >= self.index.len() {
+            self.index.resize(i + 1, 0);
+        }
+        if self.index[i] == 0 {
+            self.rows.push(Row::default());
+            self.index[i] = self.rows.len() as u32;
+        }
+        let pos = self.index[i] as usize - 1;
+        &mut self.rows[pos]
+    }
+
+    /// Per-slot scores: the sum of the pattern's weights, in pattern order.
+    fn scores(&self, pattern: &[u32], num_slots: usize, out: &mut Vec<f64>) {
+        out.clear();
+        out.resize(num_slots, 0.0);
+        for &bit in pattern {
+            if let Some(row) = self.row(bit) {
+                for (&s, &w) in row.slots.iter().zip(&row.weights) {
+                    out[s as usize] += w;
+                }
+            }
+        }
+    }
+
+    /// w += alpha * error for every slot of the row (the dense update), then drop |w| <= epsilon.
+    /// `significant` lists, ascending, the slots whose update alone exceeds epsilon.
+    fn update_row(&mut self, input: u32, alpha: f64, error: &[f64], significant: &[u16], scratch: &mut Row) {
+        let row = self.row_mut(input);
+        scratch.slots.clear();
+        scratch.weights.clear();
+        let (mut i, mut j) = (0, 0);
+        while i < row.slots.len() || j < significant.len() {
+            let (s, old) = if j == significant.len() || (i < row.slots.len() && row.slots[i] < significant[j]) {
+                i += 1;
+                (row.slots[i - 1], row.weights[i - 1])
+            } else if i == row.slots.len() || significant[j] < row.slots[i] {
+                j += 1;
+                (significant[j - 1], 0.0)
+            } else {
+                i += 1;
+                j += 1;
+                (row.slots[i - 1], row.weights[i - 1])
+            };
+            let w = 1.0 * old + alpha * error[s as usize];
+            if w.abs() > WEIGHT_EPSILON {
+                scratch.slots.push(s);
+                scratch.weights.push(w);
+            }
+        }
+        // Copy back (rather than swap) so each row keeps a capacity close to its own length.
+        row.slots.clear();
+        row.slots.reserve_exact(scratch.slots.len());
+        row.slots.extend_from_slice(&scratch.slots);
+        row.weights.clear();
+        row.weights.reserve_exact(scratch.weights.len());
+        row.weights.extend_from_slice(&scratch.weights);
+    }
+
+    /// Gives `new_slot` a copy of `from`'s weight in every row (new_slot is the highest slot id).
+    fn copy_slot(&mut self, from: u16, new_slot: u16) {
+        for row in &mut self.rows {
+            if let Ok(pos) = row.slots.binary_search(&from) {
+                let w = row.weights[pos];
+                row.slots.push(new_slot);
+                row.weights.push(w);
+            }
+        }
+    }
+
+    fn entries(&self) -> usize {
+        self.rows.iter().map(|r| r.slots.len()).sum()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.index.capacity() * 4
+            + self.rows.capacity() * std::mem::size_of::<Row>()
+            + self.rows.iter().map(|r| r.slots.capacity() * 4 + r.weights.capacity() * 8).sum::<usize>()
+    }
+}
+
+/// The raw result of one inference: per step the distribution over buckets 0..=max bucket, and the
+/// actual value reported for each bucket (unseen buckets report the current input value, or 0 when
+/// the first step is 0).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierOutput {
+    pub actual_values: Vec<f64>,
+    pub probabilities: Vec<(u32, Vec<f64>)>,
+}
+
+/// NuPIC's SDRClassifier with compact weights.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SdrClassifier {
+    steps: Vec<u32>,
+    alpha: f64,
+    act_value_alpha: f64,
+    max_steps: usize,
+    /// (record number, active inputs) of the last `max_steps` records.
+    history: VecDeque<(u64, Vec<u32>)>,
+    /// Slot (shared weight column) of every bucket 0..=max bucket.
+    bucket_slot: Vec<u16>,
+    /// Number of buckets per slot.
+    slot_members: Vec<u32>,
+    /// Per step (same order as `steps`).
+    weights: Vec<Weights>,
+    /// Running actual value per bucket; `None` = bucket never a learning target.
+    actual_values: Vec<Option<f64>>,
+}
+
+impl SdrClassifier {
+    /// `steps`: prediction horizons (non-empty, e.g. `[1]`); `alpha`: learning rate;
+    /// `act_value_alpha`: smoothing of the per-bucket actual values (NuPIC default 0.3).
+    pub fn new(steps: Vec<u32>, alpha: f64, act_value_alpha: f64) -> Result<Self, String> {
+        let mut steps = steps;
+        steps.sort_unstable();
+        steps.dedup();
+        if steps.is_empty() {
+            return Err("the classifier needs at least one prediction step".into());
+        }
+        if !(alpha.is_finite() && alpha > 0.0) {
+            return Err(format!("alpha must be a positive number, got {alpha}"));
+        }
+        if !(act_value_alpha.is_finite() && (0.0..=1.0).contains(&act_value_alpha)) {
+            return Err(format!("act_value_alpha must be within [0, 1], got {act_value_alpha}"));
+        }
+        let max_steps = *steps.last().unwrap() as usize + 1;
+        Ok(SdrClassifier {
+            weights: vec![Weights::default(); steps.len()],
+            steps,
+            alpha,
+            act_value_alpha,
+            max_steps,
+            history: VecDeque::new(),
+            bucket_slot: vec![0],
+            slot_members: vec![1],
+            actual_values: vec![None],
+        })
+    }
+
+    /// The prediction steps, ascending.
+    pub fn steps(&self) -> &[u32] {
+        &self.steps
+    }
+
+    fn num_buckets(&self) -> usize {
+        self.bucket_slot.len()
+    }
+
+    /// Grows the bucket range to include `bucket`: the new buckets share one fresh, all-zero slot.
+    fn grow_buckets(&mut self, bucket: u32) {
+        let n = bucket as usize + 1;
+        if n <= self.num_buckets() {
+            return;
+        }
+        let slot = self.slot_members.len() as u16;
+        self.slot_members.push((n - self.num_buckets()) as u32);
+        self.bucket_slot.resize(n, slot);
+        self.actual_values.resize(n, None);
+    }
+
+    /// Gives `bucket` a slot of its own (a copy of its shared column) before it becomes a target.
+    fn separate_bucket(&mut self, bucket: u32) {
+        let slot = self.bucket_slot[bucket as usize];
+        if self.slot_members[slot as usize] == 1 {
+            return;
+        }
+        let new_slot = self.slot_members.len() as u16;
+        self.slot_members[slot as usize] -= 1;
+        self.slot_members.push(1);
+        self.bucket_slot[bucket as usize] = new_slot;
+        for w in &mut self.weights {
+            w.copy_slot(slot, new_slot);
+        }
+    }
+
+    /// Softmax over all buckets, computed per slot: exp(score - max) / sum over buckets in order.
+    fn slot_probabilities(&self, scores: &mut [f64]) {
+        let max = scores
+            .iter()
+            .zip(&self.slot_members)
+            .filter(|(_, &m)| m > 0)
+            .map(|(&s, _)| s)
+            .fold(f64::NEG_INFINITY, f64::max);
+        for v in scores.iter_mut() {
+            *v = (*v - max).exp();
+        }
+        let mut sum = 0.0;
+        for &slot in &self.bucket_slot {
+            sum += scores[slot as usize];
+        }
+        for v in scores.iter_mut() {
+            *v /= sum;
+        }
+    }
+
+    /// One record: `active_inputs` (e.g. active cells), the record's bucket and value. Infers first
+    /// (from what was learned before this record), then learns. Returns the inference when `infer`.
+    /// Record numbers must not decrease.
+    pub fn compute(
+        &mut self,
+        record_num: u64,
+        active_inputs: &[u32],
+        bucket_idx: u32,
+        act_value: f64,
+        learn: bool,
+        infer: bool,
+    ) -> Result<Option<ClassifierOutput>, String> {
+        if let Some(&(last, _)) = self.history.back() {
+            if record_num < last {
+                return Err(format!("record number {record_num} is lower than the previous one ({last})"));
+            }
+        }
+        if !act_value.is_finite() {
+            return Err(format!("actual value must be finite, got {act_value}"));
+        }
+        if bucket_idx > MAX_BUCKET {
+            return Err(format!("bucket index {bucket_idx} exceeds the supported maximum {MAX_BUCKET}"));
+        }
+        if self.history.back().is_none_or(|&(last, _)| record_num > last) {
+            self.history.push_back((record_num, active_inputs.to_vec()));
+            if self.history.len() > self.max_steps {
+                self.history.pop_front();
+            }
+        }
+
+        let output = if infer { Some(self.infer(active_inputs, act_value)) } else { None };
+
+        if learn {
+            self.grow_buckets(bucket_idx);
+            self.separate_bucket(bucket_idx);
+            let slot = &mut self.actual_values[bucket_idx as usize];
+            *slot = Some(match *slot {
+                None => act_value,
+                Some(old) => (1.0 - self.act_value_alpha) * old + self.act_value_alpha * act_value,
+            });
+            let target_slot = self.bucket_slot[bucket_idx as usize];
+            let num_slots = self.slot_members.len();
+            let mut error = Vec::with_capacity(num_slots);
+            let mut significant = Vec::with_capacity(num_slots);
+            let mut scratch = Row::default();
+            for h in 0..self.history.len() {
+                let age = record_num - self.history[h].0;
+                let Ok(k) = self.steps.binary_search(&(age.min(u32::MAX as u64) as u32)) else { continue };
+                let pattern = std::mem::take(&mut self.history[h].1);
+                // error = target - prediction, one-hot target on this record's bucket
+                self.weights[k].scores(&pattern, num_slots, &mut error);
+                self.slot_probabilities(&mut error);
+                for p in error.iter_mut() {
+                    *p = -*p;
+                }
+                error[target_slot as usize] += 1.0;
+                significant.clear();
+                significant.extend((0..num_slots as u16).filter(|&s| {
+                    self.slot_members[s as usize] > 0 && (self.alpha * error[s as usize]).abs() > WEIGHT_EPSILON
+                }));
+                for &bit in &pattern {
+                    self.weights[k].update_row(bit, self.alpha, &error, &significant, &mut scratch);
+                }
+                self.history[h].1 = pattern;
+            }
+        }
+        Ok(output)
+    }
+
+    fn infer(&self, active_inputs: &[u32], act_value: f64) -> ClassifierOutput {
+        let default = if self.steps[0] == 0 { 0.0 } else { act_value };
+        let actual_values = self.actual_values.iter().map(|v| v.unwrap_or(default)).collect();
+        let mut scores = Vec::new();
+        let probabilities = self
+            .steps
+            .iter()
+            .zip(&self.weights)
+            .map(|(&step, w)| {
+                w.scores(active_inputs, self.slot_members.len(), &mut scores);
+                self.slot_probabilities(&mut scores);
+                (step, self.bucket_slot.iter().map(|&s| scores[s as usize]).collect())
+            })
+            .collect();
+        ClassifierOutput { actual_values, probabilities }
+    }
+
+    /// Number of stored (input, slot) weights over all steps.
+    pub fn num_weights(&self) -> usize {
+        self.weights.iter().map(Weights::entries).sum()
+    }
+
+    /// Approximate heap bytes held by the weights, history and per-bucket tables.
+    pub fn memory_bytes(&self) -> usize {
+        let weights: usize = self.weights.iter().map(Weights::heap_bytes).sum();
+        let history: usize = self.history.iter().map(|(_, p)| p.capacity() * 4 + 32).sum();
+        weights + history + self.actual_values.capacity() * 16 + self.bucket_slot.capacity() * 4 + self.slot_members.capacity() * 4
+    }
+}
+
+/// The learning rate NuPIC's OPF classifier region really uses for a configured `alpha`: region
+/// parameters reach the region through the network engine as text with 6 significant digits, so
+/// NAB's 0.035828933612158 becomes 0.0358289 (the golden trace follows the latter).
+pub fn opf_region_alpha(alpha: f64) -> f64 {
+    format!("{alpha:.5e}").parse().unwrap_or(alpha)
+}
+
+/// OPF post-processing of one step's output (spec 2.12): probabilities of equal actual values are
+/// summed (in bucket order); the best value is the one whose running sum first reached the highest
+/// total; entries below 0.0001 are dropped unless that would leave none; at most the 8 most likely
+/// are kept, sorted by probability descending, then value ascending. Empty input gives (NaN, []).
+pub fn opf_predictions(actual_values: &[f64], probabilities: &[f64]) -> (f64, Vec<(f64, f64)>) {
+    let mut sums: Vec<(f64, f64)> = Vec::new();
+    let mut best: Option<(f64, f64)> = None;
+    let mut last = usize::MAX; // runs of equal values (unseen buckets) hit the previous entry
+    for (&value, &p) in actual_values.iter().zip(probabilities) {
+        let pos = if last != usize::MAX && sums[last].0 == value {
+            Some(last)
+        } else {
+            sums.iter().position(|(v, _)| *v == value)
+        };
+        let total = match pos {
+            Some(i) => {
+                last = i;
+                sums[i].1 += p;
+                sums[i].1
+            }
+            None => {
+                last = sums.len();
+                sums.push((value, p));
+                p
+            }
+        };
+        if best.is_none_or(|(_, bp)| total > bp) {
+            best = Some((value, total));
+        }
+    }
+    let Some((best_value, _)) = best else { return (f64::NAN, Vec::new()) };
+    let mut kept: Vec<(f64, f64)> = sums.iter().copied().filter(|&(_, p)| p >= MIN_LIKELIHOOD).collect();
+    if kept.is_empty() {
+        let top = sums.iter().copied().fold(sums[0], |a, b| if b.1 > a.1 { b } else { a });
+        kept.push(top);
+    }
+    kept.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.total_cmp(&b.0)));
+    kept.truncate(MAX_PREDICTIONS);
+    (best_value, kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_alpha_keeps_six_significant_digits() {
+        assert_eq!(opf_region_alpha(0.035828933612158), 0.0358289);
+        assert_eq!(opf_region_alpha(0.001), 0.001);
+        assert_eq!(opf_region_alpha(0.12345649), 0.123456);
+    }
+
+    /// NuPIC's own "compute complex" classifier check (same inputs, probabilities to 1e-6).
+    #[test]
+    fn matches_nupic_compute_complex_example() {
+        let mut c = SdrClassifier::new(vec![1], 1.0, 0.1).unwrap();
+        let a = [1u32, 5, 9];
+        c.compute(0, &a, 4, 34.7, true, true).unwrap();
+        c.compute(1, &[0, 6, 9, 11], 5, 41.7, true, true).unwrap();
+        c.compute(2, &[6, 9], 5, 44.9, true, true).unwrap();
+        c.compute(3, &a, 4, 42.9, true, true).unwrap();
+        let out = c.compute(4, &a, 4, 34.7, true, true).unwrap().unwrap();
+        let p = &out.probabilities[0].1;
+        let expected = [0.034234, 0.034234, 0.034234, 0.034234, 0.093058, 0.770004];
+        assert_eq!(p.len(), 6);
+        for (got, want) in p.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-6, "{p:?}");
+        }
+        assert!((out.actual_values[4] - 35.52).abs() < 1e-9);
+        assert!((out.actual_values[5] - 42.02).abs() < 1e-9);
+    }
+}

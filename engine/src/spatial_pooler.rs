@@ -1,0 +1,832 @@
+//! nupic.core's C++ SpatialPooler (as NuPIC 1.0.5 runs it with global inhibition), bit-exact:
+//! NuPIC's RNG call order at initialisation, float32 permanences with 5-decimal initial truncation,
+//! the 1e-6 epsilon on the connected test, ties to the higher column index, float32 duty cycles and
+//! the weak-column bump (spec/htm.md 2.4, 3.4).
+//!
+//! The state is kept sparse: each column stores its potential pool (u16 input indices, ascending)
+//! with float32 permanences, and every input keeps the list of columns it is connected to, so the
+//! overlap is computed from the active inputs only and learning touches only the winners' pools.
+
+use crate::rng::Random;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// nupic.core's PERMANENCE_EPSILON (a `Real`).
+const PERMANENCE_EPSILON: f32 = 0.000_001;
+const SYN_PERM_MAX: f32 = 1.0;
+const INIT_CONNECTED_PCT: f64 = 0.5;
+/// Iterations between recomputations of the minimum overlap duty cycle.
+const UPDATE_PERIOD: u64 = 50;
+const MAX_LOCAL_AREA_DENSITY: f32 = 0.5;
+/// Pools and connection lists store indices as u16.
+const MAX_DIMENSION: u32 = 1 << 16;
+
+/// Spatial pooler parameters, named after NuPIC's `spParams` (reals are converted to float32, as
+/// NuPIC's C++ binding does).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpParams {
+    pub input_width: u32,
+    pub column_count: u32,
+    pub potential_radius: u32,
+    pub potential_pct: f64,
+    pub global_inhibition: bool,
+    pub num_active_columns_per_inh_area: u32,
+    pub stimulus_threshold: u32,
+    pub syn_perm_active_inc: f64,
+    pub syn_perm_inactive_dec: f64,
+    pub syn_perm_connected: f64,
+    pub min_pct_overlap_duty_cycle: f64,
+    pub duty_cycle_period: u32,
+    pub boost_strength: f64,
+    pub seed: u64,
+    pub wrap_around: bool,
+}
+
+impl SpParams {
+    /// The values NAB's `numenta` detector runs with (spec/htm.md 2.4) for an input of `input_width` bits.
+    pub fn nab(input_width: u32) -> Self {
+        SpParams {
+            input_width,
+            column_count: 2048,
+            potential_radius: input_width,
+            potential_pct: 0.8,
+            global_inhibition: true,
+            num_active_columns_per_inh_area: 40,
+            stimulus_threshold: 0,
+            syn_perm_active_inc: 0.003,
+            syn_perm_inactive_dec: 0.0005,
+            syn_perm_connected: 0.2,
+            min_pct_overlap_duty_cycle: 0.001,
+            duty_cycle_period: 1000,
+            boost_strength: 0.0,
+            seed: 1956,
+            wrap_around: true,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let fail = |m: String| Err(format!("unsupported spatial pooler configuration: {m}"));
+        if self.input_width == 0 || self.input_width > MAX_DIMENSION {
+            return fail(format!("input_width must be in 1..={MAX_DIMENSION}, got {}", self.input_width));
+        }
+        if self.column_count == 0 || self.column_count > MAX_DIMENSION {
+            return fail(format!("column_count must be in 1..={MAX_DIMENSION}, got {}", self.column_count));
+        }
+        if !self.global_inhibition {
+            return fail("local inhibition is not implemented (global_inhibition must be true)".into());
+        }
+        if self.num_active_columns_per_inh_area == 0 {
+            return fail("num_active_columns_per_inh_area must be > 0 (localAreaDensity is not implemented)".into());
+        }
+        if self.boost_strength != 0.0 {
+            return fail(format!("boosting is not implemented (boost_strength must be 0, got {})", self.boost_strength));
+        }
+        if !(self.potential_pct > 0.0 && self.potential_pct <= 1.0) {
+            return fail(format!("potential_pct must be in (0, 1], got {}", self.potential_pct));
+        }
+        if !(self.syn_perm_connected > 0.0 && self.syn_perm_connected <= 1.0) {
+            return fail(format!("syn_perm_connected must be in (0, 1], got {}", self.syn_perm_connected));
+        }
+        for (name, v) in [
+            ("syn_perm_active_inc", self.syn_perm_active_inc),
+            ("syn_perm_inactive_dec", self.syn_perm_inactive_dec),
+            ("min_pct_overlap_duty_cycle", self.min_pct_overlap_duty_cycle),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return fail(format!("{name} must be finite and >= 0, got {v}"));
+            }
+        }
+        let d = Derived::new(self);
+        if d.trim_threshold >= d.connected || d.connected_threshold <= 0.0 {
+            return fail(format!(
+                "syn_perm_active_inc / 2 ({}) must be below syn_perm_connected ({})",
+                d.trim_threshold, d.connected
+            ));
+        }
+        if self.duty_cycle_period == 0 {
+            return fail("duty_cycle_period must be >= 1".into());
+        }
+        if d.num_active == 0 {
+            return fail(format!(
+                "{} columns are too few for {} active columns",
+                self.column_count, self.num_active_columns_per_inh_area
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Constants derived from the parameters, in nupic.core's float32 arithmetic.
+#[derive(Clone, Debug)]
+struct Derived {
+    active_inc: f32,
+    inactive_dec: f32,
+    connected: f32,
+    /// `synPermConnected - PERMANENCE_EPSILON`: permanences at or above it are connected.
+    connected_threshold: f32,
+    below_stimulus_inc: f32,
+    trim_threshold: f32,
+    min_pct_overlap: f32,
+    /// Winners per compute (`numDesired` of the global inhibition).
+    num_active: usize,
+}
+
+impl Derived {
+    fn new(p: &SpParams) -> Self {
+        let connected = p.syn_perm_connected as f32;
+        let active_inc = p.syn_perm_active_inc as f32;
+        // Global inhibition: the inhibition radius is the column count, the area is capped at it.
+        let area = (2.0 * p.column_count as f32 + 1.0).min(p.column_count as f32) as u32;
+        let density = (p.num_active_columns_per_inh_area as f32 / area as f32).min(MAX_LOCAL_AREA_DENSITY);
+        Derived {
+            active_inc,
+            inactive_dec: p.syn_perm_inactive_dec as f32,
+            connected,
+            connected_threshold: connected - PERMANENCE_EPSILON,
+            below_stimulus_inc: (connected as f64 / 10.0) as f32,
+            trim_threshold: (active_inc as f64 / 2.0) as f32,
+            min_pct_overlap: p.min_pct_overlap_duty_cycle as f32,
+            num_active: (density * p.column_count as f32) as usize,
+        }
+    }
+}
+
+/// The persisted state: everything else is derived from it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SpState {
+    params: SpParams,
+    iteration: u64,
+    learn_iteration: u64,
+    /// Column c's pool is `pool_inputs[pool_start[c]..pool_start[c + 1]]` (ascending inputs), with
+    /// the permanences at the same positions of `permanences`.
+    pool_start: Vec<u32>,
+    pool_inputs: Vec<u16>,
+    permanences: Vec<f32>,
+    overlap_duty: Vec<f32>,
+    active_duty: Vec<f32>,
+    /// Bump threshold for every column (global inhibition): 0 until the first update round.
+    min_overlap_duty: f32,
+}
+
+/// nupic.core's SpatialPooler with global inhibition (no boosting, as NuPIC's anomaly models use it).
+#[derive(Clone, Debug)]
+pub struct SpatialPooler {
+    state: SpState,
+    derived: Derived,
+    overlap: OverlapIndex,
+    // Per-compute buffers, kept to avoid allocation.
+    overlap_histogram: Vec<u32>,
+    perm_change: Vec<f32>,
+    is_winner: Vec<bool>,
+    was_connected: Vec<bool>,
+}
+
+/// Input -> connected columns lists and each column's overlap with the current input, maintained
+/// incrementally: consecutive records share most of their on-bits, so only the inputs that switched
+/// on or off are applied (or everything is recounted when that is cheaper).
+#[derive(Clone, Debug)]
+struct OverlapIndex {
+    /// For each input, the columns whose synapse from it is connected (unordered).
+    connected_columns: Vec<Vec<u16>>,
+    /// Each column's number of connected synapses from `active` inputs.
+    overlaps: Vec<u32>,
+    /// The distinct on-bits of the current input.
+    active: Vec<u32>,
+    /// Per input: `ACTIVE` if it is in `active`, `INCOMING` while the next input is being loaded.
+    input_flags: Vec<u8>,
+    /// Overlap corrections (column, now connected) from connections changed while learning; applied
+    /// after the duty cycles have used this compute's overlaps.
+    pending: Vec<(u16, bool)>,
+    incoming: Vec<u32>,
+}
+
+const ACTIVE: u8 = 1;
+const INCOMING: u8 = 2;
+
+impl OverlapIndex {
+    fn new(inputs: usize, columns: usize) -> Self {
+        OverlapIndex {
+            connected_columns: vec![Vec::new(); inputs],
+            overlaps: vec![0; columns],
+            active: Vec::new(),
+            input_flags: vec![0; inputs],
+            pending: Vec::new(),
+            incoming: Vec::new(),
+        }
+    }
+
+    fn is_active(&self, input: usize) -> bool {
+        self.input_flags[input] & ACTIVE != 0
+    }
+
+    /// Makes `inputs` the current input and updates the overlaps; returns the number of distinct
+    /// on-bits (an upper bound of every overlap).
+    fn load_input(&mut self, inputs: &[u32]) -> u32 {
+        let width = self.input_flags.len();
+        self.incoming.clear();
+        for &input in inputs {
+            assert!((input as usize) < width, "spatial pooler input bit {input} is out of range (input width {width})");
+            let flags = &mut self.input_flags[input as usize];
+            if *flags & INCOMING == 0 {
+                *flags |= INCOMING;
+                self.incoming.push(input);
+            }
+        }
+        let flags = &self.input_flags;
+        let switched_off = self.active.iter().filter(|&&i| flags[i as usize] & INCOMING == 0).count();
+        let switched_on = self.incoming.iter().filter(|&&i| flags[i as usize] & ACTIVE == 0).count();
+        let overlaps = &mut self.overlaps[..];
+        if switched_off + switched_on < self.incoming.len() {
+            for &input in self.active.iter().filter(|&&i| flags[i as usize] & INCOMING == 0) {
+                for &column in &self.connected_columns[input as usize] {
+                    overlaps[column as usize] -= 1;
+                }
+            }
+            for &input in self.incoming.iter().filter(|&&i| flags[i as usize] & ACTIVE == 0) {
+                for &column in &self.connected_columns[input as usize] {
+                    overlaps[column as usize] += 1;
+                }
+            }
+        } else {
+            overlaps.fill(0);
+            for &input in &self.incoming {
+                for &column in &self.connected_columns[input as usize] {
+                    overlaps[column as usize] += 1;
+                }
+            }
+        }
+        for &input in &self.active {
+            self.input_flags[input as usize] = 0;
+        }
+        for &input in &self.incoming {
+            self.input_flags[input as usize] = ACTIVE;
+        }
+        std::mem::swap(&mut self.active, &mut self.incoming);
+        self.active.len() as u32
+    }
+
+    /// Records that the synapse input -> column became connected (`true`) or disconnected.
+    #[cold]
+    #[inline(never)]
+    fn relink(&mut self, input: u16, column: usize, connected: bool) {
+        let list = &mut self.connected_columns[input as usize];
+        if connected {
+            list.push(column as u16);
+        } else if let Some(k) = list.iter().position(|&c| c as usize == column) {
+            list.swap_remove(k);
+        }
+        if self.is_active(input as usize) {
+            self.pending.push((column as u16, connected));
+        }
+    }
+
+    /// Brings the overlaps in line with the connections changed since `load_input`.
+    fn apply_pending(&mut self) {
+        for &(column, connected) in &self.pending {
+            let o = &mut self.overlaps[column as usize];
+            if connected {
+                *o += 1;
+            } else {
+                *o -= 1;
+            }
+        }
+        self.pending.clear();
+    }
+}
+
+impl SpatialPooler {
+    /// Initialises the pooler exactly as nupic.core does (same RNG stream, pools and permanences).
+    /// Rejects configurations this implementation does not support (local inhibition, boosting,
+    /// `localAreaDensity`) or nupic.core would reject.
+    pub fn new(params: SpParams) -> Result<Self, String> {
+        params.validate()?;
+        let derived = Derived::new(&params);
+        let inputs = params.input_width as usize;
+        let columns = params.column_count as usize;
+        let mut rng = Random::new(params.seed);
+        // nupic.core draws (and never uses) one tie-breaker per column first.
+        for _ in 0..columns {
+            rng.get_real64();
+        }
+        let radius = params.potential_radius.min(params.input_width) as i64;
+        let ratio = params.input_width as f32 / params.column_count as f32;
+        let pct = params.potential_pct as f32;
+        let mut neighbourhood: Vec<u32> = Vec::with_capacity(inputs);
+        let mut in_pool = vec![false; inputs];
+        let mut pool_start = Vec::with_capacity(columns + 1);
+        let mut pool_inputs = Vec::new();
+        let mut permanences = Vec::new();
+        pool_start.push(0u32);
+        for column in 0..columns {
+            let center = (((column as f32) as f64 + 0.5) * ratio as f64) as f32;
+            let center = center.floor() as i64;
+            neighbourhood.clear();
+            let n = inputs as i64;
+            if params.wrap_around {
+                let count = (2 * radius + 1).min(n);
+                neighbourhood.extend((0..count).map(|k| (center - radius + k).rem_euclid(n) as u32));
+            } else {
+                neighbourhood.extend(((center - radius).max(0)..=(center + radius).min(n - 1)).map(|i| i as u32));
+            }
+            let num_potential = (neighbourhood.len() as f32 * pct).round() as usize;
+            for input in rng.sample(&neighbourhood, num_potential) {
+                in_pool[input as usize] = true;
+            }
+            let start = permanences.len();
+            for (input, member) in in_pool.iter_mut().enumerate() {
+                if !*member {
+                    continue;
+                }
+                *member = false;
+                let p = if rng.get_real64() <= INIT_CONNECTED_PCT {
+                    let span = (SYN_PERM_MAX - derived.connected) as f64;
+                    (derived.connected as f64 + span * rng.get_real64()) as f32
+                } else {
+                    (derived.connected as f64 * rng.get_real64()) as f32
+                };
+                let p = round5(p);
+                pool_inputs.push(input as u16);
+                permanences.push(if p < derived.trim_threshold { 0.0 } else { p });
+            }
+            if permanences.len() - start < params.stimulus_threshold as usize {
+                return Err(format!(
+                    "unsupported spatial pooler configuration: column {column} has {} potential inputs, fewer than \
+                     stimulus_threshold {}",
+                    permanences.len() - start,
+                    params.stimulus_threshold
+                ));
+            }
+            raise_to_threshold(&mut permanences[start..], &derived, params.stimulus_threshold);
+            trim(&mut permanences[start..], &derived);
+            pool_start.push(permanences.len() as u32);
+        }
+        let state = SpState {
+            params,
+            iteration: 0,
+            learn_iteration: 0,
+            pool_start,
+            pool_inputs,
+            permanences,
+            overlap_duty: vec![0.0; columns],
+            active_duty: vec![0.0; columns],
+            min_overlap_duty: 0.0,
+        };
+        Ok(Self::from_valid_state(state, derived))
+    }
+
+    /// The parameters the pooler was built with.
+    pub fn params(&self) -> &SpParams {
+        &self.state.params
+    }
+
+    /// Number of `compute` calls so far.
+    pub fn iteration(&self) -> u64 {
+        self.state.iteration
+    }
+
+    /// One step. `active_inputs`: the on-bit indices (each < `input_width`; normally sorted, but any
+    /// order works and repeats count once).
+    /// Writes the winning columns, ascending, into `out` (cleared first). With `learn`, adapts the
+    /// winners' permanences, the duty cycles and the weak columns as nupic.core does.
+    ///
+    /// # Panics
+    /// If an input index is out of range.
+    pub fn compute(&mut self, active_inputs: &[u32], learn: bool, out: &mut Vec<u32>) {
+        self.state.iteration += 1;
+        if learn {
+            self.state.learn_iteration += 1;
+        }
+        let distinct_inputs = self.overlap.load_input(active_inputs);
+        self.inhibit(distinct_inputs, out);
+        if learn {
+            self.learn(out);
+        }
+    }
+
+    /// Global inhibition: the `num_active` columns with the largest overlap at or above the stimulus
+    /// threshold, ties to the higher column index.
+    /// `max_overlap` bounds every column's overlap (the number of distinct active inputs).
+    fn inhibit(&mut self, max_overlap: u32, out: &mut Vec<u32>) {
+        out.clear();
+        let wanted = self.derived.num_active;
+        let stimulus = self.state.params.stimulus_threshold;
+        let overlaps = &self.overlap.overlaps;
+        let histogram = &mut self.overlap_histogram[..=max_overlap as usize];
+        histogram.fill(0);
+        for &o in overlaps {
+            histogram[o as usize] += 1;
+        }
+        // Find the lowest winning overlap and how many columns at exactly that overlap still win.
+        let mut cutoff = stimulus;
+        let mut ties_left = usize::MAX;
+        let mut above = 0usize;
+        for o in (stimulus..=max_overlap).rev() {
+            let here = histogram[o as usize] as usize;
+            if above + here >= wanted {
+                cutoff = o;
+                ties_left = wanted - above;
+                break;
+            }
+            above += here;
+        }
+        for column in (0..overlaps.len()).rev() {
+            let o = overlaps[column];
+            if o > cutoff || (o == cutoff && ties_left > 0) {
+                if o == cutoff {
+                    ties_left -= 1;
+                }
+                out.push(column as u32);
+            }
+        }
+        out.reverse();
+    }
+
+    fn learn(&mut self, winners: &[u32]) {
+        // Permanence change per input: +active_inc where the input is on, -inactive_dec elsewhere.
+        let mut change = std::mem::take(&mut self.perm_change);
+        for (input, c) in change.iter_mut().enumerate() {
+            *c = if self.overlap.is_active(input) { self.derived.active_inc } else { -self.derived.inactive_dec };
+        }
+        for &column in winners {
+            self.change_column(column as usize, true, |input| change[input as usize]);
+        }
+        self.perm_change = change;
+        self.update_duty_cycles(winners);
+        let bump = self.derived.below_stimulus_inc;
+        for column in 0..self.state.overlap_duty.len() {
+            if self.state.overlap_duty[column] < self.state.min_overlap_duty {
+                self.change_column(column, false, |_| bump);
+            }
+        }
+        if self.state.iteration.is_multiple_of(UPDATE_PERIOD) {
+            let max_duty = self.state.overlap_duty.iter().copied().fold(0.0f32, f32::max);
+            self.state.min_overlap_duty = self.derived.min_pct_overlap * max_duty;
+        }
+        self.overlap.apply_pending();
+    }
+
+    /// float32 moving averages over `min(duty_cycle_period, iteration)` steps.
+    fn update_duty_cycles(&mut self, winners: &[u32]) {
+        for &column in winners {
+            self.is_winner[column as usize] = true;
+        }
+        let period = (self.state.params.duty_cycle_period as u64).min(self.state.iteration);
+        let (kept, period) = ((period - 1) as f32, period as f32);
+        let state = &mut self.state;
+        for (((overlap_duty, active_duty), &overlap), &winner) in
+            state.overlap_duty.iter_mut().zip(state.active_duty.iter_mut()).zip(&self.overlap.overlaps).zip(&self.is_winner)
+        {
+            *overlap_duty = (*overlap_duty * kept + (overlap > 0) as u32 as f32) / period;
+            *active_duty = (*active_duty * kept + winner as u32 as f32) / period;
+        }
+        for &column in winners {
+            self.is_winner[column as usize] = false;
+        }
+    }
+
+    /// Adds `delta(input)` to every potential synapse of `column`, applies nupic.core's column update
+    /// (optionally raising to the stimulus threshold, then trimming) and keeps the connection lists in sync.
+    fn change_column(&mut self, column: usize, raise: bool, delta: impl Fn(u16) -> f32) {
+        let start = self.state.pool_start[column] as usize;
+        let end = self.state.pool_start[column + 1] as usize;
+        let inputs = &self.state.pool_inputs[start..end];
+        let perms = &mut self.state.permanences[start..end];
+        let d = &self.derived;
+        let index = &mut self.overlap;
+        let stimulus = self.state.params.stimulus_threshold;
+        if raise && stimulus > 0 {
+            let was_connected = &mut self.was_connected[..end - start];
+            for ((p, &input), was) in perms.iter_mut().zip(inputs).zip(was_connected.iter_mut()) {
+                *was = *p >= d.connected_threshold;
+                *p += delta(input);
+            }
+            raise_to_threshold(perms, d, stimulus);
+            trim(perms, d);
+            for ((p, &input), &was) in perms.iter().zip(inputs).zip(was_connected.iter()) {
+                let now = *p >= d.connected_threshold;
+                if now != was {
+                    index.relink(input, column, now);
+                }
+            }
+        } else {
+            // Without a stimulus threshold the update is per synapse: clipping to [0, 1] and trimming
+            // zero everything below the trim threshold, which is below the connected threshold.
+            // Processed in blocks of LANES so the arithmetic vectorizes; relinking is rare.
+            const LANES: usize = 8;
+            let (threshold, trim_threshold) = (d.connected_threshold, d.trim_threshold);
+            let update = |old: f32, delta: f32| {
+                let q = old + delta;
+                let q = if q > SYN_PERM_MAX { SYN_PERM_MAX } else { q };
+                if q < trim_threshold {
+                    0.0
+                } else {
+                    q
+                }
+            };
+            let mut perm_blocks = perms.chunks_exact_mut(LANES);
+            let mut input_blocks = inputs.chunks_exact(LANES);
+            for (block, block_inputs) in (&mut perm_blocks).zip(&mut input_blocks) {
+                let mut old = [0.0f32; LANES];
+                let mut new = [0.0f32; LANES];
+                let mut flips = false;
+                for l in 0..LANES {
+                    old[l] = block[l];
+                    new[l] = update(old[l], delta(block_inputs[l]));
+                    flips |= (old[l] >= threshold) != (new[l] >= threshold);
+                }
+                block.copy_from_slice(&new);
+                if flips {
+                    for l in 0..LANES {
+                        let now = new[l] >= threshold;
+                        if now != (old[l] >= threshold) {
+                            index.relink(block_inputs[l], column, now);
+                        }
+                    }
+                }
+            }
+            for (p, &input) in perm_blocks.into_remainder().iter_mut().zip(input_blocks.remainder()) {
+                let old = *p;
+                *p = update(old, delta(input));
+                let now = *p >= threshold;
+                if now != (old >= threshold) {
+                    index.relink(input, column, now);
+                }
+            }
+        }
+    }
+
+    /// Builds the derived index and buffers around a state known to be consistent.
+    fn from_valid_state(state: SpState, derived: Derived) -> Self {
+        let inputs = state.params.input_width as usize;
+        let columns = state.params.column_count as usize;
+        let mut overlap = OverlapIndex::new(inputs, columns);
+        let mut max_pool = 0;
+        for column in 0..columns {
+            let (start, end) = (state.pool_start[column] as usize, state.pool_start[column + 1] as usize);
+            max_pool = max_pool.max(end - start);
+            for (&input, &p) in state.pool_inputs[start..end].iter().zip(&state.permanences[start..end]) {
+                if p >= derived.connected_threshold {
+                    overlap.connected_columns[input as usize].push(column as u16);
+                }
+            }
+        }
+        SpatialPooler {
+            state,
+            derived,
+            overlap,
+            overlap_histogram: vec![0; inputs + 1],
+            perm_change: vec![0.0; inputs],
+            is_winner: vec![false; columns],
+            was_connected: vec![false; max_pool],
+        }
+    }
+
+    /// Checks a deserialized state before building the pooler around it.
+    fn from_state(state: SpState) -> Result<Self, String> {
+        state.params.validate()?;
+        let inputs = state.params.input_width;
+        let columns = state.params.column_count as usize;
+        let bad = |m: &str| Err(format!("corrupt spatial pooler state: {m}"));
+        if state.pool_start.len() != columns + 1 || state.pool_start[0] != 0 {
+            return bad("pool offsets do not match the column count");
+        }
+        if state.pool_start.windows(2).any(|w| w[0] > w[1])
+            || state.pool_start[columns] as usize != state.pool_inputs.len()
+            || state.pool_inputs.len() != state.permanences.len()
+        {
+            return bad("pool offsets are inconsistent");
+        }
+        if state.pool_inputs.iter().any(|&i| i as u32 >= inputs) {
+            return bad("a pool input is out of range");
+        }
+        if state.overlap_duty.len() != columns || state.active_duty.len() != columns {
+            return bad("duty cycle arrays do not match the column count");
+        }
+        let derived = Derived::new(&state.params);
+        Ok(Self::from_valid_state(state, derived))
+    }
+}
+
+impl Serialize for SpatialPooler {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.state.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SpatialPooler {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let state = SpState::deserialize(deserializer)?;
+        SpatialPooler::from_state(state).map_err(serde::de::Error::custom)
+    }
+}
+
+/// nupic.core's `round5_`: truncation to 5 decimals in its float widths.
+fn round5(p: f32) -> f32 {
+    let scaled = (p * 100_000.0) as i32;
+    ((scaled as f32) as f64 / 100_000.0) as f32
+}
+
+/// Clips to [0, 1], then adds `below_stimulus_inc` to the whole pool until at least
+/// `stimulus_threshold` synapses are connected (the pool must be at least that large).
+fn raise_to_threshold(perms: &mut [f32], d: &Derived, stimulus_threshold: u32) {
+    for p in perms.iter_mut() {
+        *p = p.clamp(0.0, SYN_PERM_MAX);
+    }
+    if stimulus_threshold == 0 {
+        return;
+    }
+    while perms.iter().filter(|&&p| p >= d.connected_threshold).count() < stimulus_threshold as usize {
+        for p in perms.iter_mut() {
+            *p += d.below_stimulus_inc;
+        }
+    }
+}
+
+/// Caps at 1 and zeroes permanences below the trim threshold.
+fn trim(perms: &mut [f32], d: &Derived) {
+    for p in perms.iter_mut() {
+        if *p > SYN_PERM_MAX {
+            *p = SYN_PERM_MAX;
+        }
+        if *p < d.trim_threshold {
+            *p = 0.0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_input(rng: &mut Random, width: u32, on: usize) -> Vec<u32> {
+        let all: Vec<u32> = (0..width).collect();
+        rng.sample(&all, on)
+    }
+
+    /// Overlaps recounted from the permanences, to check the incremental bookkeeping.
+    fn recount(sp: &SpatialPooler, active: &[u32]) -> Vec<u32> {
+        let st = &sp.state;
+        (0..st.params.column_count as usize)
+            .map(|c| {
+                let range = st.pool_start[c] as usize..st.pool_start[c + 1] as usize;
+                st.pool_inputs[range.clone()]
+                    .iter()
+                    .zip(&st.permanences[range])
+                    .filter(|&(i, &p)| active.contains(&(*i as u32)) && p >= sp.derived.connected_threshold)
+                    .count() as u32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unsupported_configurations_are_rejected() {
+        type Change = fn(&mut SpParams);
+        let cases: [(Change, &str); 6] = [
+            (|p| p.global_inhibition = false, "local inhibition"),
+            (|p| p.boost_strength = 1.0, "boosting"),
+            (|p| p.num_active_columns_per_inh_area = 0, "localAreaDensity"),
+            (|p| p.potential_pct = 0.0, "potential_pct"),
+            (|p| p.column_count = 70_000, "column_count"),
+            (|p| p.syn_perm_active_inc = 0.5, "syn_perm_active_inc / 2"),
+        ];
+        for (change, expected) in cases {
+            let mut params = SpParams::nab(454);
+            change(&mut params);
+            let err = SpatialPooler::new(params).unwrap_err();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn ties_go_to_the_higher_column_and_inference_does_not_learn() {
+        let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let before = sp.state.permanences.clone();
+        let mut out = Vec::new();
+        sp.compute(&[], false, &mut out);
+        assert_eq!(out, (2008..2048).collect::<Vec<u32>>());
+        sp.compute(&[1, 5, 99, 300], false, &mut out);
+        assert_eq!(out.len(), 40);
+        assert_eq!(sp.state.permanences, before);
+        assert_eq!((sp.iteration(), sp.state.learn_iteration), (2, 0));
+        assert!(sp.state.active_duty.iter().all(|&d| d == 0.0));
+    }
+
+    #[test]
+    fn incremental_overlaps_match_a_full_recount() {
+        let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let mut rng = Random::new(5);
+        let mut out = Vec::new();
+        let mut input = random_input(&mut rng, 454, 42);
+        for step in 0..300 {
+            // Mostly small changes (the incremental path), sometimes a new input (the recount path).
+            if step % 7 == 0 {
+                input = random_input(&mut rng, 454, 42);
+            } else {
+                let k = rng.get_uint32(input.len() as u32) as usize;
+                input[k] = rng.get_uint32(454);
+                input.sort_unstable();
+                input.dedup();
+            }
+            sp.compute(&input, true, &mut out);
+            assert_eq!(out.len(), 40);
+            assert!(out.windows(2).all(|w| w[0] < w[1]));
+            assert_eq!(sp.overlap.overlaps, recount(&sp, &input), "step {step}");
+        }
+    }
+
+    #[test]
+    fn stimulus_threshold_raises_pools_and_blocks_weak_columns() {
+        let mut params = SpParams::nab(100);
+        params.column_count = 64;
+        params.potential_pct = 0.5;
+        params.stimulus_threshold = 30;
+        let mut sp = SpatialPooler::new(params).unwrap();
+        let connected = |sp: &SpatialPooler| {
+            let mut counts = vec![0u32; 64];
+            for list in &sp.overlap.connected_columns {
+                for &c in list {
+                    counts[c as usize] += 1;
+                }
+            }
+            counts
+        };
+        assert!(connected(&sp).iter().all(|&n| n >= 30));
+        let mut out = Vec::new();
+        sp.compute(&[1, 2, 3, 4, 5], true, &mut out);
+        assert!(out.is_empty(), "overlaps below the stimulus threshold never win");
+        let all: Vec<u32> = (0..100).collect();
+        for _ in 0..20 {
+            sp.compute(&all, true, &mut out);
+            // 40 of 64 columns exceeds the 0.5 density cap: 32 winners.
+            assert_eq!(out.len(), 32);
+        }
+        sp.compute(&[7], true, &mut out);
+        assert!(connected(&sp).iter().all(|&n| n >= 30));
+        assert_eq!(sp.overlap.overlaps, recount(&sp, &[7]));
+    }
+
+    #[test]
+    fn columns_without_overlap_are_bumped_after_the_first_update_round() {
+        let sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let mut state = sp.state.clone();
+        let weak = 77;
+        let range = state.pool_start[weak] as usize..state.pool_start[weak + 1] as usize;
+        state.permanences[range.clone()].fill(0.0);
+        let mut sp = SpatialPooler::from_state(state).unwrap();
+        let input: Vec<u32> = (100..142).collect();
+        let mut out = Vec::new();
+        for _ in 0..50 {
+            sp.compute(&input, true, &mut out);
+        }
+        assert!(sp.state.permanences[range.clone()].iter().all(|&p| p == 0.0), "no bump before the update round");
+        assert!(sp.state.min_overlap_duty > 0.0);
+        sp.compute(&input, true, &mut out);
+        assert!(sp.state.permanences[range.clone()].iter().all(|&p| p == sp.derived.below_stimulus_inc));
+        for _ in 0..20 {
+            sp.compute(&input, true, &mut out);
+        }
+        assert!(sp.overlap.overlaps[weak] > 0, "bumping connected the column");
+        assert!(sp.state.overlap_duty[weak] > 0.0);
+        assert_eq!(sp.overlap.overlaps, recount(&sp, &input));
+    }
+
+    #[test]
+    fn serialized_state_continues_identically() {
+        let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let mut rng = Random::new(9);
+        let mut out = Vec::new();
+        for _ in 0..60 {
+            sp.compute(&random_input(&mut rng, 454, 42), true, &mut out);
+        }
+        let blob = bincode::serialize(&sp).unwrap();
+        let mut restored: SpatialPooler = bincode::deserialize(&blob).unwrap();
+        let mut restored_out = Vec::new();
+        for _ in 0..60 {
+            let input = random_input(&mut rng, 454, 42);
+            sp.compute(&input, true, &mut out);
+            restored.compute(&input, true, &mut restored_out);
+            assert_eq!(out, restored_out);
+        }
+        assert_eq!(sp.state.permanences, restored.state.permanences);
+    }
+
+    #[test]
+    fn corrupt_state_is_rejected() {
+        let sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let mut state = sp.state.clone();
+        state.pool_inputs[3] = 454;
+        assert!(SpatialPooler::from_state(state).unwrap_err().contains("out of range"));
+        let mut state = sp.state.clone();
+        state.permanences.pop();
+        assert!(SpatialPooler::from_state(state).unwrap_err().contains("inconsistent"));
+        let mut state = sp.state.clone();
+        state.active_duty.pop();
+        assert!(SpatialPooler::from_state(state).is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "out of range")]
+    fn out_of_range_input_panics_clearly() {
+        let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        sp.compute(&[454], true, &mut Vec::new());
+    }
+}
