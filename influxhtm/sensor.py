@@ -63,8 +63,8 @@ class Sensor:
         return (self.database, self.retention_policy, self.measurement, self.tag_key, self.component,
                 self.field)
 
-    def _source(self, measurement: str | None = None) -> str:
-        return qualified_measurement(measurement or self.measurement, self.database, self.retention_policy)
+    def _source(self) -> str:
+        return qualified_measurement(self.measurement, self.database, self.retention_policy)
 
     # -- writing -----------------------------------------------------------------------------------
 
