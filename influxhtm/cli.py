@@ -55,10 +55,13 @@ def _cmd_nab(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="influxhtm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="influxhtm", description="HTM anomaly detection for the TICK stack.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (stderr)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _register_engine(subparsers)
+    from udf.htm_udf.cli import register as register_udf
+
+    register_udf(subparsers)
     return parser
 
 

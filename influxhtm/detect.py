@@ -5,6 +5,7 @@ import csv
 import datetime
 import gzip
 import json
+import logging
 import math
 import sys
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ def read_series(path: str) -> Series:
         if "timestamp" not in header or "value" not in header:
             raise InputError(f"{path}: line 1: the header must name 'timestamp' and 'value' columns, got {header}")
         ti, vi = header.index("timestamp"), header.index("value")
-        previous = None
+        previous, went_back = None, False
         for line, row in enumerate(reader, start=2):
             if not row:
                 continue
@@ -61,8 +62,11 @@ def read_series(path: str) -> Series:
                 raise InputError(f"{path}: line {line}: value {row[vi]!r} is not a number") from None
             if not math.isfinite(value):
                 raise InputError(f"{path}: line {line}: value {row[vi]!r} is not finite")
-            if previous is not None and stamp < previous:
-                raise InputError(f"{path}: line {line}: timestamp {text} goes back in time (previous {previous})")
+            if previous is not None and stamp < previous and not went_back:
+                # NuPIC scores such records like any other (NAB's machine_temperature has one); say so once.
+                logging.getLogger(__name__).warning("%s: line %d: timestamp %s goes back in time (previous %s); "
+                                                    "scored as it comes, as NuPIC does", path, line, text, previous)
+                went_back = True
             previous = stamp
             timestamps.append(text)
             times.append(stamp)

@@ -4,9 +4,19 @@ import os
 import tempfile
 
 
-def write_atomically(path, data: bytes) -> None:
-    """Writes `data` to `path` so that a crash leaves either the old or the new file, never a torn one:
-    temp file in the same directory, fsync, rename, fsync of the directory."""
+def fsync_dir(path) -> None:
+    """Makes a directory's entries (a rename, a new file) durable."""
+    fd = os.open(os.fspath(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path, data: bytes, durable: bool = True) -> None:
+    """Replaces `path` by `data` so that a crash leaves either the old or the new file, never a torn one:
+    temp file in the same directory, rename. With `durable` (default) the file and the directory are
+    fsynced too, so the new content also survives a power loss."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
@@ -14,14 +24,14 @@ def write_atomically(path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    if durable:
+        fsync_dir(directory)

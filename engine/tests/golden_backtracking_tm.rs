@@ -11,6 +11,7 @@ use common::{load_trace, u32s};
 
 /// CPU time consumed by the calling thread (the machine running the tests is shared, so wall-clock
 /// time says little about the TM's own cost).
+#[cfg(target_os = "linux")]
 fn thread_cpu_time() -> Duration {
     #[repr(C)]
     struct Timespec {
@@ -26,6 +27,13 @@ fn thread_cpu_time() -> Duration {
     let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime failed");
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Elsewhere: wall-clock time since the first call.
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_time() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
 }
 
 /// What the golden trace says about one record.
@@ -169,7 +177,7 @@ fn nyc_taxi() {
 #[test]
 fn machine_temperature_system_failure() {
     let p = assert_parity("machine_temperature_system_failure");
-    assert!(p.memory_bytes < 10_000_000, "connections take {} bytes", p.memory_bytes);
+    assert!(p.memory_bytes < 8_000_000, "connections take {} bytes", p.memory_bytes);
 }
 
 #[test]

@@ -50,7 +50,6 @@ def test_detect_with_prediction_column(tmp_path):
     ("time,value\n2020-01-01 00:00:00,1\n", "header"),
     ("timestamp,value\n2020-01-01 00:00:00,abc\n", "line 2: value 'abc' is not a number"),
     ("timestamp,value\n2020-01-01 00:00:00,1\nyesterday,2\n", "line 3: unrecognised timestamp"),
-    ("timestamp,value\n2020-01-01 00:05:00,1\n2020-01-01 00:00:00,2\n", "line 3: timestamp 2020-01-01 00:00:00 goes back"),
     ("timestamp,value\n2020-01-01 00:00:00,nan\n", "line 2: value 'nan' is not finite"),
     ("timestamp,value\n", "no data rows"),
 ])
@@ -60,6 +59,14 @@ def test_detect_reports_bad_rows(tmp_path, content, message):
     result = influxhtm("detect", src, "-o", tmp_path / "out.csv", check=False)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_detect_scores_timestamps_going_back_like_nupic_and_warns(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("timestamp,value\n2020-01-01 00:05:00,1\n2020-01-01 00:00:00,2\n2020-01-01 00:10:00,3\n")
+    result = influxhtm("detect", src, "-o", tmp_path / "out.csv", "--quiet")
+    assert "line 3: timestamp 2020-01-01 00:00:00 goes back in time" in result.stderr
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 4
 
 
 def test_nab_writes_results_layout_that_the_scorer_accepts(tmp_path):

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::forward::{ForwardLists, ListRange};
+
 /// Marks "no segment" in links and updates.
 pub(super) const NONE: u32 = u32::MAX;
 
@@ -32,12 +34,15 @@ pub(super) struct Synapse {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct Segment {
     pub cell: u32,
-    pub slot: u32,
+    /// Slot within the cell (< 256; Cells4 allows at most 128 segments per cell).
+    pub slot: u8,
     /// Sorted by source cell; exactly sized.
     pub synapses: Box<[Synapse]>,
     pub positive_activations: u32,
     pub total_activations: u32,
     pub last_active_iteration: u32,
+    /// Synapses with permanence >= the connected permanence.
+    pub n_connected: u8,
     duty_cycle: f32,
     duty_cycle_iteration: u32,
     /// Next released slot of the same cell (free-slot stack link), or NONE.
@@ -90,6 +95,7 @@ pub(super) struct Plasticity {
     pub increment: f32,
     pub decrement: f32,
     pub max: f32,
+    pub connected: f32,
     pub max_synapses: usize,
 }
 
@@ -128,6 +134,7 @@ impl CellMarks {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Activity {
     counts: Vec<u32>,
+    lists: Vec<ListRange>,
 }
 
 impl Activity {
@@ -153,27 +160,94 @@ impl Activity {
     }
 }
 
-/// All segments of the TM with their slots, free-slot stacks and forward lists.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// All segments of the TM with their slots, free-slot stacks and forward lists. Saved without the
+/// forward lists, which are derived data and rebuilt (after validation) on load.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "SavedConnections")]
 pub(super) struct Connections {
     pub segments: Vec<Segment>,
-    /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included).
-    slot_count: Vec<u32>,
+    /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included; <= 128).
+    slot_count: Vec<u8>,
     /// Per cell: segment id of the most recently released slot (top of the free stack), or NONE.
     free_top: Vec<u32>,
-    /// Per source cell: ids of the segments holding a synapse from it (unordered).
-    out: Vec<Vec<u32>>,
+    forward: ForwardLists,
     live_segments: usize,
     live_synapses: usize,
 }
 
+/// The serialized form of `Connections`.
+#[derive(Serialize, Deserialize)]
+struct SavedConnections {
+    cells_per_column: u32,
+    segments: Vec<Segment>,
+    slot_count: Vec<u8>,
+    free_top: Vec<u32>,
+}
+
+/// Borrowing twin of `SavedConnections` for writing (same encoding).
+#[derive(Serialize)]
+struct SavedConnectionsRef<'a> {
+    cells_per_column: u32,
+    segments: &'a [Segment],
+    slot_count: &'a [u8],
+    free_top: &'a [u32],
+}
+
+impl Serialize for Connections {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SavedConnectionsRef {
+            cells_per_column: self.forward.cells_per_column(),
+            segments: &self.segments,
+            slot_count: &self.slot_count,
+            free_top: &self.free_top,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl TryFrom<SavedConnections> for Connections {
+    type Error = String;
+
+    fn try_from(saved: SavedConnections) -> Result<Self, String> {
+        let SavedConnections { cells_per_column: cpc, segments, slot_count, free_top } = saved;
+        let n_cells = slot_count.len();
+        let n_segments = segments.len() as u32;
+        if cpc == 0 || n_cells % cpc as usize != 0 || free_top.len() != n_cells {
+            return Err("inconsistent cell tables in saved TM connections".into());
+        }
+        let link_ok = |l: u32| l == NONE || l < n_segments;
+        if !free_top.iter().all(|&l| link_ok(l)) {
+            return Err("bad free-slot link in saved TM connections".into());
+        }
+        for seg in &segments {
+            let cell_ok = (seg.cell as usize) < n_cells && seg.slot < slot_count[seg.cell as usize];
+            let sorted = seg.synapses.windows(2).all(|w| w[0].src < w[1].src);
+            let sources_ok = seg.synapses.last().is_none_or(|s| (s.src as usize) < n_cells);
+            if !cell_ok || !sorted || !sources_ok || !link_ok(seg.next_free) {
+                return Err("bad segment in saved TM connections".into());
+            }
+        }
+        let forward = ForwardLists::build(n_cells / cpc as usize, cpc, |visit| {
+            for (id, seg) in segments.iter().enumerate() {
+                for syn in seg.synapses.iter() {
+                    visit(syn.src, id as u32);
+                }
+            }
+        });
+        let live_segments = segments.iter().filter(|s| !s.synapses.is_empty()).count();
+        let live_synapses = segments.iter().map(|s| s.synapses.len()).sum();
+        Ok(Connections { segments, slot_count, free_top, forward, live_segments, live_synapses })
+    }
+}
+
 impl Connections {
-    pub fn new(n_cells: usize) -> Self {
+    pub fn new(n_columns: usize, cells_per_column: u32) -> Self {
+        let n_cells = n_columns * cells_per_column as usize;
         Connections {
             segments: Vec::new(),
             slot_count: vec![0; n_cells],
             free_top: vec![NONE; n_cells],
-            out: vec![Vec::new(); n_cells],
+            forward: ForwardLists::new(n_columns, cells_per_column),
             live_segments: 0,
             live_synapses: 0,
         }
@@ -192,14 +266,15 @@ impl Connections {
         use std::mem::size_of;
         let segments = self.segments.capacity() * size_of::<Segment>()
             + self.segments.iter().map(|s| s.synapses.len() * size_of::<Synapse>()).sum::<usize>();
-        let out = self.out.capacity() * size_of::<Vec<u32>>()
-            + self.out.iter().map(|o| o.capacity() * size_of::<u32>()).sum::<usize>();
-        segments + out + (self.slot_count.capacity() + self.free_top.capacity()) * size_of::<u32>()
+        segments
+            + self.forward.memory_bytes()
+            + self.slot_count.capacity() * size_of::<u8>()
+            + self.free_top.capacity() * size_of::<u32>()
     }
 
     /// Slots ever allocated on `cell`.
     pub fn slot_count(&self, cell: u32) -> u32 {
-        self.slot_count[cell as usize]
+        self.slot_count[cell as usize] as u32
     }
 
     /// Finds the segments with at least `threshold` synapses (permanence ignored) whose source is in
@@ -210,17 +285,19 @@ impl Connections {
         if activity.counts.len() < n_segments {
             activity.counts.resize(n_segments, 0);
         }
+        let lists = &mut activity.lists;
+        self.forward.lists_of(cells, lists);
         let counts = &mut activity.counts[..n_segments];
-        for &c in cells {
-            for &s in &self.out[c as usize] {
+        for list in lists.iter() {
+            for &s in list.get(&self.forward) {
                 debug_assert!((s as usize) < n_segments);
                 // SAFETY: forward lists only hold ids of existing segments (< n_segments).
                 unsafe { *counts.get_unchecked_mut(s as usize) += 1 };
             }
         }
         // Second pass: collect and zero; zeroing on first sight also removes duplicates.
-        for &c in cells {
-            for &s in &self.out[c as usize] {
+        for list in lists.iter() {
+            for &s in list.get(&self.forward) {
                 // SAFETY: as above.
                 let count = unsafe { counts.get_unchecked_mut(s as usize) };
                 if *count >= threshold {
@@ -240,15 +317,17 @@ impl Connections {
 
     /// Creates a segment on `cell` with synapses from the sorted `sources`, reusing the most recently
     /// released slot of the cell if there is one. Returns the segment id.
-    pub fn create_segment(&mut self, cell: u32, sources: &[u32], initial_perm: f32, iteration: u32) -> u32 {
-        let synapses: Box<[Synapse]> = sources.iter().map(|&src| Synapse { src, perm: initial_perm }).collect();
-        let fresh = |slot: u32| Segment {
+    pub fn create_segment(&mut self, cell: u32, sources: &[u32], p: &Plasticity, iteration: u32) -> u32 {
+        let synapses: Box<[Synapse]> = sources.iter().map(|&src| Synapse { src, perm: p.initial }).collect();
+        let n_connected = if p.initial >= p.connected { sources.len() as u8 } else { 0 };
+        let fresh = |slot: u8| Segment {
             cell,
             slot,
             synapses,
             positive_activations: 1,
             total_activations: 1,
             last_active_iteration: iteration,
+            n_connected,
             duty_cycle: (1.0f64 / iteration as f64) as f32,
             duty_cycle_iteration: iteration,
             next_free: NONE,
@@ -261,12 +340,12 @@ impl Connections {
             top
         } else {
             let slot = self.slot_count[cell as usize];
-            self.slot_count[cell as usize] += 1;
+            self.slot_count[cell as usize] = self.slot_count[cell as usize].saturating_add(1);
             push_with_small_slack(&mut self.segments, fresh(slot), 8);
             (self.segments.len() - 1) as u32
         };
         for &src in sources {
-            push_with_small_slack(&mut self.out[src as usize], id, 4);
+            self.forward.add(src, id);
         }
         self.live_segments += 1;
         self.live_synapses += sources.len();
@@ -276,8 +355,8 @@ impl Connections {
     /// Deletes every synapse of segment `id` and puts its slot on its cell's free stack.
     pub fn release_segment(&mut self, id: u32) {
         let synapses = std::mem::take(&mut self.segments[id as usize].synapses);
-        for s in &synapses {
-            self.unlink(s.src, id);
+        for s in synapses.iter() {
+            self.forward.remove(s.src, id);
         }
         self.live_synapses -= synapses.len();
         self.release_slot(id);
@@ -286,18 +365,12 @@ impl Connections {
     fn release_slot(&mut self, id: u32) {
         let seg = &mut self.segments[id as usize];
         seg.synapses = Box::default();
+        seg.n_connected = 0;
         seg.total_activations = 0;
         seg.positive_activations = 0;
         seg.next_free = self.free_top[seg.cell as usize];
         self.free_top[seg.cell as usize] = id;
         self.live_segments -= 1;
-    }
-
-    fn unlink(&mut self, src: u32, id: u32) {
-        let list = &mut self.out[src as usize];
-        if let Some(pos) = list.iter().position(|&s| s == id) {
-            list.swap_remove(pos);
-        }
     }
 
     /// Applies a segment update to an existing segment (Cells4 `adaptSegment`): synapses from the
@@ -368,14 +441,14 @@ impl Connections {
         } else {
             seg.synapses = merged.as_slice().into();
         }
+        seg.n_connected = merged.iter().filter(|s| s.perm >= p.connected).count() as u8;
         let empty = after == 0;
         self.live_synapses = self.live_synapses + after - before;
         for &src in additions.iter() {
-            push_with_small_slack(&mut self.out[src as usize], id, 4);
+            self.forward.add(src, id);
         }
-        for k in 0..dropped.len() {
-            let src = dropped[k];
-            self.unlink(src, id);
+        for &src in dropped.iter() {
+            self.forward.remove(src, id);
         }
         if empty {
             self.release_slot(id);
@@ -407,21 +480,21 @@ mod tests {
     use super::*;
 
     fn plasticity() -> Plasticity {
-        Plasticity { initial: 0.21, increment: 0.1, decrement: 0.1, max: 1.0, max_synapses: 4 }
+        Plasticity { initial: 0.21, increment: 0.1, decrement: 0.1, max: 1.0, connected: 0.3, max_synapses: 4 }
     }
 
     #[test]
     fn released_slots_are_reused_last_released_first() {
-        let mut c = Connections::new(8);
-        let a = c.create_segment(1, &[2, 3], 0.21, 1);
-        let b = c.create_segment(1, &[4], 0.21, 1);
-        let d = c.create_segment(1, &[5], 0.21, 1);
+        let mut c = Connections::new(1, 8);
+        let a = c.create_segment(1, &[2, 3], &plasticity(), 1);
+        let b = c.create_segment(1, &[4], &plasticity(), 1);
+        let d = c.create_segment(1, &[5], &plasticity(), 1);
         c.release_segment(a);
         c.release_segment(d);
         assert_eq!(c.num_segments(), 1);
-        let e = c.create_segment(1, &[6], 0.21, 2);
+        let e = c.create_segment(1, &[6], &plasticity(), 2);
         assert_eq!((e, c.segments[e as usize].slot), (d, 2));
-        let f = c.create_segment(1, &[7], 0.21, 2);
+        let f = c.create_segment(1, &[7], &plasticity(), 2);
         assert_eq!((f, c.segments[f as usize].slot), (a, 0));
         assert_eq!(c.slot_count(1), 3);
         assert_eq!(c.segments[b as usize].slot, 1);
@@ -429,14 +502,38 @@ mod tests {
     }
 
     #[test]
+    fn saved_connections_round_trip_and_reject_inconsistent_data() {
+        let mut c = Connections::new(2, 8);
+        let a = c.create_segment(3, &[1, 9, 12], &plasticity(), 1);
+        c.create_segment(3, &[2], &plasticity(), 1);
+        c.release_segment(a);
+        c.create_segment(9, &[3, 4], &plasticity(), 2);
+        let blob = bincode::serialize(&c).unwrap();
+        let back: Connections = bincode::deserialize(&blob).unwrap();
+        assert_eq!((back.num_segments(), back.num_synapses()), (2, 3));
+        let (mut act, mut found) = (Activity::default(), Vec::new());
+        back.propagate(&[3, 4], 2, &mut act, &mut found);
+        assert_eq!(found.len(), 1);
+        assert_eq!(bincode::serialize(&back).unwrap(), blob);
+
+        let mut saved: SavedConnections = bincode::deserialize(&blob).unwrap();
+        saved.segments[1].synapses = vec![Synapse { src: 99, perm: 0.5 }].into();
+        assert!(Connections::try_from(saved).is_err(), "source cell out of range");
+        let mut saved: SavedConnections = bincode::deserialize(&blob).unwrap();
+        saved.free_top.pop();
+        assert!(Connections::try_from(saved).is_err(), "cell tables of different sizes");
+    }
+
+    #[test]
     fn adapt_weakens_deletes_frees_and_adds() {
-        let mut c = Connections::new(16);
-        let s = c.create_segment(0, &[1, 2, 3, 4], 0.21, 1);
+        let mut c = Connections::new(2, 8);
+        let s = c.create_segment(0, &[1, 2, 3, 4], &plasticity(), 1);
         let mut scratch = AdaptScratch::default();
         // 1 and 3 active: 2 and 4 weakened to 0.11 (float32 0.21 - 0.1).
         c.adapt_segment(s, &[1, 3], &plasticity(), 2, &mut scratch);
         let perms: Vec<f32> = c.segments[s as usize].synapses.iter().map(|x| x.perm).collect();
         assert_eq!(perms, vec![0.21f32 + 0.1, 0.21f32 - 0.1, 0.21f32 + 0.1, 0.21f32 - 0.1]);
+        assert_eq!(c.segments[s as usize].n_connected, 2, "0.31 >= 0.3 twice");
         // Adding 9 and 10 needs two free slots: the weakest inactive ones (2 and 4) go first.
         c.adapt_segment(s, &[1, 3, 9, 10], &plasticity(), 3, &mut scratch);
         let srcs: Vec<u32> = c.segments[s as usize].synapses.iter().map(|x| x.src).collect();
@@ -448,7 +545,7 @@ mod tests {
         c.propagate(&[2, 4, 9], 1, &mut act, &mut found);
         assert_eq!(found, vec![(s, 1)]);
         // Everything inactive three times in a row: 0.21 -> 0.11 -> 0.01 -> deleted; segment released.
-        let t = c.create_segment(5, &[1], 0.21, 3);
+        let t = c.create_segment(5, &[1], &plasticity(), 3);
         for it in 4..7 {
             c.adapt_segment(t, &[], &plasticity(), it, &mut scratch);
         }

@@ -112,7 +112,11 @@ impl BacktrackingTm {
             }
             if columns.binary_search(&(u.cell / cpc)).is_ok() {
                 self.apply_update(u.cell, u.segment, &u.sources);
-                self.scratch.memo.adapted.push(u.segment);
+                if u.segment == NONE {
+                    self.scratch.memo.valid = false;
+                } else {
+                    self.scratch.memo.adapted.push(u.segment);
+                }
             }
         }
         self.updates = updates;
@@ -120,10 +124,10 @@ impl BacktrackingTm {
     }
 
     fn apply_update(&mut self, cell: u32, segment: u32, sources: &[u32]) {
+        let p = self.plasticity();
         if segment == NONE {
-            self.conn.create_segment(cell, sources, self.params.initial_perm, self.lrn_iteration);
+            self.conn.create_segment(cell, sources, &p, self.lrn_iteration);
         } else {
-            let p = self.plasticity();
             self.conn.adapt_segment(segment, sources, &p, self.lrn_iteration, &mut self.scratch.adapt);
         }
     }
@@ -300,7 +304,7 @@ impl BacktrackingTm {
         let wanted = self.params.new_synapse_count as usize;
         if wanted > sources.len() {
             let candidates = &mut self.scratch.candidates;
-            choose_sources(&self.conn, &mut self.rng, segment, wanted - sources.len(), state, candidates, &mut sources);
+            choose_sources(&mut self.rng, wanted - sources.len(), state, candidates, &mut sources);
         }
         sources
     }
@@ -318,7 +322,7 @@ impl BacktrackingTm {
         }
         // Every cell is full: free the least useful segment of the column.
         let (lo, hi) = (col * cpc + 1, (col + 1) * cpc);
-        let mut in_column: Vec<(u32, u32, u32)> = (0..self.conn.segments.len() as u32)
+        let mut in_column: Vec<(u32, u8, u32)> = (0..self.conn.segments.len() as u32)
             .filter(|&s| {
                 let seg = &self.conn.segments[s as usize];
                 seg.cell >= lo && seg.cell < hi && !seg.synapses.is_empty()
@@ -397,31 +401,17 @@ impl BacktrackingTm {
     }
 }
 
-/// Appends to `out` up to `n` cells of the sorted `state` that are not yet sources of `segment`
+/// Appends to `out` up to `n` cells of the sorted `state` that are not yet sources of the segment
 /// (Cells4 `chooseCellsToLearnFrom`): all of them if there are at most `n`, one by `getUInt32` if
-/// `n` is 1, else a `sample` in candidate order; `out` ends sorted.
-fn choose_sources(
-    conn: &Connections,
-    rng: &mut Random,
-    segment: u32,
-    n: usize,
-    state: &[u32],
-    candidates: &mut Vec<u32>,
-    out: &mut Vec<u32>,
-) {
+/// `n` is 1, else a `sample` in candidate order; `out` ends sorted. On entry `out` holds exactly
+/// the segment's sources that are in `state` (sorted), so the candidates are `state` minus `out`.
+fn choose_sources(rng: &mut Random, n: usize, state: &[u32], candidates: &mut Vec<u32>, out: &mut Vec<u32>) {
     candidates.clear();
-    if segment == NONE {
-        candidates.extend_from_slice(state);
-    } else {
-        let have = &conn.segments[segment as usize].synapses;
-        let mut h = 0;
-        for &c in state {
-            while h < have.len() && have[h].src < c {
-                h += 1;
-            }
-            if h < have.len() && have[h].src == c {
-                continue;
-            }
+    let mut j = 0;
+    for &c in state {
+        if j < out.len() && out[j] == c {
+            j += 1;
+        } else {
             candidates.push(c);
         }
     }

@@ -4,6 +4,7 @@
 //! (which grows and adapts segments). Both backtrack over recent inputs to re-lock onto a sequence.
 
 mod connections;
+mod forward;
 mod learning;
 
 use std::collections::VecDeque;
@@ -131,7 +132,8 @@ pub struct BacktrackingTm {
     inf_active: Vec<u32>,
     inf_predicted: Vec<u32>,
     inf_predicted_prev: Vec<u32>,
-    /// Non-zero column confidences after the latest step, ascending by column.
+    /// Column confidences of the columns reached in the latest step, ascending by column (a column
+    /// can appear with confidence 0 when its duty cycles underflowed).
     col_confidence: Vec<(u32, f32)>,
     inf_history: VecDeque<Vec<u32>>,
 
@@ -173,14 +175,13 @@ impl BacktrackingTm {
     /// A fresh TM; configurations Cells4 would not run in fixed-size mode are rejected.
     pub fn new(params: BacktrackingTmParams) -> Result<Self, String> {
         params.validate()?;
-        let n_cells = (params.number_of_cols * params.cells_per_column) as usize;
         Ok(BacktrackingTm {
             rng: Random::new(params.seed),
             lrn_iteration: 0,
             avg_input_density: 0.0,
             pam_counter: params.pam_length,
             learned_seq_length: 0,
-            conn: Connections::new(n_cells),
+            conn: Connections::new(params.number_of_cols as usize, params.cells_per_column),
             inf_active: Vec::new(),
             inf_predicted: Vec::new(),
             inf_predicted_prev: Vec::new(),
@@ -197,6 +198,7 @@ impl BacktrackingTm {
         })
     }
 
+    /// The configuration this TM was built with.
     pub fn params(&self) -> &BacktrackingTmParams {
         &self.params
     }
@@ -245,6 +247,7 @@ impl BacktrackingTm {
         self.conn.num_segments()
     }
 
+    /// Synapses over all live segments.
     pub fn num_synapses(&self) -> usize {
         self.conn.num_synapses()
     }
@@ -264,6 +267,7 @@ impl BacktrackingTm {
             increment: self.params.permanence_inc,
             decrement: self.params.permanence_dec,
             max: self.params.permanence_max,
+            connected: self.params.connected_perm,
             max_synapses: self.params.max_synapses_per_segment as usize,
         }
     }
@@ -345,9 +349,9 @@ impl BacktrackingTm {
                 Some(last) if last.0 == col => last.1 += dc,
                 _ => col_conf.push((col, dc)),
             }
-            if seg.synapses.len() >= threshold as usize
+            if self.inf_predicted.last() != Some(&cell)
+                && seg.n_connected as u32 >= threshold
                 && seg.connected_active(marks, connected) >= threshold
-                && self.inf_predicted.last() != Some(&cell)
             {
                 self.inf_predicted.push(cell);
                 if last_predicted_col != col {
@@ -417,5 +421,90 @@ impl BacktrackingTm {
         std::mem::swap(&mut self.inf_predicted_prev, &mut backup_predicted_prev);
         self.scratch.backup_active = backup_active;
         self.scratch.backup_predicted_prev = backup_predicted_prev;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_params() -> BacktrackingTmParams {
+        BacktrackingTmParams {
+            number_of_cols: 100,
+            cells_per_column: 8,
+            activation_threshold: 6,
+            min_threshold: 4,
+            new_synapse_count: 8,
+            max_synapses_per_segment: 16,
+            max_segments_per_cell: 16,
+            ..BacktrackingTmParams::nab()
+        }
+    }
+
+    /// Ten disjoint columns per pattern: pattern k uses columns 10k..10k+9.
+    fn pattern(k: u32) -> Vec<u32> {
+        (10 * k..10 * k + 10).collect()
+    }
+
+    #[test]
+    fn learns_a_repeating_sequence() {
+        let mut tm = BacktrackingTm::new(small_params()).unwrap();
+        let mut predicted = Vec::new();
+        for _ in 0..40 {
+            for k in 0..4 {
+                tm.compute(&pattern(k), true);
+            }
+        }
+        for k in 0..4 {
+            tm.compute(&pattern(k), true);
+            tm.predicted_columns(&mut predicted);
+            assert_eq!(predicted, pattern((k + 1) % 4), "after pattern {k}");
+        }
+        assert!(tm.num_segments() > 0 && tm.num_synapses() >= tm.num_segments());
+    }
+
+    #[test]
+    fn inference_only_steps_do_not_learn() {
+        let mut tm = BacktrackingTm::new(small_params()).unwrap();
+        for k in 0..4 {
+            tm.compute(&pattern(k), true);
+        }
+        let (segs, syns) = (tm.num_segments(), tm.num_synapses());
+        for k in 0..8 {
+            tm.compute(&pattern(k % 4), false);
+        }
+        assert_eq!((tm.num_segments(), tm.num_synapses()), (segs, syns));
+        let mut cells = Vec::new();
+        tm.active_cells(&mut cells);
+        assert!(cells.iter().all(|&c| (30 * 8..40 * 8).contains(&c)), "active cells belong to the last input");
+    }
+
+    #[test]
+    fn full_columns_recycle_their_least_used_segment() {
+        let params = BacktrackingTmParams {
+            number_of_cols: 4,
+            cells_per_column: 2,
+            activation_threshold: 1,
+            min_threshold: 1,
+            new_synapse_count: 1,
+            max_segments_per_cell: 1,
+            max_synapses_per_segment: 4,
+            ..BacktrackingTmParams::nab()
+        };
+        let mut tm = BacktrackingTm::new(params).unwrap();
+        let inputs: [&[u32]; 7] = [&[0], &[1, 2], &[3], &[0, 2], &[1], &[2, 3], &[0, 1]];
+        for step in 0..300 {
+            tm.compute(inputs[(step * 5 + step / 7) % 7], true);
+            // One non-start cell with one slot per column: never more than 4 segments.
+            assert!(tm.num_segments() <= 4, "step {step}: {} segments", tm.num_segments());
+        }
+        assert!(tm.num_segments() > 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "strictly increasing")]
+    fn rejects_unsorted_columns() {
+        let mut tm = BacktrackingTm::new(small_params()).unwrap();
+        tm.compute(&[5, 3], true);
     }
 }

@@ -1,0 +1,203 @@
+//! Forward lists of the backtracking TM: for every source cell, the segments holding a synapse
+//! from it. The lists of all cells of a column share one array, grouped by cell, so a bursting
+//! column is read as one contiguous run and the per-cell overhead is a single offset.
+
+/// A run of one column's array: the lists of one cell or of a whole column.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ListRange {
+    column: u32,
+    start: u32,
+    end: u32,
+}
+
+impl ListRange {
+    #[inline]
+    pub fn get<'a>(&self, lists: &'a ForwardLists) -> &'a [u32] {
+        &lists.columns[self.column as usize][self.start as usize..self.end as usize]
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct ForwardLists {
+    cells_per_column: u32,
+    /// Per column: segment ids, grouped by source cell in cell order (unordered within a group).
+    columns: Vec<Vec<u32>>,
+    /// Per cell: end of its group in its column's array (the group starts where the previous
+    /// cell's ends, or at 0 for the column's first cell).
+    ends: Vec<u32>,
+}
+
+impl ForwardLists {
+    pub fn new(n_columns: usize, cells_per_column: u32) -> Self {
+        ForwardLists {
+            cells_per_column,
+            columns: vec![Vec::new(); n_columns],
+            ends: vec![0; n_columns * cells_per_column as usize],
+        }
+    }
+
+    /// Builds the lists from scratch; `for_each_edge` must report every (source cell, segment)
+    /// pair, the same way, each time it is called (it is called twice).
+    pub fn build(n_columns: usize, cells_per_column: u32, for_each_edge: impl Fn(&mut dyn FnMut(u32, u32))) -> Self {
+        let cpc = cells_per_column as usize;
+        let mut ends = vec![0u32; n_columns * cpc];
+        for_each_edge(&mut |src, _| ends[src as usize] += 1);
+        let mut next = vec![0u32; n_columns * cpc];
+        let mut columns = Vec::with_capacity(n_columns);
+        for col in 0..n_columns {
+            let mut end = 0;
+            for cell in col * cpc..(col + 1) * cpc {
+                next[cell] = end;
+                end += ends[cell];
+                ends[cell] = end;
+            }
+            columns.push(vec![0u32; end as usize]);
+        }
+        for_each_edge(&mut |src, seg| {
+            let slot = &mut next[src as usize];
+            columns[src as usize / cpc][*slot as usize] = seg;
+            *slot += 1;
+        });
+        ForwardLists { cells_per_column, columns, ends }
+    }
+
+    /// The segments fed by `cell`.
+    #[cfg(test)]
+    pub fn of(&self, cell: u32) -> &[u32] {
+        let col = cell / self.cells_per_column;
+        let start = if cell.is_multiple_of(self.cells_per_column) { 0 } else { self.ends[cell as usize - 1] };
+        &self.columns[col as usize][start as usize..self.ends[cell as usize] as usize]
+    }
+
+    /// The list ranges of the sorted `cells`, whole columns merged into one range.
+    pub fn lists_of(&self, cells: &[u32], out: &mut Vec<ListRange>) {
+        out.clear();
+        let cpc = self.cells_per_column as usize;
+        let mut i = 0;
+        while i < cells.len() {
+            let cell = cells[i];
+            let col = cell / self.cells_per_column;
+            let first = cell.is_multiple_of(self.cells_per_column);
+            if first && i + cpc <= cells.len() && cells[i + cpc - 1] == cell + cpc as u32 - 1 {
+                let end = self.ends[cell as usize + cpc - 1];
+                out.push(ListRange { column: col, start: 0, end });
+                i += cpc;
+            } else {
+                let start = if first { 0 } else { self.ends[cell as usize - 1] };
+                out.push(ListRange { column: col, start, end: self.ends[cell as usize] });
+                i += 1;
+            }
+        }
+    }
+
+    /// Records that segment `seg` has a synapse from `cell`.
+    pub fn add(&mut self, cell: u32, seg: u32) {
+        let cpc = self.cells_per_column;
+        let base = (cell - cell % cpc) as usize;
+        let list = &mut self.columns[(cell / cpc) as usize];
+        if list.len() == list.capacity() {
+            list.reserve_exact((list.len() / 4).max(4));
+        }
+        list.push(seg);
+        // The free slot travels from the column's end down to the end of `cell`'s group: each
+        // later group gives its first element to the slot after its end.
+        let mut hole = list.len() - 1;
+        for g in (cell as usize + 1..base + cpc as usize).rev() {
+            let start = self.ends[g - 1] as usize;
+            list[hole] = list[start];
+            self.ends[g] += 1;
+            hole = start;
+        }
+        list[hole] = seg;
+        self.ends[cell as usize] += 1;
+    }
+
+    /// Removes one record of segment `seg` from `cell`'s list (none if absent).
+    pub fn remove(&mut self, cell: u32, seg: u32) {
+        let cpc = self.cells_per_column;
+        let base = (cell - cell % cpc) as usize;
+        let start = if cell as usize == base { 0 } else { self.ends[cell as usize - 1] as usize };
+        let end = self.ends[cell as usize] as usize;
+        let list = &mut self.columns[(cell / cpc) as usize];
+        let Some(pos) = list[start..end].iter().position(|&s| s == seg) else {
+            return;
+        };
+        // Fill the gap with the group's last element, then let each later group move its last
+        // element into the gap before it.
+        list[start + pos] = list[end - 1];
+        self.ends[cell as usize] -= 1;
+        let mut hole = end - 1;
+        for g in cell as usize + 1..base + cpc as usize {
+            let last = self.ends[g] as usize - 1;
+            list[hole] = list[last];
+            self.ends[g] -= 1;
+            hole = last;
+        }
+        list.truncate(hole);
+    }
+
+    pub fn cells_per_column(&self) -> u32 {
+        self.cells_per_column
+    }
+
+    /// Approximate heap bytes held.
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.columns.capacity() * size_of::<Vec<u32>>()
+            + self.columns.iter().map(|c| c.capacity() * size_of::<u32>()).sum::<usize>()
+            + self.ends.capacity() * size_of::<u32>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(s: &[u32]) -> Vec<u32> {
+        let mut v = s.to_vec();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn groups_stay_separate_under_adds_and_removes() {
+        let mut f = ForwardLists::new(2, 4);
+        for (cell, seg) in [(1, 10), (3, 30), (0, 1), (1, 11), (2, 20), (3, 31), (5, 50), (1, 12)] {
+            f.add(cell, seg);
+        }
+        assert_eq!(sorted(f.of(0)), vec![1]);
+        assert_eq!(sorted(f.of(1)), vec![10, 11, 12]);
+        assert_eq!(sorted(f.of(2)), vec![20]);
+        assert_eq!(sorted(f.of(3)), vec![30, 31]);
+        assert_eq!(sorted(f.of(5)), vec![50]);
+        assert!(f.of(4).is_empty());
+        f.remove(1, 11);
+        f.remove(0, 1);
+        f.remove(3, 99);
+        assert!(f.of(0).is_empty());
+        assert_eq!(sorted(f.of(1)), vec![10, 12]);
+        assert_eq!(sorted(f.of(2)), vec![20]);
+        assert_eq!(sorted(f.of(3)), vec![30, 31]);
+        f.remove(3, 30);
+        f.remove(3, 31);
+        f.remove(2, 20);
+        f.remove(1, 10);
+        f.remove(1, 12);
+        assert!((0..4).all(|c| f.of(c).is_empty()));
+        assert_eq!(sorted(f.of(5)), vec![50]);
+        f.add(4, 40);
+        f.add(6, 60);
+        f.add(7, 70);
+        let mut ranges = Vec::new();
+        f.lists_of(&[4, 5, 6, 7], &mut ranges);
+        assert_eq!(ranges.len(), 1, "a whole column is one range");
+        assert_eq!(sorted(ranges[0].get(&f)), vec![40, 50, 60, 70]);
+        f.lists_of(&[1, 5, 7], &mut ranges);
+        let got: Vec<Vec<u32>> = ranges.iter().map(|r| sorted(r.get(&f))).collect();
+        assert_eq!(got, vec![vec![], vec![50], vec![70]]);
+        let edges = [(4u32, 40u32), (5, 50), (6, 60), (7, 70), (2, 7)];
+        let rebuilt = ForwardLists::build(2, 4, |visit| edges.iter().for_each(|&(c, s)| visit(c, s)));
+        assert!((0..8).all(|c| sorted(rebuilt.of(c)) == sorted(f.of(c)) || c == 2));
+        assert_eq!(rebuilt.of(2), &[7]);
+    }
+}

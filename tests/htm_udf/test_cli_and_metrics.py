@@ -1,0 +1,100 @@
+"""`influxhtm models list|show|delete`, the `udf/influxhtm-udf` program, and the Prometheus endpoint."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from tests.htm_udf.kapacitor_client import REPO, KapacitorClient, env, make_point, option
+from udf.htm_udf.cli import main as cli_main
+
+SEC = 10**9
+RANGE = [option("field", "usage"), option("min", 0.0), option("max", 100.0)]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_models_list_show_delete(server, capsys):
+    c = server.connect()
+    assert c.init(RANGE, task="cpu_alert").success
+    for i in range(3):
+        for host in ("a", "b"):
+            c.point(make_point((10 + i) * SEC, 1.0 * i, field="usage", group=f"host={host}", tags={"host": host}))
+    c.points(6)
+    c.close()  # the end of a connection checkpoints its models
+    c.wait_closed()
+    assert cli_main(["models", "--state-dir", server.state, "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted(r["group"] for r in rows) == ["host=a", "host=b"]
+    assert all(r["task"] == "cpu_alert" and r["records_seen"] == 3 and r["field"] == "usage" for r in rows)
+    assert cli_main(["models", "--state-dir", server.state, "list"]) == 0
+    table = capsys.readouterr().out
+    assert "cpu_alert" in table and "host=a" in table
+    mid = rows[0]["id"]
+    assert cli_main(["models", "--state-dir", server.state, "show", mid]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == mid and shown["checkpoint_bytes"] > 0 and shown["journal_entries"] == 0
+    assert shown["options"]["field"] == "usage" and shown["database"] == "telegraf"
+    assert cli_main(["models", "--state-dir", server.state, "delete", mid]) == 0
+    assert cli_main(["models", "--state-dir", server.state, "show", mid]) == 1
+    assert "no model" in capsys.readouterr().err
+
+
+def test_executable_serves_info_in_process_mode(tmp_path):
+    prog = os.path.join(REPO, "udf", "influxhtm-udf")
+    assert os.access(prog, os.X_OK)
+    # run with this interpreter (the shebang picks the python3 on PATH, which may lack the dependencies)
+    proc = subprocess.Popen([sys.executable, prog, "--state-dir", str(tmp_path / "state")], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env())
+    c = KapacitorClient(proc.stdout, proc.stdin)
+    assert "field" in c.info().options
+    c.close()
+    c.wait_closed()
+    assert proc.wait(timeout=30) == 0
+    proc.stdout.close()
+
+
+def test_metrics_endpoint(socket_server):
+    port = free_port()
+    srv = socket_server("--metrics", f"127.0.0.1:{port}")
+    c = srv.connect()
+    assert c.init(RANGE).success
+    for i in range(5):
+        c.point(make_point((10 + i) * SEC, float(i), field="usage"))
+    c.point(make_point(20 * SEC, "bad", field="usage"))
+    c.points(6)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    metrics = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            metrics[name] = float(value)
+    assert metrics["influxhtm_udf_points_in_total"] == 6
+    assert metrics["influxhtm_udf_points_out_total"] == 6
+    assert metrics['influxhtm_udf_bad_points_total{reason="string"}'] == 1
+    assert metrics["influxhtm_udf_models"] == 1
+    assert metrics["influxhtm_udf_step_seconds_count"] == 5
+    assert metrics["influxhtm_udf_checkpoint_age_seconds"] >= 0
+
+
+def test_second_server_refuses_a_live_socket(server):
+    proc = subprocess.run([sys.executable, "-m", "udf.htm_udf", "--socket", server.sock, "--state-dir", server.state],
+                          env=env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "already listening" in proc.stderr
+    c = server.connect()  # the first server is unaffected
+    assert c.keepalive(1) == 1

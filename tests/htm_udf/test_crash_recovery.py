@@ -1,0 +1,144 @@
+"""Zero lost model updates: kill -9 of the server, restart, continue == an uninterrupted run."""
+import json
+import math
+import os
+import signal
+
+import pytest
+
+from influxhtm.store import ModelStore, model_id_for
+from tests.htm_udf.kapacitor_client import KapacitorClient, make_point, option, start_socket_server
+
+SEC = 10**9
+HOSTS = ("a", "b", "c")
+
+
+def stream(n_rounds):
+    """Interleaved points of three groups, one per minute per group."""
+    out = []
+    for i in range(n_rounds):
+        for k, host in enumerate(HOSTS):
+            t = (1_700_000_000 + 60 * i) * SEC
+            v = 50.0 + 30.0 * math.sin(i / (5.0 + k)) + (25.0 if i % 41 == 40 else 0.0)
+            out.append(make_point(t, v, field="usage", group=f"host={host}", tags={"host": host}, dims=["host"]))
+    return out
+
+
+def scores(points):
+    return [(p.time, p.tags["host"], sorted(p.fieldsDouble.items())) for p in points]
+
+
+def run(client, options, pts):
+    assert client.init(options).success
+    for p in pts:
+        client.point(p)
+    return client.points(len(pts))
+
+
+def reference(tmp_path, options, pts):
+    srv = start_socket_server(str(tmp_path / "ref.sock"), str(tmp_path / "ref_state"))
+    try:
+        c = KapacitorClient.connect(str(tmp_path / "ref.sock"))
+        return scores(run(c, options, pts))
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+@pytest.mark.parametrize("options, kill_after", [
+    # checkpoints every 7 points per group: recovery = checkpoint + journal replay
+    ([option("field", "usage"), option("min", 0.0), option("max", 110.0), option("checkpointEvery", 7)], 40),
+    # default checkpointing: recovery = journal replay only
+    ([option("field", "usage"), option("min", 0.0), option("max", 110.0)], 25),
+    # learned range: killed after the warm-up completed (the warm-up points come from the journal)
+    ([option("field", "usage"), option("warmup", 12), option("checkpointEvery", 10)], 30),
+])
+def test_kill9_then_restart_continues_exactly(tmp_path, socket_server, options, kill_after):
+    pts = stream(60)
+    expected = reference(tmp_path, options, pts)
+    srv = socket_server()
+    c = srv.connect()
+    first = run(c, options, pts[: kill_after * len(HOSTS)])
+    assert scores(first) == expected[: len(first)]
+    srv.kill9()
+    srv.restart()
+    c2 = srv.connect()
+    rest = run(c2, options, pts[kill_after * len(HOSTS):])
+    assert scores(rest) == expected[len(first):]
+
+
+def test_kill9_during_warmup_loses_no_point(tmp_path, socket_server):
+    """Points buffered for the warm-up survive a crash and are answered when the warm-up completes."""
+    options = [option("field", "usage"), option("warmup", 20)]
+    pts = stream(30)
+    expected = reference(tmp_path, options, pts)
+    srv = socket_server()
+    c = srv.connect()
+    assert c.init(options).success
+    for p in pts[:24]:  # 8 of 20 warm-up points per group
+        c.point(p)
+    assert c.sync() == []
+    srv.kill9()
+    srv.restart()
+    c2 = srv.connect()
+    assert c2.init(options).success
+    for p in pts[24:]:
+        c2.point(p)
+    got = scores(c2.points(len(pts)))
+    # every point answered exactly once; per group in time order; scores equal the uninterrupted run
+    assert sorted(got) == sorted(expected)
+    for host in HOSTS:
+        assert [g for g in got if g[1] == host] == [e for e in expected if e[1] == host]
+
+
+def test_sigterm_checkpoints_every_model(tmp_path, socket_server):
+    options = [option("field", "usage"), option("min", 0.0), option("max", 110.0)]
+    pts = stream(10)
+    srv = socket_server()
+    c = srv.connect()
+    run(c, options, pts)
+    assert srv.stop() == 0
+    store = ModelStore(srv.state)
+    for host in HOSTS:
+        stored = store.load(model_id_for("task1", "htm2", f"host={host}"))
+        assert stored.blob is not None and stored.journal == []
+        assert stored.metadata["records_seen"] == 10
+        assert stored.metadata["tags"] == {"host": host}
+        assert stored.metadata["last_time"] == pts[-1].time
+    assert not os.path.exists(srv.sock)
+
+
+def test_reconnect_finds_models_in_memory(socket_server):
+    """A task node that reconnects to a running server continues its models."""
+    options = [option("field", "usage"), option("min", 0.0), option("max", 110.0)]
+    pts = stream(6)
+    srv = socket_server()
+    c = srv.connect()
+    run(c, options, pts[:9])
+    c.close()
+    c.wait_closed()
+    c2 = srv.connect()
+    assert c2.init(options).success
+    manifest = json.loads(c2.snapshot())
+    assert manifest["models"] == []  # this connection has not touched a group yet
+    for p in pts[9:]:
+        c2.point(p)
+    c2.points(9)
+    manifest = json.loads(c2.snapshot())
+    assert [m["records_seen"] for m in manifest["models"]] == [6, 6, 6]
+
+
+def test_changed_model_options_start_a_new_model(socket_server):
+    pts = stream(4)
+    srv = socket_server()
+    c = srv.connect()
+    run(c, [option("field", "usage"), option("min", 0.0), option("max", 110.0)], pts)
+    c.close()
+    c.wait_closed()
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.wait(timeout=60)
+    srv.restart()
+    c2 = srv.connect()
+    run(c2, [option("field", "usage"), option("min", 0.0), option("max", 500.0)], pts[:3])
+    manifest = json.loads(c2.snapshot())
+    assert [m["records_seen"] for m in manifest["models"]] == [1, 1, 1]

@@ -1,0 +1,50 @@
+"""Models evicted to the state dir (--max-resident-models) come back exactly: outputs equal an unlimited run."""
+import math
+
+from influxhtm.store import ModelStore
+from tests.htm_udf.kapacitor_client import make_point, option
+from udf.htm_udf import HtmHandler, ModelRegistry
+from udf.kapacitor_udf import udf_pb2
+
+SEC = 10**9
+
+
+class Collect:
+    def __init__(self):
+        self.points = []
+
+    def emit_point(self, p):
+        self.points.append(p)
+
+
+def run(tmp_path, name, max_resident, options):
+    registry = ModelRegistry(ModelStore(tmp_path / name), max_resident=max_resident)
+    out = Collect()
+    handler = HtmHandler(out, registry)
+    req = udf_pb2.InitRequest(taskID="t", nodeID="n")
+    req.options.extend(options)
+    assert handler.init(req).success
+    for i in range(24):
+        for g in range(3):
+            v = 50 + 30 * math.sin(i / (3.0 + g))
+            handler.point(make_point((1_700_000_000 + 60 * i) * SEC, v, field="usage", group=f"g{g}",
+                                     tags={"g": str(g)}))
+    handler.close()
+    return registry, [(p.time, p.tags["g"], sorted(p.fieldsDouble.items())) for p in out.points]
+
+
+def test_evicted_models_reload_exactly(tmp_path):
+    options = [option("field", "usage"), option("min", 0.0), option("max", 100.0)]
+    _, expected = run(tmp_path, "unlimited", None, options)
+    registry, got = run(tmp_path, "two", 2, options)
+    assert len(registry) <= 2
+    assert got == expected
+
+
+def test_eviction_during_warmup_keeps_the_buffer(tmp_path):
+    options = [option("field", "usage"), option("warmup", 10)]
+    _, expected = run(tmp_path, "unlimited", None, options)
+    _, got = run(tmp_path, "one", 1, options)
+    assert sorted(got) == sorted(expected)
+    for g in range(3):
+        assert [x for x in got if x[1] == str(g)] == [x for x in expected if x[1] == str(g)]

@@ -1,0 +1,202 @@
+"""The `@htm()` UDF handler: one instance per Kapacitor connection (one task node, or the Info probe)."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from udf.kapacitor_udf import Emitter, Handler, udf_pb2
+
+from .models import ModelRegistry
+from .options import HtmOptions, OptionError, info_options, parse_options
+from .points import output_name, passthrough_point, read_value, scored_point, template_of
+
+log = logging.getLogger("influxhtm.udf")
+
+STREAM, BATCH = 0, 1  # Kapacitor's EdgeType wire numbers
+SNAPSHOT_FORMAT = "influxhtm-udf-snapshot"
+SNAPSHOT_VERSION = 1
+
+
+class HtmHandler(Handler):
+    """Scores every point of every group with that group's HTM model (see DESIGN.md §5)."""
+
+    def __init__(self, emitter: Emitter, registry: ModelRegistry, *, batch: bool = False):
+        self.emitter = emitter
+        self.registry = registry
+        self.metrics = registry.metrics
+        self.batch = batch
+        self.options: HtmOptions | None = None
+        self.task = ""
+        self.node = ""
+        self._begin: udf_pb2.BeginBatch | None = None
+        self._batch_out: list[udf_pb2.Point] = []
+        self._groups: dict[str, str] = {}  # group -> model id touched by this connection
+        self._logged: set[tuple[str, str]] = set()
+
+    # ---- management ----------------------------------------------------------------------------
+    def info(self) -> udf_pb2.InfoResponse:
+        edge = BATCH if self.batch else STREAM
+        response = udf_pb2.InfoResponse(wants=edge, provides=edge)
+        info_options(response)
+        return response
+
+    def init(self, request: udf_pb2.InitRequest) -> udf_pb2.InitResponse:
+        try:
+            options = parse_options(request.options)
+        except OptionError as exc:
+            log.error("task %s node %s: init failed: %s", request.taskID, request.nodeID, exc)
+            return udf_pb2.InitResponse(success=False, error=str(exc))
+        self.options = options
+        self.task, self.node = request.taskID, request.nodeID
+        log.info("task %s node %s: field %r, %s edge", self.task, self.node, options.field,
+                 "batch" if self.batch else "stream")
+        return udf_pb2.InitResponse(success=True)
+
+    def snapshot(self) -> udf_pb2.SnapshotResponse:
+        """A small JSON manifest naming this node's models.
+
+        Models are not checkpointed for it: checkpoint + journal in the state dir are complete at every
+        moment, and a forced checkpoint of every model at Kapacitor's snapshot interval (60 s by default)
+        would write megabytes per model per minute.
+        """
+        models = []
+        for group, model_id in sorted(self._groups.items()):
+            seen = self.registry.records_seen((self.task, self.node, group))
+            if seen is None:
+                log.warning("snapshot: model %s is no longer in the state dir", model_id)
+                continue
+            models.append({"id": model_id, "group": group, "records_seen": seen})
+        manifest = {
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
+            "task": self.task,
+            "node": self.node,
+            "models": models,
+        }
+        return udf_pb2.SnapshotResponse(snapshot=json.dumps(manifest, sort_keys=True).encode())
+
+    def restore(self, request: udf_pb2.RestoreRequest) -> udf_pb2.RestoreResponse:
+        """Preload the models a manifest names; an unusable snapshot only costs a warning."""
+        problem = self._restore(request.snapshot)
+        if problem:
+            log.warning("task %s node %s: %s; starting without the snapshot (models still resume from "
+                        "the state dir on their next point)", self.task, self.node, problem)
+        return udf_pb2.RestoreResponse(success=True)
+
+    def _restore(self, data: bytes) -> str | None:
+        if not data:
+            return "empty snapshot"
+        try:
+            manifest = json.loads(data)
+        except ValueError:
+            return "snapshot is not an influxhtm manifest (not JSON)"
+        if not isinstance(manifest, dict) or manifest.get("format") != SNAPSHOT_FORMAT:
+            return "snapshot is not an influxhtm manifest"
+        if manifest.get("version") != SNAPSHOT_VERSION:
+            return f"snapshot format version {manifest.get('version')!r} is not {SNAPSHOT_VERSION}"
+        if self.options is None:
+            return "restore before init"
+        if (manifest.get("task"), manifest.get("node")) != (self.task, self.node):
+            return f"snapshot belongs to task {manifest.get('task')!r} node {manifest.get('node')!r}"
+        missing = 0
+        for entry in manifest.get("models") or []:
+            try:
+                group, model_id = str(entry["group"]), str(entry["id"])
+            except (TypeError, KeyError):
+                return "snapshot manifest has a malformed model entry"
+            if self.registry.preload(model_id, (self.task, self.node, group), self.options):
+                self._groups[group] = model_id
+            else:
+                missing += 1
+        if missing:
+            return f"{missing} model(s) named in the snapshot are not in the state dir"
+        return None
+
+    def close(self) -> None:
+        if self.options is not None:
+            self.registry.checkpoint_all(self.task, self.node)
+
+    # ---- data ------------------------------------------------------------------------------------
+    def begin_batch(self, begin: udf_pb2.BeginBatch) -> None:
+        self._begin = begin
+        self._batch_out = []
+
+    def point(self, point: udf_pb2.Point) -> None:
+        if self.options is None:
+            raise RuntimeError("point received before a successful init")
+        if self._begin is not None:
+            if not point.name:
+                point.name = self._begin.name
+            if not point.group:
+                point.group = self._begin.group
+            self._batch_out.extend(self._process(point))
+            return
+        for out in self._process(point):
+            self.emitter.emit_point(out)
+            self.metrics.points_out.inc()
+
+    def end_batch(self, end: udf_pb2.EndBatch) -> None:
+        begin = udf_pb2.BeginBatch()
+        if self._begin is not None:
+            begin.CopyFrom(self._begin)
+        points, self._begin, self._batch_out = self._batch_out, None, []
+        name = output_name(self.options, end.name) if self.options else end.name
+        begin.name = name
+        begin.size = len(points)
+        self.emitter.emit_begin(begin)
+        for p in points:
+            self.emitter.emit_point(p)
+        self.metrics.points_out.inc(len(points))
+        out_end = udf_pb2.EndBatch()
+        out_end.CopyFrom(end)
+        out_end.name = name
+        self.emitter.emit_end(out_end)
+
+    def _process(self, point: udf_pb2.Point) -> list[udf_pb2.Point]:
+        options = self.options
+        self.metrics.points_in.inc()
+        value, reason = read_value(point, options.field)
+        scored = []
+        if reason is None:
+            key = (self.task, self.node, point.group)
+            while True:
+                model = self.registry.get(key, options, lambda: template_of(point))
+                with model.lock:
+                    if model.evicted:
+                        continue
+                    self._groups[point.group] = model.model_id
+                    if model.last_time_ns is not None and point.time <= model.last_time_ns:
+                        reason = "time_order"
+                        break
+                    started = time.perf_counter()
+                    scored = model.accept(point.time, value, point)
+                    self.metrics.step_seconds.observe(time.perf_counter() - started)
+                    if model.due(time.monotonic()) and model.checkpoint():
+                        self.metrics.checkpoints.inc()
+                    break
+        if reason is not None:
+            return self._bad(point, reason)
+        return [scored_point(s.point, options, s.value, s.scores) for s in scored]
+
+    def _bad(self, point: udf_pb2.Point, reason: str) -> list[udf_pb2.Point]:
+        self.metrics.bad_points.labels(reason).inc()
+        if (point.group, reason) not in self._logged:
+            self._logged.add((point.group, reason))
+            log.warning("task %s node %s group %r: point at %d not scored: %s (field %r); further %s points "
+                        "of this group are counted, not logged", self.task, self.node, point.group,
+                        point.time, _REASON_TEXT[reason], self.options.field, reason)
+        if self.options.onBadPoint == "drop":
+            return []
+        return [passthrough_point(point, self.options)]
+
+
+_REASON_TEXT = {
+    "missing": "the field is missing",
+    "string": "the field is a string",
+    "bool": "the field is a boolean",
+    "nan": "the value is NaN",
+    "inf": "the value is infinite",
+    "magnitude": "the value's magnitude exceeds 1e15",
+    "time_order": "its time is not after the group's previous point",
+}

@@ -1,0 +1,89 @@
+"""Entry point of the UDF server: `influxhtm udf ...`, `python -m udf.htm_udf`, `udf/influxhtm-udf`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from influxhtm.store import ModelStore
+from udf.kapacitor_udf import SocketInUseError, UdfServer, run_process
+
+from .handler import HtmHandler
+from .metrics import UdfMetrics
+from .models import ModelRegistry
+
+log = logging.getLogger("influxhtm.udf")
+
+
+def default_state_dir() -> str:
+    """$XDG_STATE_HOME/influxhtm, else ~/.local/state/influxhtm."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "influxhtm")
+
+
+def _octal(text: str) -> int:
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an octal file mode such as 0660, got {text!r}") from None
+
+
+def add_udf_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--socket", metavar="PATH",
+                        help="serve on this unix socket (socket UDF); without it: process mode on stdin/stdout")
+    parser.add_argument("--state-dir", metavar="DIR", default=None,
+                        help=f"checkpoints, journals and metadata of the models (default {default_state_dir()})")
+    parser.add_argument("--batch", action="store_true",
+                        help="want and provide a batch edge (for @htmBatch()); default: stream")
+    parser.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9108")
+    parser.add_argument("--socket-mode", type=_octal, default=0o660, metavar="MODE",
+                        help="file mode of the socket (default 0660)")
+    parser.add_argument("--journal-fsync", action="store_true",
+                        help="fsync every journal record (survives power loss; slower). Default: write to the "
+                             "OS at once (survives kill -9)")
+    parser.add_argument("--max-resident-models", type=int, default=0, metavar="N",
+                        help="keep at most N models in memory, evicting the least recently used to the state "
+                             "dir (default 0 = no limit)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def run_udf(args: argparse.Namespace) -> int:
+    """Run the UDF server (socket) or one UDF process (stdin/stdout) until EOF or SIGTERM."""
+    logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(args.log_level)
+    state_dir = args.state_dir or default_state_dir()
+    store = ModelStore(state_dir, journal_fsync=args.journal_fsync)
+    metrics = UdfMetrics()
+    if args.metrics:
+        metrics.serve(args.metrics)
+    registry = ModelRegistry(store, metrics, max_resident=args.max_resident_models or None)
+
+    def handler_factory(emitter):
+        return HtmHandler(emitter, registry, batch=args.batch)
+
+    try:
+        if args.socket:
+            log.info("serving on %s, state dir %s", args.socket, state_dir)
+            server = UdfServer(args.socket, handler_factory, socket_mode=args.socket_mode,
+                               on_shutdown=registry.checkpoint_all)
+            try:
+                server.serve_forever()
+            except (SocketInUseError, OSError) as exc:
+                log.error("%s", exc)
+                return 1
+            return 0
+        return run_process(handler_factory)
+    finally:
+        registry.checkpoint_all()
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="influxhtm-udf", description="HTM anomaly detection UDF for Kapacitor")
+    add_udf_arguments(parser)
+    return run_udf(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""Per-group HTM models keyed by (task, node, group), their warm-up and their persistence.
+
+One `ModelRegistry` lives per server process and is shared by all connections, so a task that
+reconnects finds its models in memory (or, after a restart or an eviction, in the state directory).
+Every accepted input is appended to the model's journal before the model sees it; a model is
+restored as checkpoint + journal replay, which reproduces its state exactly.
+"""
+from __future__ import annotations
+
+import collections
+import datetime
+import logging
+import threading
+import time
+from typing import Callable, NamedTuple
+
+from influxhtm.htm import AnomalyDetector
+from influxhtm.store import JournalEntry, ModelStore, StoreError, model_id_for
+
+from .metrics import UdfMetrics
+from .options import HtmOptions
+from .points import point_from_template
+
+log = logging.getLogger("influxhtm.udf")
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def timestamp_of(time_ns: int) -> datetime.datetime:
+    """Kapacitor's ns-since-epoch as an aware UTC datetime (microsecond precision)."""
+    return _EPOCH + datetime.timedelta(microseconds=time_ns // 1000)
+
+
+def new_detector(options: HtmOptions, lo: float, hi: float) -> AnomalyDetector:
+    return AnomalyDetector(
+        lo,
+        hi,
+        probation=options.probation,
+        tail=options.tail,
+        tm=options.tm,
+        prediction_steps=options.predictionSteps,
+        time_of_day=options.timeOfDay,
+        weekend=options.weekend,
+        resolution=options.resolution,
+    )
+
+
+class Scored(NamedTuple):
+    """One input that went through the model: the point to answer, its value and its scores."""
+
+    point: object  # udf_pb2.Point
+    value: float
+    scores: object  # influxhtm.htm.Scores
+
+
+class GroupModel:
+    """The model of one (task, node, group) plus its warm-up buffer; use under `lock`."""
+
+    def __init__(self, key: tuple[str, str, str], options: HtmOptions, store: ModelStore, template: dict):
+        self.key = key
+        self.model_id = model_id_for(*key)
+        self.options = options
+        self.store = store
+        self.template = template
+        self.lock = threading.Lock()
+        self.evicted = False
+        self.detector: AnomalyDetector | None = None
+        self.warmup: list[tuple[int, float, object | None]] = []  # (time_ns, value, point or None)
+        self.last_time_ns: int | None = None
+        self.records_seen = 0
+        self.unsaved = 0
+        self.dirty_since: float | None = None  # monotonic time of the first unsaved update
+        self.last_checkpoint = time.monotonic()
+        self.created = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        self.logged_reasons: set[str] = set()
+
+    # ---- creation and recovery ---------------------------------------------------------------
+    def metadata(self) -> dict:
+        task, node, group = self.key
+        t = self.template
+        return {
+            "task": task,
+            "node": node,
+            "group": group,
+            "database": t.get("database", ""),
+            "retention_policy": t.get("retention_policy", ""),
+            "measurement": t.get("name", ""),
+            "field": self.options.field,
+            "tags": t.get("tags", {}),
+            "template": t,
+            "options": self.options.to_json(),
+            "model_params": self.options.model_params(),
+            "created": self.created,
+            "records_seen": self.records_seen,
+            "last_time": self.last_time_ns,
+            "warming_up": self.detector is None,
+        }
+
+    def start_fresh(self) -> None:
+        self.store.update_metadata(self.model_id, **self.metadata())
+        if self._range_known():
+            self.detector = new_detector(self.options, *self._range(()))
+
+    def recover(self) -> bool:
+        """Load checkpoint + journal from the store; False if there is nothing usable to resume."""
+        stored = self.store.load(self.model_id)
+        meta = stored.metadata
+        if meta.get("model_params") != self.options.model_params():
+            log.warning(
+                "model %s: stored options %s differ from the task's %s; starting a new model",
+                self.model_id, meta.get("model_params"), self.options.model_params(),
+            )
+            return False
+        self.created = meta.get("created", self.created)
+        self.template = meta.get("template") or self.template
+        self.records_seen = int(meta.get("records_seen") or 0)
+        self.last_time_ns = meta.get("last_time")
+        if stored.blob is not None:
+            self.detector = AnomalyDetector.load(stored.blob)
+            for entry in stored.journal:  # outputs of replayed entries were answered before the restart
+                self.detector.handle(timestamp_of(entry.time_ns), entry.value)
+                self._seen(entry.time_ns)
+        else:
+            self.records_seen = 0  # no checkpoint yet: the journal holds every input since creation
+            for entry in stored.journal:
+                self._seen(entry.time_ns)
+                self.warmup.append((entry.time_ns, entry.value, None))
+            if self._range_known() or len(self.warmup) >= self.options.warmup:
+                # the warm-up had completed (and its points were answered) before the restart
+                self.detector = self._create_from_warmup()
+                for time_ns, value, _ in self.warmup:
+                    self.detector.handle(timestamp_of(time_ns), value)
+                self.warmup = []
+        if stored.journal:
+            self._mark_dirty()
+        return True
+
+    def _range_known(self) -> bool:
+        return self.options.min is not None and self.options.max is not None
+
+    def _range(self, values) -> tuple[float, float]:
+        values = list(values)
+        lo = self.options.min if self.options.min is not None else min(values)
+        hi = self.options.max if self.options.max is not None else max(values)
+        if hi < lo:  # a learned bound on the wrong side of a given one
+            lo, hi = min(lo, hi), max(lo, hi)
+        return lo, hi
+
+    def _create_from_warmup(self) -> AnomalyDetector:
+        values = [v for _, v, _ in self.warmup[: self.options.warmup]]
+        lo, hi = self._range(values)
+        log.info("model %s: warm-up done after %d points, range [%g, %g]", self.model_id, len(values), lo, hi)
+        return new_detector(self.options, lo, hi)
+
+    # ---- data ----------------------------------------------------------------------------------
+    def _seen(self, time_ns: int) -> None:
+        self.records_seen += 1
+        self.last_time_ns = time_ns
+
+    def _mark_dirty(self) -> None:
+        if self.dirty_since is None:
+            self.dirty_since = time.monotonic()
+
+    def accept(self, time_ns: int, value: float, point) -> list[Scored]:
+        """Journal the input, then learn it; returns the points answerable now (in time order)."""
+        self.store.append_journal(self.model_id, JournalEntry(time_ns, value))
+        self._seen(time_ns)
+        self.unsaved += 1
+        self._mark_dirty()
+        if self.detector is not None:
+            return [Scored(point, value, self.detector.handle(timestamp_of(time_ns), value))]
+        self.warmup.append((time_ns, value, point))
+        if len(self.warmup) < self.options.warmup:
+            return []
+        self.detector = self._create_from_warmup()
+        out = []
+        for t_ns, v, p in self.warmup:
+            if p is None:
+                p = point_from_template(self.template, t_ns, self.options.field, v)
+            out.append(Scored(p, v, self.detector.handle(timestamp_of(t_ns), v)))
+        self.warmup = []
+        self.checkpoint()
+        return out
+
+    # ---- persistence -----------------------------------------------------------------------
+    def due(self, now: float) -> bool:
+        o = self.options
+        return self.unsaved >= o.checkpointEvery or (
+            self.dirty_since is not None and now - self.last_checkpoint >= o.checkpointInterval / 1e9
+        )
+
+    def checkpoint(self) -> bool:
+        """Save the model (or, during warm-up, its metadata: the journal holds the buffer); True if written."""
+        if self.dirty_since is None:
+            return False
+        if self.detector is None:
+            self.store.update_metadata(self.model_id, **self.metadata())
+        else:
+            self.store.save_checkpoint(self.model_id, self.detector.save(), self.metadata())
+        self.unsaved = 0
+        self.dirty_since = None
+        self.last_checkpoint = time.monotonic()
+        return True
+
+
+class ModelRegistry:
+    """All models of one server process; evicts least recently used ones beyond `max_resident`."""
+
+    def __init__(self, store: ModelStore, metrics: UdfMetrics | None = None, max_resident: int | None = None):
+        self.store = store
+        self.metrics = metrics or UdfMetrics()
+        self.max_resident = max_resident
+        self._lock = threading.Lock()
+        self._models: collections.OrderedDict[tuple, GroupModel] = collections.OrderedDict()
+        self.metrics.track_checkpoint_age(self.oldest_unsaved)
+
+    def get(self, key: tuple[str, str, str], options: HtmOptions, template: Callable[[], dict]) -> GroupModel:
+        """The resident model for key, loading it from the store or creating it; its lock is NOT held.
+
+        template() gives the series identity (see points.template_of) for a model created now.
+        """
+        with self._lock:
+            model = self._models.get(key)
+            if model is not None and model.options == options:
+                self._models.move_to_end(key)
+                return model
+        if model is not None:  # same task node re-initialised with other options
+            self.evict(key)
+        model = self._open(key, options, template())
+        with self._lock:
+            current = self._models.get(key)
+            if current is not None:
+                return current
+            self._models[key] = model
+            self.metrics.models.set(len(self._models))
+        self._evict_overflow(keep=key)
+        return model
+
+    def _open(self, key, options, template) -> GroupModel:
+        model = GroupModel(key, options, self.store, template)
+        if self.store.exists(model.model_id):
+            try:
+                if model.recover():
+                    return model
+            except (StoreError, ValueError) as exc:
+                log.warning("model %s: cannot resume (%s); starting a new model", model.model_id, exc)
+            self.store.delete(model.model_id)
+            model = GroupModel(key, options, self.store, template)
+        model.start_fresh()
+        return model
+
+    def preload(self, model_id: str, key: tuple[str, str, str], options: HtmOptions) -> bool:
+        """Load a model named by a snapshot manifest while there is room (else it loads on its next point);
+        False if the state dir does not have it."""
+        if model_id_for(*key) != model_id or not self.store.exists(model_id):
+            return False
+        with self._lock:
+            if key in self._models or (self.max_resident and len(self._models) >= self.max_resident):
+                return True
+        self.get(key, options, lambda: self.store.metadata(model_id).get("template") or {})
+        return True
+
+    def records_seen(self, key: tuple[str, str, str]) -> int | None:
+        """Inputs the model of key has accepted (resident or in the state dir); None if it does not exist."""
+        with self._lock:
+            resident = self._models.get(key)
+        if resident is not None:
+            return resident.records_seen
+        try:
+            return int(self.store.metadata(model_id_for(*key)).get("records_seen") or 0)
+        except StoreError:
+            return None
+
+    def checkpoint(self, model: GroupModel) -> None:
+        with model.lock:
+            if not model.evicted and model.checkpoint():
+                self.metrics.checkpoints.inc()
+
+    def checkpoint_all(self, task: str | None = None, node: str | None = None) -> None:
+        with self._lock:
+            models = [m for k, m in self._models.items() if task is None or (k[0], k[1]) == (task, node)]
+        for m in models:
+            try:
+                self.checkpoint(m)
+            except (OSError, StoreError) as exc:
+                log.error("model %s: checkpoint failed: %s", m.model_id, exc)
+
+    def evict(self, key) -> None:
+        with self._lock:
+            model = self._models.pop(key, None)
+            self.metrics.models.set(len(self._models))
+        if model is not None:
+            with model.lock:
+                if model.checkpoint():
+                    self.metrics.checkpoints.inc()
+                model.evicted = True
+
+    def _evict_overflow(self, keep) -> None:
+        if not self.max_resident:
+            return
+        while True:
+            with self._lock:
+                if len(self._models) <= self.max_resident:
+                    return
+                victim = next((k for k in self._models if k != keep), None)
+            if victim is None:
+                return
+            self.evict(victim)
+
+    def oldest_unsaved(self) -> float | None:
+        with self._lock:
+            times = [m.dirty_since for m in self._models.values() if m.dirty_since is not None]
+        return min(times) if times else None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._models)
+
