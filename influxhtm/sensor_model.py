@@ -1,0 +1,289 @@
+"""``HtmSensorModel``: the HTM model of one sensor, its metadata in the model store, its results in InfluxDB."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+
+from .influxql import Nanos, from_ns, line, qualified_measurement, quote_ident, quote_literal, to_ns
+from .results import HtmModelResults
+from .schema import RESULT_FIELDS, log_scaled_likelihood, result_fields, result_measurement, result_tags
+from .sensor import time_range
+
+__all__ = ["HtmSensorModel", "DETECTOR_OPTIONS"]
+
+#: keyword arguments of influxhtm.htm.AnomalyDetector that a model may be created with
+DETECTOR_OPTIONS = ("min_value", "max_value", "probation", "tail", "tm", "prediction_steps", "time_of_day",
+                    "weekend", "resolution")
+
+BACKFILL_CHUNK = 5000
+
+
+class HtmSensorModel:
+    """The HTM model attached to a :class:`Sensor`.
+
+    Its metadata (source database, retention policy, measurement, tags, field, detector options,
+    created, records seen, last time processed) and its checkpoint live in the model store shared with
+    the UDF (``client.model_store``), under :attr:`model_id`. Its results go to the result schema:
+    measurement ``<measurement>_htm``, the sensor's tags plus ``field``, float fields.
+
+    ``options`` are ``influxhtm.htm.AnomalyDetector``'s keyword arguments; ``min_value``/``max_value``
+    default to the range of the sensor's stored data when the detector is first needed.
+    """
+
+    def __init__(self, sensor, model_id: str | None = None, **options):
+        unknown = set(options) - set(DETECTOR_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown model options {sorted(unknown)}; known: {', '.join(DETECTOR_OPTIONS)}")
+        from .store import model_id_for
+        self.sensor = sensor
+        self.client = sensor.client
+        self.model_id = model_id or model_id_for(
+            "library", sensor.database, sensor.retention_policy or "", sensor.measurement, sensor.tag_key,
+            sensor.component or "", sensor.field)
+        self.result_measurement = result_measurement(sensor.measurement, self.client.result_suffix)
+        self.result_tags = result_tags(sensor.tags, sensor.field)
+        self._detector = None
+        self._likelihood = None
+        store = self.client.model_store
+        if not store.exists(self.model_id):
+            store.update_metadata(self.model_id, **self._new_metadata(options))
+
+    def _new_metadata(self, options: dict) -> dict:
+        s = self.sensor
+        return {
+            "source": "library", "task": None, "node": None, "group": None,
+            "database": s.database, "retention_policy": s.retention_policy, "measurement": s.measurement,
+            "field": s.field, "tags": s.tags, "tag_key": s.tag_key, "component": s.component,
+            "result_measurement": self.result_measurement, "options": dict(options),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(), "records_seen": 0,
+            "last_time_ns": None,
+        }
+
+    def __repr__(self) -> str:
+        return f"HtmSensorModel({self.model_id!r}, sensor={self.sensor!r})"
+
+    # -- metadata ----------------------------------------------------------------------------------
+
+    @property
+    def metadata(self) -> dict:
+        """The model's metadata as kept in the model store."""
+        return self.client.model_store.metadata(self.model_id)
+
+    @property
+    def records_seen(self) -> int:
+        """Records the detector has learned from (by backfill)."""
+        if self._detector is not None:
+            return self._detector.records_seen
+        return int(self.metadata.get("records_seen") or 0)
+
+    @property
+    def last_time(self) -> _dt.datetime | None:
+        """Time of the last record the detector has seen (aware UTC), or None."""
+        ns = self._last_time_ns()
+        return None if ns is None else from_ns(ns)
+
+    def _last_time_ns(self):
+        return self.metadata.get("last_time_ns")
+
+    def delete(self, drop_results: bool = False) -> None:
+        """Remove the model from the store; with ``drop_results`` also delete its result series."""
+        self.client.model_store.delete(self.model_id)
+        self._detector = None
+        if drop_results:
+            where = " AND ".join(f"{quote_ident(k)} = {quote_literal(v)}" for k, v in self.result_tags.items())
+            self.client.query(f"DROP SERIES FROM {quote_ident(self.result_measurement)} WHERE {where}",
+                              method="POST")
+
+    # -- detector ----------------------------------------------------------------------------------
+
+    @property
+    def detector(self):
+        """The ``influxhtm.htm.AnomalyDetector`` (restored from the store, or created on first use)."""
+        if self._detector is None:
+            self._detector = self._load_or_create_detector()
+        return self._detector
+
+    def _load_or_create_detector(self):
+        from .htm import AnomalyDetector
+        store = self.client.model_store
+        stored = store.load(self.model_id)
+        if stored.blob is not None:
+            detector = AnomalyDetector.load(stored.blob)
+            last_ns = stored.metadata.get("last_time_ns")
+            for entry in stored.journal:  # inputs accepted after the checkpoint
+                detector.handle(from_ns(entry.time_ns), entry.value)
+                last_ns = entry.time_ns
+            if stored.journal:
+                store.save_checkpoint(self.model_id, detector.save(), dict(
+                    stored.metadata, last_time_ns=last_ns, records_seen=detector.records_seen))
+            return detector
+        options = dict(stored.metadata.get("options") or {})
+        if options.get("min_value") is None or options.get("max_value") is None:
+            low, high = self._data_range()
+            if options.get("min_value") is None:
+                options["min_value"] = low
+            if options.get("max_value") is None:
+                options["max_value"] = high
+            store.update_metadata(self.model_id, options=options)
+        return AnomalyDetector(**options)
+
+    def _data_range(self) -> tuple[float, float]:
+        s = self.sensor
+        source = qualified_measurement(s.measurement, s.database, s.retention_policy)
+        rows = self.client.select_series(source, [s.field], s.tags, aggregation={"method": "min"})
+        high_rows = self.client.select_series(source, [s.field], s.tags, aggregation={"method": "max"})
+        if not rows or rows[0].get(s.field) is None:
+            raise ValueError(f"{s!r} has no data to take min_value/max_value from; "
+                             "pass them to get_model(min_value=..., max_value=...)")
+        return float(rows[0][s.field]), float(high_rows[0][s.field])
+
+    # -- results -----------------------------------------------------------------------------------
+
+    def _scores_from(self, result, timestamp, value) -> tuple:
+        """(time, value, raw, likelihood, score, prediction) from any accepted result type."""
+        if hasattr(result, "inferences") and hasattr(result, "rawInput"):  # OPF ModelResult
+            raw_input, inferences = result.rawInput, result.inferences
+            timestamp = raw_input.get("timestamp") if timestamp is None else timestamp
+            if value is None:
+                value = raw_input.get(self.sensor.field, raw_input.get("value"))
+            raw = inferences.get("anomalyScore")
+            likelihood = inferences.get("anomalyLikelihood")
+            if likelihood is None and raw is not None:
+                likelihood = self._opf_likelihood(value, raw, timestamp)
+            predictions = inferences.get("multiStepBestPredictions") or {}
+            prediction = predictions[min(predictions)] if predictions else None  # the nearest step
+            score = None if likelihood is None else log_scaled_likelihood(likelihood)
+            return timestamp, value, raw, likelihood, score, prediction
+        if hasattr(result, "raw_score") and hasattr(result, "anomaly_score"):  # Scores / HtmModelResults
+            timestamp = getattr(result, "time", None) if timestamp is None else timestamp
+            value = getattr(result, "value", None) if value is None else value
+            return (timestamp, value, result.raw_score, result.anomaly_likelihood, result.anomaly_score,
+                    result.prediction)
+        if isinstance(result, dict):
+            timestamp = result.get("time", result.get("timestamp")) if timestamp is None else timestamp
+            value = result.get("value") if value is None else value
+            return (timestamp, value, result.get("raw_score"), result.get("anomaly_likelihood"),
+                    result.get("anomaly_score"), result.get("prediction"))
+        raise TypeError(f"cannot write {type(result).__name__}: pass an OPF ModelResult, the detector's "
+                        "Scores (with timestamp= and value=), an HtmModelResults or a dict")
+
+    def _opf_likelihood(self, value, raw, timestamp):
+        """Likelihood for OPF results that carry only the raw score (in-memory, per model object)."""
+        if self._likelihood is None:
+            from .htm import AnomalyLikelihood
+            self._likelihood = AnomalyLikelihood()
+        return self._likelihood.anomalyProbability(value, raw, timestamp)
+
+    def write(self, result, timestamp=None, value=None) -> int:
+        """Write result points (``<measurement>_htm``, sensor tags + ``field``, float fields); returns how many.
+
+        ``result`` is an OPF ``ModelResult`` (``rawInput`` gives time and value; when it has no
+        ``anomalyLikelihood``, one is computed by an ``AnomalyLikelihood`` this object keeps in memory,
+        and ``anomaly_score`` is its log scaling), the detector's ``Scores`` (then pass ``timestamp``
+        and ``value``), an :class:`HtmModelResults`, a dict with the schema's field names, or a list of
+        any of these (written in batches).
+        """
+        results = result if isinstance(result, list) else [result]
+        lines = []
+        for item in results:
+            time, item_value, raw, likelihood, score, prediction = self._scores_from(item, timestamp, value)
+            if time is None:
+                raise ValueError("result has no timestamp: pass timestamp=")
+            if raw is None:
+                raise ValueError("result has no raw anomaly score")
+            fields = result_fields(item_value, raw, likelihood, score, prediction)
+            lines.append(line(self.result_measurement, self.result_tags, fields, to_ns(time)))
+        return self.client.write_lines(lines, retention_policy=self.sensor.retention_policy)
+
+    def get_results(self, since=None, until=None, limit: int | None = None, aggregation: dict | None = None,
+                    fill="none") -> list[HtmModelResults]:
+        """The model's results, oldest first; same arguments and first/last-N rules as ``Sensor.get_data``.
+
+        With ``aggregation`` every field is aggregated with the same method.
+        """
+        source = qualified_measurement(self.result_measurement, self.sensor.database,
+                                       self.sensor.retention_policy)
+        rows = self.client.select_series(source, list(RESULT_FIELDS), self.result_tags, since=since,
+                                         until=until, limit=limit, aggregation=aggregation, fill=fill)
+        return [HtmModelResults.from_row(row) for row in rows]
+
+    # -- backfill ----------------------------------------------------------------------------------
+
+    def backfill(self, since=None, until=None, *, chunk_size: int = BACKFILL_CHUNK,
+                 progress: bool = True) -> int:
+        """Run the detector over the sensor's stored history and write the results; returns records run.
+
+        Resumable: the detector is checkpointed to the model store after every chunk with the time of
+        the last record it saw, and a later call continues after that time (records at or before it are
+        never fed twice). Records with a time equal to the previous one are skipped. Progress goes to
+        stderr (tqdm) unless ``progress=False``.
+        """
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        since_ns, until_ns = time_range(since, until)
+        last_ns = self._last_time_ns()
+        start_ns = since_ns
+        if last_ns is not None and (start_ns is None or start_ns <= last_ns):
+            start_ns = last_ns + 1
+        if until_ns is not None and start_ns is not None and start_ns > until_ns:
+            return 0
+        s = self.sensor
+        source = qualified_measurement(s.measurement, s.database, s.retention_policy)
+        if start_ns is None:  # read forwards from the first record (a bare `until` would mean "last N")
+            first, _ = s.get_time_bounds()
+            if first is None:
+                return 0
+            start_ns = to_ns(first)
+        total = self._count(source, start_ns, until_ns)
+        if not total:
+            return 0
+        try:
+            return self._run_backfill(source, start_ns, until_ns, last_ns, total, chunk_size, progress)
+        except BaseException:
+            self._detector = None  # ahead of its checkpoint: the next call reloads it from the store
+            raise
+
+    def _run_backfill(self, source, start_ns, until_ns, last_ns, total, chunk_size, progress) -> int:
+        from tqdm import tqdm
+        s, store, detector = self.sensor, self.client.model_store, self.detector
+        done = 0
+        with tqdm(total=total, unit="rec", file=sys.stderr, disable=not progress,
+                  desc=f"backfill {s.measurement}") as bar:
+            while True:
+                rows = self.client.select_series(source, [s.field], s.tags, since=Nanos(start_ns),
+                                                 until=_nanos(until_ns), limit=chunk_size, time_as_ns=True)
+                if not rows:
+                    break
+                lines = []
+                for row in rows:
+                    t_ns = row["time"]
+                    if last_ns is not None and t_ns <= last_ns:
+                        continue
+                    value = float(row[s.field])
+                    scores = detector.handle(from_ns(t_ns), value)
+                    fields = result_fields(value, scores.raw_score, scores.anomaly_likelihood,
+                                           scores.anomaly_score, scores.prediction)
+                    lines.append(line(self.result_measurement, self.result_tags, fields, t_ns))
+                    last_ns = t_ns
+                self.client.write_lines(lines, retention_policy=s.retention_policy)
+                store.save_checkpoint(self.model_id, detector.save(), dict(
+                    store.metadata(self.model_id), last_time_ns=last_ns, records_seen=detector.records_seen))
+                done += len(lines)
+                bar.update(len(rows))
+                start_ns = rows[-1]["time"] + 1
+                if len(rows) < chunk_size:
+                    break
+        return done
+
+    def _count(self, source: str, since_ns, until_ns) -> int | None:
+        rows = self.client.select_series(source, [self.sensor.field], self.sensor.tags, since=_nanos(since_ns),
+                                         until=_nanos(until_ns), aggregation={"method": "count"})
+        return int(rows[0][self.sensor.field]) if rows else 0
+
+    # camelCase names of the 2016 seed
+    getResults = get_results
+
+
+def _nanos(ns):
+    return None if ns is None else Nanos(ns)

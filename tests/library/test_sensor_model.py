@@ -1,0 +1,152 @@
+"""HtmSensorModel: metadata in the model store, result writes, resumable backfill."""
+
+import datetime
+import math
+
+import pytest
+
+from influxhtm.client import InfluxHtmClient
+from influxhtm.htm import AnomalyDetector, ModelFactory, anomaly_params
+from influxhtm.results import HtmModelResults
+from influxhtm.store import ModelStore
+
+UTC = datetime.timezone.utc
+START = datetime.datetime(2024, 2, 1, tzinfo=UTC)
+N = 1200
+
+
+def series(n=N):
+    return [(START + datetime.timedelta(minutes=5 * i),
+             50 + 20 * math.sin(i / 12) + (40 if i in (700, 1000) else 0)) for i in range(n)]
+
+
+@pytest.fixture
+def client(influxdb_server, tmp_path, request):
+    name = "model_" + request.node.name[:30]
+    c = InfluxHtmClient(host=influxdb_server.host, port=influxdb_server.port, database=name,
+                        create_database=True, model_dir=tmp_path / "models")
+    for component in ("once", "resumed", "crashed"):
+        c.get_sensor("cpu", component).write(series())
+    yield c
+    c.drop_database(name)
+
+
+def _scores(results):
+    return [(r.time, r.value, r.raw_score, r.anomaly_likelihood, r.anomaly_score) for r in results]
+
+
+def test_backfill_resumes_to_the_same_results(client, capsys):
+    options = {"min_value": 0.0, "max_value": 120.0, "probation": 100}
+    once = client.get_sensor("cpu", "once").get_model(**options)
+    assert once.backfill(chunk_size=400) == N
+    assert "backfill cpu" in capsys.readouterr().err  # progress bar on stderr
+    reference = once.get_results()
+    assert len(reference) == N and reference[0].time == START
+    assert [r.value for r in reference] == [v for _, v in series()]
+
+    resumed = client.get_sensor("cpu", "resumed").get_model(**options)
+    assert resumed.backfill(until=START + datetime.timedelta(minutes=5 * 499), chunk_size=300,
+                            progress=False) == 500
+    assert resumed.records_seen == 500
+    # a fresh object (as in a new process) picks up from the store
+    again = client.get_sensor("cpu", "resumed").get_model()
+    assert again.last_time == START + datetime.timedelta(minutes=5 * 499)
+    assert again.backfill(since=START, progress=False) == N - 500  # `since` before the resume point is skipped
+    assert _scores(again.get_results()) == _scores(reference)
+    assert again.backfill(progress=False) == 0  # up to date: nothing to do
+    assert again.records_seen == N
+
+
+def test_backfill_after_a_crash_continues_exactly(client, monkeypatch):
+    options = {"min_value": 0.0, "max_value": 120.0, "probation": 100}
+    reference = client.get_sensor("cpu", "once").get_model(**options)
+    reference.backfill(chunk_size=250, progress=False)
+
+    crashed = client.get_sensor("cpu", "crashed").get_model(**options)
+    real_write = client.write_lines
+    calls = {"n": 0}
+
+    def failing_write(lines, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise ConnectionError("network went away")
+        return real_write(lines, **kwargs)
+
+    monkeypatch.setattr(client, "write_lines", failing_write)
+    with pytest.raises(ConnectionError):
+        crashed.backfill(chunk_size=250, progress=False)
+    monkeypatch.setattr(client, "write_lines", real_write)
+    assert crashed.metadata["records_seen"] == 500  # two chunks were checkpointed
+
+    # the same object carries on (its detector, ahead of the checkpoint, is reloaded from the store)
+    assert crashed.backfill(chunk_size=250, progress=False) == N - 500
+    assert _scores(crashed.get_results()) == _scores(reference.get_results())
+    assert crashed.records_seen == N
+
+
+def test_model_metadata_is_kept_in_the_shared_store(client, tmp_path):
+    sensor = client.get_sensor("cpu", "once")
+    model = sensor.get_model(probation=100)
+    model.backfill(until=START + datetime.timedelta(hours=1), progress=False)
+    store = ModelStore(tmp_path / "models")  # what the UDF's `models` commands see
+    assert model.model_id in store.model_ids()
+    meta = store.metadata(model.model_id)
+    assert meta["database"] == client.database and meta["measurement"] == "cpu"
+    assert meta["tags"] == {"component": "once"} and meta["field"] == "value"
+    assert meta["result_measurement"] == "cpu_htm"
+    assert meta["options"]["probation"] == 100
+    low, high = min(v for _, v in series()), max(v for _, v in series())
+    assert (meta["options"]["min_value"], meta["options"]["max_value"]) == (low, high)  # from the data
+    assert meta["records_seen"] == 13
+    assert datetime.datetime.fromisoformat(meta["created"]).tzinfo is not None
+    (listed,) = client.list_models()
+    assert listed.model_id == model.model_id and listed.sensor == sensor and listed.records_seen == 13
+    model.delete(drop_results=True)
+    assert model.model_id not in store.model_ids()
+    assert model.get_results() == []
+
+
+def test_results_schema_and_write_of_detector_scores(client):
+    sensor = client.get_sensor("cpu", "once")
+    model = sensor.get_model()
+    detector = AnomalyDetector(0.0, 120.0, prediction_steps=1)
+    written = []
+    for t, v in series(20):
+        scores = detector.handle(t, v)
+        model.write(scores, timestamp=t, value=v)
+        written.append((t, v, scores))
+    results = model.get_results()
+    assert all(isinstance(r, HtmModelResults) for r in results)
+    for r, (t, v, s) in zip(results, written):
+        assert (r.time, r.value, r.raw_score, r.anomaly_likelihood, r.anomaly_score) == (
+            t, v, s.raw_score, s.anomaly_likelihood, s.anomaly_score)
+        assert r.prediction == (None if s.prediction is None else pytest.approx(s.prediction))
+    series_keys = [row["key"] for row in client.query('SHOW SERIES FROM "cpu_htm"').get_points()]
+    assert series_keys == ["cpu_htm,component=once,field=value"]
+    types = {row["fieldKey"]: row["fieldType"] for row in client.query('SHOW FIELD KEYS FROM "cpu_htm"').get_points()}
+    assert set(types.values()) == {"float"}
+    assert {"value", "raw_score", "anomaly_likelihood", "anomaly_score"} <= set(types)
+    with pytest.raises(ValueError, match="timestamp"):
+        model.write(detector.handle(START, 1.0))
+
+
+def test_write_of_opf_results_with_likelihood(client):
+    model_opf = ModelFactory.create(anomaly_params(0.0, 120.0))
+    model_opf.enableInference({"predictedField": "value"})
+    model_opf.enableLikelihood()
+    htm_model = client.get_sensor("cpu", "once").get_model()
+    batch = [model_opf.run({"timestamp": t, "value": v}) for t, v in series(5)]
+    assert htm_model.write(batch) == 5  # a list is written in one batch
+    results = htm_model.get_results()
+    assert [r.anomaly_likelihood for r in results] == [0.5] * 5  # NuPIC's probation value
+    assert results[0].anomaly_score == pytest.approx(0.0301029996658834)
+    assert results[0].raw_score == 1.0
+
+
+def test_min_max_needed_without_data(client):
+    model = client.get_sensor("cpu", "no-such-component").get_model()
+    assert model.backfill(progress=False) == 0  # no history: nothing to do
+    with pytest.raises(ValueError, match="min_value"):
+        model.detector
+    with pytest.raises(ValueError, match="unknown model options"):
+        client.get_sensor("cpu", "once").get_model(minimum=3)
