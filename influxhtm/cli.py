@@ -59,9 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (stderr)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _register_engine(subparsers)
+    from influxhtm.cli_influx import register as register_influx
     from udf.htm_udf.cli import register as register_udf
 
     register_udf(subparsers)
+    register_influx(subparsers)
     return parser
 
 

@@ -1,7 +1,7 @@
 """CLI subcommands on InfluxDB: ``sensors list|data``, ``backfill``, ``plot``, ``retention setup|show|drop``.
 
 Connection flags default to the environment: INFLUX_HOST, INFLUX_PORT, INFLUX_DATABASE, INFLUX_USERNAME,
-INFLUX_PASSWORD, INFLUX_SSL; the model store to INFLUXHTM_MODEL_DIR.
+INFLUX_PASSWORD, INFLUX_SSL; the model store to INFLUXHTM_STATE_DIR.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def _connection_parent() -> argparse.ArgumentParser:
     group.add_argument("--username", help="user (INFLUX_USERNAME, default root)")
     group.add_argument("--password", help="password (INFLUX_PASSWORD, default root)")
     group.add_argument("--ssl", action="store_true", default=None, help="use HTTPS (INFLUX_SSL=1)")
-    group.add_argument("--model-dir", help="model store directory (INFLUXHTM_MODEL_DIR, default "
-                                           "$XDG_DATA_HOME/influxhtm/models)")
+    group.add_argument("--state-dir", help="model store, shared with `influxhtm udf` (INFLUXHTM_STATE_DIR, default "
+                                           "$XDG_STATE_HOME/influxhtm)")
     return parent
 
 
@@ -72,7 +72,7 @@ def connect(args):
         password=args.password if args.password is not None else env.get("INFLUX_PASSWORD", "root"),
         database=args.database or env.get("INFLUX_DATABASE") or "htm", ssl=ssl, verify_ssl=ssl,
         tag_key=getattr(args, "tag_key", None) or "component", field=getattr(args, "field", None) or "value",
-        model_dir=args.model_dir or env.get("INFLUXHTM_MODEL_DIR") or None)
+        model_dir=args.state_dir)
 
 
 def _sensor(client, args):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from influxdb import InfluxDBClient
@@ -10,18 +9,13 @@ from influxdb import InfluxDBClient
 from .influxql import build_select, from_ns, quote_ident, to_ns
 from .schema import RESULT_SUFFIX
 from .sensor import Sensor, time_range
+from .store import default_state_dir
 
-__all__ = ["InfluxHtmClient", "default_model_dir"]
+__all__ = ["InfluxHtmClient"]
 
 DEFAULT_DATABASE = "htm"
 WRITE_BATCH_SIZE = 5000
 READ_PAGE_SIZE = 10000
-
-
-def default_model_dir() -> Path:
-    """Where library models are kept unless told otherwise: ``$XDG_DATA_HOME/influxhtm/models``."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "influxhtm" / "models"
 
 
 class InfluxHtmClient(InfluxDBClient):
@@ -34,8 +28,8 @@ class InfluxHtmClient(InfluxDBClient):
     - ``create_database``: create it now (the only case in which the constructor talks to the server);
     - ``tag_key``: the tag that identifies a sensor within a measurement (default ``"component"``);
     - ``field``: the field that holds a sensor's value (default ``"value"``);
-    - ``model_dir``: the model store directory (default :func:`default_model_dir`); it may be the UDF's
-      state dir, the store is shared;
+    - ``model_dir``: the model store directory (default: the state dir `influxhtm udf` uses,
+      :func:`influxhtm.store.default_state_dir`; the store is shared);
     - ``result_suffix``: suffix of result measurements (default ``"_htm"``).
 
     Times are UTC: naive datetimes are taken as UTC, aware ones are converted; returned datetimes are
@@ -51,7 +45,7 @@ class InfluxHtmClient(InfluxDBClient):
                          database=database, **kwargs)
         self.tag_key = tag_key
         self.field = field
-        self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
+        self.model_dir = Path(model_dir) if model_dir is not None else Path(default_state_dir())
         self.result_suffix = result_suffix
         self.page_size = READ_PAGE_SIZE
         self._model_store = None

@@ -89,6 +89,15 @@ class StoredModel(NamedTuple):
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+def default_state_dir() -> str:
+    """The state dir shared by the UDF and the library: $INFLUXHTM_STATE_DIR, else
+    $XDG_STATE_HOME/influxhtm, else ~/.local/state/influxhtm."""
+    if os.environ.get("INFLUXHTM_STATE_DIR"):
+        return os.environ["INFLUXHTM_STATE_DIR"]
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "influxhtm")
+
+
 def model_id_for(*parts: str) -> str:
     """A stable, filesystem-safe id for a tuple of strings such as (task, node, group).
 

@@ -8,7 +8,7 @@ import numpy
 import pytest
 
 from influxhtm.htm import AnomalyDetector, AnomalyLikelihood, ModelFactory, anomaly_params, nab_probation
-from influxhtm.htm.params import nab_encoder_range, nab_resolution
+from influxhtm.htm.params import nab_encoder_range
 from influxhtm.htm.timestamps import parse_timestamp
 
 from tests.engine.golden import load_trace

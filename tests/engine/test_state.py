@@ -4,7 +4,6 @@ or foreign blobs are refused with a clear error."""
 import pytest
 
 from influxhtm.htm import AnomalyDetector, ModelFactory, anomaly_params
-from influxhtm.htm.timestamps import parse_timestamp
 
 from tests.engine.golden import NAB_DATA
 from influxhtm.detect import read_series

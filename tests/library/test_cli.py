@@ -26,7 +26,7 @@ def env(influxdb_server, tmp_path, monkeypatch):
     monkeypatch.setenv("INFLUX_HOST", influxdb_server.host)
     monkeypatch.setenv("INFLUX_PORT", str(influxdb_server.port))
     monkeypatch.setenv("INFLUX_DATABASE", "clitest")
-    monkeypatch.setenv("INFLUXHTM_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("INFLUXHTM_STATE_DIR", str(tmp_path / "models"))
     client = InfluxHtmClient(influxdb_server.host, influxdb_server.port, database="clitest",
                              create_database=True, model_dir=tmp_path / "models")
     start = datetime.datetime(2024, 5, 1)

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from influxhtm.client import InfluxHtmClient
-from influxhtm.influxql import line, to_ns
+from influxhtm.influxql import line
 from influxhtm.retention import (Period, drop_retention, parse_periods, setup_retention, show_retention)
 
 

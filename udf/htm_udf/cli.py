@@ -6,9 +6,9 @@ import json
 import os
 import sys
 
-from influxhtm.store import ModelStore, StoreError
+from influxhtm.store import ModelStore, StoreError, default_state_dir
 
-from .main import add_udf_arguments, default_state_dir, run_udf
+from .main import add_udf_arguments, run_udf
 
 
 def register(subparsers) -> None:

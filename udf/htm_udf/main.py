@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
-from influxhtm.store import ModelStore
+from influxhtm.store import ModelStore, default_state_dir
 from udf.kapacitor_udf import SocketInUseError, UdfServer, run_process
 
 from .handler import HtmHandler
@@ -14,12 +13,6 @@ from .metrics import UdfMetrics
 from .models import ModelRegistry
 
 log = logging.getLogger("influxhtm.udf")
-
-
-def default_state_dir() -> str:
-    """$XDG_STATE_HOME/influxhtm, else ~/.local/state/influxhtm."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "influxhtm")
 
 
 def _octal(text: str) -> int:
