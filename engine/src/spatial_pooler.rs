@@ -378,6 +378,28 @@ impl SpatialPooler {
         &self.state.params
     }
 
+    /// Approximate heap bytes held (capacities; allocator overhead not counted).
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let st = &self.state;
+        let o = &self.overlap;
+        let state = st.pool_start.capacity() * 4
+            + st.pool_inputs.capacity() * 2
+            + st.permanences.capacity() * 4
+            + (st.overlap_duty.capacity() + st.active_duty.capacity()) * 4;
+        let index = o.connected_columns.capacity() * size_of::<Vec<u16>>()
+            + o.connected_columns.iter().map(|l| l.capacity() * 2).sum::<usize>()
+            + o.overlaps.capacity() * 4
+            + (o.active.capacity() + o.incoming.capacity()) * 4
+            + o.input_flags.capacity()
+            + o.pending.capacity() * size_of::<(u16, bool)>();
+        let buffers = self.overlap_histogram.capacity() * 4
+            + self.perm_change.capacity() * 4
+            + self.is_winner.capacity()
+            + self.was_connected.capacity();
+        state + index + buffers
+    }
+
     /// Number of `compute` calls so far.
     pub fn iteration(&self) -> u64 {
         self.state.iteration

@@ -1,0 +1,131 @@
+//! Checkpoint size of a whole NAB detector (encoders + SP + backtracking TM + likelihood), saved the
+//! way the Python face saves it: `state::encode(StateKind::Detector, &(settings, detector))`.
+//! Runs golden traces' inputs, prints the blob size and the spatial pooler's share, checks that a
+//! loaded checkpoint continues identically and that the checkpoint stays under a size bound.
+
+mod common;
+
+use _engine::backtracking_tm::BacktrackingTmParams;
+use _engine::detector::Detector;
+use _engine::encoders::naive_seconds;
+use _engine::likelihood::{nab_likelihood_periods, nab_probationary_period, AnomalyLikelihood, Tail};
+use _engine::model::{EncoderConfig, HtmModel, ModelConfig, SequenceMemoryConfig, StepTrace};
+use _engine::spatial_pooler::{SpParams, SpatialPooler};
+use _engine::state::{self, StateKind};
+use std::time::Instant;
+
+/// Records run after the checkpoint to compare the original with the restored detector.
+const CONTINUE_RECORDS: usize = 200;
+const MB: f64 = 1024.0 * 1024.0;
+
+fn parse_timestamp(t: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| t[r].parse::<u32>().unwrap_or_else(|_| panic!("bad timestamp {t}"));
+    assert_eq!(t.len(), 19, "bad timestamp {t}");
+    naive_seconds(n(0..4) as i64, n(5..7), n(8..10), n(11..13), n(14..16), n(17..19))
+}
+
+/// The detector the Python face builds for a NAB file (spec/htm.md 2.2-2.9), from a trace header.
+fn nab_detector(header: &common::Value) -> Detector {
+    let resolution = header["params"]["modelParams"]["sensorParams"]["encoders"]["value"]["resolution"].as_f64().unwrap();
+    let config = ModelConfig {
+        encoders: vec![
+            EncoderConfig::TimeOfDay { w: 21, radius: 9.49 },
+            EncoderConfig::Rdse { resolution, w: 21, n: 400, seed: 42 },
+        ],
+        sp: SpParams::nab(0),
+        sequence_memory: SequenceMemoryConfig::Backtracking(BacktrackingTmParams::nab()),
+        classifier: None,
+    };
+    let (learning, estimation) = nab_likelihood_periods(nab_probationary_period(header["rows"].as_u64().unwrap()));
+    let likelihood = AnomalyLikelihood::new(learning, estimation, 8640, 100, Tail::OneSided);
+    Detector::new(HtmModel::new(config).unwrap(), likelihood)
+}
+
+/// Sizes measured for one run.
+struct Checkpoint {
+    blob_bytes: usize,
+    /// Checkpoint size after the continuation records.
+    final_blob_bytes: usize,
+    payload_bytes: u64,
+    sp_payload_bytes: u64,
+    sp_memory_bytes: usize,
+}
+
+/// Runs `records` records of the trace `name`, checkpoints, and checks the restored detector.
+fn run(name: &str, records: usize) -> Checkpoint {
+    let trace = common::load_trace(name);
+    let inputs: Vec<(i64, f64)> = trace
+        .records
+        .iter()
+        .map(|r| (parse_timestamp(r["t"].as_str().unwrap()), r["v"].as_f64().unwrap()))
+        .collect();
+    assert!(inputs.len() >= records + CONTINUE_RECORDS, "{name} has only {} records", inputs.len());
+    let mut detector = nab_detector(&trace.header);
+    let golden_columns: Vec<Vec<u32>> = trace.records[..records].iter().map(|r| common::u32s(&r["sp"])).collect();
+    drop(trace);
+
+    // A separate SP fed with the detector's encodings: the same state as the detector's own SP,
+    // measurable on its own.
+    let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+    let mut step = StepTrace::default();
+    let mut columns = Vec::new();
+    for (k, &(t, v)) in inputs[..records].iter().enumerate() {
+        detector.handle(t, v, Some(&mut step)).unwrap();
+        sp.compute(&step.encoding, true, &mut columns);
+        assert_eq!(columns, step.active_columns, "{name}: record {k}");
+        assert_eq!(columns, golden_columns[k], "{name}: record {k} differs from NuPIC");
+    }
+
+    let settings = String::from("{\"detector\":\"numenta\"}");
+    let started = Instant::now();
+    let blob = state::encode(StateKind::Detector, &(&settings, &detector));
+    let save_time = started.elapsed();
+    let started = Instant::now();
+    let (loaded_settings, mut restored): (String, Detector) = state::decode(StateKind::Detector, &blob).unwrap();
+    let load_time = started.elapsed();
+    assert_eq!(loaded_settings, settings);
+
+    let mut checkpoint = Checkpoint {
+        blob_bytes: blob.len(),
+        final_blob_bytes: 0,
+        payload_bytes: bincode::serialized_size(&(&settings, &detector)).unwrap(),
+        sp_payload_bytes: bincode::serialized_size(&sp).unwrap(),
+        sp_memory_bytes: sp.memory_bytes(),
+    };
+    eprintln!(
+        "{name} after {records} records: checkpoint {:.2} MB (payload {:.2} MB before compression, SP {:.2} MB of it = {:.0} %); \
+         SP in memory {:.2} MB; save {:.1} ms, load {:.1} ms",
+        checkpoint.blob_bytes as f64 / MB,
+        checkpoint.payload_bytes as f64 / MB,
+        checkpoint.sp_payload_bytes as f64 / MB,
+        100.0 * checkpoint.sp_payload_bytes as f64 / checkpoint.payload_bytes as f64,
+        checkpoint.sp_memory_bytes as f64 / MB,
+        save_time.as_secs_f64() * 1e3,
+        load_time.as_secs_f64() * 1e3,
+    );
+
+    for (k, &(t, v)) in inputs[records..records + CONTINUE_RECORDS].iter().enumerate() {
+        let expected = detector.handle(t, v, None).unwrap();
+        let got = restored.handle(t, v, None).unwrap();
+        assert_eq!(got, expected, "{name}: restored detector differs {k} records after the checkpoint");
+    }
+    checkpoint.final_blob_bytes = state::encode(StateKind::Detector, &(&settings, &detector)).len();
+    eprintln!(
+        "{name} after {} records: checkpoint {:.2} MB",
+        records + CONTINUE_RECORDS,
+        checkpoint.final_blob_bytes as f64 / MB
+    );
+    checkpoint
+}
+
+#[test]
+fn art_daily_jumpsup_checkpoint_after_a_whole_file() {
+    let c = run("art_daily_jumpsup", 4032 - CONTINUE_RECORDS);
+    assert!(c.final_blob_bytes < 20 << 20, "checkpoint {} bytes", c.final_blob_bytes);
+}
+
+#[test]
+fn machine_temperature_checkpoint_after_20000_records() {
+    let c = run("machine_temperature_system_failure", 20_000);
+    assert!(c.blob_bytes < 30 << 20, "checkpoint {} bytes", c.blob_bytes);
+}
