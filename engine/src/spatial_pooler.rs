@@ -6,6 +6,10 @@
 //! The state is kept sparse: each column stores its potential pool (u16 input indices, ascending)
 //! with float32 permanences, and every input keeps the list of columns it is connected to, so the
 //! overlap is computed from the active inputs only and learning touches only the winners' pools.
+//!
+//! A checkpoint stores the parameters, the duty cycles and the permanences of the columns that
+//! changed since initialisation; loading regenerates the initial state from the parameters (seed)
+//! and rejects a checkpoint whose parameters generate a different initial state.
 
 use crate::rng::Random;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -150,8 +154,9 @@ impl Derived {
     }
 }
 
-/// The persisted state: everything else is derived from it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The state; everything else is derived from it. The pools and the initial permanences are a pure
+/// function of the parameters, so a checkpoint ([`SpCheckpoint`]) stores only what changed.
+#[derive(Clone, Debug)]
 struct SpState {
     params: SpParams,
     iteration: u64,
@@ -173,11 +178,32 @@ pub struct SpatialPooler {
     state: SpState,
     derived: Derived,
     overlap: OverlapIndex,
+    /// Per column: its permanences may differ from the initial ones (only those are checkpointed).
+    touched: Vec<bool>,
+    /// CRC-32 of the initial pools and permanences: identifies the initial state a checkpoint extends.
+    init_digest: u32,
     // Per-compute buffers, kept to avoid allocation.
     overlap_histogram: Vec<u32>,
     perm_change: Vec<f32>,
     is_winner: Vec<bool>,
     was_connected: Vec<bool>,
+}
+
+/// What a checkpoint holds: the parameters, a digest of the initial state they generate, and
+/// everything that changed since initialisation.
+#[derive(Serialize, Deserialize)]
+struct SpCheckpoint {
+    params: SpParams,
+    init_digest: u32,
+    iteration: u64,
+    learn_iteration: u64,
+    overlap_duty: Vec<f32>,
+    active_duty: Vec<f32>,
+    min_overlap_duty: f32,
+    /// Columns whose permanences changed since initialisation, ascending.
+    touched_columns: Vec<u32>,
+    /// Their permanences, one whole pool after the other.
+    touched_permanences: Vec<f32>,
 }
 
 /// Input -> connected columns lists and each column's overlap with the current input, maintained
@@ -299,6 +325,14 @@ impl SpatialPooler {
     /// `localAreaDensity`) or nupic.core would reject.
     pub fn new(params: SpParams) -> Result<Self, String> {
         params.validate()?;
+        let (state, derived) = Self::initial_state(params)?;
+        let touched = vec![false; state.params.column_count as usize];
+        let digest = initial_digest(&state);
+        Ok(Self::from_valid_state(state, derived, touched, digest))
+    }
+
+    /// The pools and permanences nupic.core initialises for `params` (already validated).
+    fn initial_state(params: SpParams) -> Result<(SpState, Derived), String> {
         let derived = Derived::new(&params);
         let inputs = params.input_width as usize;
         let columns = params.column_count as usize;
@@ -370,7 +404,7 @@ impl SpatialPooler {
             active_duty: vec![0.0; columns],
             min_overlap_duty: 0.0,
         };
-        Ok(Self::from_valid_state(state, derived))
+        Ok((state, derived))
     }
 
     /// The parameters the pooler was built with.
@@ -515,6 +549,7 @@ impl SpatialPooler {
         let d = &self.derived;
         let index = &mut self.overlap;
         let stimulus = self.state.params.stimulus_threshold;
+        self.touched[column] = true;
         if raise && stimulus > 0 {
             let was_connected = &mut self.was_connected[..end - start];
             for ((p, &input), was) in perms.iter_mut().zip(inputs).zip(was_connected.iter_mut()) {
@@ -577,7 +612,10 @@ impl SpatialPooler {
     }
 
     /// Builds the derived index and buffers around a state known to be consistent.
-    fn from_valid_state(state: SpState, derived: Derived) -> Self {
+    fn from_valid_state(mut state: SpState, derived: Derived, touched: Vec<bool>, init_digest: u32) -> Self {
+        state.pool_start.shrink_to_fit();
+        state.pool_inputs.shrink_to_fit();
+        state.permanences.shrink_to_fit();
         let inputs = state.params.input_width as usize;
         let columns = state.params.column_count as usize;
         let mut overlap = OverlapIndex::new(inputs, columns);
@@ -591,10 +629,15 @@ impl SpatialPooler {
                 }
             }
         }
+        for list in &mut overlap.connected_columns {
+            list.shrink_to_fit();
+        }
         SpatialPooler {
             state,
             derived,
             overlap,
+            touched,
+            init_digest,
             overlap_histogram: vec![0; inputs + 1],
             perm_change: vec![0.0; inputs],
             is_winner: vec![false; columns],
@@ -602,43 +645,109 @@ impl SpatialPooler {
         }
     }
 
-    /// Checks a deserialized state before building the pooler around it.
-    fn from_state(state: SpState) -> Result<Self, String> {
-        state.params.validate()?;
-        let inputs = state.params.input_width;
-        let columns = state.params.column_count as usize;
-        let bad = |m: &str| Err(format!("corrupt spatial pooler state: {m}"));
-        if state.pool_start.len() != columns + 1 || state.pool_start[0] != 0 {
-            return bad("pool offsets do not match the column count");
+    /// What a checkpoint needs: the state minus what `initial_state` regenerates.
+    fn checkpoint(&self) -> SpCheckpoint {
+        let st = &self.state;
+        let mut touched_columns = Vec::new();
+        let mut touched_permanences = Vec::new();
+        for (column, _) in self.touched.iter().enumerate().filter(|(_, &t)| t) {
+            touched_columns.push(column as u32);
+            let range = st.pool_start[column] as usize..st.pool_start[column + 1] as usize;
+            touched_permanences.extend_from_slice(&st.permanences[range]);
         }
-        if state.pool_start.windows(2).any(|w| w[0] > w[1])
-            || state.pool_start[columns] as usize != state.pool_inputs.len()
-            || state.pool_inputs.len() != state.permanences.len()
-        {
-            return bad("pool offsets are inconsistent");
+        SpCheckpoint {
+            params: st.params.clone(),
+            init_digest: self.init_digest,
+            iteration: st.iteration,
+            learn_iteration: st.learn_iteration,
+            overlap_duty: st.overlap_duty.clone(),
+            active_duty: st.active_duty.clone(),
+            min_overlap_duty: st.min_overlap_duty,
+            touched_columns,
+            touched_permanences,
         }
-        if state.pool_inputs.iter().any(|&i| i as u32 >= inputs) {
-            return bad("a pool input is out of range");
+    }
+
+    /// Regenerates the initial state from the checkpoint's parameters, checks that it is the one the
+    /// checkpoint was taken from, and applies the checkpointed changes.
+    fn from_checkpoint(c: SpCheckpoint) -> Result<Self, String> {
+        c.params.validate()?;
+        let bad = |m: String| Err(format!("corrupt spatial pooler state: {m}"));
+        let columns = c.params.column_count as usize;
+        if c.overlap_duty.len() != columns || c.active_duty.len() != columns {
+            return bad("duty cycle arrays do not match the column count".into());
         }
-        if state.overlap_duty.len() != columns || state.active_duty.len() != columns {
-            return bad("duty cycle arrays do not match the column count");
+        let duties_ok = |v: &[f32]| v.iter().all(|d| (0.0..=1.0).contains(d));
+        if !duties_ok(&c.overlap_duty) || !duties_ok(&c.active_duty) || !(0.0..=1.0).contains(&c.min_overlap_duty) {
+            return bad("a duty cycle is outside [0, 1]".into());
         }
-        let derived = Derived::new(&state.params);
-        Ok(Self::from_valid_state(state, derived))
+        if c.learn_iteration > c.iteration {
+            return bad("more learning iterations than iterations".into());
+        }
+        if c.touched_columns.windows(2).any(|w| w[0] >= w[1]) || c.touched_columns.last().is_some_and(|&l| l as usize >= columns) {
+            return bad("changed columns are not ascending column indices".into());
+        }
+        if !c.touched_permanences.iter().all(|p| (0.0..=SYN_PERM_MAX).contains(p)) {
+            return bad("a permanence is outside [0, 1]".into());
+        }
+        let (mut state, derived) = Self::initial_state(c.params)?;
+        if initial_digest(&state) != c.init_digest {
+            return Err("spatial pooler state does not match its parameters: they generate a different initial state \
+                        (another seed or engine version)"
+                .into());
+        }
+        let mut touched = vec![false; columns];
+        let mut perms = c.touched_permanences.as_slice();
+        for &column in &c.touched_columns {
+            let range = state.pool_start[column as usize] as usize..state.pool_start[column as usize + 1] as usize;
+            if perms.len() < range.len() {
+                return bad("fewer permanences than the changed columns' pools hold".into());
+            }
+            let (pool, rest) = perms.split_at(range.len());
+            state.permanences[range].copy_from_slice(pool);
+            perms = rest;
+            touched[column as usize] = true;
+        }
+        if !perms.is_empty() {
+            return bad("more permanences than the changed columns' pools hold".into());
+        }
+        state.iteration = c.iteration;
+        state.learn_iteration = c.learn_iteration;
+        state.overlap_duty = c.overlap_duty;
+        state.active_duty = c.active_duty;
+        state.min_overlap_duty = c.min_overlap_duty;
+        Ok(Self::from_valid_state(state, derived, touched, c.init_digest))
     }
 }
 
 impl Serialize for SpatialPooler {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.state.serialize(serializer)
+        self.checkpoint().serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for SpatialPooler {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let state = SpState::deserialize(deserializer)?;
-        SpatialPooler::from_state(state).map_err(serde::de::Error::custom)
+        let checkpoint = SpCheckpoint::deserialize(deserializer)?;
+        SpatialPooler::from_checkpoint(checkpoint).map_err(serde::de::Error::custom)
     }
+}
+
+/// CRC-32 of a state's pools and permanences (taken at initialisation).
+fn initial_digest(state: &SpState) -> u32 {
+    let mut crc = crc32fast::Hasher::new();
+    let mut buf = Vec::with_capacity(4096);
+    let words = state.pool_start.iter().map(|&s| s.to_le_bytes());
+    let words = words.chain(state.pool_inputs.iter().map(|&i| (i as u32).to_le_bytes()));
+    for word in words.chain(state.permanences.iter().map(|p| p.to_bits().to_le_bytes())) {
+        buf.extend_from_slice(&word);
+        if buf.len() == buf.capacity() {
+            crc.update(&buf);
+            buf.clear();
+        }
+    }
+    crc.update(&buf);
+    crc.finalize()
 }
 
 /// nupic.core's `round5_`: truncation to 5 decimals in its float widths.
@@ -793,7 +902,7 @@ mod tests {
         let weak = 77;
         let range = state.pool_start[weak] as usize..state.pool_start[weak + 1] as usize;
         state.permanences[range.clone()].fill(0.0);
-        let mut sp = SpatialPooler::from_state(state).unwrap();
+        let mut sp = SpatialPooler::from_valid_state(state, sp.derived.clone(), vec![true; 2048], sp.init_digest);
         let input: Vec<u32> = (100..142).collect();
         let mut out = Vec::new();
         for _ in 0..50 {
@@ -831,18 +940,54 @@ mod tests {
         assert_eq!(sp.state.permanences, restored.state.permanences);
     }
 
+    fn trained(records: usize) -> SpatialPooler {
+        let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let mut rng = Random::new(9);
+        let mut out = Vec::new();
+        for _ in 0..records {
+            sp.compute(&random_input(&mut rng, 454, 42), true, &mut out);
+        }
+        sp
+    }
+
     #[test]
-    fn corrupt_state_is_rejected() {
-        let sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
-        let mut state = sp.state.clone();
-        state.pool_inputs[3] = 454;
-        assert!(SpatialPooler::from_state(state).unwrap_err().contains("out of range"));
-        let mut state = sp.state.clone();
-        state.permanences.pop();
-        assert!(SpatialPooler::from_state(state).unwrap_err().contains("inconsistent"));
-        let mut state = sp.state.clone();
-        state.active_duty.pop();
-        assert!(SpatialPooler::from_state(state).is_err());
+    fn checkpoints_hold_only_the_changed_columns() {
+        let fresh = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let c = fresh.checkpoint();
+        assert!(c.touched_columns.is_empty() && c.touched_permanences.is_empty());
+        let restored = SpatialPooler::from_checkpoint(c).unwrap();
+        assert_eq!(restored.state.permanences, fresh.state.permanences);
+
+        let sp = trained(3);
+        let c = sp.checkpoint();
+        // Three records: 40 winners each, no bumps yet.
+        assert!(c.touched_columns.len() <= 120 && c.touched_columns.len() >= 40, "{}", c.touched_columns.len());
+        let pools: usize =
+            c.touched_columns.iter().map(|&col| (sp.state.pool_start[col as usize + 1] - sp.state.pool_start[col as usize]) as usize).sum();
+        assert_eq!(c.touched_permanences.len(), pools);
+        let restored = SpatialPooler::from_checkpoint(c).unwrap();
+        assert_eq!(restored.state.permanences, sp.state.permanences);
+        assert_eq!(restored.touched, sp.touched);
+    }
+
+    #[test]
+    fn corrupt_or_mismatched_checkpoints_are_rejected() {
+        let sp = trained(5);
+        let cases: [(fn(&mut SpCheckpoint), &str); 7] = [
+            (|c| c.params.seed = 1957, "does not match its parameters"),
+            (|c| c.touched_columns.swap(0, 1), "ascending"),
+            (|c| *c.touched_columns.last_mut().unwrap() = 2048, "ascending"),
+            (|c| _ = c.touched_permanences.pop(), "fewer permanences"),
+            (|c| c.touched_permanences.push(0.5), "more permanences"),
+            (|c| c.touched_permanences[7] = f32::NAN, "outside [0, 1]"),
+            (|c| _ = c.active_duty.pop(), "duty cycle arrays"),
+        ];
+        for (corrupt, expected) in cases {
+            let mut c = sp.checkpoint();
+            corrupt(&mut c);
+            let err = SpatialPooler::from_checkpoint(c).unwrap_err();
+            assert!(err.contains(expected), "expected {expected:?}: {err}");
+        }
     }
 
     #[test]
