@@ -3,9 +3,10 @@
 //! the 1e-6 epsilon on the connected test, ties to the higher column index, float32 duty cycles and
 //! the weak-column bump (spec/htm.md 2.4, 3.4).
 //!
-//! The state is kept sparse: each column stores its potential pool (u16 input indices, ascending)
-//! with float32 permanences, and every input keeps the list of columns it is connected to, so the
-//! overlap is computed from the active inputs only and learning touches only the winners' pools.
+//! The state is kept compact: each column stores its potential pool as a bitmap over the inputs
+//! with the float32 permanences in ascending input order, and every input keeps a bitmap of the
+//! columns it is connected to, so the overlap is computed from the active inputs only and learning
+//! touches only the winners' pools.
 //!
 //! A checkpoint stores the parameters, the duty cycles and the permanences of the columns that
 //! changed since initialisation; loading regenerates the initial state from the parameters (seed)
@@ -161,10 +162,11 @@ struct SpState {
     params: SpParams,
     iteration: u64,
     learn_iteration: u64,
-    /// Column c's pool is `pool_inputs[pool_start[c]..pool_start[c + 1]]` (ascending inputs), with
-    /// the permanences at the same positions of `permanences`.
+    /// Column c's pool is the bitmap `pools[c * pool_words..(c + 1) * pool_words]` over the inputs;
+    /// its permanences, in ascending input order, are `permanences[pool_start[c]..pool_start[c + 1]]`.
+    pool_words: usize,
+    pools: Vec<u64>,
     pool_start: Vec<u32>,
-    pool_inputs: Vec<u16>,
     permanences: Vec<f32>,
     overlap_duty: Vec<f32>,
     active_duty: Vec<f32>,
@@ -184,7 +186,10 @@ pub struct SpatialPooler {
     init_digest: u32,
     // Per-compute buffers, kept to avoid allocation.
     overlap_histogram: Vec<u32>,
-    perm_change: Vec<f32>,
+    /// Permanence change per pool position of the column being adapted.
+    pool_delta: Vec<f32>,
+    /// `below_stimulus_inc` for every pool position (the weak-column bump).
+    bump_delta: Vec<f32>,
     is_winner: Vec<bool>,
     was_connected: Vec<bool>,
 }
@@ -206,19 +211,23 @@ struct SpCheckpoint {
     touched_permanences: Vec<f32>,
 }
 
-/// Input -> connected columns lists and each column's overlap with the current input, maintained
+/// Input -> connected columns bitmaps and each column's overlap with the current input, maintained
 /// incrementally: consecutive records share most of their on-bits, so only the inputs that switched
 /// on or off are applied (or everything is recounted when that is cheaper).
 #[derive(Clone, Debug)]
 struct OverlapIndex {
-    /// For each input, the columns whose synapse from it is connected (unordered).
-    connected_columns: Vec<Vec<u16>>,
+    /// For each input, a bitmap of the columns whose synapse from it is connected: input i's bitmap
+    /// is `connected[i * column_words..(i + 1) * column_words]`.
+    connected: Vec<u64>,
+    column_words: usize,
     /// Each column's number of connected synapses from `active` inputs.
     overlaps: Vec<u32>,
     /// The distinct on-bits of the current input.
     active: Vec<u32>,
     /// Per input: `ACTIVE` if it is in `active`, `INCOMING` while the next input is being loaded.
     input_flags: Vec<u8>,
+    /// Bitmap of `active`.
+    active_bits: Vec<u64>,
     /// Overlap corrections (column, now connected) from connections changed while learning; applied
     /// after the duty cycles have used this compute's overlaps.
     pending: Vec<(u16, bool)>,
@@ -230,11 +239,14 @@ const INCOMING: u8 = 2;
 
 impl OverlapIndex {
     fn new(inputs: usize, columns: usize) -> Self {
+        let column_words = columns.div_ceil(64);
         OverlapIndex {
-            connected_columns: vec![Vec::new(); inputs],
+            connected: vec![0; inputs * column_words],
+            column_words,
             overlaps: vec![0; columns],
             active: Vec::new(),
             input_flags: vec![0; inputs],
+            active_bits: vec![0; inputs.div_ceil(64)],
             pending: Vec::new(),
             incoming: Vec::new(),
         }
@@ -242,6 +254,27 @@ impl OverlapIndex {
 
     fn is_active(&self, input: usize) -> bool {
         self.input_flags[input] & ACTIVE != 0
+    }
+
+    /// The bitmap of columns connected to `input`.
+    #[cfg(test)]
+    fn columns_of(&self, input: u32) -> &[u64] {
+        let start = input as usize * self.column_words;
+        &self.connected[start..start + self.column_words]
+    }
+
+    /// Adds `delta` to the overlap of every column connected to `input`.
+    fn add_input(&mut self, input: u32, delta: u32) {
+        let start = input as usize * self.column_words;
+        let bitmap = &self.connected[start..start + self.column_words];
+        for (w, &word) in bitmap.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let column = w * 64 + bits.trailing_zeros() as usize;
+                self.overlaps[column] = self.overlaps[column].wrapping_add(delta);
+                bits &= bits - 1;
+            }
+        }
     }
 
     /// Makes `inputs` the current input and updates the overlaps; returns the number of distinct
@@ -257,50 +290,51 @@ impl OverlapIndex {
                 self.incoming.push(input);
             }
         }
-        let flags = &self.input_flags;
-        let switched_off = self.active.iter().filter(|&&i| flags[i as usize] & INCOMING == 0).count();
-        let switched_on = self.incoming.iter().filter(|&&i| flags[i as usize] & ACTIVE == 0).count();
-        let overlaps = &mut self.overlaps[..];
-        if switched_off + switched_on < self.incoming.len() {
-            for &input in self.active.iter().filter(|&&i| flags[i as usize] & INCOMING == 0) {
-                for &column in &self.connected_columns[input as usize] {
-                    overlaps[column as usize] -= 1;
+        let active = std::mem::take(&mut self.active);
+        let incoming = std::mem::take(&mut self.incoming);
+        let flag = |index: &Self, i: u32| index.input_flags[i as usize];
+        let switched_off = active.iter().filter(|&&i| flag(self, i) & INCOMING == 0).count();
+        let switched_on = incoming.iter().filter(|&&i| flag(self, i) & ACTIVE == 0).count();
+        if switched_off + switched_on < incoming.len() {
+            for &input in &active {
+                if flag(self, input) & INCOMING == 0 {
+                    self.add_input(input, u32::MAX);
                 }
             }
-            for &input in self.incoming.iter().filter(|&&i| flags[i as usize] & ACTIVE == 0) {
-                for &column in &self.connected_columns[input as usize] {
-                    overlaps[column as usize] += 1;
+            for &input in &incoming {
+                if flag(self, input) & ACTIVE == 0 {
+                    self.add_input(input, 1);
                 }
             }
         } else {
-            overlaps.fill(0);
-            for &input in &self.incoming {
-                for &column in &self.connected_columns[input as usize] {
-                    overlaps[column as usize] += 1;
-                }
+            self.overlaps.fill(0);
+            for &input in &incoming {
+                self.add_input(input, 1);
             }
         }
-        for &input in &self.active {
+        for &input in &active {
             self.input_flags[input as usize] = 0;
+            self.active_bits[input as usize / 64] = 0;
         }
-        for &input in &self.incoming {
+        for &input in &incoming {
             self.input_flags[input as usize] = ACTIVE;
+            self.active_bits[input as usize / 64] |= 1 << (input % 64);
         }
-        std::mem::swap(&mut self.active, &mut self.incoming);
+        (self.active, self.incoming) = (incoming, active);
         self.active.len() as u32
     }
 
     /// Records that the synapse input -> column became connected (`true`) or disconnected.
     #[cold]
     #[inline(never)]
-    fn relink(&mut self, input: u16, column: usize, connected: bool) {
-        let list = &mut self.connected_columns[input as usize];
+    fn relink(&mut self, input: usize, column: usize, connected: bool) {
+        let word = &mut self.connected[input * self.column_words + column / 64];
         if connected {
-            list.push(column as u16);
-        } else if let Some(k) = list.iter().position(|&c| c as usize == column) {
-            list.swap_remove(k);
+            *word |= 1 << (column % 64);
+        } else {
+            *word &= !(1 << (column % 64));
         }
-        if self.is_active(input as usize) {
+        if self.is_active(input) {
             self.pending.push((column as u16, connected));
         }
     }
@@ -346,8 +380,9 @@ impl SpatialPooler {
         let pct = params.potential_pct as f32;
         let mut neighbourhood: Vec<u32> = Vec::with_capacity(inputs);
         let mut in_pool = vec![false; inputs];
+        let pool_words = inputs.div_ceil(64);
+        let mut pools = vec![0u64; columns * pool_words];
         let mut pool_start = Vec::with_capacity(columns + 1);
-        let mut pool_inputs = Vec::new();
         let mut permanences = Vec::new();
         pool_start.push(0u32);
         for column in 0..columns {
@@ -378,7 +413,7 @@ impl SpatialPooler {
                     (derived.connected as f64 * rng.get_real64()) as f32
                 };
                 let p = round5(p);
-                pool_inputs.push(input as u16);
+                pools[column * pool_words + input / 64] |= 1 << (input % 64);
                 permanences.push(if p < derived.trim_threshold { 0.0 } else { p });
             }
             if permanences.len() - start < params.stimulus_threshold as usize {
@@ -397,8 +432,9 @@ impl SpatialPooler {
             params,
             iteration: 0,
             learn_iteration: 0,
+            pool_words,
+            pools,
             pool_start,
-            pool_inputs,
             permanences,
             overlap_duty: vec![0.0; columns],
             active_duty: vec![0.0; columns],
@@ -418,17 +454,17 @@ impl SpatialPooler {
         let st = &self.state;
         let o = &self.overlap;
         let state = st.pool_start.capacity() * 4
-            + st.pool_inputs.capacity() * 2
+            + st.pools.capacity() * 8
             + st.permanences.capacity() * 4
             + (st.overlap_duty.capacity() + st.active_duty.capacity()) * 4;
-        let index = o.connected_columns.capacity() * size_of::<Vec<u16>>()
-            + o.connected_columns.iter().map(|l| l.capacity() * 2).sum::<usize>()
+        let index = o.connected.capacity() * 8
+            + o.active_bits.capacity() * 8
             + o.overlaps.capacity() * 4
             + (o.active.capacity() + o.incoming.capacity()) * 4
             + o.input_flags.capacity()
             + o.pending.capacity() * size_of::<(u16, bool)>();
         let buffers = self.overlap_histogram.capacity() * 4
-            + self.perm_change.capacity() * 4
+            + (self.pool_delta.capacity() + self.bump_delta.capacity()) * 4
             + self.is_winner.capacity()
             + self.was_connected.capacity();
         state + index + buffers
@@ -497,22 +533,23 @@ impl SpatialPooler {
     }
 
     fn learn(&mut self, winners: &[u32]) {
-        // Permanence change per input: +active_inc where the input is on, -inactive_dec elsewhere.
-        let mut change = std::mem::take(&mut self.perm_change);
-        for (input, c) in change.iter_mut().enumerate() {
-            *c = if self.overlap.is_active(input) { self.derived.active_inc } else { -self.derived.inactive_dec };
-        }
+        let mut delta = std::mem::take(&mut self.pool_delta);
         for &column in winners {
-            self.change_column(column as usize, true, |input| change[input as usize]);
+            let column = column as usize;
+            let pool = self.state.pool(column);
+            let delta = &mut delta[..pool_size(&self.state.pool_start, column)];
+            pool_deltas(pool, &self.overlap.active_bits, self.derived.active_inc, -self.derived.inactive_dec, delta);
+            self.change_column(column, true, delta);
         }
-        self.perm_change = change;
+        self.pool_delta = delta;
         self.update_duty_cycles(winners);
-        let bump = self.derived.below_stimulus_inc;
+        let bump = std::mem::take(&mut self.bump_delta);
         for column in 0..self.state.overlap_duty.len() {
             if self.state.overlap_duty[column] < self.state.min_overlap_duty {
-                self.change_column(column, false, |_| bump);
+                self.change_column(column, false, &bump[..pool_size(&self.state.pool_start, column)]);
             }
         }
+        self.bump_delta = bump;
         if self.state.iteration.is_multiple_of(UPDATE_PERIOD) {
             let max_duty = self.state.overlap_duty.iter().copied().fold(0.0f32, f32::max);
             self.state.min_overlap_duty = self.derived.min_pct_overlap * max_duty;
@@ -539,12 +576,13 @@ impl SpatialPooler {
         }
     }
 
-    /// Adds `delta(input)` to every potential synapse of `column`, applies nupic.core's column update
-    /// (optionally raising to the stimulus threshold, then trimming) and keeps the connection lists in sync.
-    fn change_column(&mut self, column: usize, raise: bool, delta: impl Fn(u16) -> f32) {
+    /// Adds `delta[k]` to the k-th potential synapse of `column` (ascending input order), applies
+    /// nupic.core's column update (optionally raising to the stimulus threshold, then trimming) and
+    /// keeps the connection bitmaps in sync.
+    fn change_column(&mut self, column: usize, raise: bool, delta: &[f32]) {
         let start = self.state.pool_start[column] as usize;
         let end = self.state.pool_start[column + 1] as usize;
-        let inputs = &self.state.pool_inputs[start..end];
+        let pool = &self.state.pools[column * self.state.pool_words..(column + 1) * self.state.pool_words];
         let perms = &mut self.state.permanences[start..end];
         let d = &self.derived;
         let index = &mut self.overlap;
@@ -552,16 +590,16 @@ impl SpatialPooler {
         self.touched[column] = true;
         if raise && stimulus > 0 {
             let was_connected = &mut self.was_connected[..end - start];
-            for ((p, &input), was) in perms.iter_mut().zip(inputs).zip(was_connected.iter_mut()) {
+            for ((p, was), &delta) in perms.iter_mut().zip(was_connected.iter_mut()).zip(delta) {
                 *was = *p >= d.connected_threshold;
-                *p += delta(input);
+                *p += delta;
             }
             raise_to_threshold(perms, d, stimulus);
             trim(perms, d);
-            for ((p, &input), &was) in perms.iter().zip(inputs).zip(was_connected.iter()) {
+            for (k, (p, &was)) in perms.iter().zip(was_connected.iter()).enumerate() {
                 let now = *p >= d.connected_threshold;
                 if now != was {
-                    index.relink(input, column, now);
+                    index.relink(select(pool, k), column, now);
                 }
             }
         } else {
@@ -580,14 +618,15 @@ impl SpatialPooler {
                 }
             };
             let mut perm_blocks = perms.chunks_exact_mut(LANES);
-            let mut input_blocks = inputs.chunks_exact(LANES);
-            for (block, block_inputs) in (&mut perm_blocks).zip(&mut input_blocks) {
+            let mut delta_blocks = delta.chunks_exact(LANES);
+            let mut base = 0;
+            for (block, delta) in (&mut perm_blocks).zip(&mut delta_blocks) {
                 let mut old = [0.0f32; LANES];
                 let mut new = [0.0f32; LANES];
                 let mut flips = false;
                 for l in 0..LANES {
                     old[l] = block[l];
-                    new[l] = update(old[l], delta(block_inputs[l]));
+                    new[l] = update(old[l], delta[l]);
                     flips |= (old[l] >= threshold) != (new[l] >= threshold);
                 }
                 block.copy_from_slice(&new);
@@ -595,17 +634,18 @@ impl SpatialPooler {
                     for l in 0..LANES {
                         let now = new[l] >= threshold;
                         if now != (old[l] >= threshold) {
-                            index.relink(block_inputs[l], column, now);
+                            index.relink(select(pool, base + l), column, now);
                         }
                     }
                 }
+                base += LANES;
             }
-            for (p, &input) in perm_blocks.into_remainder().iter_mut().zip(input_blocks.remainder()) {
+            for (k, (p, &delta)) in perm_blocks.into_remainder().iter_mut().zip(delta_blocks.remainder()).enumerate() {
                 let old = *p;
-                *p = update(old, delta(input));
+                *p = update(old, delta);
                 let now = *p >= threshold;
                 if now != (old >= threshold) {
-                    index.relink(input, column, now);
+                    index.relink(select(pool, base + k), column, now);
                 }
             }
         }
@@ -614,7 +654,6 @@ impl SpatialPooler {
     /// Builds the derived index and buffers around a state known to be consistent.
     fn from_valid_state(mut state: SpState, derived: Derived, touched: Vec<bool>, init_digest: u32) -> Self {
         state.pool_start.shrink_to_fit();
-        state.pool_inputs.shrink_to_fit();
         state.permanences.shrink_to_fit();
         let inputs = state.params.input_width as usize;
         let columns = state.params.column_count as usize;
@@ -623,15 +662,13 @@ impl SpatialPooler {
         for column in 0..columns {
             let (start, end) = (state.pool_start[column] as usize, state.pool_start[column + 1] as usize);
             max_pool = max_pool.max(end - start);
-            for (&input, &p) in state.pool_inputs[start..end].iter().zip(&state.permanences[start..end]) {
+            for (input, &p) in pool_inputs(state.pool(column)).zip(&state.permanences[start..end]) {
                 if p >= derived.connected_threshold {
-                    overlap.connected_columns[input as usize].push(column as u16);
+                    overlap.relink(input, column, true);
                 }
             }
         }
-        for list in &mut overlap.connected_columns {
-            list.shrink_to_fit();
-        }
+        let bump = derived.below_stimulus_inc;
         SpatialPooler {
             state,
             derived,
@@ -639,7 +676,8 @@ impl SpatialPooler {
             touched,
             init_digest,
             overlap_histogram: vec![0; inputs + 1],
-            perm_change: vec![0.0; inputs],
+            pool_delta: vec![0.0; max_pool],
+            bump_delta: vec![bump; max_pool],
             is_winner: vec![false; columns],
             was_connected: vec![false; max_pool],
         }
@@ -738,7 +776,7 @@ fn initial_digest(state: &SpState) -> u32 {
     let mut crc = crc32fast::Hasher::new();
     let mut buf = Vec::with_capacity(4096);
     let words = state.pool_start.iter().map(|&s| s.to_le_bytes());
-    let words = words.chain(state.pool_inputs.iter().map(|&i| (i as u32).to_le_bytes()));
+    let words = words.chain(state.pools.iter().flat_map(|&w| [w as u32, (w >> 32) as u32]).map(u32::to_le_bytes));
     for word in words.chain(state.permanences.iter().map(|p| p.to_bits().to_le_bytes())) {
         buf.extend_from_slice(&word);
         if buf.len() == buf.capacity() {
@@ -748,6 +786,62 @@ fn initial_digest(state: &SpState) -> u32 {
     }
     crc.update(&buf);
     crc.finalize()
+}
+
+impl SpState {
+    /// The pool bitmap of `column`.
+    fn pool(&self, column: usize) -> &[u64] {
+        &self.pools[column * self.pool_words..(column + 1) * self.pool_words]
+    }
+}
+
+fn pool_size(pool_start: &[u32], column: usize) -> usize {
+    (pool_start[column + 1] - pool_start[column]) as usize
+}
+
+/// The inputs of a pool bitmap, ascending.
+fn pool_inputs(pool: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    pool.iter().enumerate().flat_map(|(w, &word)| {
+        let mut bits = word;
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let input = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                input
+            })
+        })
+    })
+}
+
+/// The input at position `k` of a pool bitmap.
+fn select(pool: &[u64], mut k: usize) -> usize {
+    for (w, &word) in pool.iter().enumerate() {
+        let n = word.count_ones() as usize;
+        if k < n {
+            let mut bits = word;
+            for _ in 0..k {
+                bits &= bits - 1;
+            }
+            return w * 64 + bits.trailing_zeros() as usize;
+        }
+        k -= n;
+    }
+    unreachable!("pool position out of range")
+}
+
+/// Per pool position: `on` where the input is active, `off` elsewhere (`out` holds the whole pool).
+fn pool_deltas(pool: &[u64], active: &[u64], on: f32, off: f32, out: &mut [f32]) {
+    out.fill(off);
+    let mut base = 0;
+    for (&p, &a) in pool.iter().zip(active) {
+        let mut hits = p & a;
+        while hits != 0 {
+            let below = (1u64 << hits.trailing_zeros()) - 1;
+            out[base + (p & below).count_ones() as usize] = on;
+            hits &= hits - 1;
+        }
+        base += p.count_ones() as usize;
+    }
 }
 
 /// nupic.core's `round5_`: truncation to 5 decimals in its float widths.
@@ -799,13 +893,37 @@ mod tests {
         (0..st.params.column_count as usize)
             .map(|c| {
                 let range = st.pool_start[c] as usize..st.pool_start[c + 1] as usize;
-                st.pool_inputs[range.clone()]
-                    .iter()
+                pool_inputs(st.pool(c))
                     .zip(&st.permanences[range])
-                    .filter(|&(i, &p)| active.contains(&(*i as u32)) && p >= sp.derived.connected_threshold)
+                    .filter(|&(i, &p)| active.contains(&(i as u32)) && p >= sp.derived.connected_threshold)
                     .count() as u32
             })
             .collect()
+    }
+
+    #[test]
+    fn pool_bitmap_positions_and_deltas() {
+        let mut rng = Random::new(3);
+        for _ in 0..50 {
+            let inputs: Vec<u32> = random_input(&mut rng, 200, 120);
+            let active = random_input(&mut rng, 200, 30);
+            let mut pool = vec![0u64; 4];
+            let mut active_bits = vec![0u64; 4];
+            for &i in &inputs {
+                pool[i as usize / 64] |= 1 << (i % 64);
+            }
+            for &i in &active {
+                active_bits[i as usize / 64] |= 1 << (i % 64);
+            }
+            let listed: Vec<usize> = pool_inputs(&pool).collect();
+            assert_eq!(listed, inputs.iter().map(|&i| i as usize).collect::<Vec<_>>());
+            let mut deltas = vec![0.0; listed.len()];
+            pool_deltas(&pool, &active_bits, 1.0, -1.0, &mut deltas);
+            for (k, &input) in listed.iter().enumerate() {
+                assert_eq!(select(&pool, k), input);
+                assert_eq!(deltas[k], if active.contains(&(input as u32)) { 1.0 } else { -1.0 });
+            }
+        }
     }
 
     #[test]
@@ -873,9 +991,9 @@ mod tests {
         let mut sp = SpatialPooler::new(params).unwrap();
         let connected = |sp: &SpatialPooler| {
             let mut counts = vec![0u32; 64];
-            for list in &sp.overlap.connected_columns {
-                for &c in list {
-                    counts[c as usize] += 1;
+            for input in 0..100 {
+                for (c, count) in counts.iter_mut().enumerate() {
+                    *count += (sp.overlap.columns_of(input)[c / 64] >> (c % 64) & 1) as u32;
                 }
             }
             counts
