@@ -3,10 +3,11 @@
 //! the 1e-6 epsilon on the connected test, ties to the higher column index, float32 duty cycles and
 //! the weak-column bump (spec/htm.md 2.4, 3.4).
 //!
-//! The state is kept compact: each column stores its potential pool as a bitmap over the inputs
-//! with the float32 permanences in ascending input order, and every input keeps a bitmap of the
-//! columns it is connected to, so the overlap is computed from the active inputs only and learning
-//! touches only the winners' pools.
+//! The state is kept compact: each column's potential pool is a bitmap over the inputs, and every
+//! input keeps a bitmap of the columns it is connected to, so the overlap is computed from the
+//! active inputs only and learning touches only the winners' pools. Float32 permanences are held
+//! only for columns that changed since initialisation (typically a few hundred of 2048); a column's
+//! initial permanences are regenerated from a saved RNG state when it first changes.
 //!
 //! A checkpoint stores the parameters, the duty cycles and the permanences of the columns that
 //! changed since initialisation; loading regenerates the initial state from the parameters (seed)
@@ -24,6 +25,13 @@ const UPDATE_PERIOD: u64 = 50;
 const MAX_LOCAL_AREA_DENSITY: f32 = 0.5;
 /// Pools and connection lists store indices as u16.
 const MAX_DIMENSION: u32 = 1 << 16;
+/// Columns per saved initialisation RNG state: regenerating a column's initial permanences replays
+/// at most this many columns' draws.
+const SNAPSHOT_STRIDE: usize = 16;
+/// Columns' worth of permanences added at a time when columns first change.
+const GROWTH_COLUMNS: usize = 32;
+/// `SpState::slots` entry of a column whose permanences are still the initial ones.
+const UNTOUCHED: u32 = u32::MAX;
 
 /// Spatial pooler parameters, named after NuPIC's `spParams` (reals are converted to float32, as
 /// NuPIC's C++ binding does).
@@ -162,11 +170,15 @@ struct SpState {
     params: SpParams,
     iteration: u64,
     learn_iteration: u64,
-    /// Column c's pool is the bitmap `pools[c * pool_words..(c + 1) * pool_words]` over the inputs;
-    /// its permanences, in ascending input order, are `permanences[pool_start[c]..pool_start[c + 1]]`.
+    /// Column c's pool is the bitmap `pools[c * pool_words..(c + 1) * pool_words]` over the inputs,
+    /// with `pool_start[c + 1] - pool_start[c]` members.
     pool_words: usize,
     pools: Vec<u64>,
     pool_start: Vec<u32>,
+    /// Per column: where its permanences (ascending input order) start in `permanences`, or
+    /// `UNTOUCHED` while they are the initial ones, which are not held: they are regenerated from
+    /// the saved RNG states when the column first changes.
+    slots: Vec<u32>,
     permanences: Vec<f32>,
     overlap_duty: Vec<f32>,
     active_duty: Vec<f32>,
@@ -180,8 +192,8 @@ pub struct SpatialPooler {
     state: SpState,
     derived: Derived,
     overlap: OverlapIndex,
-    /// Per column: its permanences may differ from the initial ones (only those are checkpointed).
-    touched: Vec<bool>,
+    /// The initialisation RNG before every `SNAPSHOT_STRIDE`-th column.
+    init_rng: Vec<Random>,
     /// CRC-32 of the initial pools and permanences: identifies the initial state a checkpoint extends.
     init_digest: u32,
     // Per-compute buffers, kept to avoid allocation.
@@ -359,74 +371,33 @@ impl SpatialPooler {
     /// `localAreaDensity`) or nupic.core would reject.
     pub fn new(params: SpParams) -> Result<Self, String> {
         params.validate()?;
-        let (state, derived) = Self::initial_state(params)?;
-        let touched = vec![false; state.params.column_count as usize];
-        let digest = initial_digest(&state);
-        Ok(Self::from_valid_state(state, derived, touched, digest))
+        let (state, derived, init_rng, initial) = Self::initial_state(params)?;
+        let digest = initial_digest(&state, &initial);
+        Ok(Self::from_valid_state(state, derived, init_rng, &initial, digest))
     }
 
-    /// The pools and permanences nupic.core initialises for `params` (already validated).
-    fn initial_state(params: SpParams) -> Result<(SpState, Derived), String> {
+    /// The pools nupic.core initialises for `params` (already validated), the RNG snapshots and
+    /// every column's initial permanences (concatenated, at the `pool_start` offsets).
+    fn initial_state(params: SpParams) -> Result<(SpState, Derived, Vec<Random>, Vec<f32>), String> {
         let derived = Derived::new(&params);
-        let inputs = params.input_width as usize;
         let columns = params.column_count as usize;
+        let pool_words = (params.input_width as usize).div_ceil(64);
         let mut rng = Random::new(params.seed);
         // nupic.core draws (and never uses) one tie-breaker per column first.
         for _ in 0..columns {
             rng.get_real64();
         }
-        let radius = params.potential_radius.min(params.input_width) as i64;
-        let ratio = params.input_width as f32 / params.column_count as f32;
-        let pct = params.potential_pct as f32;
-        let mut neighbourhood: Vec<u32> = Vec::with_capacity(inputs);
-        let mut in_pool = vec![false; inputs];
-        let pool_words = inputs.div_ceil(64);
         let mut pools = vec![0u64; columns * pool_words];
         let mut pool_start = Vec::with_capacity(columns + 1);
-        let mut permanences = Vec::new();
+        let mut initial = Vec::new();
+        let mut init_rng = Vec::with_capacity(columns.div_ceil(SNAPSHOT_STRIDE));
         pool_start.push(0u32);
-        for column in 0..columns {
-            let center = (((column as f32) as f64 + 0.5) * ratio as f64) as f32;
-            let center = center.floor() as i64;
-            neighbourhood.clear();
-            let n = inputs as i64;
-            if params.wrap_around {
-                let count = (2 * radius + 1).min(n);
-                neighbourhood.extend((0..count).map(|k| (center - radius + k).rem_euclid(n) as u32));
-            } else {
-                neighbourhood.extend(((center - radius).max(0)..=(center + radius).min(n - 1)).map(|i| i as u32));
+        for (column, pool) in pools.chunks_exact_mut(pool_words).enumerate() {
+            if column % SNAPSHOT_STRIDE == 0 {
+                init_rng.push(rng.clone());
             }
-            let num_potential = (neighbourhood.len() as f32 * pct).round() as usize;
-            for input in rng.sample(&neighbourhood, num_potential) {
-                in_pool[input as usize] = true;
-            }
-            let start = permanences.len();
-            for (input, member) in in_pool.iter_mut().enumerate() {
-                if !*member {
-                    continue;
-                }
-                *member = false;
-                let p = if rng.get_real64() <= INIT_CONNECTED_PCT {
-                    let span = (SYN_PERM_MAX - derived.connected) as f64;
-                    (derived.connected as f64 + span * rng.get_real64()) as f32
-                } else {
-                    (derived.connected as f64 * rng.get_real64()) as f32
-                };
-                let p = round5(p);
-                pools[column * pool_words + input / 64] |= 1 << (input % 64);
-                permanences.push(if p < derived.trim_threshold { 0.0 } else { p });
-            }
-            if permanences.len() - start < params.stimulus_threshold as usize {
-                return Err(format!(
-                    "unsupported spatial pooler configuration: column {column} has {} potential inputs, fewer than \
-                     stimulus_threshold {}",
-                    permanences.len() - start,
-                    params.stimulus_threshold
-                ));
-            }
-            raise_to_threshold(&mut permanences[start..], &derived, params.stimulus_threshold);
-            trim(&mut permanences[start..], &derived);
-            pool_start.push(permanences.len() as u32);
+            init_column(&params, &derived, &mut rng, column, pool, &mut initial)?;
+            pool_start.push(initial.len() as u32);
         }
         let state = SpState {
             params,
@@ -435,12 +406,55 @@ impl SpatialPooler {
             pool_words,
             pools,
             pool_start,
-            permanences,
+            slots: vec![UNTOUCHED; columns],
+            permanences: Vec::new(),
             overlap_duty: vec![0.0; columns],
             active_duty: vec![0.0; columns],
             min_overlap_duty: 0.0,
         };
-        Ok((state, derived))
+        Ok((state, derived, init_rng, initial))
+    }
+
+    /// Column `column`'s initial permanences, regenerated from the nearest saved RNG state.
+    fn initial_permanences(&self, column: usize) -> Vec<f32> {
+        let snapshot = column / SNAPSHOT_STRIDE;
+        let mut rng = self.init_rng[snapshot].clone();
+        let mut pool = vec![0u64; self.state.pool_words];
+        let mut perms = Vec::new();
+        for c in snapshot * SNAPSHOT_STRIDE..=column {
+            pool.fill(0);
+            perms.clear();
+            init_column(&self.state.params, &self.derived, &mut rng, c, &mut pool, &mut perms)
+                .expect("the parameters were validated at initialisation");
+        }
+        perms
+    }
+
+    /// Where `column`'s permanences start in `permanences`, materialising them on first use.
+    fn materialize(&mut self, column: usize) -> usize {
+        if self.state.slots[column] == UNTOUCHED {
+            let initial = self.initial_permanences(column);
+            let perms = &mut self.state.permanences;
+            if perms.capacity() - perms.len() < initial.len() {
+                // Grow by a few columns at a time rather than doubling: columns change rarely.
+                perms.reserve_exact(initial.len() * GROWTH_COLUMNS);
+            }
+            self.state.slots[column] = self.state.permanences.len() as u32;
+            self.state.permanences.extend_from_slice(&initial);
+        }
+        self.state.slots[column] as usize
+    }
+
+    /// Column `column`'s current permanences.
+    #[cfg(test)]
+    fn column_permanences(&self, column: usize) -> Vec<f32> {
+        match self.state.slots[column] {
+            UNTOUCHED => self.initial_permanences(column),
+            slot => {
+                let slot = slot as usize;
+                self.state.permanences[slot..slot + pool_size(&self.state.pool_start, column)].to_vec()
+            }
+        }
     }
 
     /// The parameters the pooler was built with.
@@ -455,6 +469,8 @@ impl SpatialPooler {
         let o = &self.overlap;
         let state = st.pool_start.capacity() * 4
             + st.pools.capacity() * 8
+            + st.slots.capacity() * 4
+            + self.init_rng.capacity() * size_of::<Random>()
             + st.permanences.capacity() * 4
             + (st.overlap_duty.capacity() + st.active_duty.capacity()) * 4;
         let index = o.connected.capacity() * 8
@@ -580,14 +596,13 @@ impl SpatialPooler {
     /// nupic.core's column update (optionally raising to the stimulus threshold, then trimming) and
     /// keeps the connection bitmaps in sync.
     fn change_column(&mut self, column: usize, raise: bool, delta: &[f32]) {
-        let start = self.state.pool_start[column] as usize;
-        let end = self.state.pool_start[column + 1] as usize;
+        let start = self.materialize(column);
+        let end = start + pool_size(&self.state.pool_start, column);
         let pool = &self.state.pools[column * self.state.pool_words..(column + 1) * self.state.pool_words];
         let perms = &mut self.state.permanences[start..end];
         let d = &self.derived;
         let index = &mut self.overlap;
         let stimulus = self.state.params.stimulus_threshold;
-        self.touched[column] = true;
         if raise && stimulus > 0 {
             let was_connected = &mut self.was_connected[..end - start];
             for ((p, was), &delta) in perms.iter_mut().zip(was_connected.iter_mut()).zip(delta) {
@@ -652,17 +667,20 @@ impl SpatialPooler {
     }
 
     /// Builds the derived index and buffers around a state known to be consistent.
-    fn from_valid_state(mut state: SpState, derived: Derived, touched: Vec<bool>, init_digest: u32) -> Self {
-        state.pool_start.shrink_to_fit();
-        state.permanences.shrink_to_fit();
+    /// `initial` holds every column's initial permanences (for the untouched columns).
+    fn from_valid_state(state: SpState, derived: Derived, init_rng: Vec<Random>, initial: &[f32], init_digest: u32) -> Self {
         let inputs = state.params.input_width as usize;
         let columns = state.params.column_count as usize;
         let mut overlap = OverlapIndex::new(inputs, columns);
         let mut max_pool = 0;
         for column in 0..columns {
-            let (start, end) = (state.pool_start[column] as usize, state.pool_start[column + 1] as usize);
-            max_pool = max_pool.max(end - start);
-            for (input, &p) in pool_inputs(state.pool(column)).zip(&state.permanences[start..end]) {
+            let size = pool_size(&state.pool_start, column);
+            max_pool = max_pool.max(size);
+            let perms = match state.slots[column] {
+                UNTOUCHED => &initial[state.pool_start[column] as usize..][..size],
+                slot => &state.permanences[slot as usize..][..size],
+            };
+            for (input, &p) in pool_inputs(state.pool(column)).zip(perms) {
                 if p >= derived.connected_threshold {
                     overlap.relink(input, column, true);
                 }
@@ -673,7 +691,7 @@ impl SpatialPooler {
             state,
             derived,
             overlap,
-            touched,
+            init_rng,
             init_digest,
             overlap_histogram: vec![0; inputs + 1],
             pool_delta: vec![0.0; max_pool],
@@ -688,10 +706,9 @@ impl SpatialPooler {
         let st = &self.state;
         let mut touched_columns = Vec::new();
         let mut touched_permanences = Vec::new();
-        for (column, _) in self.touched.iter().enumerate().filter(|(_, &t)| t) {
+        for (column, &slot) in st.slots.iter().enumerate().filter(|(_, &slot)| slot != UNTOUCHED) {
             touched_columns.push(column as u32);
-            let range = st.pool_start[column] as usize..st.pool_start[column + 1] as usize;
-            touched_permanences.extend_from_slice(&st.permanences[range]);
+            touched_permanences.extend_from_slice(&st.permanences[slot as usize..][..pool_size(&st.pool_start, column)]);
         }
         SpCheckpoint {
             params: st.params.clone(),
@@ -728,23 +745,22 @@ impl SpatialPooler {
         if !c.touched_permanences.iter().all(|p| (0.0..=SYN_PERM_MAX).contains(p)) {
             return bad("a permanence is outside [0, 1]".into());
         }
-        let (mut state, derived) = Self::initial_state(c.params)?;
-        if initial_digest(&state) != c.init_digest {
+        let (mut state, derived, init_rng, initial) = Self::initial_state(c.params)?;
+        if initial_digest(&state, &initial) != c.init_digest {
             return Err("spatial pooler state does not match its parameters: they generate a different initial state \
                         (another seed or engine version)"
                 .into());
         }
-        let mut touched = vec![false; columns];
         let mut perms = c.touched_permanences.as_slice();
         for &column in &c.touched_columns {
-            let range = state.pool_start[column as usize] as usize..state.pool_start[column as usize + 1] as usize;
-            if perms.len() < range.len() {
+            let size = pool_size(&state.pool_start, column as usize);
+            if perms.len() < size {
                 return bad("fewer permanences than the changed columns' pools hold".into());
             }
-            let (pool, rest) = perms.split_at(range.len());
-            state.permanences[range].copy_from_slice(pool);
+            let (pool, rest) = perms.split_at(size);
+            state.slots[column as usize] = state.permanences.len() as u32;
+            state.permanences.extend_from_slice(pool);
             perms = rest;
-            touched[column as usize] = true;
         }
         if !perms.is_empty() {
             return bad("more permanences than the changed columns' pools hold".into());
@@ -754,7 +770,7 @@ impl SpatialPooler {
         state.overlap_duty = c.overlap_duty;
         state.active_duty = c.active_duty;
         state.min_overlap_duty = c.min_overlap_duty;
-        Ok(Self::from_valid_state(state, derived, touched, c.init_digest))
+        Ok(Self::from_valid_state(state, derived, init_rng, &initial, c.init_digest))
     }
 }
 
@@ -771,13 +787,13 @@ impl<'de> Deserialize<'de> for SpatialPooler {
     }
 }
 
-/// CRC-32 of a state's pools and permanences (taken at initialisation).
-fn initial_digest(state: &SpState) -> u32 {
+/// CRC-32 of the initial pools and permanences.
+fn initial_digest(state: &SpState, initial: &[f32]) -> u32 {
     let mut crc = crc32fast::Hasher::new();
     let mut buf = Vec::with_capacity(4096);
     let words = state.pool_start.iter().map(|&s| s.to_le_bytes());
     let words = words.chain(state.pools.iter().flat_map(|&w| [w as u32, (w >> 32) as u32]).map(u32::to_le_bytes));
-    for word in words.chain(state.permanences.iter().map(|p| p.to_bits().to_le_bytes())) {
+    for word in words.chain(initial.iter().map(|p| p.to_bits().to_le_bytes())) {
         buf.extend_from_slice(&word);
         if buf.len() == buf.capacity() {
             crc.update(&buf);
@@ -786,6 +802,55 @@ fn initial_digest(state: &SpState) -> u32 {
     }
     crc.update(&buf);
     crc.finalize()
+}
+
+/// Draws column `column`'s pool (into the zeroed bitmap `pool`) and appends its initial permanences
+/// to `perms`, consuming `rng` exactly as nupic.core does.
+fn init_column(
+    params: &SpParams,
+    derived: &Derived,
+    rng: &mut Random,
+    column: usize,
+    pool: &mut [u64],
+    perms: &mut Vec<f32>,
+) -> Result<(), String> {
+    let inputs = params.input_width as i64;
+    let radius = params.potential_radius.min(params.input_width) as i64;
+    let ratio = params.input_width as f32 / params.column_count as f32;
+    let center = (((column as f32) as f64 + 0.5) * ratio as f64) as f32;
+    let center = center.floor() as i64;
+    let neighbourhood: Vec<u32> = if params.wrap_around {
+        let count = (2 * radius + 1).min(inputs);
+        (0..count).map(|k| (center - radius + k).rem_euclid(inputs) as u32).collect()
+    } else {
+        ((center - radius).max(0)..=(center + radius).min(inputs - 1)).map(|i| i as u32).collect()
+    };
+    let num_potential = (neighbourhood.len() as f32 * params.potential_pct as f32).round() as usize;
+    for input in rng.sample(&neighbourhood, num_potential) {
+        pool[input as usize / 64] |= 1 << (input % 64);
+    }
+    let start = perms.len();
+    for _ in pool_inputs(pool) {
+        let p = if rng.get_real64() <= INIT_CONNECTED_PCT {
+            let span = (SYN_PERM_MAX - derived.connected) as f64;
+            (derived.connected as f64 + span * rng.get_real64()) as f32
+        } else {
+            (derived.connected as f64 * rng.get_real64()) as f32
+        };
+        let p = round5(p);
+        perms.push(if p < derived.trim_threshold { 0.0 } else { p });
+    }
+    if perms.len() - start < params.stimulus_threshold as usize {
+        return Err(format!(
+            "unsupported spatial pooler configuration: column {column} has {} potential inputs, fewer than \
+             stimulus_threshold {}",
+            perms.len() - start,
+            params.stimulus_threshold
+        ));
+    }
+    raise_to_threshold(&mut perms[start..], derived, params.stimulus_threshold);
+    trim(&mut perms[start..], derived);
+    Ok(())
 }
 
 impl SpState {
@@ -887,18 +952,39 @@ mod tests {
         rng.sample(&all, on)
     }
 
-    /// Overlaps recounted from the permanences, to check the incremental bookkeeping.
-    fn recount(sp: &SpatialPooler, active: &[u32]) -> Vec<u32> {
+    /// Every column's initial permanences.
+    fn initial_of(sp: &SpatialPooler) -> Vec<f32> {
+        SpatialPooler::initial_state(sp.state.params.clone()).unwrap().3
+    }
+
+    /// Overlaps recounted from the permanences (`initial`: from `initial_of`).
+    fn recount(sp: &SpatialPooler, initial: &[f32], active: &[u32]) -> Vec<u32> {
         let st = &sp.state;
         (0..st.params.column_count as usize)
             .map(|c| {
-                let range = st.pool_start[c] as usize..st.pool_start[c + 1] as usize;
+                let size = pool_size(&st.pool_start, c);
+                let perms = match st.slots[c] {
+                    UNTOUCHED => &initial[st.pool_start[c] as usize..][..size],
+                    slot => &st.permanences[slot as usize..][..size],
+                };
                 pool_inputs(st.pool(c))
-                    .zip(&st.permanences[range])
+                    .zip(perms)
                     .filter(|&(i, &p)| active.contains(&(i as u32)) && p >= sp.derived.connected_threshold)
                     .count() as u32
             })
             .collect()
+    }
+
+    #[test]
+    fn regenerated_initial_permanences_match_the_initialisation() {
+        let sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let (state, _, _, initial) = SpatialPooler::initial_state(SpParams::nab(454)).unwrap();
+        for column in [0, 1, 15, 16, 17, 1000, 2047] {
+            let range = state.pool_start[column] as usize..state.pool_start[column + 1] as usize;
+            assert_eq!(sp.initial_permanences(column), initial[range], "column {column}");
+        }
+        assert_eq!(initial.len(), 2048 * 363);
+        assert!(initial.iter().filter(|&&p| p >= sp.derived.connected_threshold).count() > 2048 * 363 / 3);
     }
 
     #[test]
@@ -948,13 +1034,12 @@ mod tests {
     #[test]
     fn ties_go_to_the_higher_column_and_inference_does_not_learn() {
         let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
-        let before = sp.state.permanences.clone();
         let mut out = Vec::new();
         sp.compute(&[], false, &mut out);
         assert_eq!(out, (2008..2048).collect::<Vec<u32>>());
         sp.compute(&[1, 5, 99, 300], false, &mut out);
         assert_eq!(out.len(), 40);
-        assert_eq!(sp.state.permanences, before);
+        assert!(sp.state.permanences.is_empty(), "no column changed");
         assert_eq!((sp.iteration(), sp.state.learn_iteration), (2, 0));
         assert!(sp.state.active_duty.iter().all(|&d| d == 0.0));
     }
@@ -962,6 +1047,7 @@ mod tests {
     #[test]
     fn incremental_overlaps_match_a_full_recount() {
         let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let initial = initial_of(&sp);
         let mut rng = Random::new(5);
         let mut out = Vec::new();
         let mut input = random_input(&mut rng, 454, 42);
@@ -978,7 +1064,7 @@ mod tests {
             sp.compute(&input, true, &mut out);
             assert_eq!(out.len(), 40);
             assert!(out.windows(2).all(|w| w[0] < w[1]));
-            assert_eq!(sp.overlap.overlaps, recount(&sp, &input), "step {step}");
+            assert_eq!(sp.overlap.overlaps, recount(&sp, &initial, &input), "step {step}");
         }
     }
 
@@ -1010,17 +1096,16 @@ mod tests {
         }
         sp.compute(&[7], true, &mut out);
         assert!(connected(&sp).iter().all(|&n| n >= 30));
-        assert_eq!(sp.overlap.overlaps, recount(&sp, &[7]));
+        assert_eq!(sp.overlap.overlaps, recount(&sp, &initial_of(&sp), &[7]));
     }
 
     #[test]
     fn columns_without_overlap_are_bumped_after_the_first_update_round() {
-        let sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
-        let mut state = sp.state.clone();
+        let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
         let weak = 77;
-        let range = state.pool_start[weak] as usize..state.pool_start[weak + 1] as usize;
-        state.permanences[range.clone()].fill(0.0);
-        let mut sp = SpatialPooler::from_valid_state(state, sp.derived.clone(), vec![true; 2048], sp.init_digest);
+        let size = pool_size(&sp.state.pool_start, weak);
+        sp.change_column(weak, false, &vec![-1.0; size]);
+        let range = sp.state.slots[weak] as usize..sp.state.slots[weak] as usize + size;
         let input: Vec<u32> = (100..142).collect();
         let mut out = Vec::new();
         for _ in 0..50 {
@@ -1035,7 +1120,7 @@ mod tests {
         }
         assert!(sp.overlap.overlaps[weak] > 0, "bumping connected the column");
         assert!(sp.state.overlap_duty[weak] > 0.0);
-        assert_eq!(sp.overlap.overlaps, recount(&sp, &input));
+        assert_eq!(sp.overlap.overlaps, recount(&sp, &initial_of(&sp), &input));
     }
 
     #[test]
@@ -1055,7 +1140,9 @@ mod tests {
             restored.compute(&input, true, &mut restored_out);
             assert_eq!(out, restored_out);
         }
-        assert_eq!(sp.state.permanences, restored.state.permanences);
+        for column in 0..2048 {
+            assert_eq!(sp.column_permanences(column), restored.column_permanences(column));
+        }
     }
 
     fn trained(records: usize) -> SpatialPooler {
@@ -1074,7 +1161,7 @@ mod tests {
         let c = fresh.checkpoint();
         assert!(c.touched_columns.is_empty() && c.touched_permanences.is_empty());
         let restored = SpatialPooler::from_checkpoint(c).unwrap();
-        assert_eq!(restored.state.permanences, fresh.state.permanences);
+        assert!(restored.state.permanences.is_empty());
 
         let sp = trained(3);
         let c = sp.checkpoint();
@@ -1083,9 +1170,12 @@ mod tests {
         let pools: usize =
             c.touched_columns.iter().map(|&col| (sp.state.pool_start[col as usize + 1] - sp.state.pool_start[col as usize]) as usize).sum();
         assert_eq!(c.touched_permanences.len(), pools);
+        assert_eq!(sp.state.permanences.len(), pools, "only the changed columns are held in memory");
         let restored = SpatialPooler::from_checkpoint(c).unwrap();
-        assert_eq!(restored.state.permanences, sp.state.permanences);
-        assert_eq!(restored.touched, sp.touched);
+        for column in 0..2048 {
+            assert_eq!(restored.state.slots[column] == UNTOUCHED, sp.state.slots[column] == UNTOUCHED);
+            assert_eq!(restored.column_permanences(column), sp.column_permanences(column));
+        }
     }
 
     #[test]
