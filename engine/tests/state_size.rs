@@ -36,9 +36,22 @@ fn nab_detector(header: &common::Value) -> Detector {
         sequence_memory: SequenceMemoryConfig::Backtracking(BacktrackingTmParams::nab()),
         classifier: None,
     };
+    Detector::new(HtmModel::new(config).unwrap(), nab_detector_likelihood(header))
+}
+
+/// NAB's likelihood settings for the file of a trace header.
+fn nab_detector_likelihood(header: &common::Value) -> AnomalyLikelihood {
     let (learning, estimation) = nab_likelihood_periods(nab_probationary_period(header["rows"].as_u64().unwrap()));
-    let likelihood = AnomalyLikelihood::new(learning, estimation, 8640, 100, Tail::OneSided);
-    Detector::new(HtmModel::new(config).unwrap(), likelihood)
+    AnomalyLikelihood::new(learning, estimation, 8640, 100, Tail::OneSided)
+}
+
+/// Size of `value` as bincode, and deflated (level 1, as the state container does).
+fn part_sizes<T: serde::Serialize>(value: &T) -> (usize, usize) {
+    use std::io::Write;
+    let raw = bincode::serialize(value).unwrap();
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(1));
+    deflate.write_all(&raw).unwrap();
+    (raw.len(), deflate.finish().unwrap().len())
 }
 
 /// Sizes measured for one run.
@@ -46,8 +59,6 @@ struct Checkpoint {
     blob_bytes: usize,
     /// Checkpoint size after the continuation records.
     final_blob_bytes: usize,
-    payload_bytes: u64,
-    sp_payload_bytes: u64,
     sp_memory_bytes: usize,
 }
 
@@ -61,16 +72,17 @@ fn run(name: &str, records: usize) -> Checkpoint {
         .collect();
     assert!(inputs.len() >= records + CONTINUE_RECORDS, "{name} has only {} records", inputs.len());
     let mut detector = nab_detector(&trace.header);
+    // Separate copies of the SP and the likelihood, fed like the detector's own, to measure their share.
+    let mut likelihood = nab_detector_likelihood(&trace.header);
     let golden_columns: Vec<Vec<u32>> = trace.records[..records].iter().map(|r| common::u32s(&r["sp"])).collect();
     drop(trace);
 
-    // A separate SP fed with the detector's encodings: the same state as the detector's own SP,
-    // measurable on its own.
     let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
     let mut step = StepTrace::default();
     let mut columns = Vec::new();
     for (k, &(t, v)) in inputs[..records].iter().enumerate() {
-        detector.handle(t, v, Some(&mut step)).unwrap();
+        let scores = detector.handle(t, v, Some(&mut step)).unwrap();
+        assert_eq!(likelihood.anomaly_probability(v, scores.raw_score as f64, t), scores.likelihood);
         sp.compute(&step.encoding, true, &mut columns);
         assert_eq!(columns, step.active_columns, "{name}: record {k}");
         assert_eq!(columns, golden_columns[k], "{name}: record {k} differs from NuPIC");
@@ -85,23 +97,27 @@ fn run(name: &str, records: usize) -> Checkpoint {
     let load_time = started.elapsed();
     assert_eq!(loaded_settings, settings);
 
-    let mut checkpoint = Checkpoint {
-        blob_bytes: blob.len(),
-        final_blob_bytes: 0,
-        payload_bytes: bincode::serialized_size(&(&settings, &detector)).unwrap(),
-        sp_payload_bytes: bincode::serialized_size(&sp).unwrap(),
-        sp_memory_bytes: sp.memory_bytes(),
-    };
+    let mut checkpoint = Checkpoint { blob_bytes: blob.len(), final_blob_bytes: 0, sp_memory_bytes: sp.memory_bytes() };
+    let (payload, _) = part_sizes(&(&settings, &detector));
+    let (sp_raw, sp_deflated) = part_sizes(&sp);
+    let (likelihood_raw, likelihood_deflated) = part_sizes(&likelihood);
+    let rest = |part: usize| payload - part;
     eprintln!(
-        "{name} after {records} records: checkpoint {:.2} MB (payload {:.2} MB before compression, SP {:.2} MB of it = {:.0} %); \
-         SP in memory {:.2} MB; save {:.1} ms, load {:.1} ms",
+        "{name} after {records} records: checkpoint {:.2} MB ({:.2} MB before compression), save {:.1} ms, load {:.1} ms\n  \
+         SP {:.2} MB ({:.2} MB deflated), likelihood {:.2} MB ({:.2} MB deflated), TM and the rest {:.2} MB before \
+         compression ({} segments, {} synapses); SP in memory {:.2} MB",
         checkpoint.blob_bytes as f64 / MB,
-        checkpoint.payload_bytes as f64 / MB,
-        checkpoint.sp_payload_bytes as f64 / MB,
-        100.0 * checkpoint.sp_payload_bytes as f64 / checkpoint.payload_bytes as f64,
-        checkpoint.sp_memory_bytes as f64 / MB,
+        payload as f64 / MB,
         save_time.as_secs_f64() * 1e3,
         load_time.as_secs_f64() * 1e3,
+        sp_raw as f64 / MB,
+        sp_deflated as f64 / MB,
+        likelihood_raw as f64 / MB,
+        likelihood_deflated as f64 / MB,
+        rest(sp_raw + likelihood_raw) as f64 / MB,
+        step.segments,
+        step.synapses,
+        checkpoint.sp_memory_bytes as f64 / MB,
     );
 
     for (k, &(t, v)) in inputs[records..records + CONTINUE_RECORDS].iter().enumerate() {
@@ -109,6 +125,7 @@ fn run(name: &str, records: usize) -> Checkpoint {
         let got = restored.handle(t, v, None).unwrap();
         assert_eq!(got, expected, "{name}: restored detector differs {k} records after the checkpoint");
     }
+    assert!(checkpoint.sp_memory_bytes < 3 << 19, "SP holds {} bytes", checkpoint.sp_memory_bytes);
     checkpoint.final_blob_bytes = state::encode(StateKind::Detector, &(&settings, &detector)).len();
     eprintln!(
         "{name} after {} records: checkpoint {:.2} MB",
