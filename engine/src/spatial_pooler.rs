@@ -23,7 +23,7 @@ const INIT_CONNECTED_PCT: f64 = 0.5;
 /// Iterations between recomputations of the minimum overlap duty cycle.
 const UPDATE_PERIOD: u64 = 50;
 const MAX_LOCAL_AREA_DENSITY: f32 = 0.5;
-/// Pools and connection lists store indices as u16.
+/// Column indices are kept as u16 (pending overlap corrections); inputs are bounded alike.
 const MAX_DIMENSION: u32 = 1 << 16;
 /// Columns per saved initialisation RNG state: regenerating a column's initial permanences replays
 /// at most this many columns' draws.

@@ -77,7 +77,9 @@ fn run(name: &str, records: usize) -> Checkpoint {
     let golden_columns: Vec<Vec<u32>> = trace.records[..records].iter().map(|r| common::u32s(&r["sp"])).collect();
     drop(trace);
 
+    let started = Instant::now();
     let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
+    let sp_create_time = started.elapsed();
     let mut step = StepTrace::default();
     let mut columns = Vec::new();
     for (k, &(t, v)) in inputs[..records].iter().enumerate() {
@@ -101,11 +103,16 @@ fn run(name: &str, records: usize) -> Checkpoint {
     let (payload, _) = part_sizes(&(&settings, &detector));
     let (sp_raw, sp_deflated) = part_sizes(&sp);
     let (likelihood_raw, likelihood_deflated) = part_sizes(&likelihood);
+    let sp_blob = bincode::serialize(&sp).unwrap();
+    let started = Instant::now();
+    let sp_restored: SpatialPooler = bincode::deserialize(&sp_blob).unwrap();
+    let sp_load_time = started.elapsed();
+    assert_eq!(bincode::serialize(&sp_restored).unwrap(), sp_blob);
     let rest = |part: usize| payload - part;
     eprintln!(
         "{name} after {records} records: checkpoint {:.2} MB ({:.2} MB before compression), save {:.1} ms, load {:.1} ms\n  \
          SP {:.2} MB ({:.2} MB deflated), likelihood {:.2} MB ({:.2} MB deflated), TM and the rest {:.2} MB before \
-         compression ({} segments, {} synapses); SP in memory {:.2} MB",
+         compression ({} segments, {} synapses); SP in memory {:.2} MB, SP creation {:.1} ms, SP load {:.1} ms",
         checkpoint.blob_bytes as f64 / MB,
         payload as f64 / MB,
         save_time.as_secs_f64() * 1e3,
@@ -118,6 +125,8 @@ fn run(name: &str, records: usize) -> Checkpoint {
         step.segments,
         step.synapses,
         checkpoint.sp_memory_bytes as f64 / MB,
+        sp_create_time.as_secs_f64() * 1e3,
+        sp_load_time.as_secs_f64() * 1e3,
     );
 
     for (k, &(t, v)) in inputs[records..records + CONTINUE_RECORDS].iter().enumerate() {
