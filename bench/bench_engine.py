@@ -54,6 +54,8 @@ def bench_speed(path: Path):
 
 
 def bench_memory(path: Path, models: int, records: int):
+    """RSS per model with `models` detectors in one fresh process (a child, so memory freed by earlier
+    benchmarks cannot hide the growth), each fed the first `records` records of `path`."""
     series = read_series(str(path))
     times, values = series.times[:records], series.values[:records]
     base = rss_mb()
@@ -63,11 +65,25 @@ def bench_memory(path: Path, models: int, records: int):
         for t, v in zip(times, values):
             d.handle(t, v)
     after = rss_mb()
-    blob = detectors[0].save()
-    print(f"memory: {models} models: +{(created - base) / models:.2f} MB RSS per fresh model, "
-          f"{(after - base) / models:.2f} MB per model after {len(values)} records "
+    print(f"memory: {models} models in one process: +{(created - base) / models:.2f} MB RSS per fresh model, "
+          f"{(after - base) / models:.2f} MB per model after {len(values)} records of {path.name} "
           f"(NuPIC: +64 MB fresh, ~{NUPIC_RSS_MB_AFTER_4K:.0f} MB after 4k)")
-    print(f"checkpoint: {len(blob) / 1e6:.2f} MB after {len(values)} records (NuPIC: {NUPIC_CHECKPOINT_MB} MB after 4k)")
+
+
+def bench_checkpoint(path: Path, records: int):
+    series = read_series(str(path))
+    detector = nab_detector(series)
+    for t, v in zip(series.times[:records], series.values[:records]):
+        detector.handle(t, v)
+    start = time.perf_counter()
+    blob = detector.save()
+    saved = time.perf_counter() - start
+    start = time.perf_counter()
+    type(detector).load(blob)
+    loaded = time.perf_counter() - start
+    print(f"checkpoint: {len(blob) / 1e6:.2f} MB after {min(records, len(series.values))} records of {path.name}, "
+          f"save {saved * 1e3:.0f} ms, load {loaded * 1e3:.0f} ms (NuPIC: {NUPIC_CHECKPOINT_MB} MB after 4032 "
+          f"records of art_daily_jumpsup)")
 
 
 def bench_nab(jobs: int):
@@ -92,11 +108,19 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=20000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--skip-nab", action="store_true")
+    parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     data = SHARED / "nab" / "data"
+    if args.memory_only:
+        bench_memory(data / "realKnownCause" / "machine_temperature_system_failure.csv", args.models, args.records)
+        return 0
     bench_speed(data / "artificialWithAnomaly" / "art_daily_jumpsup.csv")  # the file of NuPIC's 263/s
     bench_speed(data / "realKnownCause" / "nyc_taxi.csv")  # one of the heaviest models of the corpus
-    bench_memory(data / "realKnownCause" / "machine_temperature_system_failure.csv", args.models, args.records)
+    machine = data / "realKnownCause" / "machine_temperature_system_failure.csv"
+    subprocess.run([sys.executable, __file__, "--memory-only", "--models", str(args.models),
+                    "--records", str(args.records)], check=True)
+    bench_checkpoint(data / "artificialWithAnomaly" / "art_daily_jumpsup.csv", 4032)
+    bench_checkpoint(machine, args.records)
     if not args.skip_nab:
         bench_nab(args.jobs)
     return 0
