@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .process import ManagedProcess, free_port
+
 __all__ = ["InfluxServer", "InfluxServerError", "free_port"]
+
+STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 
 
 class InfluxServerError(RuntimeError):
     """influxd could not be found, started or stopped."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port on ``host`` that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def _toml_str(value: str) -> str:
@@ -60,8 +51,7 @@ class InfluxServer:
         self.rpc_port: int | None = None
         self.config_path = self.root / "influxdb.conf"
         self.log_path = self.root / "influxd.log"
-        self._proc: subprocess.Popen | None = None
-        self._log = None
+        self._proc: ManagedProcess | None = None  # made by start(), once influxd is known
 
     @property
     def url(self) -> str:
@@ -72,7 +62,7 @@ class InfluxServer:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._proc is not None and self._proc.running
 
     def _write_config(self) -> None:
         data = self.root / "data"
@@ -139,25 +129,12 @@ bind-address = {_toml_str(f"{self.host}:{self.rpc_port}")}
         while self.rpc_port == self.port:
             self.rpc_port = free_port(self.host)
         self._write_config()
-        # INFLUXDB_* variables override the config file; keep the server private to this config.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INFLUXDB_")}
-        self._log = open(self.log_path, "ab")
-        self._proc = subprocess.Popen(
-            [self.influxd, "-config", str(self.config_path)],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            cwd=str(self.root), env=env, start_new_session=True)
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._close_log()
-                self._proc = None
-                return False
-            if self._ping():
-                return True
-            time.sleep(0.05)
-        self.stop()
-        raise InfluxServerError(
-            f"influxd did not answer /ping within {self.startup_timeout}s; log: {self.log_path}")
+        try:
+            return self._proc.start(self._ping, self.startup_timeout, interval=0.05)
+        except TimeoutError:
+            self.stop()
+            raise InfluxServerError(
+                f"influxd did not answer /ping within {self.startup_timeout}s; log: {self.log_path}") from None
 
     def start(self) -> "InfluxServer":
         """Start the server and wait until ``/ping`` answers. Returns ``self``."""
@@ -166,32 +143,19 @@ bind-address = {_toml_str(f"{self.host}:{self.rpc_port}")}
         if not self.influxd:
             raise InfluxServerError("influxd not found on PATH (run scripts/install-influxdb)")
         self.root.mkdir(parents=True, exist_ok=True)
+        # INFLUXDB_* variables override the config file; keep the server private to this config.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INFLUXDB_")}
+        self._proc = ManagedProcess("influxd", [self.influxd, "-config", str(self.config_path)], self.log_path,
+                                    env=env, cwd=self.root, stop_timeout=STOP_TIMEOUT)
         for _ in range(3):  # a free port can be taken between choosing and binding it
             if self._launch():
-                atexit.register(self.stop)
                 return self
-        tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
-        raise InfluxServerError(f"influxd failed to start; log tail:\n{tail}")
+        raise InfluxServerError(f"influxd failed to start; log tail:\n{self._proc.log_tail()}")
 
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the server: SIGTERM, then SIGKILL after ``timeout`` seconds. Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    print(f"influxd pid {proc.pid} ignored SIGTERM; killing", file=sys.stderr)
-                    proc.kill()
-                    proc.wait()
-            atexit.unregister(self.stop)
-        self._close_log()
+        if self._proc is not None:
+            self._proc.stop(timeout)
 
     def __enter__(self) -> "InfluxServer":
         return self.start()

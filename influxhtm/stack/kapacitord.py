@@ -7,20 +7,18 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
+
+from .process import ManagedProcess, free_port
 
 try:
     import tomllib  # Python >= 3.11: check rendered configs before kapacitord sees them
@@ -34,6 +32,7 @@ CONFIG_TEMPLATE = REPO_ROOT / "kapacitor.conf"
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-kapacitor"
 # Newest first: the versions scripts/build-kapacitor knows how to build.
 KNOWN_VERSIONS = ("1.8.3", "1.5.9")
+STOP_TIMEOUT = 20.0  # seconds between SIGTERM and SIGKILL
 
 
 class KapacitorError(RuntimeError):
@@ -78,13 +77,6 @@ def find_kapacitord(*, build: bool = False) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{BUILD_SCRIPT} reported {lines[-1]} but it holds no kapacitord")
     return path
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free on `host` a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -216,8 +208,8 @@ class KapacitorServer:
         self.port = free_port(self.host)
         self.config_path = self.dir / "kapacitor.conf"
         self.log_path = self.dir / "kapacitord.log"
-        self._proc: subprocess.Popen | None = None
-        self._log_file = None
+        self._proc = ManagedProcess("kapacitord", [str(self.binary), "-config", str(self.config_path)],
+                                    self.log_path, cwd=self.dir, stop_timeout=STOP_TIMEOUT)
 
     @property
     def url(self) -> str:
@@ -225,11 +217,11 @@ class KapacitorServer:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._proc.running
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._proc.pid
 
     def render(self) -> str:
         """The config text this server runs with."""
@@ -271,55 +263,30 @@ class KapacitorServer:
             raise KapacitorError("kapacitord is already running")
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.render())
-        self._log_file = open(self.log_path, "ab")
-        self._proc = subprocess.Popen(
-            [str(self.binary), "-config", str(self.config_path)],
-            stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
-            cwd=self.dir, start_new_session=True)
-        atexit.register(self.stop)  # never outlive this Python process
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._close_log()
-                raise KapacitorError(
-                    f"kapacitord exited with {self._proc.returncode} during startup:\n{self.log_tail()}")
-            if self.ping():
-                log.info("kapacitord %s up at %s (log %s)", self.binary, self.url, self.log_path)
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise KapacitorError(f"kapacitord did not answer ping within {self.startup_timeout}s:\n{self.log_tail()}")
+        try:
+            up = self._proc.start(self.ping, self.startup_timeout, interval=0.2)
+        except TimeoutError:
+            self.stop()
+            raise KapacitorError(
+                f"kapacitord did not answer ping within {self.startup_timeout}s:\n{self.log_tail()}") from None
+        if not up:
+            raise KapacitorError(
+                f"kapacitord exited with {self._proc.returncode} during startup:\n{self.log_tail()}")
+        log.info("kapacitord %s up at %s (log %s)", self.binary, self.url, self.log_path)
+        return self
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("kapacitord did not stop within %ss; killing it", timeout)
-                proc.kill()
-                proc.wait()
-        self._close_log()
+        self._proc.stop(timeout)
 
     def kill(self) -> None:
         """SIGKILL kapacitord (no clean shutdown)."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._close_log()
+        self._proc.kill()
 
     def restart(self) -> None:
         """Stop and start again with the same data dir (tasks and snapshots survive)."""
         self.stop()
         self.start()
-
-    def _close_log(self) -> None:
-        atexit.unregister(self.stop)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
 
     def __enter__(self) -> "KapacitorServer":
         return self.start()
@@ -331,11 +298,7 @@ class KapacitorServer:
 
     def log_tail(self, lines: int = 60) -> str:
         """The last lines of kapacitord's log."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return self._proc.log_tail(lines)
 
     # ------------------------------------------------------------------------------------------
     # HTTP API

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
+from .process import ManagedProcess
+
 log = logging.getLogger(__name__)
+STOP_TIMEOUT = 30.0  # seconds between SIGTERM and SIGKILL
 
 
 def udf_command(*args: str) -> list[str]:
@@ -42,38 +41,31 @@ class UdfServerProcess:
         self.command = list(command)
         self.log_path = Path(log_path) if log_path else self.socket_path.with_suffix(".log")
         self.startup_timeout = startup_timeout
-        self._proc: subprocess.Popen | None = None
-        self._log_file = None
+        self._proc = ManagedProcess("UDF server", self.command, self.log_path, stop_timeout=STOP_TIMEOUT)
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._proc.pid
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._proc.running
 
     def start(self) -> "UdfServerProcess":
         if self.running:
             raise RuntimeError("the UDF server is already running")
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log_file = open(self.log_path, "ab")
-        self._proc = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
-        atexit.register(self.stop)  # never outlive this Python process
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._close_log()
-                raise RuntimeError(f"UDF server {self.command} exited with {self._proc.returncode}:\n"
-                                   f"{self.log_tail()}")
-            if self._accepts():
-                log.info("UDF server up on %s (pid %d, log %s)", self.socket_path, self._proc.pid, self.log_path)
-                return self
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"UDF server did not listen on {self.socket_path} within {self.startup_timeout}s:\n"
-                           f"{self.log_tail()}")
+        try:
+            up = self._proc.start(self._accepts, self.startup_timeout, interval=0.1)
+        except TimeoutError:
+            self.kill()
+            raise RuntimeError(f"UDF server did not listen on {self.socket_path} within {self.startup_timeout}s:\n"
+                               f"{self.log_tail()}") from None
+        if not up:
+            raise RuntimeError(f"UDF server {self.command} exited with {self._proc.returncode}:\n"
+                               f"{self.log_tail()}")
+        log.info("UDF server up on %s (pid %d, log %s)", self.socket_path, self.pid, self.log_path)
+        return self
 
     def _accepts(self) -> bool:
         if not self.socket_path.exists():
@@ -85,37 +77,17 @@ class UdfServerProcess:
                 return False
         return True
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM (the server checkpoints its models and exits), SIGKILL after `timeout` seconds."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("UDF server did not stop within %ss; killing it", timeout)
-                proc.kill()
-                proc.wait()
-        self._close_log()
+        self._proc.stop(timeout)
 
     def kill(self) -> None:
         """SIGKILL: no checkpoint, the journal must carry the state."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._close_log()
-
-    def _close_log(self) -> None:
-        atexit.unregister(self.stop)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        self._proc.kill()
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
+        """The last lines of the UDF server's log."""
+        return self._proc.log_tail(lines)
 
     def __enter__(self) -> "UdfServerProcess":
         return self.start()
