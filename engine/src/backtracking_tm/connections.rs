@@ -5,9 +5,8 @@
 //! tie-breaks follow C++ slot order. Forward lists (source cell -> segments it feeds) make activity
 //! counting proportional to the number of active cells.
 
-use serde::{Deserialize, Serialize};
-
 use super::forward::{ForwardLists, ListRange};
+use super::permanence::{PermanenceTable, CAPACITY, DELETED};
 
 /// Marks "no segment" in links and updates.
 pub(super) const NONE: u32 = u32::MAX;
@@ -23,15 +22,25 @@ pub(super) fn at_duty_cycle_tier(iteration: u32) -> bool {
     DUTY_CYCLE_TIERS.contains(&iteration)
 }
 
-/// One synapse: source cell and float32 permanence.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+/// Most cells a TM may have: synapse sources are 16-bit cell indexes.
+pub(super) const MAX_CELLS: usize = 1 << 16;
+
+/// One synapse: source cell and permanence (an index into the TM's `PermanenceTable`).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct Synapse {
-    pub src: u32,
-    pub perm: f32,
+    pub src: u16,
+    pub perm: u16,
+}
+
+impl Synapse {
+    #[inline]
+    pub fn source(&self) -> u32 {
+        self.src as u32
+    }
 }
 
 /// A segment (or a released slot, when `synapses` is empty).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub(super) struct Segment {
     pub cell: u32,
     /// Slot within the cell (< 256; Cells4 allows at most 128 segments per cell).
@@ -43,10 +52,10 @@ pub(super) struct Segment {
     pub last_active_iteration: u32,
     /// Synapses with permanence >= the connected permanence.
     pub n_connected: u8,
-    duty_cycle: f32,
-    duty_cycle_iteration: u32,
+    pub(super) duty_cycle: f32,
+    pub(super) duty_cycle_iteration: u32,
     /// Next released slot of the same cell (free-slot stack link), or NONE.
-    next_free: u32,
+    pub(super) next_free: u32,
 }
 
 impl Segment {
@@ -82,9 +91,9 @@ impl Segment {
         dc
     }
 
-    /// Number of synapses with permanence >= `connected` whose source is marked in `active`.
-    pub fn connected_active(&self, active: &CellMarks, connected: f32) -> u32 {
-        self.synapses.iter().filter(|s| s.perm >= connected && active.get(s.src)).count() as u32
+    /// Number of connected synapses whose source is marked in `active`.
+    pub fn connected_active(&self, active: &CellMarks, perms: &PermanenceTable) -> u32 {
+        self.synapses.iter().filter(|s| perms.is_connected(s.perm) && active.get(s.source())).count() as u32
     }
 }
 
@@ -160,97 +169,63 @@ impl Activity {
     }
 }
 
-/// All segments of the TM with their slots, free-slot stacks and forward lists. Saved without the
-/// forward lists, which are derived data and rebuilt (after validation) on load.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(try_from = "SavedConnections")]
+/// All segments of the TM with their slots, free-slot stacks, permanence table and forward lists.
+/// Saved in a compact form (see `checkpoint`) without the forward lists, which are derived data
+/// and rebuilt (after validation) on load.
+#[derive(Clone, Debug)]
 pub(super) struct Connections {
     pub segments: Vec<Segment>,
     /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included; <= 128).
-    slot_count: Vec<u8>,
+    pub(super) slot_count: Vec<u8>,
     /// Per cell: segment id of the most recently released slot (top of the free stack), or NONE.
-    free_top: Vec<u32>,
-    forward: ForwardLists,
+    pub(super) free_top: Vec<u32>,
+    pub(super) perms: PermanenceTable,
+    pub(super) forward: ForwardLists,
     live_segments: usize,
     live_synapses: usize,
 }
 
-/// The serialized form of `Connections`.
-#[derive(Serialize, Deserialize)]
-struct SavedConnections {
-    cells_per_column: u32,
-    segments: Vec<Segment>,
-    slot_count: Vec<u8>,
-    free_top: Vec<u32>,
-}
-
-/// Borrowing twin of `SavedConnections` for writing (same encoding).
-#[derive(Serialize)]
-struct SavedConnectionsRef<'a> {
-    cells_per_column: u32,
-    segments: &'a [Segment],
-    slot_count: &'a [u8],
-    free_top: &'a [u32],
-}
-
-impl Serialize for Connections {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        SavedConnectionsRef {
-            cells_per_column: self.forward.cells_per_column(),
-            segments: &self.segments,
-            slot_count: &self.slot_count,
-            free_top: &self.free_top,
+impl Connections {
+    /// Empty connections for `n_columns` x `cells_per_column` cells (at most `MAX_CELLS`).
+    pub fn new(n_columns: usize, cells_per_column: u32, p: &Plasticity) -> Result<Self, String> {
+        let n_cells = n_columns * cells_per_column as usize;
+        if n_cells > MAX_CELLS {
+            return Err(format!("number_of_cols * cells_per_column = {n_cells} exceeds the supported {MAX_CELLS} cells"));
         }
-        .serialize(serializer)
+        let perm_params = [p.initial, p.increment, p.decrement, p.max, p.connected];
+        if !perm_params.iter().all(|v| v.is_finite()) {
+            return Err("permanence parameters must be finite".into());
+        }
+        Ok(Connections {
+            segments: Vec::new(),
+            slot_count: vec![0; n_cells],
+            free_top: vec![NONE; n_cells],
+            perms: PermanenceTable::new(perm_params),
+            forward: ForwardLists::new(n_columns, cells_per_column),
+            live_segments: 0,
+            live_synapses: 0,
+        })
     }
-}
 
-impl TryFrom<SavedConnections> for Connections {
-    type Error = String;
-
-    fn try_from(saved: SavedConnections) -> Result<Self, String> {
-        let SavedConnections { cells_per_column: cpc, segments, slot_count, free_top } = saved;
-        let n_cells = slot_count.len();
-        let n_segments = segments.len() as u32;
-        if cpc == 0 || n_cells % cpc as usize != 0 || free_top.len() != n_cells {
-            return Err("inconsistent cell tables in saved TM connections".into());
-        }
-        let link_ok = |l: u32| l == NONE || l < n_segments;
-        if !free_top.iter().all(|&l| link_ok(l)) {
-            return Err("bad free-slot link in saved TM connections".into());
-        }
-        for seg in &segments {
-            let cell_ok = (seg.cell as usize) < n_cells && seg.slot < slot_count[seg.cell as usize];
-            let sorted = seg.synapses.windows(2).all(|w| w[0].src < w[1].src);
-            let sources_ok = seg.synapses.last().is_none_or(|s| (s.src as usize) < n_cells);
-            if !cell_ok || !sorted || !sources_ok || !link_ok(seg.next_free) {
-                return Err("bad segment in saved TM connections".into());
-            }
-        }
-        let forward = ForwardLists::build(n_cells / cpc as usize, cpc, |visit| {
+    /// Assembles loaded parts (already validated) and rebuilds the forward lists and counts.
+    pub(super) fn from_parts(
+        segments: Vec<Segment>,
+        slot_count: Vec<u8>,
+        free_top: Vec<u32>,
+        perms: PermanenceTable,
+        cells_per_column: u32,
+    ) -> Self {
+        let n_columns = slot_count.len() / cells_per_column as usize;
+        let forward = ForwardLists::build(n_columns, cells_per_column, |visit| {
             for (id, seg) in segments.iter().enumerate() {
                 for syn in seg.synapses.iter() {
-                    visit(syn.src, id as u32);
+                    visit(syn.source(), id as u32);
                 }
             }
         });
         let live_segments = segments.iter().filter(|s| !s.synapses.is_empty()).count();
         let live_synapses = segments.iter().map(|s| s.synapses.len()).sum();
-        Ok(Connections { segments, slot_count, free_top, forward, live_segments, live_synapses })
-    }
-}
-
-impl Connections {
-    pub fn new(n_columns: usize, cells_per_column: u32) -> Self {
-        let n_cells = n_columns * cells_per_column as usize;
-        Connections {
-            segments: Vec::new(),
-            slot_count: vec![0; n_cells],
-            free_top: vec![NONE; n_cells],
-            forward: ForwardLists::new(n_columns, cells_per_column),
-            live_segments: 0,
-            live_synapses: 0,
-        }
+        Connections { segments, slot_count, free_top, perms, forward, live_segments, live_synapses }
     }
 
     pub fn num_segments(&self) -> usize {
@@ -268,6 +243,7 @@ impl Connections {
             + self.segments.iter().map(|s| s.synapses.len() * size_of::<Synapse>()).sum::<usize>();
         segments
             + self.forward.memory_bytes()
+            + self.perms.memory_bytes()
             + self.slot_count.capacity() * size_of::<u8>()
             + self.free_top.capacity() * size_of::<u32>()
     }
@@ -317,9 +293,10 @@ impl Connections {
 
     /// Creates a segment on `cell` with synapses from the sorted `sources`, reusing the most recently
     /// released slot of the cell if there is one. Returns the segment id.
-    pub fn create_segment(&mut self, cell: u32, sources: &[u32], p: &Plasticity, iteration: u32) -> u32 {
-        let synapses: Box<[Synapse]> = sources.iter().map(|&src| Synapse { src, perm: p.initial }).collect();
-        let n_connected = if p.initial >= p.connected { sources.len() as u8 } else { 0 };
+    pub fn create_segment(&mut self, cell: u32, sources: &[u32], iteration: u32) -> u32 {
+        let perm = self.perms.initial();
+        let synapses: Box<[Synapse]> = sources.iter().map(|&src| Synapse { src: src as u16, perm }).collect();
+        let n_connected = if self.perms.is_connected(perm) { sources.len() as u8 } else { 0 };
         let fresh = |slot: u8| Segment {
             cell,
             slot,
@@ -356,7 +333,7 @@ impl Connections {
     pub fn release_segment(&mut self, id: u32) {
         let synapses = std::mem::take(&mut self.segments[id as usize].synapses);
         for s in synapses.iter() {
-            self.forward.remove(s.src, id);
+            self.forward.remove(s.source(), id);
         }
         self.live_synapses -= synapses.len();
         self.release_slot(id);
@@ -378,10 +355,13 @@ impl Connections {
     /// synapses freed (weakest inactive first), missing sources added at the initial permanence.
     /// An emptied segment is released. A released segment is left alone.
     pub fn adapt_segment(&mut self, id: u32, sources: &[u32], p: &Plasticity, iteration: u32, scratch: &mut AdaptScratch) {
-        let seg = &mut self.segments[id as usize];
-        if seg.synapses.is_empty() {
+        if self.segments[id as usize].synapses.is_empty() {
             return;
         }
+        if self.perms.len() + p.max_synapses >= CAPACITY {
+            self.compact_permanences();
+        }
+        let seg = &mut self.segments[id as usize];
         seg.last_active_iteration = iteration;
         seg.positive_activations += 1;
         seg.duty_cycle(iteration, true, false);
@@ -392,19 +372,20 @@ impl Connections {
         dropped.clear();
         // Walk the segment and the update together (both sorted by source cell).
         let mut j = 0;
-        for syn in &seg.synapses {
-            while j < sources.len() && sources[j] < syn.src {
+        let perms = &mut self.perms;
+        for syn in seg.synapses.iter() {
+            let src = syn.source();
+            while j < sources.len() && sources[j] < src {
                 additions.push(sources[j]);
                 j += 1;
             }
-            if j < sources.len() && sources[j] == syn.src {
+            if j < sources.len() && sources[j] == src {
                 j += 1;
-                let perm = (syn.perm + p.increment).min(p.max);
-                kept.push((Synapse { src: syn.src, perm }, true));
+                kept.push((Synapse { src: syn.src, perm: perms.up(syn.perm) }, true));
             } else {
-                let perm = (syn.perm + -p.decrement).min(p.max);
-                if perm <= 0.0 {
-                    dropped.push(syn.src);
+                let perm = perms.down(syn.perm);
+                if perm == DELETED {
+                    dropped.push(src);
                 } else {
                     kept.push((Synapse { src: syn.src, perm }, false));
                 }
@@ -417,21 +398,23 @@ impl Connections {
             // Inactive synapses first (by permanence, segment order on ties); active ones only if
             // needed, ranked after every inactive one.
             candidates.clear();
-            candidates.extend(kept.iter().enumerate().filter(|(_, k)| !k.1).map(|(i, k)| (i, k.0.perm)));
+            candidates.extend(kept.iter().enumerate().filter(|(_, k)| !k.1).map(|(i, k)| (i, perms.value(k.0.perm))));
             if candidates.len() < n_free {
-                candidates.extend(kept.iter().enumerate().filter(|(_, k)| k.1).map(|(i, k)| (i, k.0.perm + p.max)));
+                let active = kept.iter().enumerate().filter(|(_, k)| k.1);
+                candidates.extend(active.map(|(i, k)| (i, perms.value(k.0.perm) + p.max)));
             }
             candidates.sort_by(|a, b| a.1.partial_cmp(&b.1).expect("permanence is never NaN"));
             for &(i, _) in candidates.iter().take(n_free) {
-                dropped.push(kept[i].0.src);
-                kept[i].0.perm = f32::NAN; // marks the freed synapse
+                dropped.push(kept[i].0.source());
+                kept[i].0.perm = DELETED; // marks the freed synapse
             }
         }
 
         merged.clear();
-        merged.extend(kept.iter().filter(|k| !k.0.perm.is_nan()).map(|k| k.0));
+        merged.extend(kept.iter().filter(|k| k.0.perm != DELETED).map(|k| k.0));
         if !additions.is_empty() {
-            merged.extend(additions.iter().map(|&src| Synapse { src, perm: p.initial }));
+            let initial = perms.initial();
+            merged.extend(additions.iter().map(|&src| Synapse { src: src as u16, perm: initial }));
             merged.sort_unstable_by_key(|s| s.src);
         }
         let seg = &mut self.segments[id as usize];
@@ -441,7 +424,7 @@ impl Connections {
         } else {
             seg.synapses = merged.as_slice().into();
         }
-        seg.n_connected = merged.iter().filter(|s| s.perm >= p.connected).count() as u8;
+        seg.n_connected = merged.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
         let empty = after == 0;
         self.live_synapses = self.live_synapses + after - before;
         for &src in additions.iter() {
@@ -452,6 +435,27 @@ impl Connections {
         }
         if empty {
             self.release_slot(id);
+        }
+    }
+
+    /// Rebuilds the permanence table from the values live synapses use (keeping their order) and
+    /// renumbers the synapses. Values do not change.
+    fn compact_permanences(&mut self) {
+        let mut used = vec![false; self.perms.len()];
+        used[self.perms.initial() as usize] = true;
+        for syn in self.segments.iter().flat_map(|s| s.synapses.iter()) {
+            used[syn.perm as usize] = true;
+        }
+        let mut renumber = vec![DELETED; used.len()];
+        let mut kept = Vec::new();
+        for (i, _) in used.iter().enumerate().filter(|(_, &u)| u) {
+            renumber[i] = kept.len() as u16;
+            kept.push(self.perms.values()[i]);
+        }
+        assert!(kept.len() + 256 < CAPACITY, "more than {} distinct live permanences", CAPACITY - 256);
+        self.perms = PermanenceTable::with_values(self.perms.params(), &kept).expect("values taken from a valid table");
+        for syn in self.segments.iter_mut().flat_map(|s| s.synapses.iter_mut()) {
+            syn.perm = renumber[syn.perm as usize];
         }
     }
 }
@@ -485,16 +489,16 @@ mod tests {
 
     #[test]
     fn released_slots_are_reused_last_released_first() {
-        let mut c = Connections::new(1, 8);
-        let a = c.create_segment(1, &[2, 3], &plasticity(), 1);
-        let b = c.create_segment(1, &[4], &plasticity(), 1);
-        let d = c.create_segment(1, &[5], &plasticity(), 1);
+        let mut c = Connections::new(1, 8, &plasticity()).unwrap();
+        let a = c.create_segment(1, &[2, 3], 1);
+        let b = c.create_segment(1, &[4], 1);
+        let d = c.create_segment(1, &[5], 1);
         c.release_segment(a);
         c.release_segment(d);
         assert_eq!(c.num_segments(), 1);
-        let e = c.create_segment(1, &[6], &plasticity(), 2);
+        let e = c.create_segment(1, &[6], 2);
         assert_eq!((e, c.segments[e as usize].slot), (d, 2));
-        let f = c.create_segment(1, &[7], &plasticity(), 2);
+        let f = c.create_segment(1, &[7], 2);
         assert_eq!((f, c.segments[f as usize].slot), (a, 0));
         assert_eq!(c.slot_count(1), 3);
         assert_eq!(c.segments[b as usize].slot, 1);
@@ -502,41 +506,18 @@ mod tests {
     }
 
     #[test]
-    fn saved_connections_round_trip_and_reject_inconsistent_data() {
-        let mut c = Connections::new(2, 8);
-        let a = c.create_segment(3, &[1, 9, 12], &plasticity(), 1);
-        c.create_segment(3, &[2], &plasticity(), 1);
-        c.release_segment(a);
-        c.create_segment(9, &[3, 4], &plasticity(), 2);
-        let blob = bincode::serialize(&c).unwrap();
-        let back: Connections = bincode::deserialize(&blob).unwrap();
-        assert_eq!((back.num_segments(), back.num_synapses()), (2, 3));
-        let (mut act, mut found) = (Activity::default(), Vec::new());
-        back.propagate(&[3, 4], 2, &mut act, &mut found);
-        assert_eq!(found.len(), 1);
-        assert_eq!(bincode::serialize(&back).unwrap(), blob);
-
-        let mut saved: SavedConnections = bincode::deserialize(&blob).unwrap();
-        saved.segments[1].synapses = vec![Synapse { src: 99, perm: 0.5 }].into();
-        assert!(Connections::try_from(saved).is_err(), "source cell out of range");
-        let mut saved: SavedConnections = bincode::deserialize(&blob).unwrap();
-        saved.free_top.pop();
-        assert!(Connections::try_from(saved).is_err(), "cell tables of different sizes");
-    }
-
-    #[test]
     fn adapt_weakens_deletes_frees_and_adds() {
-        let mut c = Connections::new(2, 8);
-        let s = c.create_segment(0, &[1, 2, 3, 4], &plasticity(), 1);
+        let mut c = Connections::new(2, 8, &plasticity()).unwrap();
+        let s = c.create_segment(0, &[1, 2, 3, 4], 1);
         let mut scratch = AdaptScratch::default();
         // 1 and 3 active: 2 and 4 weakened to 0.11 (float32 0.21 - 0.1).
         c.adapt_segment(s, &[1, 3], &plasticity(), 2, &mut scratch);
-        let perms: Vec<f32> = c.segments[s as usize].synapses.iter().map(|x| x.perm).collect();
+        let perms: Vec<f32> = c.segments[s as usize].synapses.iter().map(|x| c.perms.value(x.perm)).collect();
         assert_eq!(perms, vec![0.21f32 + 0.1, 0.21f32 - 0.1, 0.21f32 + 0.1, 0.21f32 - 0.1]);
         assert_eq!(c.segments[s as usize].n_connected, 2, "0.31 >= 0.3 twice");
         // Adding 9 and 10 needs two free slots: the weakest inactive ones (2 and 4) go first.
         c.adapt_segment(s, &[1, 3, 9, 10], &plasticity(), 3, &mut scratch);
-        let srcs: Vec<u32> = c.segments[s as usize].synapses.iter().map(|x| x.src).collect();
+        let srcs: Vec<u32> = c.segments[s as usize].synapses.iter().map(|x| x.source()).collect();
         assert_eq!(srcs, vec![1, 3, 9, 10]);
         assert_eq!(c.num_synapses(), 4);
         let (mut act, mut found) = (Activity::default(), Vec::new());
@@ -545,11 +526,32 @@ mod tests {
         c.propagate(&[2, 4, 9], 1, &mut act, &mut found);
         assert_eq!(found, vec![(s, 1)]);
         // Everything inactive three times in a row: 0.21 -> 0.11 -> 0.01 -> deleted; segment released.
-        let t = c.create_segment(5, &[1], &plasticity(), 3);
+        let t = c.create_segment(5, &[1], 3);
         for it in 4..7 {
             c.adapt_segment(t, &[], &plasticity(), it, &mut scratch);
         }
         assert!(c.segments[t as usize].synapses.is_empty());
         assert_eq!(c.num_segments(), 1);
+    }
+
+    #[test]
+    fn compacting_permanences_keeps_values() {
+        let mut c = Connections::new(2, 8, &plasticity()).unwrap();
+        let s = c.create_segment(0, &[1, 2, 3], 1);
+        let t = c.create_segment(1, &[4, 5], 1);
+        let mut scratch = AdaptScratch::default();
+        for it in 2..6 {
+            c.adapt_segment(s, &[1], &plasticity(), it, &mut scratch);
+            c.adapt_segment(t, &[4, 5], &plasticity(), it, &mut scratch);
+        }
+        let values = |c: &Connections| -> Vec<Vec<f32>> {
+            c.segments.iter().map(|g| g.synapses.iter().map(|x| c.perms.value(x.perm)).collect()).collect()
+        };
+        let before = values(&c);
+        let n_before = c.perms.len();
+        c.compact_permanences();
+        assert_eq!(values(&c), before);
+        assert!(c.perms.len() < n_before, "values no synapse holds any more are dropped");
+        assert_eq!(c.perms.value(c.perms.initial()), 0.21);
     }
 }

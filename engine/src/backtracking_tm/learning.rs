@@ -47,7 +47,7 @@ impl PropagationMemo {
         for entry in self.found.iter_mut() {
             if flags.unflag(entry.0) {
                 let synapses = &conn.segments[entry.0 as usize].synapses;
-                entry.1 = synapses.iter().filter(|syn| marks.get(syn.src)).count() as u8;
+                entry.1 = synapses.iter().filter(|syn| marks.get(syn.source())).count() as u8;
                 seen += 1;
             }
         }
@@ -126,7 +126,7 @@ impl BacktrackingTm {
     fn apply_update(&mut self, cell: u32, segment: u32, sources: &[u32]) {
         let p = self.plasticity();
         if segment == NONE {
-            self.conn.create_segment(cell, sources, &p, self.lrn_iteration);
+            self.conn.create_segment(cell, sources, self.lrn_iteration);
         } else {
             self.conn.adapt_segment(segment, sources, &p, self.lrn_iteration, &mut self.scratch.adapt);
         }
@@ -299,7 +299,7 @@ impl BacktrackingTm {
         if segment != NONE {
             let marks = &self.scratch.marks;
             let synapses = &self.conn.segments[segment as usize].synapses;
-            sources.extend(synapses.iter().map(|syn| syn.src).filter(|&src| marks.get(src)));
+            sources.extend(synapses.iter().map(|syn| syn.source()).filter(|&src| marks.get(src)));
         }
         let wanted = self.params.new_synapse_count as usize;
         if wanted > sources.len() {
