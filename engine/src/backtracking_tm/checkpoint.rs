@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::chunked::{BlockPool, Chunked};
 use super::connections::{Connections, Segment, Synapse, MAX_CELLS, NONE};
 use super::permanence::PermanenceTable;
 
@@ -18,6 +19,8 @@ use super::permanence::PermanenceTable;
 struct SavedConnections {
     cells_per_column: u32,
     n_cells: u32,
+    /// Synapses per segment block (the maximum per segment).
+    block: u32,
     /// initial, increment, decrement, max and connected permanence.
     perm_params: [f32; 5],
     /// The permanence table's values (float32 bits), to check that indexes mean the same on load.
@@ -71,12 +74,11 @@ impl Reader<'_> {
 impl Serialize for Connections {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let wide = self.perms.values().len() > 256;
-        let n_synapses: usize = self.segments.iter().map(|s| s.synapses.len()).sum();
-        let mut data = Vec::with_capacity(self.segments.len() * 16 + n_synapses * 4);
-        for seg in &self.segments {
+        let mut data = Vec::with_capacity(self.segments.len() * 16 + self.num_synapses() * 4);
+        for seg in self.segments.iter() {
             put_varint(&mut data, seg.cell);
             data.push(seg.slot);
-            data.push(seg.synapses.len() as u8);
+            data.push(seg.n_synapses);
             put_varint(&mut data, seg.positive_activations);
             put_varint(&mut data, seg.total_activations);
             put_varint(&mut data, seg.last_active_iteration);
@@ -84,15 +86,15 @@ impl Serialize for Connections {
             data.extend_from_slice(&seg.duty_cycle.to_bits().to_le_bytes());
             put_varint(&mut data, seg.next_free.wrapping_add(1));
         }
-        for seg in &self.segments {
+        for id in 0..self.segments.len() as u32 {
             let mut prev = 0u32;
-            for syn in seg.synapses.iter() {
+            for syn in self.synapses(id) {
                 put_varint(&mut data, syn.source() - prev);
                 prev = syn.source();
             }
         }
-        for seg in &self.segments {
-            for syn in seg.synapses.iter() {
+        for id in 0..self.segments.len() as u32 {
+            for syn in self.synapses(id) {
                 if wide {
                     data.extend_from_slice(&syn.perm.to_le_bytes());
                 } else {
@@ -112,6 +114,7 @@ impl Serialize for Connections {
         SavedConnections {
             cells_per_column: self.forward.cells_per_column(),
             n_cells: self.slot_count.len() as u32,
+            block: self.block() as u32,
             perm_params: self.perms.params(),
             perm_values: self.perms.values().iter().map(|v| v.to_bits()).collect(),
             n_segments: self.segments.len() as u32,
@@ -129,9 +132,9 @@ impl<'de> Deserialize<'de> for Connections {
 }
 
 fn decode(saved: SavedConnections) -> Result<Connections, String> {
-    let SavedConnections { cells_per_column: cpc, n_cells, perm_params: pp, perm_values, n_segments, data } = saved;
-    let n_cells = n_cells as usize;
-    if cpc == 0 || n_cells % cpc as usize != 0 || n_cells > MAX_CELLS {
+    let SavedConnections { cells_per_column: cpc, n_cells, block, perm_params: pp, perm_values, n_segments, data } = saved;
+    let (n_cells, block) = (n_cells as usize, block as usize);
+    if cpc == 0 || n_cells % cpc as usize != 0 || n_cells > MAX_CELLS || !(1..=255).contains(&block) {
         return Err("inconsistent cell counts in saved TM connections".into());
     }
     if !pp.iter().all(|v| v.is_finite()) {
@@ -145,7 +148,7 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
         return Err(TRUNCATED.into());
     }
     let mut r = Reader { data: &data, pos: 0 };
-    let mut segments = Vec::with_capacity(n_segments);
+    let mut segments = Chunked::default();
     let mut sizes = Vec::with_capacity(n_segments);
     let mut slot_count = vec![0u8; n_cells];
     let mut slot_max = vec![0u8; n_cells];
@@ -157,7 +160,7 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
         let seg = Segment {
             cell,
             slot,
-            synapses: Box::default(),
+            n_synapses: 0,
             positive_activations: r.varint()?,
             total_activations: r.varint()?,
             last_active_iteration: r.varint()?,
@@ -166,7 +169,7 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
             next_free: r.varint()?.wrapping_sub(1),
             n_connected: 0,
         };
-        if cell as usize >= n_cells || !link_ok(seg.next_free) {
+        if cell as usize >= n_cells || !link_ok(seg.next_free) || sizes.last() > Some(&block) {
             return Err("bad segment in saved TM connections".into());
         }
         let count = &mut slot_count[cell as usize];
@@ -190,17 +193,19 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
         }
         sources.push(srcs);
     }
-    for (seg, srcs) in segments.iter_mut().zip(sources) {
-        let mut synapses = Vec::with_capacity(srcs.len());
-        for src in srcs {
+    let mut pool = BlockPool::new(block);
+    pool.ensure(n_segments);
+    for (id, (seg, srcs)) in segments.iter_mut().zip(sources).enumerate() {
+        let synapses = &mut pool.get_mut(id)[..srcs.len()];
+        for (syn, src) in synapses.iter_mut().zip(srcs) {
             let perm = if wide { (r.byte()? as u16) | (r.byte()? as u16) << 8 } else { r.byte()? as u16 };
             if perm as usize >= perms.values().len() {
                 return Err("bad permanence index in saved TM connections".into());
             }
-            synapses.push(Synapse { src, perm });
+            *syn = Synapse { src, perm };
         }
         seg.n_connected = synapses.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
-        seg.synapses = synapses.into_boxed_slice();
+        seg.n_synapses = synapses.len() as u8;
     }
     let mut free_top = vec![NONE; n_cells];
     let n_free = r.varint()? as usize;
@@ -217,7 +222,7 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
     if r.pos != data.len() {
         return Err("trailing bytes in saved TM connections".into());
     }
-    Ok(Connections::from_parts(segments, slot_count, free_top, perms, cpc))
+    Ok(Connections::from_parts(segments, pool, slot_count, free_top, perms, cpc))
 }
 
 #[cfg(test)]
@@ -246,7 +251,7 @@ mod tests {
         let back: Connections = bincode::deserialize(&blob).unwrap();
         assert_eq!((back.num_segments(), back.num_synapses()), (2, 4));
         assert_eq!(back.slot_count(3), 2);
-        assert_eq!(back.segments[2].synapses, c.segments[2].synapses);
+        assert_eq!(back.synapses(2), c.synapses(2));
         assert_eq!(back.segments[2].n_connected, 1, "0.31 is connected, 0.11 twice is not");
         let (mut act, mut found) = (Default::default(), Vec::new());
         back.propagate(&[3, 4], 2, &mut act, &mut found);

@@ -1,10 +1,13 @@
 //! Segment and synapse storage of the backtracking TM (nupic.core Cells4 layout, kept sparse).
 //!
 //! Every segment lives in one global slab; a segment keeps the (cell, slot) it occupies in its cell.
+//! Synapses live in one pool of fixed-size blocks, block `id` belonging to segment `id`, so learning
+//! never allocates per segment and the heap does not fragment.
 //! Cells reuse released slots last-released-first, as Cells4 does, so "first segment within a cell"
 //! tie-breaks follow C++ slot order. Forward lists (source cell -> segments it feeds) make activity
 //! counting proportional to the number of active cells.
 
+use super::chunked::{BlockPool, Chunked};
 use super::forward::{ForwardLists, ListRange};
 use super::permanence::{PermanenceTable, CAPACITY, DELETED};
 
@@ -26,7 +29,7 @@ pub(super) fn at_duty_cycle_tier(iteration: u32) -> bool {
 pub(super) const MAX_CELLS: usize = 1 << 16;
 
 /// One synapse: source cell and permanence (an index into the TM's `PermanenceTable`).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(super) struct Synapse {
     pub src: u16,
     pub perm: u16,
@@ -39,14 +42,14 @@ impl Synapse {
     }
 }
 
-/// A segment (or a released slot, when `synapses` is empty).
+/// A segment (or a released slot, when it has no synapses). Its synapses are block `id` of the pool.
 #[derive(Clone, Debug)]
 pub(super) struct Segment {
     pub cell: u32,
     /// Slot within the cell (< 256; Cells4 allows at most 128 segments per cell).
     pub slot: u8,
-    /// Sorted by source cell; exactly sized.
-    pub synapses: Box<[Synapse]>,
+    /// Synapses in use at the start of the segment's block.
+    pub n_synapses: u8,
     pub positive_activations: u32,
     pub total_activations: u32,
     pub last_active_iteration: u32,
@@ -91,9 +94,10 @@ impl Segment {
         dc
     }
 
-    /// Number of connected synapses whose source is marked in `active`.
-    pub fn connected_active(&self, active: &CellMarks, perms: &PermanenceTable) -> u32 {
-        self.synapses.iter().filter(|s| perms.is_connected(s.perm) && active.get(s.source())).count() as u32
+    /// False for a released slot.
+    #[inline]
+    pub fn is_live(&self) -> bool {
+        self.n_synapses > 0
     }
 }
 
@@ -174,7 +178,9 @@ impl Activity {
 /// and rebuilt (after validation) on load.
 #[derive(Clone, Debug)]
 pub(super) struct Connections {
-    pub segments: Vec<Segment>,
+    pub segments: Chunked<Segment>,
+    /// Synapse blocks, one per segment (sorted by source cell, used prefix only).
+    pool: BlockPool<Synapse>,
     /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included; <= 128).
     pub(super) slot_count: Vec<u8>,
     /// Per cell: segment id of the most recently released slot (top of the free stack), or NONE.
@@ -197,7 +203,8 @@ impl Connections {
             return Err("permanence parameters must be finite".into());
         }
         Ok(Connections {
-            segments: Vec::new(),
+            segments: Chunked::default(),
+            pool: BlockPool::new(p.max_synapses),
             slot_count: vec![0; n_cells],
             free_top: vec![NONE; n_cells],
             perms: PermanenceTable::new(perm_params),
@@ -209,7 +216,8 @@ impl Connections {
 
     /// Assembles loaded parts (already validated) and rebuilds the forward lists and counts.
     pub(super) fn from_parts(
-        segments: Vec<Segment>,
+        segments: Chunked<Segment>,
+        pool: BlockPool<Synapse>,
         slot_count: Vec<u8>,
         free_top: Vec<u32>,
         perms: PermanenceTable,
@@ -218,14 +226,31 @@ impl Connections {
         let n_columns = slot_count.len() / cells_per_column as usize;
         let forward = ForwardLists::build(n_columns, cells_per_column, |visit| {
             for (id, seg) in segments.iter().enumerate() {
-                for syn in seg.synapses.iter() {
+                for syn in &pool.get(id)[..seg.n_synapses as usize] {
                     visit(syn.source(), id as u32);
                 }
             }
         });
-        let live_segments = segments.iter().filter(|s| !s.synapses.is_empty()).count();
-        let live_synapses = segments.iter().map(|s| s.synapses.len()).sum();
-        Connections { segments, slot_count, free_top, perms, forward, live_segments, live_synapses }
+        let live_segments = segments.iter().filter(|s| s.is_live()).count();
+        let live_synapses = segments.iter().map(|s| s.n_synapses as usize).sum();
+        Connections { segments, pool, slot_count, free_top, perms, forward, live_segments, live_synapses }
+    }
+
+    /// Synapses of segment `id`, sorted by source cell (empty for a released slot).
+    #[inline]
+    pub fn synapses(&self, id: u32) -> &[Synapse] {
+        &self.pool.get(id as usize)[..self.segments[id as usize].n_synapses as usize]
+    }
+
+    /// Synapses per block (the maximum per segment).
+    pub fn block(&self) -> usize {
+        self.pool.block()
+    }
+
+    /// Number of connected synapses of segment `id` whose source is marked in `active`.
+    pub fn connected_active(&self, id: u32, active: &CellMarks) -> u32 {
+        let perms = &self.perms;
+        self.synapses(id).iter().filter(|s| perms.is_connected(s.perm) && active.get(s.source())).count() as u32
     }
 
     pub fn num_segments(&self) -> usize {
@@ -239,8 +264,7 @@ impl Connections {
     /// Approximate heap bytes held (capacities, not counting allocator overhead).
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
-        let segments = self.segments.capacity() * size_of::<Segment>()
-            + self.segments.iter().map(|s| s.synapses.len() * size_of::<Synapse>()).sum::<usize>();
+        let segments = self.segments.memory_bytes() + self.pool.memory_bytes();
         segments
             + self.forward.memory_bytes()
             + self.perms.memory_bytes()
@@ -286,7 +310,7 @@ impl Connections {
 
     /// Refreshes the duty-cycle cache of every live segment (done at tier boundaries).
     pub fn refresh_duty_cycles(&mut self, iteration: u32) {
-        for seg in self.segments.iter_mut().filter(|s| !s.synapses.is_empty()) {
+        for seg in self.segments.iter_mut().filter(|s| s.is_live()) {
             seg.duty_cycle(iteration, false, false);
         }
     }
@@ -294,13 +318,13 @@ impl Connections {
     /// Creates a segment on `cell` with synapses from the sorted `sources`, reusing the most recently
     /// released slot of the cell if there is one. Returns the segment id.
     pub fn create_segment(&mut self, cell: u32, sources: &[u32], iteration: u32) -> u32 {
+        debug_assert!(!sources.is_empty() && sources.len() <= self.pool.block());
         let perm = self.perms.initial();
-        let synapses: Box<[Synapse]> = sources.iter().map(|&src| Synapse { src: src as u16, perm }).collect();
         let n_connected = if self.perms.is_connected(perm) { sources.len() as u8 } else { 0 };
         let fresh = |slot: u8| Segment {
             cell,
             slot,
-            synapses,
+            n_synapses: sources.len() as u8,
             positive_activations: 1,
             total_activations: 1,
             last_active_iteration: iteration,
@@ -318,9 +342,13 @@ impl Connections {
         } else {
             let slot = self.slot_count[cell as usize];
             self.slot_count[cell as usize] = self.slot_count[cell as usize].saturating_add(1);
-            push_with_small_slack(&mut self.segments, fresh(slot), 8);
+            self.segments.push(fresh(slot));
+            self.pool.ensure(self.segments.len());
             (self.segments.len() - 1) as u32
         };
+        for (slot, &src) in self.pool.get_mut(id as usize).iter_mut().zip(sources) {
+            *slot = Synapse { src: src as u16, perm };
+        }
         for &src in sources {
             self.forward.add(src, id);
         }
@@ -331,17 +359,17 @@ impl Connections {
 
     /// Deletes every synapse of segment `id` and puts its slot on its cell's free stack.
     pub fn release_segment(&mut self, id: u32) {
-        let synapses = std::mem::take(&mut self.segments[id as usize].synapses);
-        for s in synapses.iter() {
-            self.forward.remove(s.source(), id);
+        let n = self.segments[id as usize].n_synapses as usize;
+        for syn in &self.pool.get(id as usize)[..n] {
+            self.forward.remove(syn.source(), id);
         }
-        self.live_synapses -= synapses.len();
+        self.live_synapses -= n;
         self.release_slot(id);
     }
 
     fn release_slot(&mut self, id: u32) {
         let seg = &mut self.segments[id as usize];
-        seg.synapses = Box::default();
+        seg.n_synapses = 0;
         seg.n_connected = 0;
         seg.total_activations = 0;
         seg.positive_activations = 0;
@@ -355,10 +383,10 @@ impl Connections {
     /// synapses freed (weakest inactive first), missing sources added at the initial permanence.
     /// An emptied segment is released. A released segment is left alone.
     pub fn adapt_segment(&mut self, id: u32, sources: &[u32], p: &Plasticity, iteration: u32, scratch: &mut AdaptScratch) {
-        if self.segments[id as usize].synapses.is_empty() {
+        if !self.segments[id as usize].is_live() {
             return;
         }
-        if self.perms.len() + p.max_synapses >= CAPACITY {
+        if self.perms.len() + self.pool.block() >= CAPACITY {
             self.compact_permanences();
         }
         let seg = &mut self.segments[id as usize];
@@ -373,7 +401,9 @@ impl Connections {
         // Walk the segment and the update together (both sorted by source cell).
         let mut j = 0;
         let perms = &mut self.perms;
-        for syn in seg.synapses.iter() {
+        let max_synapses = self.pool.block();
+        let block = self.pool.get_mut(id as usize);
+        for syn in block[..seg.n_synapses as usize].iter() {
             let src = syn.source();
             while j < sources.len() && sources[j] < src {
                 additions.push(sources[j]);
@@ -393,8 +423,8 @@ impl Connections {
         }
         additions.extend_from_slice(&sources[j..]);
 
-        if kept.len() + additions.len() > p.max_synapses {
-            let n_free = kept.len() + additions.len() - p.max_synapses;
+        if kept.len() + additions.len() > max_synapses {
+            let n_free = kept.len() + additions.len() - max_synapses;
             // Inactive synapses first (by permanence, segment order on ties); active ones only if
             // needed, ranked after every inactive one.
             candidates.clear();
@@ -418,12 +448,9 @@ impl Connections {
             merged.sort_unstable_by_key(|s| s.src);
         }
         let seg = &mut self.segments[id as usize];
-        let (before, after) = (seg.synapses.len(), merged.len());
-        if before == after {
-            seg.synapses.copy_from_slice(merged);
-        } else {
-            seg.synapses = merged.as_slice().into();
-        }
+        let (before, after) = (seg.n_synapses as usize, merged.len());
+        block[..after].copy_from_slice(merged);
+        seg.n_synapses = after as u8;
         seg.n_connected = merged.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
         let empty = after == 0;
         self.live_synapses = self.live_synapses + after - before;
@@ -443,8 +470,10 @@ impl Connections {
     fn compact_permanences(&mut self) {
         let mut used = vec![false; self.perms.len()];
         used[self.perms.initial() as usize] = true;
-        for syn in self.segments.iter().flat_map(|s| s.synapses.iter()) {
-            used[syn.perm as usize] = true;
+        for id in 0..self.segments.len() as u32 {
+            for syn in self.synapses(id) {
+                used[syn.perm as usize] = true;
+            }
         }
         let mut renumber = vec![DELETED; used.len()];
         let mut kept = Vec::new();
@@ -454,8 +483,10 @@ impl Connections {
         }
         assert!(kept.len() + 256 < CAPACITY, "more than {} distinct live permanences", CAPACITY - 256);
         self.perms = PermanenceTable::with_values(self.perms.params(), &kept).expect("values taken from a valid table");
-        for syn in self.segments.iter_mut().flat_map(|s| s.synapses.iter_mut()) {
-            syn.perm = renumber[syn.perm as usize];
+        for (id, seg) in self.segments.iter().enumerate() {
+            for syn in &mut self.pool.get_mut(id)[..seg.n_synapses as usize] {
+                syn.perm = renumber[syn.perm as usize];
+            }
         }
     }
 }
@@ -468,15 +499,6 @@ pub(super) struct AdaptScratch {
     dropped: Vec<u32>,
     candidates: Vec<(usize, f32)>,
     merged: Vec<Synapse>,
-}
-
-/// Pushes onto `v`, growing it by about 1/`fraction` of its length instead of doubling, so that
-/// long-lived lists carry little unused capacity.
-fn push_with_small_slack<T>(v: &mut Vec<T>, x: T, fraction: usize) {
-    if v.len() == v.capacity() {
-        v.reserve_exact((v.len() / fraction).max(4));
-    }
-    v.push(x);
 }
 
 #[cfg(test)]
@@ -512,12 +534,12 @@ mod tests {
         let mut scratch = AdaptScratch::default();
         // 1 and 3 active: 2 and 4 weakened to 0.11 (float32 0.21 - 0.1).
         c.adapt_segment(s, &[1, 3], &plasticity(), 2, &mut scratch);
-        let perms: Vec<f32> = c.segments[s as usize].synapses.iter().map(|x| c.perms.value(x.perm)).collect();
+        let perms: Vec<f32> = c.synapses(s).iter().map(|x| c.perms.value(x.perm)).collect();
         assert_eq!(perms, vec![0.21f32 + 0.1, 0.21f32 - 0.1, 0.21f32 + 0.1, 0.21f32 - 0.1]);
         assert_eq!(c.segments[s as usize].n_connected, 2, "0.31 >= 0.3 twice");
         // Adding 9 and 10 needs two free slots: the weakest inactive ones (2 and 4) go first.
         c.adapt_segment(s, &[1, 3, 9, 10], &plasticity(), 3, &mut scratch);
-        let srcs: Vec<u32> = c.segments[s as usize].synapses.iter().map(|x| x.source()).collect();
+        let srcs: Vec<u32> = c.synapses(s).iter().map(|x| x.source()).collect();
         assert_eq!(srcs, vec![1, 3, 9, 10]);
         assert_eq!(c.num_synapses(), 4);
         let (mut act, mut found) = (Activity::default(), Vec::new());
@@ -530,7 +552,7 @@ mod tests {
         for it in 4..7 {
             c.adapt_segment(t, &[], &plasticity(), it, &mut scratch);
         }
-        assert!(c.segments[t as usize].synapses.is_empty());
+        assert!(c.synapses(t).is_empty());
         assert_eq!(c.num_segments(), 1);
     }
 
@@ -545,7 +567,7 @@ mod tests {
             c.adapt_segment(t, &[4, 5], &plasticity(), it, &mut scratch);
         }
         let values = |c: &Connections| -> Vec<Vec<f32>> {
-            c.segments.iter().map(|g| g.synapses.iter().map(|x| c.perms.value(x.perm)).collect()).collect()
+            (0..c.segments.len() as u32).map(|g| c.synapses(g).iter().map(|x| c.perms.value(x.perm)).collect()).collect()
         };
         let before = values(&c);
         let n_before = c.perms.len();

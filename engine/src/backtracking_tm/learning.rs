@@ -46,7 +46,7 @@ impl PropagationMemo {
         let mut seen = 0;
         for entry in self.found.iter_mut() {
             if flags.unflag(entry.0) {
-                let synapses = &conn.segments[entry.0 as usize].synapses;
+                let synapses = conn.synapses(entry.0);
                 entry.1 = synapses.iter().filter(|syn| marks.get(syn.source())).count() as u8;
                 seen += 1;
             }
@@ -298,7 +298,7 @@ impl BacktrackingTm {
         sources.clear();
         if segment != NONE {
             let marks = &self.scratch.marks;
-            let synapses = &self.conn.segments[segment as usize].synapses;
+            let synapses = self.conn.synapses(segment);
             sources.extend(synapses.iter().map(|syn| syn.source()).filter(|&src| marks.get(src)));
         }
         let wanted = self.params.new_synapse_count as usize;
@@ -325,7 +325,7 @@ impl BacktrackingTm {
         let mut in_column: Vec<(u32, u8, u32)> = (0..self.conn.segments.len() as u32)
             .filter(|&s| {
                 let seg = &self.conn.segments[s as usize];
-                seg.cell >= lo && seg.cell < hi && !seg.synapses.is_empty()
+                seg.cell >= lo && seg.cell < hi && seg.is_live()
             })
             .map(|s| (self.conn.segments[s as usize].cell, self.conn.segments[s as usize].slot, s))
             .collect();

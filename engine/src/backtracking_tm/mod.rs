@@ -4,6 +4,7 @@
 //! (which grows and adapts segments). Both backtrack over recent inputs to re-lock onto a sequence.
 
 mod checkpoint;
+mod chunked;
 mod connections;
 mod forward;
 mod learning;
@@ -346,9 +347,10 @@ impl BacktrackingTm {
                 Some(last) if last.0 == col => last.1 += dc,
                 _ => col_conf.push((col, dc)),
             }
+            let n_connected = seg.n_connected as u32;
             if self.inf_predicted.last() != Some(&cell)
-                && seg.n_connected as u32 >= threshold
-                && seg.connected_active(marks, &self.conn.perms) >= threshold
+                && n_connected >= threshold
+                && self.conn.connected_active(s, marks) >= threshold
             {
                 self.inf_predicted.push(cell);
                 if last_predicted_col != col {
