@@ -11,7 +11,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::chunked::{BlockPool, Chunked};
+use super::chunked::Chunked;
+use super::synapse_pool::SynapsePool;
 use super::connections::{Connections, Segment, Synapse, MAX_CELLS, NONE};
 use super::permanence::PermanenceTable;
 
@@ -88,9 +89,9 @@ impl Serialize for Connections {
         }
         for id in 0..self.segments.len() as u32 {
             let mut prev = 0u32;
-            for syn in self.synapses(id) {
-                put_varint(&mut data, syn.source() - prev);
-                prev = syn.source();
+            for &src in self.sources(id) {
+                put_varint(&mut data, src as u32 - prev);
+                prev = src as u32;
             }
         }
         for id in 0..self.segments.len() as u32 {
@@ -193,17 +194,22 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
         }
         sources.push(srcs);
     }
-    let mut pool = BlockPool::new(block);
+    let mut pool = SynapsePool::new(block);
     pool.ensure(n_segments);
+    if wide {
+        pool.widen(n_segments);
+    }
+    let mut synapses = Vec::with_capacity(block);
     for (id, (seg, srcs)) in segments.iter_mut().zip(sources).enumerate() {
-        let synapses = &mut pool.get_mut(id)[..srcs.len()];
-        for (syn, src) in synapses.iter_mut().zip(srcs) {
+        synapses.clear();
+        for src in srcs {
             let perm = if wide { (r.byte()? as u16) | (r.byte()? as u16) << 8 } else { r.byte()? as u16 };
             if perm as usize >= perms.values().len() {
                 return Err("bad permanence index in saved TM connections".into());
             }
-            *syn = Synapse { src, perm };
+            synapses.push(Synapse { src, perm });
         }
+        pool.write(id, &synapses);
         seg.n_connected = synapses.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
         seg.n_synapses = synapses.len() as u8;
     }
@@ -251,7 +257,7 @@ mod tests {
         let back: Connections = bincode::deserialize(&blob).unwrap();
         assert_eq!((back.num_segments(), back.num_synapses()), (2, 4));
         assert_eq!(back.slot_count(3), 2);
-        assert_eq!(back.synapses(2), c.synapses(2));
+        assert!(back.synapses(2).eq(c.synapses(2)));
         assert_eq!(back.segments[2].n_connected, 1, "0.31 is connected, 0.11 twice is not");
         let (mut act, mut found) = (Default::default(), Vec::new());
         back.propagate(&[3, 4], 2, &mut act, &mut found);

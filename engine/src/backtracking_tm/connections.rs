@@ -1,15 +1,16 @@
 //! Segment and synapse storage of the backtracking TM (nupic.core Cells4 layout, kept sparse).
 //!
 //! Every segment lives in one global slab; a segment keeps the (cell, slot) it occupies in its cell.
-//! Synapses live in one pool of fixed-size blocks, block `id` belonging to segment `id`, so learning
-//! never allocates per segment and the heap does not fragment.
+//! Synapses live in a pool of fixed-size blocks, block `id` belonging to segment `id` (see
+//! `synapse_pool`), so learning never allocates per segment and the heap does not fragment.
 //! Cells reuse released slots last-released-first, as Cells4 does, so "first segment within a cell"
 //! tie-breaks follow C++ slot order. Forward lists (source cell -> segments it feeds) make activity
 //! counting proportional to the number of active cells.
 
-use super::chunked::{BlockPool, Chunked};
+use super::chunked::Chunked;
 use super::forward::{ForwardLists, ListRange};
 use super::permanence::{PermanenceTable, CAPACITY, DELETED};
+use super::synapse_pool::SynapsePool;
 
 /// Marks "no segment" in links and updates.
 pub(super) const NONE: u32 = u32::MAX;
@@ -43,6 +44,7 @@ impl Synapse {
 }
 
 /// A segment (or a released slot, when it has no synapses). Its synapses are block `id` of the pool.
+/// 32 bytes.
 #[derive(Clone, Debug)]
 pub(super) struct Segment {
     pub cell: u32,
@@ -180,7 +182,7 @@ impl Activity {
 pub(super) struct Connections {
     pub segments: Chunked<Segment>,
     /// Synapse blocks, one per segment (sorted by source cell, used prefix only).
-    pool: BlockPool<Synapse>,
+    pool: SynapsePool,
     /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included; <= 128).
     pub(super) slot_count: Vec<u8>,
     /// Per cell: segment id of the most recently released slot (top of the free stack), or NONE.
@@ -204,7 +206,7 @@ impl Connections {
         }
         Ok(Connections {
             segments: Chunked::default(),
-            pool: BlockPool::new(p.max_synapses),
+            pool: SynapsePool::new(p.max_synapses),
             slot_count: vec![0; n_cells],
             free_top: vec![NONE; n_cells],
             perms: PermanenceTable::new(perm_params),
@@ -217,7 +219,7 @@ impl Connections {
     /// Assembles loaded parts (already validated) and rebuilds the forward lists and counts.
     pub(super) fn from_parts(
         segments: Chunked<Segment>,
-        pool: BlockPool<Synapse>,
+        pool: SynapsePool,
         slot_count: Vec<u8>,
         free_top: Vec<u32>,
         perms: PermanenceTable,
@@ -226,8 +228,8 @@ impl Connections {
         let n_columns = slot_count.len() / cells_per_column as usize;
         let forward = ForwardLists::build(n_columns, cells_per_column, |visit| {
             for (id, seg) in segments.iter().enumerate() {
-                for syn in &pool.get(id)[..seg.n_synapses as usize] {
-                    visit(syn.source(), id as u32);
+                for &src in pool.sources(id, seg.n_synapses as usize) {
+                    visit(src as u32, id as u32);
                 }
             }
         });
@@ -236,10 +238,16 @@ impl Connections {
         Connections { segments, pool, slot_count, free_top, perms, forward, live_segments, live_synapses }
     }
 
-    /// Synapses of segment `id`, sorted by source cell (empty for a released slot).
+    /// Synapses of segment `id`, sorted by source cell (none for a released slot).
     #[inline]
-    pub fn synapses(&self, id: u32) -> &[Synapse] {
-        &self.pool.get(id as usize)[..self.segments[id as usize].n_synapses as usize]
+    pub fn synapses(&self, id: u32) -> impl Iterator<Item = Synapse> + '_ {
+        self.pool.synapses(id as usize, self.segments[id as usize].n_synapses as usize)
+    }
+
+    /// Source cells of segment `id`'s synapses, ascending.
+    #[inline]
+    pub fn sources(&self, id: u32) -> &[u16] {
+        self.pool.sources(id as usize, self.segments[id as usize].n_synapses as usize)
     }
 
     /// Synapses per block (the maximum per segment).
@@ -250,7 +258,8 @@ impl Connections {
     /// Number of connected synapses of segment `id` whose source is marked in `active`.
     pub fn connected_active(&self, id: u32, active: &CellMarks) -> u32 {
         let perms = &self.perms;
-        self.synapses(id).iter().filter(|s| perms.is_connected(s.perm) && active.get(s.source())).count() as u32
+        let n = self.segments[id as usize].n_synapses as usize;
+        self.pool.count(id as usize, n, |src, perm| perms.is_connected(perm) && active.get(src as u32)) as u32
     }
 
     pub fn num_segments(&self) -> usize {
@@ -346,9 +355,7 @@ impl Connections {
             self.pool.ensure(self.segments.len());
             (self.segments.len() - 1) as u32
         };
-        for (slot, &src) in self.pool.get_mut(id as usize).iter_mut().zip(sources) {
-            *slot = Synapse { src: src as u16, perm };
-        }
+        self.pool.write_uniform(id as usize, sources, perm);
         for &src in sources {
             self.forward.add(src, id);
         }
@@ -360,8 +367,8 @@ impl Connections {
     /// Deletes every synapse of segment `id` and puts its slot on its cell's free stack.
     pub fn release_segment(&mut self, id: u32) {
         let n = self.segments[id as usize].n_synapses as usize;
-        for syn in &self.pool.get(id as usize)[..n] {
-            self.forward.remove(syn.source(), id);
+        for &src in self.pool.sources(id as usize, n) {
+            self.forward.remove(src as u32, id);
         }
         self.live_synapses -= n;
         self.release_slot(id);
@@ -386,9 +393,7 @@ impl Connections {
         if !self.segments[id as usize].is_live() {
             return;
         }
-        if self.perms.len() + self.pool.block() >= CAPACITY {
-            self.compact_permanences();
-        }
+        self.make_room_for_permanences();
         let seg = &mut self.segments[id as usize];
         seg.last_active_iteration = iteration;
         seg.positive_activations += 1;
@@ -402,8 +407,7 @@ impl Connections {
         let mut j = 0;
         let perms = &mut self.perms;
         let max_synapses = self.pool.block();
-        let block = self.pool.get_mut(id as usize);
-        for syn in block[..seg.n_synapses as usize].iter() {
+        for syn in self.pool.synapses(id as usize, seg.n_synapses as usize) {
             let src = syn.source();
             while j < sources.len() && sources[j] < src {
                 additions.push(sources[j]);
@@ -449,7 +453,7 @@ impl Connections {
         }
         let seg = &mut self.segments[id as usize];
         let (before, after) = (seg.n_synapses as usize, merged.len());
-        block[..after].copy_from_slice(merged);
+        self.pool.write(id as usize, merged);
         seg.n_synapses = after as u8;
         seg.n_connected = merged.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
         let empty = after == 0;
@@ -462,6 +466,22 @@ impl Connections {
         }
         if empty {
             self.release_slot(id);
+        }
+    }
+
+    /// Before an adaptation (which may intern up to one new permanence per synapse): makes sure
+    /// every index the table can reach is storable, compacting the table or widening the pool's
+    /// indexes when it is close to full. Compaction is kept rare: after one, the table must be at
+    /// most half full or the indexes are widened.
+    fn make_room_for_permanences(&mut self) {
+        let storable = (self.pool.max_perm_index() + 1).min(CAPACITY);
+        if self.perms.len() + self.pool.block() <= storable {
+            return;
+        }
+        self.compact_permanences();
+        if self.perms.len() * 2 > storable {
+            assert!(storable < CAPACITY, "more than {} distinct live permanences", CAPACITY / 2);
+            self.pool.widen(self.segments.len());
         }
     }
 
@@ -481,12 +501,13 @@ impl Connections {
             renumber[i] = kept.len() as u16;
             kept.push(self.perms.values()[i]);
         }
-        assert!(kept.len() + 256 < CAPACITY, "more than {} distinct live permanences", CAPACITY - 256);
         self.perms = PermanenceTable::with_values(self.perms.params(), &kept).expect("values taken from a valid table");
+        let mut block = Vec::with_capacity(self.pool.block());
         for (id, seg) in self.segments.iter().enumerate() {
-            for syn in &mut self.pool.get_mut(id)[..seg.n_synapses as usize] {
-                syn.perm = renumber[syn.perm as usize];
-            }
+            block.clear();
+            let synapses = self.pool.synapses(id, seg.n_synapses as usize);
+            block.extend(synapses.map(|s| Synapse { src: s.src, perm: renumber[s.perm as usize] }));
+            self.pool.write(id, &block);
         }
     }
 }
@@ -534,12 +555,12 @@ mod tests {
         let mut scratch = AdaptScratch::default();
         // 1 and 3 active: 2 and 4 weakened to 0.11 (float32 0.21 - 0.1).
         c.adapt_segment(s, &[1, 3], &plasticity(), 2, &mut scratch);
-        let perms: Vec<f32> = c.synapses(s).iter().map(|x| c.perms.value(x.perm)).collect();
+        let perms: Vec<f32> = c.synapses(s).map(|x| c.perms.value(x.perm)).collect();
         assert_eq!(perms, vec![0.21f32 + 0.1, 0.21f32 - 0.1, 0.21f32 + 0.1, 0.21f32 - 0.1]);
         assert_eq!(c.segments[s as usize].n_connected, 2, "0.31 >= 0.3 twice");
         // Adding 9 and 10 needs two free slots: the weakest inactive ones (2 and 4) go first.
         c.adapt_segment(s, &[1, 3, 9, 10], &plasticity(), 3, &mut scratch);
-        let srcs: Vec<u32> = c.synapses(s).iter().map(|x| x.source()).collect();
+        let srcs: Vec<u32> = c.synapses(s).map(|x| x.source()).collect();
         assert_eq!(srcs, vec![1, 3, 9, 10]);
         assert_eq!(c.num_synapses(), 4);
         let (mut act, mut found) = (Activity::default(), Vec::new());
@@ -552,7 +573,7 @@ mod tests {
         for it in 4..7 {
             c.adapt_segment(t, &[], &plasticity(), it, &mut scratch);
         }
-        assert!(c.synapses(t).is_empty());
+        assert!(c.sources(t).is_empty());
         assert_eq!(c.num_segments(), 1);
     }
 
@@ -567,7 +588,7 @@ mod tests {
             c.adapt_segment(t, &[4, 5], &plasticity(), it, &mut scratch);
         }
         let values = |c: &Connections| -> Vec<Vec<f32>> {
-            (0..c.segments.len() as u32).map(|g| c.synapses(g).iter().map(|x| c.perms.value(x.perm)).collect()).collect()
+            (0..c.segments.len() as u32).map(|g| c.synapses(g).map(|x| c.perms.value(x.perm)).collect()).collect()
         };
         let before = values(&c);
         let n_before = c.perms.len();
@@ -575,5 +596,40 @@ mod tests {
         assert_eq!(values(&c), before);
         assert!(c.perms.len() < n_before, "values no synapse holds any more are dropped");
         assert_eq!(c.perms.value(c.perms.initial()), 0.21);
+    }
+
+    #[test]
+    fn many_distinct_permanences_widen_indexes_and_stay_exact() {
+        let p = Plasticity { initial: 0.5, increment: 0.001, decrement: 0.0007, max: 1.0, connected: 0.6, max_synapses: 4 };
+        let mut c = Connections::new(4, 8, &p).unwrap();
+        // 512 synapses random-walking on a fine grid: well over 128 distinct live values.
+        let segs: Vec<u32> = (0..128).map(|k| c.create_segment(k % 16 + 1, &[20, 21, 22, 23], 1)).collect();
+        let mut reference = vec![[0.5f32; 4]; segs.len()];
+        let (mut scratch, mut rng) = (AdaptScratch::default(), 12345u32);
+        for it in 2..1000 {
+            for (k, &s) in segs.iter().enumerate() {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                if rng >> 31 == 1 {
+                    continue; // segments adapted different numbers of times spread the values further
+                }
+                let active: Vec<u32> = (0..4).filter(|b| rng >> (8 * b) & 1 == 1).map(|b| 20 + b).collect();
+                c.adapt_segment(s, &active, &p, it, &mut scratch);
+                for (b, v) in reference[k].iter_mut().enumerate() {
+                    let step = if active.contains(&(20 + b as u32)) { p.increment } else { -p.decrement };
+                    *v = (*v + step).min(p.max);
+                }
+            }
+        }
+        assert_eq!(c.pool.max_perm_index(), u16::MAX as usize, "more than 256 values were needed");
+        for (k, &s) in segs.iter().enumerate() {
+            let got: Vec<u32> = c.synapses(s).map(|x| c.perms.value(x.perm).to_bits()).collect();
+            assert_eq!(got, reference[k].map(f32::to_bits).to_vec(), "segment {k}");
+            let connected = reference[k].iter().filter(|&&v| v >= p.connected).count();
+            assert_eq!(c.segments[s as usize].n_connected as usize, connected);
+        }
+        let back: Connections = bincode::deserialize(&bincode::serialize(&c).unwrap()).unwrap();
+        assert!(segs.iter().all(|&s| back.synapses(s).eq(c.synapses(s))), "16-bit indexes survive a checkpoint");
     }
 }

@@ -46,8 +46,8 @@ impl PropagationMemo {
         let mut seen = 0;
         for entry in self.found.iter_mut() {
             if flags.unflag(entry.0) {
-                let synapses = conn.synapses(entry.0);
-                entry.1 = synapses.iter().filter(|syn| marks.get(syn.source())).count() as u8;
+                let sources = conn.sources(entry.0);
+                entry.1 = sources.iter().filter(|&&src| marks.get(src as u32)).count() as u8;
                 seen += 1;
             }
         }
@@ -298,8 +298,8 @@ impl BacktrackingTm {
         sources.clear();
         if segment != NONE {
             let marks = &self.scratch.marks;
-            let synapses = self.conn.synapses(segment);
-            sources.extend(synapses.iter().map(|syn| syn.source()).filter(|&src| marks.get(src)));
+            let synapses = self.conn.sources(segment);
+            sources.extend(synapses.iter().map(|&src| src as u32).filter(|&src| marks.get(src)));
         }
         let wanted = self.params.new_synapse_count as usize;
         if wanted > sources.len() {

@@ -9,6 +9,7 @@ mod connections;
 mod forward;
 mod learning;
 mod permanence;
+mod synapse_pool;
 
 use std::collections::VecDeque;
 
