@@ -8,7 +8,7 @@
 //! counting proportional to the number of active cells.
 
 use super::chunked::Chunked;
-use super::forward::{ForwardLists, ListRange};
+use super::forward::{Forward, ForwardLists, ListRange, SegmentId};
 use super::permanence::{PermanenceTable, CAPACITY, DELETED};
 use super::synapse_pool::SynapsePool;
 
@@ -188,7 +188,7 @@ pub(super) struct Connections {
     /// Per cell: segment id of the most recently released slot (top of the free stack), or NONE.
     pub(super) free_top: Vec<u32>,
     pub(super) perms: PermanenceTable,
-    pub(super) forward: ForwardLists,
+    pub(super) forward: Forward,
     live_segments: usize,
     live_synapses: usize,
 }
@@ -210,7 +210,7 @@ impl Connections {
             slot_count: vec![0; n_cells],
             free_top: vec![NONE; n_cells],
             perms: PermanenceTable::new(perm_params),
-            forward: ForwardLists::new(n_columns, cells_per_column),
+            forward: Forward::new(n_columns, cells_per_column),
             live_segments: 0,
             live_synapses: 0,
         })
@@ -226,7 +226,7 @@ impl Connections {
         cells_per_column: u32,
     ) -> Self {
         let n_columns = slot_count.len() / cells_per_column as usize;
-        let forward = ForwardLists::build(n_columns, cells_per_column, |visit| {
+        let forward = Forward::build(n_columns, cells_per_column, segments.len(), |visit| {
             for (id, seg) in segments.iter().enumerate() {
                 for &src in pool.sources(id, seg.n_synapses as usize) {
                     visit(src as u32, id as u32);
@@ -294,26 +294,9 @@ impl Connections {
         if activity.counts.len() < n_segments {
             activity.counts.resize(n_segments, 0);
         }
-        let lists = &mut activity.lists;
-        self.forward.lists_of(cells, lists);
-        let counts = &mut activity.counts[..n_segments];
-        for list in lists.iter() {
-            for &s in list.get(&self.forward) {
-                debug_assert!((s as usize) < n_segments);
-                // SAFETY: forward lists only hold ids of existing segments (< n_segments).
-                unsafe { *counts.get_unchecked_mut(s as usize) += 1 };
-            }
-        }
-        // Second pass: collect and zero; zeroing on first sight also removes duplicates.
-        for list in lists.iter() {
-            for &s in list.get(&self.forward) {
-                // SAFETY: as above.
-                let count = unsafe { counts.get_unchecked_mut(s as usize) };
-                if *count >= threshold {
-                    out.push((s, *count as u8));
-                }
-                *count = 0;
-            }
+        match &self.forward {
+            Forward::Narrow(f) => propagate_in(f, cells, threshold, n_segments, activity, out),
+            Forward::Wide(f) => propagate_in(f, cells, threshold, n_segments, activity, out),
         }
     }
 
@@ -508,6 +491,38 @@ impl Connections {
             let synapses = self.pool.synapses(id, seg.n_synapses as usize);
             block.extend(synapses.map(|s| Synapse { src: s.src, perm: renumber[s.perm as usize] }));
             self.pool.write(id, &block);
+        }
+    }
+}
+
+/// `Connections::propagate` over forward lists with segment ids of type `T`.
+fn propagate_in<T: SegmentId>(
+    forward: &ForwardLists<T>,
+    cells: &[u32],
+    threshold: u32,
+    n_segments: usize,
+    activity: &mut Activity,
+    out: &mut Vec<(u32, u8)>,
+) {
+    let lists = &mut activity.lists;
+    forward.lists_of(cells, lists);
+    let counts = &mut activity.counts[..n_segments];
+    for list in lists.iter() {
+        for &s in list.get(forward) {
+            debug_assert!(s.index() < n_segments);
+            // SAFETY: forward lists only hold ids of existing segments (< n_segments).
+            unsafe { *counts.get_unchecked_mut(s.index()) += 1 };
+        }
+    }
+    // Second pass: collect and zero; zeroing on first sight also removes duplicates.
+    for list in lists.iter() {
+        for &s in list.get(forward) {
+            // SAFETY: as above.
+            let count = unsafe { counts.get_unchecked_mut(s.index()) };
+            if *count >= threshold {
+                out.push((s.index() as u32, *count as u8));
+            }
+            *count = 0;
         }
     }
 }
