@@ -65,16 +65,18 @@ impl<T> Index<usize> for Chunked<T> {
 
     #[inline]
     fn index(&self, i: usize) -> &T {
-        debug_assert!(i < self.len);
-        &self.chunks[i >> SHIFT][i & (CHUNK - 1)]
+        assert!(i < self.len, "index {i} out of range for {} elements", self.len);
+        // SAFETY: i < len, and chunk i >> SHIFT holds elements up to len.
+        unsafe { self.chunks.get_unchecked(i >> SHIFT).get_unchecked(i & (CHUNK - 1)) }
     }
 }
 
 impl<T> IndexMut<usize> for Chunked<T> {
     #[inline]
     fn index_mut(&mut self, i: usize) -> &mut T {
-        debug_assert!(i < self.len);
-        &mut self.chunks[i >> SHIFT][i & (CHUNK - 1)]
+        assert!(i < self.len, "index {i} out of range for {} elements", self.len);
+        // SAFETY: as in `index`.
+        unsafe { self.chunks.get_unchecked_mut(i >> SHIFT).get_unchecked_mut(i & (CHUNK - 1)) }
     }
 }
 
