@@ -103,11 +103,9 @@ impl Serialize for Connections {
                 }
             }
         }
-        let with_free: Vec<(u32, u32)> =
-            (0..self.free_top.len() as u32).map(|c| (c, self.free_top[c as usize])).filter(|&(_, t)| t != NONE).collect();
-        put_varint(&mut data, with_free.len() as u32);
+        put_varint(&mut data, self.free_top.len() as u32);
         let mut prev = 0u32;
-        for (cell, top) in with_free {
+        for (&cell, &top) in &self.free_top {
             put_varint(&mut data, cell - prev);
             put_varint(&mut data, top);
             prev = cell;
@@ -213,17 +211,18 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
         seg.n_connected = synapses.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
         seg.n_synapses = synapses.len() as u8;
     }
-    let mut free_top = vec![NONE; n_cells];
+    let mut free_top = std::collections::BTreeMap::new();
     let n_free = r.varint()? as usize;
     let mut cell = 0usize;
     for k in 0..n_free {
         let gap = r.varint()? as usize;
         cell += gap;
         let top = r.varint()?;
-        if cell >= n_cells || (k > 0 && gap == 0) || top as usize >= n_segments {
+        let released_here = |t: usize| segments[t].cell as usize == cell && !segments[t].is_live();
+        if cell >= n_cells || (k > 0 && gap == 0) || top as usize >= n_segments || !released_here(top as usize) {
             return Err("bad free-slot link in saved TM connections".into());
         }
-        free_top[cell] = top;
+        free_top.insert(cell as u32, top);
     }
     if r.pos != data.len() {
         return Err("trailing bytes in saved TM connections".into());

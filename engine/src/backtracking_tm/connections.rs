@@ -7,6 +7,8 @@
 //! tie-breaks follow C++ slot order. Forward lists (source cell -> segments it feeds) make activity
 //! counting proportional to the number of active cells.
 
+use std::collections::BTreeMap;
+
 use super::chunked::Chunked;
 use super::forward::{Forward, ForwardLists, ListRange, SegmentId};
 use super::permanence::{PermanenceTable, CAPACITY, DELETED};
@@ -185,8 +187,9 @@ pub(super) struct Connections {
     pool: SynapsePool,
     /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included; <= 128).
     pub(super) slot_count: Vec<u8>,
-    /// Per cell: segment id of the most recently released slot (top of the free stack), or NONE.
-    pub(super) free_top: Vec<u32>,
+    /// Cells with released slots: segment id of the most recently released one (top of the
+    /// cell's free stack). Few cells have one, so a map is much smaller than a per-cell table.
+    pub(super) free_top: BTreeMap<u32, u32>,
     pub(super) perms: PermanenceTable,
     pub(super) forward: Forward,
     live_segments: usize,
@@ -208,7 +211,7 @@ impl Connections {
             segments: Chunked::default(),
             pool: SynapsePool::new(p.max_synapses),
             slot_count: vec![0; n_cells],
-            free_top: vec![NONE; n_cells],
+            free_top: BTreeMap::new(),
             perms: PermanenceTable::new(perm_params),
             forward: Forward::new(n_columns, cells_per_column),
             live_segments: 0,
@@ -221,7 +224,7 @@ impl Connections {
         segments: Chunked<Segment>,
         pool: SynapsePool,
         slot_count: Vec<u8>,
-        free_top: Vec<u32>,
+        free_top: BTreeMap<u32, u32>,
         perms: PermanenceTable,
         cells_per_column: u32,
     ) -> Self {
@@ -278,7 +281,7 @@ impl Connections {
             + self.forward.memory_bytes()
             + self.perms.memory_bytes()
             + self.slot_count.capacity() * size_of::<u8>()
-            + self.free_top.capacity() * size_of::<u32>()
+            + self.free_top.len() * 3 * size_of::<u64>()
     }
 
     /// Slots ever allocated on `cell`.
@@ -325,10 +328,13 @@ impl Connections {
             duty_cycle_iteration: iteration,
             next_free: NONE,
         };
-        let top = self.free_top[cell as usize];
-        let id = if top != NONE {
+        let id = if let Some(&top) = self.free_top.get(&cell) {
             let seg = &mut self.segments[top as usize];
-            self.free_top[cell as usize] = seg.next_free;
+            if seg.next_free == NONE {
+                self.free_top.remove(&cell);
+            } else {
+                self.free_top.insert(cell, seg.next_free);
+            }
             *seg = fresh(seg.slot);
             top
         } else {
@@ -363,8 +369,7 @@ impl Connections {
         seg.n_connected = 0;
         seg.total_activations = 0;
         seg.positive_activations = 0;
-        seg.next_free = self.free_top[seg.cell as usize];
-        self.free_top[seg.cell as usize] = id;
+        seg.next_free = self.free_top.insert(seg.cell, id).unwrap_or(NONE);
         self.live_segments -= 1;
     }
 
