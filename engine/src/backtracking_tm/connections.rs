@@ -458,19 +458,24 @@ impl Connections {
     }
 
     /// Before an adaptation (which may intern up to one new permanence per synapse): makes sure
-    /// every index the table can reach is storable, compacting the table or widening the pool's
-    /// indexes when it is close to full. Compaction is kept rare: after one, the table must be at
-    /// most half full or the indexes are widened.
+    /// every index the table can reach is storable. Full 8-bit indexes are widened to 16 bits (only
+    /// unusual permanence steps get there); a full 16-bit table is compacted to the values in use,
+    /// which must then leave it at most half full, so compactions stay rare.
     fn make_room_for_permanences(&mut self) {
         let storable = (self.pool.max_perm_index() + 1).min(CAPACITY);
         if self.perms.len() + self.pool.block() <= storable {
             return;
         }
-        self.compact_permanences();
-        if self.perms.len() * 2 > storable {
-            assert!(storable < CAPACITY, "more than {} distinct live permanences", CAPACITY / 2);
+        if storable < CAPACITY {
             self.pool.widen(self.segments.len());
+            return;
         }
+        self.compact_permanences();
+        assert!(
+            (self.perms.len() + self.pool.block()) * 2 <= CAPACITY,
+            "more than {} distinct permanences in use; choose coarser permanence steps",
+            CAPACITY / 2 - self.pool.block()
+        );
     }
 
     /// Rebuilds the permanence table from the values live synapses use (keeping their order) and
