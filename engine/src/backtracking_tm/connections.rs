@@ -1,13 +1,18 @@
 //! Segment and synapse storage of the backtracking TM (nupic.core Cells4 layout, kept sparse).
 //!
 //! Every segment lives in one global slab; a segment keeps the (cell, slot) it occupies in its cell.
+//! Synapses live in a pool of fixed-size blocks, block `id` belonging to segment `id` (see
+//! `synapse_pool`), so learning never allocates per segment and the heap does not fragment.
 //! Cells reuse released slots last-released-first, as Cells4 does, so "first segment within a cell"
 //! tie-breaks follow C++ slot order. Forward lists (source cell -> segments it feeds) make activity
 //! counting proportional to the number of active cells.
 
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-use super::forward::{ForwardLists, ListRange};
+use super::chunked::Chunked;
+use super::forward::{Forward, ForwardLists, ListRange, SegmentId};
+use super::permanence::{PermanenceTable, CAPACITY, DELETED};
+use super::synapse_pool::SynapsePool;
 
 /// Marks "no segment" in links and updates.
 pub(super) const NONE: u32 = u32::MAX;
@@ -23,30 +28,41 @@ pub(super) fn at_duty_cycle_tier(iteration: u32) -> bool {
     DUTY_CYCLE_TIERS.contains(&iteration)
 }
 
-/// One synapse: source cell and float32 permanence.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+/// Most cells a TM may have: synapse sources are 16-bit cell indexes.
+pub(super) const MAX_CELLS: usize = 1 << 16;
+
+/// One synapse: source cell and permanence (an index into the TM's `PermanenceTable`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(super) struct Synapse {
-    pub src: u32,
-    pub perm: f32,
+    pub src: u16,
+    pub perm: u16,
 }
 
-/// A segment (or a released slot, when `synapses` is empty).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+impl Synapse {
+    #[inline]
+    pub fn source(&self) -> u32 {
+        self.src as u32
+    }
+}
+
+/// A segment (or a released slot, when it has no synapses). Its synapses are block `id` of the pool.
+/// 32 bytes.
+#[derive(Clone, Debug)]
 pub(super) struct Segment {
     pub cell: u32,
     /// Slot within the cell (< 256; Cells4 allows at most 128 segments per cell).
     pub slot: u8,
-    /// Sorted by source cell; exactly sized.
-    pub synapses: Box<[Synapse]>,
+    /// Synapses in use at the start of the segment's block.
+    pub n_synapses: u8,
     pub positive_activations: u32,
     pub total_activations: u32,
     pub last_active_iteration: u32,
     /// Synapses with permanence >= the connected permanence.
     pub n_connected: u8,
-    duty_cycle: f32,
-    duty_cycle_iteration: u32,
+    pub(super) duty_cycle: f32,
+    pub(super) duty_cycle_iteration: u32,
     /// Next released slot of the same cell (free-slot stack link), or NONE.
-    next_free: u32,
+    pub(super) next_free: u32,
 }
 
 impl Segment {
@@ -82,9 +98,10 @@ impl Segment {
         dc
     }
 
-    /// Number of synapses with permanence >= `connected` whose source is marked in `active`.
-    pub fn connected_active(&self, active: &CellMarks, connected: f32) -> u32 {
-        self.synapses.iter().filter(|s| s.perm >= connected && active.get(s.src)).count() as u32
+    /// False for a released slot.
+    #[inline]
+    pub fn is_live(&self) -> bool {
+        self.n_synapses > 0
     }
 }
 
@@ -160,97 +177,92 @@ impl Activity {
     }
 }
 
-/// All segments of the TM with their slots, free-slot stacks and forward lists. Saved without the
-/// forward lists, which are derived data and rebuilt (after validation) on load.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(try_from = "SavedConnections")]
+/// All segments of the TM with their slots, free-slot stacks, permanence table and forward lists.
+/// Saved in a compact form (see `checkpoint`) without the forward lists, which are derived data
+/// and rebuilt (after validation) on load.
+#[derive(Clone, Debug)]
 pub(super) struct Connections {
-    pub segments: Vec<Segment>,
+    pub segments: Chunked<Segment>,
+    /// Synapse blocks, one per segment (sorted by source cell, used prefix only).
+    pool: SynapsePool,
     /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included; <= 128).
-    slot_count: Vec<u8>,
-    /// Per cell: segment id of the most recently released slot (top of the free stack), or NONE.
-    free_top: Vec<u32>,
-    forward: ForwardLists,
+    pub(super) slot_count: Vec<u8>,
+    /// Cells with released slots: segment id of the most recently released one (top of the
+    /// cell's free stack). Few cells have one, so a map is much smaller than a per-cell table.
+    pub(super) free_top: BTreeMap<u32, u32>,
+    pub(super) perms: PermanenceTable,
+    pub(super) forward: Forward,
     live_segments: usize,
     live_synapses: usize,
 }
 
-/// The serialized form of `Connections`.
-#[derive(Serialize, Deserialize)]
-struct SavedConnections {
-    cells_per_column: u32,
-    segments: Vec<Segment>,
-    slot_count: Vec<u8>,
-    free_top: Vec<u32>,
-}
-
-/// Borrowing twin of `SavedConnections` for writing (same encoding).
-#[derive(Serialize)]
-struct SavedConnectionsRef<'a> {
-    cells_per_column: u32,
-    segments: &'a [Segment],
-    slot_count: &'a [u8],
-    free_top: &'a [u32],
-}
-
-impl Serialize for Connections {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        SavedConnectionsRef {
-            cells_per_column: self.forward.cells_per_column(),
-            segments: &self.segments,
-            slot_count: &self.slot_count,
-            free_top: &self.free_top,
+impl Connections {
+    /// Empty connections for `n_columns` x `cells_per_column` cells (at most `MAX_CELLS`).
+    pub fn new(n_columns: usize, cells_per_column: u32, p: &Plasticity) -> Result<Self, String> {
+        let n_cells = n_columns * cells_per_column as usize;
+        if n_cells > MAX_CELLS {
+            return Err(format!("number_of_cols * cells_per_column = {n_cells} exceeds the supported {MAX_CELLS} cells"));
         }
-        .serialize(serializer)
+        let perm_params = [p.initial, p.increment, p.decrement, p.max, p.connected];
+        if !perm_params.iter().all(|v| v.is_finite()) {
+            return Err("permanence parameters must be finite".into());
+        }
+        Ok(Connections {
+            segments: Chunked::default(),
+            pool: SynapsePool::new(p.max_synapses),
+            slot_count: vec![0; n_cells],
+            free_top: BTreeMap::new(),
+            perms: PermanenceTable::new(perm_params),
+            forward: Forward::new(n_columns, cells_per_column),
+            live_segments: 0,
+            live_synapses: 0,
+        })
     }
-}
 
-impl TryFrom<SavedConnections> for Connections {
-    type Error = String;
-
-    fn try_from(saved: SavedConnections) -> Result<Self, String> {
-        let SavedConnections { cells_per_column: cpc, segments, slot_count, free_top } = saved;
-        let n_cells = slot_count.len();
-        let n_segments = segments.len() as u32;
-        if cpc == 0 || n_cells % cpc as usize != 0 || free_top.len() != n_cells {
-            return Err("inconsistent cell tables in saved TM connections".into());
-        }
-        let link_ok = |l: u32| l == NONE || l < n_segments;
-        if !free_top.iter().all(|&l| link_ok(l)) {
-            return Err("bad free-slot link in saved TM connections".into());
-        }
-        for seg in &segments {
-            let cell_ok = (seg.cell as usize) < n_cells && seg.slot < slot_count[seg.cell as usize];
-            let sorted = seg.synapses.windows(2).all(|w| w[0].src < w[1].src);
-            let sources_ok = seg.synapses.last().is_none_or(|s| (s.src as usize) < n_cells);
-            if !cell_ok || !sorted || !sources_ok || !link_ok(seg.next_free) {
-                return Err("bad segment in saved TM connections".into());
-            }
-        }
-        let forward = ForwardLists::build(n_cells / cpc as usize, cpc, |visit| {
+    /// Assembles loaded parts (already validated) and rebuilds the forward lists and counts.
+    pub(super) fn from_parts(
+        segments: Chunked<Segment>,
+        pool: SynapsePool,
+        slot_count: Vec<u8>,
+        free_top: BTreeMap<u32, u32>,
+        perms: PermanenceTable,
+        cells_per_column: u32,
+    ) -> Self {
+        let n_columns = slot_count.len() / cells_per_column as usize;
+        let forward = Forward::build(n_columns, cells_per_column, segments.len(), |visit| {
             for (id, seg) in segments.iter().enumerate() {
-                for syn in seg.synapses.iter() {
-                    visit(syn.src, id as u32);
+                for &src in pool.sources(id, seg.n_synapses as usize) {
+                    visit(src as u32, id as u32);
                 }
             }
         });
-        let live_segments = segments.iter().filter(|s| !s.synapses.is_empty()).count();
-        let live_synapses = segments.iter().map(|s| s.synapses.len()).sum();
-        Ok(Connections { segments, slot_count, free_top, forward, live_segments, live_synapses })
+        let live_segments = segments.iter().filter(|s| s.is_live()).count();
+        let live_synapses = segments.iter().map(|s| s.n_synapses as usize).sum();
+        Connections { segments, pool, slot_count, free_top, perms, forward, live_segments, live_synapses }
     }
-}
 
-impl Connections {
-    pub fn new(n_columns: usize, cells_per_column: u32) -> Self {
-        let n_cells = n_columns * cells_per_column as usize;
-        Connections {
-            segments: Vec::new(),
-            slot_count: vec![0; n_cells],
-            free_top: vec![NONE; n_cells],
-            forward: ForwardLists::new(n_columns, cells_per_column),
-            live_segments: 0,
-            live_synapses: 0,
-        }
+    /// Synapses of segment `id`, sorted by source cell (none for a released slot).
+    #[inline]
+    pub fn synapses(&self, id: u32) -> impl Iterator<Item = Synapse> + '_ {
+        self.pool.synapses(id as usize, self.segments[id as usize].n_synapses as usize)
+    }
+
+    /// Source cells of segment `id`'s synapses, ascending.
+    #[inline]
+    pub fn sources(&self, id: u32) -> &[u16] {
+        self.pool.sources(id as usize, self.segments[id as usize].n_synapses as usize)
+    }
+
+    /// Synapses per block (the maximum per segment).
+    pub fn block(&self) -> usize {
+        self.pool.block()
+    }
+
+    /// Number of connected synapses of segment `id` whose source is marked in `active`.
+    pub fn connected_active(&self, id: u32, active: &CellMarks) -> u32 {
+        let perms = &self.perms;
+        let n = self.segments[id as usize].n_synapses as usize;
+        self.pool.count(id as usize, n, |src, perm| perms.is_connected(perm) && active.get(src as u32)) as u32
     }
 
     pub fn num_segments(&self) -> usize {
@@ -264,12 +276,12 @@ impl Connections {
     /// Approximate heap bytes held (capacities, not counting allocator overhead).
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
-        let segments = self.segments.capacity() * size_of::<Segment>()
-            + self.segments.iter().map(|s| s.synapses.len() * size_of::<Synapse>()).sum::<usize>();
+        let segments = self.segments.memory_bytes() + self.pool.memory_bytes();
         segments
             + self.forward.memory_bytes()
+            + self.perms.memory_bytes()
             + self.slot_count.capacity() * size_of::<u8>()
-            + self.free_top.capacity() * size_of::<u32>()
+            + self.free_top.len() * 3 * size_of::<u64>()
     }
 
     /// Slots ever allocated on `cell`.
@@ -285,45 +297,29 @@ impl Connections {
         if activity.counts.len() < n_segments {
             activity.counts.resize(n_segments, 0);
         }
-        let lists = &mut activity.lists;
-        self.forward.lists_of(cells, lists);
-        let counts = &mut activity.counts[..n_segments];
-        for list in lists.iter() {
-            for &s in list.get(&self.forward) {
-                debug_assert!((s as usize) < n_segments);
-                // SAFETY: forward lists only hold ids of existing segments (< n_segments).
-                unsafe { *counts.get_unchecked_mut(s as usize) += 1 };
-            }
-        }
-        // Second pass: collect and zero; zeroing on first sight also removes duplicates.
-        for list in lists.iter() {
-            for &s in list.get(&self.forward) {
-                // SAFETY: as above.
-                let count = unsafe { counts.get_unchecked_mut(s as usize) };
-                if *count >= threshold {
-                    out.push((s, *count as u8));
-                }
-                *count = 0;
-            }
+        match &self.forward {
+            Forward::Narrow(f) => propagate_in(f, cells, threshold, n_segments, activity, out),
+            Forward::Wide(f) => propagate_in(f, cells, threshold, n_segments, activity, out),
         }
     }
 
     /// Refreshes the duty-cycle cache of every live segment (done at tier boundaries).
     pub fn refresh_duty_cycles(&mut self, iteration: u32) {
-        for seg in self.segments.iter_mut().filter(|s| !s.synapses.is_empty()) {
+        for seg in self.segments.iter_mut().filter(|s| s.is_live()) {
             seg.duty_cycle(iteration, false, false);
         }
     }
 
     /// Creates a segment on `cell` with synapses from the sorted `sources`, reusing the most recently
     /// released slot of the cell if there is one. Returns the segment id.
-    pub fn create_segment(&mut self, cell: u32, sources: &[u32], p: &Plasticity, iteration: u32) -> u32 {
-        let synapses: Box<[Synapse]> = sources.iter().map(|&src| Synapse { src, perm: p.initial }).collect();
-        let n_connected = if p.initial >= p.connected { sources.len() as u8 } else { 0 };
+    pub fn create_segment(&mut self, cell: u32, sources: &[u32], iteration: u32) -> u32 {
+        debug_assert!(!sources.is_empty() && sources.len() <= self.pool.block());
+        let perm = self.perms.initial();
+        let n_connected = if self.perms.is_connected(perm) { sources.len() as u8 } else { 0 };
         let fresh = |slot: u8| Segment {
             cell,
             slot,
-            synapses,
+            n_synapses: sources.len() as u8,
             positive_activations: 1,
             total_activations: 1,
             last_active_iteration: iteration,
@@ -332,18 +328,23 @@ impl Connections {
             duty_cycle_iteration: iteration,
             next_free: NONE,
         };
-        let top = self.free_top[cell as usize];
-        let id = if top != NONE {
+        let id = if let Some(&top) = self.free_top.get(&cell) {
             let seg = &mut self.segments[top as usize];
-            self.free_top[cell as usize] = seg.next_free;
+            if seg.next_free == NONE {
+                self.free_top.remove(&cell);
+            } else {
+                self.free_top.insert(cell, seg.next_free);
+            }
             *seg = fresh(seg.slot);
             top
         } else {
             let slot = self.slot_count[cell as usize];
             self.slot_count[cell as usize] = self.slot_count[cell as usize].saturating_add(1);
-            push_with_small_slack(&mut self.segments, fresh(slot), 8);
+            self.segments.push(fresh(slot));
+            self.pool.ensure(self.segments.len());
             (self.segments.len() - 1) as u32
         };
+        self.pool.write_uniform(id as usize, sources, perm);
         for &src in sources {
             self.forward.add(src, id);
         }
@@ -354,22 +355,21 @@ impl Connections {
 
     /// Deletes every synapse of segment `id` and puts its slot on its cell's free stack.
     pub fn release_segment(&mut self, id: u32) {
-        let synapses = std::mem::take(&mut self.segments[id as usize].synapses);
-        for s in synapses.iter() {
-            self.forward.remove(s.src, id);
+        let n = self.segments[id as usize].n_synapses as usize;
+        for &src in self.pool.sources(id as usize, n) {
+            self.forward.remove(src as u32, id);
         }
-        self.live_synapses -= synapses.len();
+        self.live_synapses -= n;
         self.release_slot(id);
     }
 
     fn release_slot(&mut self, id: u32) {
         let seg = &mut self.segments[id as usize];
-        seg.synapses = Box::default();
+        seg.n_synapses = 0;
         seg.n_connected = 0;
         seg.total_activations = 0;
         seg.positive_activations = 0;
-        seg.next_free = self.free_top[seg.cell as usize];
-        self.free_top[seg.cell as usize] = id;
+        seg.next_free = self.free_top.insert(seg.cell, id).unwrap_or(NONE);
         self.live_segments -= 1;
     }
 
@@ -378,10 +378,11 @@ impl Connections {
     /// synapses freed (weakest inactive first), missing sources added at the initial permanence.
     /// An emptied segment is released. A released segment is left alone.
     pub fn adapt_segment(&mut self, id: u32, sources: &[u32], p: &Plasticity, iteration: u32, scratch: &mut AdaptScratch) {
-        let seg = &mut self.segments[id as usize];
-        if seg.synapses.is_empty() {
+        if !self.segments[id as usize].is_live() {
             return;
         }
+        self.make_room_for_permanences();
+        let seg = &mut self.segments[id as usize];
         seg.last_active_iteration = iteration;
         seg.positive_activations += 1;
         seg.duty_cycle(iteration, true, false);
@@ -392,19 +393,21 @@ impl Connections {
         dropped.clear();
         // Walk the segment and the update together (both sorted by source cell).
         let mut j = 0;
-        for syn in &seg.synapses {
-            while j < sources.len() && sources[j] < syn.src {
+        let perms = &mut self.perms;
+        let max_synapses = self.pool.block();
+        for syn in self.pool.synapses(id as usize, seg.n_synapses as usize) {
+            let src = syn.source();
+            while j < sources.len() && sources[j] < src {
                 additions.push(sources[j]);
                 j += 1;
             }
-            if j < sources.len() && sources[j] == syn.src {
+            if j < sources.len() && sources[j] == src {
                 j += 1;
-                let perm = (syn.perm + p.increment).min(p.max);
-                kept.push((Synapse { src: syn.src, perm }, true));
+                kept.push((Synapse { src: syn.src, perm: perms.up(syn.perm) }, true));
             } else {
-                let perm = (syn.perm + -p.decrement).min(p.max);
-                if perm <= 0.0 {
-                    dropped.push(syn.src);
+                let perm = perms.down(syn.perm);
+                if perm == DELETED {
+                    dropped.push(src);
                 } else {
                     kept.push((Synapse { src: syn.src, perm }, false));
                 }
@@ -412,36 +415,35 @@ impl Connections {
         }
         additions.extend_from_slice(&sources[j..]);
 
-        if kept.len() + additions.len() > p.max_synapses {
-            let n_free = kept.len() + additions.len() - p.max_synapses;
+        if kept.len() + additions.len() > max_synapses {
+            let n_free = kept.len() + additions.len() - max_synapses;
             // Inactive synapses first (by permanence, segment order on ties); active ones only if
             // needed, ranked after every inactive one.
             candidates.clear();
-            candidates.extend(kept.iter().enumerate().filter(|(_, k)| !k.1).map(|(i, k)| (i, k.0.perm)));
+            candidates.extend(kept.iter().enumerate().filter(|(_, k)| !k.1).map(|(i, k)| (i, perms.value(k.0.perm))));
             if candidates.len() < n_free {
-                candidates.extend(kept.iter().enumerate().filter(|(_, k)| k.1).map(|(i, k)| (i, k.0.perm + p.max)));
+                let active = kept.iter().enumerate().filter(|(_, k)| k.1);
+                candidates.extend(active.map(|(i, k)| (i, perms.value(k.0.perm) + p.max)));
             }
             candidates.sort_by(|a, b| a.1.partial_cmp(&b.1).expect("permanence is never NaN"));
             for &(i, _) in candidates.iter().take(n_free) {
-                dropped.push(kept[i].0.src);
-                kept[i].0.perm = f32::NAN; // marks the freed synapse
+                dropped.push(kept[i].0.source());
+                kept[i].0.perm = DELETED; // marks the freed synapse
             }
         }
 
         merged.clear();
-        merged.extend(kept.iter().filter(|k| !k.0.perm.is_nan()).map(|k| k.0));
+        merged.extend(kept.iter().filter(|k| k.0.perm != DELETED).map(|k| k.0));
         if !additions.is_empty() {
-            merged.extend(additions.iter().map(|&src| Synapse { src, perm: p.initial }));
+            let initial = perms.initial();
+            merged.extend(additions.iter().map(|&src| Synapse { src: src as u16, perm: initial }));
             merged.sort_unstable_by_key(|s| s.src);
         }
         let seg = &mut self.segments[id as usize];
-        let (before, after) = (seg.synapses.len(), merged.len());
-        if before == after {
-            seg.synapses.copy_from_slice(merged);
-        } else {
-            seg.synapses = merged.as_slice().into();
-        }
-        seg.n_connected = merged.iter().filter(|s| s.perm >= p.connected).count() as u8;
+        let (before, after) = (seg.n_synapses as usize, merged.len());
+        self.pool.write(id as usize, merged);
+        seg.n_synapses = after as u8;
+        seg.n_connected = merged.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
         let empty = after == 0;
         self.live_synapses = self.live_synapses + after - before;
         for &src in additions.iter() {
@@ -452,6 +454,85 @@ impl Connections {
         }
         if empty {
             self.release_slot(id);
+        }
+    }
+
+    /// Before an adaptation (which may intern up to one new permanence per synapse): makes sure
+    /// every index the table can reach is storable. Full 8-bit indexes are widened to 16 bits (only
+    /// unusual permanence steps get there); a full 16-bit table is compacted to the values in use,
+    /// which must then leave it at most half full, so compactions stay rare.
+    fn make_room_for_permanences(&mut self) {
+        let storable = (self.pool.max_perm_index() + 1).min(CAPACITY);
+        if self.perms.len() + self.pool.block() <= storable {
+            return;
+        }
+        if storable < CAPACITY {
+            self.pool.widen(self.segments.len());
+            return;
+        }
+        self.compact_permanences();
+        assert!(
+            (self.perms.len() + self.pool.block()) * 2 <= CAPACITY,
+            "more than {} distinct permanences in use; choose coarser permanence steps",
+            CAPACITY / 2 - self.pool.block()
+        );
+    }
+
+    /// Rebuilds the permanence table from the values live synapses use (keeping their order) and
+    /// renumbers the synapses. Values do not change.
+    fn compact_permanences(&mut self) {
+        let mut used = vec![false; self.perms.len()];
+        used[self.perms.initial() as usize] = true;
+        for id in 0..self.segments.len() as u32 {
+            for syn in self.synapses(id) {
+                used[syn.perm as usize] = true;
+            }
+        }
+        let mut renumber = vec![DELETED; used.len()];
+        let mut kept = Vec::new();
+        for (i, _) in used.iter().enumerate().filter(|(_, &u)| u) {
+            renumber[i] = kept.len() as u16;
+            kept.push(self.perms.values()[i]);
+        }
+        self.perms = PermanenceTable::with_values(self.perms.params(), &kept).expect("values taken from a valid table");
+        let mut block = Vec::with_capacity(self.pool.block());
+        for (id, seg) in self.segments.iter().enumerate() {
+            block.clear();
+            let synapses = self.pool.synapses(id, seg.n_synapses as usize);
+            block.extend(synapses.map(|s| Synapse { src: s.src, perm: renumber[s.perm as usize] }));
+            self.pool.write(id, &block);
+        }
+    }
+}
+
+/// `Connections::propagate` over forward lists with segment ids of type `T`.
+fn propagate_in<T: SegmentId>(
+    forward: &ForwardLists<T>,
+    cells: &[u32],
+    threshold: u32,
+    n_segments: usize,
+    activity: &mut Activity,
+    out: &mut Vec<(u32, u8)>,
+) {
+    let lists = &mut activity.lists;
+    forward.lists_of(cells, lists);
+    let counts = &mut activity.counts[..n_segments];
+    for list in lists.iter() {
+        for &s in list.get(forward) {
+            debug_assert!(s.index() < n_segments);
+            // SAFETY: forward lists only hold ids of existing segments (< n_segments).
+            unsafe { *counts.get_unchecked_mut(s.index()) += 1 };
+        }
+    }
+    // Second pass: collect and zero; zeroing on first sight also removes duplicates.
+    for list in lists.iter() {
+        for &s in list.get(forward) {
+            // SAFETY: as above.
+            let count = unsafe { counts.get_unchecked_mut(s.index()) };
+            if *count >= threshold {
+                out.push((s.index() as u32, *count as u8));
+            }
+            *count = 0;
         }
     }
 }
@@ -466,15 +547,6 @@ pub(super) struct AdaptScratch {
     merged: Vec<Synapse>,
 }
 
-/// Pushes onto `v`, growing it by about 1/`fraction` of its length instead of doubling, so that
-/// long-lived lists carry little unused capacity.
-fn push_with_small_slack<T>(v: &mut Vec<T>, x: T, fraction: usize) {
-    if v.len() == v.capacity() {
-        v.reserve_exact((v.len() / fraction).max(4));
-    }
-    v.push(x);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,16 +557,16 @@ mod tests {
 
     #[test]
     fn released_slots_are_reused_last_released_first() {
-        let mut c = Connections::new(1, 8);
-        let a = c.create_segment(1, &[2, 3], &plasticity(), 1);
-        let b = c.create_segment(1, &[4], &plasticity(), 1);
-        let d = c.create_segment(1, &[5], &plasticity(), 1);
+        let mut c = Connections::new(1, 8, &plasticity()).unwrap();
+        let a = c.create_segment(1, &[2, 3], 1);
+        let b = c.create_segment(1, &[4], 1);
+        let d = c.create_segment(1, &[5], 1);
         c.release_segment(a);
         c.release_segment(d);
         assert_eq!(c.num_segments(), 1);
-        let e = c.create_segment(1, &[6], &plasticity(), 2);
+        let e = c.create_segment(1, &[6], 2);
         assert_eq!((e, c.segments[e as usize].slot), (d, 2));
-        let f = c.create_segment(1, &[7], &plasticity(), 2);
+        let f = c.create_segment(1, &[7], 2);
         assert_eq!((f, c.segments[f as usize].slot), (a, 0));
         assert_eq!(c.slot_count(1), 3);
         assert_eq!(c.segments[b as usize].slot, 1);
@@ -502,41 +574,18 @@ mod tests {
     }
 
     #[test]
-    fn saved_connections_round_trip_and_reject_inconsistent_data() {
-        let mut c = Connections::new(2, 8);
-        let a = c.create_segment(3, &[1, 9, 12], &plasticity(), 1);
-        c.create_segment(3, &[2], &plasticity(), 1);
-        c.release_segment(a);
-        c.create_segment(9, &[3, 4], &plasticity(), 2);
-        let blob = bincode::serialize(&c).unwrap();
-        let back: Connections = bincode::deserialize(&blob).unwrap();
-        assert_eq!((back.num_segments(), back.num_synapses()), (2, 3));
-        let (mut act, mut found) = (Activity::default(), Vec::new());
-        back.propagate(&[3, 4], 2, &mut act, &mut found);
-        assert_eq!(found.len(), 1);
-        assert_eq!(bincode::serialize(&back).unwrap(), blob);
-
-        let mut saved: SavedConnections = bincode::deserialize(&blob).unwrap();
-        saved.segments[1].synapses = vec![Synapse { src: 99, perm: 0.5 }].into();
-        assert!(Connections::try_from(saved).is_err(), "source cell out of range");
-        let mut saved: SavedConnections = bincode::deserialize(&blob).unwrap();
-        saved.free_top.pop();
-        assert!(Connections::try_from(saved).is_err(), "cell tables of different sizes");
-    }
-
-    #[test]
     fn adapt_weakens_deletes_frees_and_adds() {
-        let mut c = Connections::new(2, 8);
-        let s = c.create_segment(0, &[1, 2, 3, 4], &plasticity(), 1);
+        let mut c = Connections::new(2, 8, &plasticity()).unwrap();
+        let s = c.create_segment(0, &[1, 2, 3, 4], 1);
         let mut scratch = AdaptScratch::default();
         // 1 and 3 active: 2 and 4 weakened to 0.11 (float32 0.21 - 0.1).
         c.adapt_segment(s, &[1, 3], &plasticity(), 2, &mut scratch);
-        let perms: Vec<f32> = c.segments[s as usize].synapses.iter().map(|x| x.perm).collect();
+        let perms: Vec<f32> = c.synapses(s).map(|x| c.perms.value(x.perm)).collect();
         assert_eq!(perms, vec![0.21f32 + 0.1, 0.21f32 - 0.1, 0.21f32 + 0.1, 0.21f32 - 0.1]);
         assert_eq!(c.segments[s as usize].n_connected, 2, "0.31 >= 0.3 twice");
         // Adding 9 and 10 needs two free slots: the weakest inactive ones (2 and 4) go first.
         c.adapt_segment(s, &[1, 3, 9, 10], &plasticity(), 3, &mut scratch);
-        let srcs: Vec<u32> = c.segments[s as usize].synapses.iter().map(|x| x.src).collect();
+        let srcs: Vec<u32> = c.synapses(s).map(|x| x.source()).collect();
         assert_eq!(srcs, vec![1, 3, 9, 10]);
         assert_eq!(c.num_synapses(), 4);
         let (mut act, mut found) = (Activity::default(), Vec::new());
@@ -545,11 +594,67 @@ mod tests {
         c.propagate(&[2, 4, 9], 1, &mut act, &mut found);
         assert_eq!(found, vec![(s, 1)]);
         // Everything inactive three times in a row: 0.21 -> 0.11 -> 0.01 -> deleted; segment released.
-        let t = c.create_segment(5, &[1], &plasticity(), 3);
+        let t = c.create_segment(5, &[1], 3);
         for it in 4..7 {
             c.adapt_segment(t, &[], &plasticity(), it, &mut scratch);
         }
-        assert!(c.segments[t as usize].synapses.is_empty());
+        assert!(c.sources(t).is_empty());
         assert_eq!(c.num_segments(), 1);
+    }
+
+    #[test]
+    fn compacting_permanences_keeps_values() {
+        let mut c = Connections::new(2, 8, &plasticity()).unwrap();
+        let s = c.create_segment(0, &[1, 2, 3], 1);
+        let t = c.create_segment(1, &[4, 5], 1);
+        let mut scratch = AdaptScratch::default();
+        for it in 2..6 {
+            c.adapt_segment(s, &[1], &plasticity(), it, &mut scratch);
+            c.adapt_segment(t, &[4, 5], &plasticity(), it, &mut scratch);
+        }
+        let values = |c: &Connections| -> Vec<Vec<f32>> {
+            (0..c.segments.len() as u32).map(|g| c.synapses(g).map(|x| c.perms.value(x.perm)).collect()).collect()
+        };
+        let before = values(&c);
+        let n_before = c.perms.len();
+        c.compact_permanences();
+        assert_eq!(values(&c), before);
+        assert!(c.perms.len() < n_before, "values no synapse holds any more are dropped");
+        assert_eq!(c.perms.value(c.perms.initial()), 0.21);
+    }
+
+    #[test]
+    fn many_distinct_permanences_widen_indexes_and_stay_exact() {
+        let p = Plasticity { initial: 0.5, increment: 0.001, decrement: 0.0007, max: 1.0, connected: 0.6, max_synapses: 4 };
+        let mut c = Connections::new(4, 8, &p).unwrap();
+        // 512 synapses random-walking on a fine grid: well over 128 distinct live values.
+        let segs: Vec<u32> = (0..128).map(|k| c.create_segment(k % 16 + 1, &[20, 21, 22, 23], 1)).collect();
+        let mut reference = vec![[0.5f32; 4]; segs.len()];
+        let (mut scratch, mut rng) = (AdaptScratch::default(), 12345u32);
+        for it in 2..1000 {
+            for (k, &s) in segs.iter().enumerate() {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                if rng >> 31 == 1 {
+                    continue; // segments adapted different numbers of times spread the values further
+                }
+                let active: Vec<u32> = (0..4).filter(|b| rng >> (8 * b) & 1 == 1).map(|b| 20 + b).collect();
+                c.adapt_segment(s, &active, &p, it, &mut scratch);
+                for (b, v) in reference[k].iter_mut().enumerate() {
+                    let step = if active.contains(&(20 + b as u32)) { p.increment } else { -p.decrement };
+                    *v = (*v + step).min(p.max);
+                }
+            }
+        }
+        assert_eq!(c.pool.max_perm_index(), u16::MAX as usize, "more than 256 values were needed");
+        for (k, &s) in segs.iter().enumerate() {
+            let got: Vec<u32> = c.synapses(s).map(|x| c.perms.value(x.perm).to_bits()).collect();
+            assert_eq!(got, reference[k].map(f32::to_bits).to_vec(), "segment {k}");
+            let connected = reference[k].iter().filter(|&&v| v >= p.connected).count();
+            assert_eq!(c.segments[s as usize].n_connected as usize, connected);
+        }
+        let back: Connections = bincode::deserialize(&bincode::serialize(&c).unwrap()).unwrap();
+        assert!(segs.iter().all(|&s| back.synapses(s).eq(c.synapses(s))), "16-bit indexes survive a checkpoint");
     }
 }

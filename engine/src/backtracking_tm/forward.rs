@@ -1,6 +1,40 @@
 //! Forward lists of the backtracking TM: for every source cell, the segments holding a synapse
 //! from it. The lists of all cells of a column share one array, grouped by cell, so a bursting
-//! column is read as one contiguous run and the per-cell overhead is a single offset.
+//! column is read as one contiguous run and the per-cell overhead is a single offset. Segment ids
+//! are stored as u16 while every id fits (`Forward::Narrow`), as u32 beyond (`Forward::Wide`).
+
+use std::fmt::Debug;
+
+/// A segment id as stored in forward lists.
+pub(super) trait SegmentId: Copy + Debug + PartialEq {
+    fn from_u32(id: u32) -> Self;
+    fn index(self) -> usize;
+}
+
+impl SegmentId for u16 {
+    #[inline]
+    fn from_u32(id: u32) -> Self {
+        debug_assert!(id <= u16::MAX as u32);
+        id as u16
+    }
+
+    #[inline]
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl SegmentId for u32 {
+    #[inline]
+    fn from_u32(id: u32) -> Self {
+        id
+    }
+
+    #[inline]
+    fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// A run of one column's array: the lists of one cell or of a whole column.
 #[derive(Clone, Copy, Debug)]
@@ -12,22 +46,22 @@ pub(super) struct ListRange {
 
 impl ListRange {
     #[inline]
-    pub fn get<'a>(&self, lists: &'a ForwardLists) -> &'a [u32] {
+    pub fn get<'a, T: SegmentId>(&self, lists: &'a ForwardLists<T>) -> &'a [T] {
         &lists.columns[self.column as usize][self.start as usize..self.end as usize]
     }
 }
 
 #[derive(Clone, Debug)]
-pub(super) struct ForwardLists {
+pub(super) struct ForwardLists<T> {
     cells_per_column: u32,
     /// Per column: segment ids, grouped by source cell in cell order (unordered within a group).
-    columns: Vec<Vec<u32>>,
+    columns: Vec<Vec<T>>,
     /// Per cell: end of its group in its column's array (the group starts where the previous
     /// cell's ends, or at 0 for the column's first cell).
     ends: Vec<u32>,
 }
 
-impl ForwardLists {
+impl<T: SegmentId> ForwardLists<T> {
     pub fn new(n_columns: usize, cells_per_column: u32) -> Self {
         ForwardLists {
             cells_per_column,
@@ -51,11 +85,11 @@ impl ForwardLists {
                 end += ends[cell];
                 ends[cell] = end;
             }
-            columns.push(vec![0u32; end as usize]);
+            columns.push(vec![T::from_u32(0); end as usize]);
         }
         for_each_edge(&mut |src, seg| {
             let slot = &mut next[src as usize];
-            columns[src as usize / cpc][*slot as usize] = seg;
+            columns[src as usize / cpc][*slot as usize] = T::from_u32(seg);
             *slot += 1;
         });
         ForwardLists { cells_per_column, columns, ends }
@@ -63,7 +97,7 @@ impl ForwardLists {
 
     /// The segments fed by `cell`.
     #[cfg(test)]
-    pub fn of(&self, cell: u32) -> &[u32] {
+    pub fn of(&self, cell: u32) -> &[T] {
         let col = cell / self.cells_per_column;
         let start = if cell.is_multiple_of(self.cells_per_column) { 0 } else { self.ends[cell as usize - 1] };
         &self.columns[col as usize][start as usize..self.ends[cell as usize] as usize]
@@ -91,12 +125,12 @@ impl ForwardLists {
     }
 
     /// Records that segment `seg` has a synapse from `cell`.
-    pub fn add(&mut self, cell: u32, seg: u32) {
+    pub fn add(&mut self, cell: u32, seg: T) {
         let cpc = self.cells_per_column;
         let base = (cell - cell % cpc) as usize;
         let list = &mut self.columns[(cell / cpc) as usize];
         if list.len() == list.capacity() {
-            list.reserve_exact((list.len() / 4).max(4));
+            list.reserve_exact((list.len() / 8).max(4));
         }
         list.push(seg);
         // The free slot travels from the column's end down to the end of `cell`'s group: each
@@ -113,7 +147,7 @@ impl ForwardLists {
     }
 
     /// Removes one record of segment `seg` from `cell`'s list (none if absent).
-    pub fn remove(&mut self, cell: u32, seg: u32) {
+    pub fn remove(&mut self, cell: u32, seg: T) {
         let cpc = self.cells_per_column;
         let base = (cell - cell % cpc) as usize;
         let start = if cell as usize == base { 0 } else { self.ends[cell as usize - 1] as usize };
@@ -143,9 +177,82 @@ impl ForwardLists {
     /// Approximate heap bytes held.
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
-        self.columns.capacity() * size_of::<Vec<u32>>()
-            + self.columns.iter().map(|c| c.capacity() * size_of::<u32>()).sum::<usize>()
+        self.columns.capacity() * size_of::<Vec<T>>()
+            + self.columns.iter().map(|c| c.capacity() * size_of::<T>()).sum::<usize>()
             + self.ends.capacity() * size_of::<u32>()
+    }
+}
+
+/// Forward lists with the narrowest segment-id type that holds every id.
+#[derive(Clone, Debug)]
+pub(super) enum Forward {
+    Narrow(ForwardLists<u16>),
+    Wide(ForwardLists<u32>),
+}
+
+impl Forward {
+    /// Largest segment id the narrow form holds.
+    const NARROW_MAX: u32 = u16::MAX as u32;
+
+    pub fn new(n_columns: usize, cells_per_column: u32) -> Self {
+        Forward::Narrow(ForwardLists::new(n_columns, cells_per_column))
+    }
+
+    /// Builds lists for segment ids below `n_segments` (see `ForwardLists::build`).
+    pub fn build(
+        n_columns: usize,
+        cells_per_column: u32,
+        n_segments: usize,
+        for_each_edge: impl Fn(&mut dyn FnMut(u32, u32)),
+    ) -> Self {
+        if n_segments <= Self::NARROW_MAX as usize + 1 {
+            Forward::Narrow(ForwardLists::build(n_columns, cells_per_column, for_each_edge))
+        } else {
+            Forward::Wide(ForwardLists::build(n_columns, cells_per_column, for_each_edge))
+        }
+    }
+
+    /// Records that segment `seg` has a synapse from `cell`, widening the ids first if needed.
+    pub fn add(&mut self, cell: u32, seg: u32) {
+        if seg > Self::NARROW_MAX {
+            self.widen();
+        }
+        match self {
+            Forward::Narrow(f) => f.add(cell, seg as u16),
+            Forward::Wide(f) => f.add(cell, seg),
+        }
+    }
+
+    /// Removes one record of segment `seg` from `cell`'s list (none if absent).
+    pub fn remove(&mut self, cell: u32, seg: u32) {
+        match self {
+            Forward::Narrow(f) if seg <= Self::NARROW_MAX => f.remove(cell, seg as u16),
+            Forward::Narrow(_) => {}
+            Forward::Wide(f) => f.remove(cell, seg),
+        }
+    }
+
+    fn widen(&mut self) {
+        if let Forward::Narrow(f) = self {
+            let columns = f.columns.iter().map(|c| c.iter().map(|&s| s as u32).collect()).collect();
+            let ends = std::mem::take(&mut f.ends);
+            *self = Forward::Wide(ForwardLists { cells_per_column: f.cells_per_column, columns, ends });
+        }
+    }
+
+    pub fn cells_per_column(&self) -> u32 {
+        match self {
+            Forward::Narrow(f) => f.cells_per_column(),
+            Forward::Wide(f) => f.cells_per_column(),
+        }
+    }
+
+    /// Approximate heap bytes held.
+    pub fn memory_bytes(&self) -> usize {
+        match self {
+            Forward::Narrow(f) => f.memory_bytes(),
+            Forward::Wide(f) => f.memory_bytes(),
+        }
     }
 }
 
@@ -153,15 +260,15 @@ impl ForwardLists {
 mod tests {
     use super::*;
 
-    fn sorted(s: &[u32]) -> Vec<u32> {
-        let mut v = s.to_vec();
+    fn sorted<T: SegmentId>(s: &[T]) -> Vec<u32> {
+        let mut v: Vec<u32> = s.iter().map(|x| x.index() as u32).collect();
         v.sort_unstable();
         v
     }
 
     #[test]
     fn groups_stay_separate_under_adds_and_removes() {
-        let mut f = ForwardLists::new(2, 4);
+        let mut f: ForwardLists<u32> = ForwardLists::new(2, 4);
         for (cell, seg) in [(1, 10), (3, 30), (0, 1), (1, 11), (2, 20), (3, 31), (5, 50), (1, 12)] {
             f.add(cell, seg);
         }
@@ -196,8 +303,23 @@ mod tests {
         let got: Vec<Vec<u32>> = ranges.iter().map(|r| sorted(r.get(&f))).collect();
         assert_eq!(got, vec![vec![], vec![50], vec![70]]);
         let edges = [(4u32, 40u32), (5, 50), (6, 60), (7, 70), (2, 7)];
-        let rebuilt = ForwardLists::build(2, 4, |visit| edges.iter().for_each(|&(c, s)| visit(c, s)));
+        let rebuilt: ForwardLists<u32> = ForwardLists::build(2, 4, |visit| edges.iter().for_each(|&(c, s)| visit(c, s)));
         assert!((0..8).all(|c| sorted(rebuilt.of(c)) == sorted(f.of(c)) || c == 2));
         assert_eq!(rebuilt.of(2), &[7]);
+    }
+
+    #[test]
+    fn ids_beyond_u16_widen_the_lists() {
+        let mut f = Forward::new(2, 4);
+        f.add(1, 10);
+        f.add(5, 65_535);
+        assert!(matches!(f, Forward::Narrow(_)));
+        f.add(1, 70_000);
+        let Forward::Wide(w) = &f else { panic!("id 70000 needs u32 lists") };
+        assert_eq!(sorted(w.of(1)), vec![10, 70_000]);
+        assert_eq!(sorted(w.of(5)), vec![65_535]);
+        f.remove(1, 10);
+        let Forward::Wide(w) = &f else { unreachable!() };
+        assert_eq!(sorted(w.of(1)), vec![70_000]);
     }
 }

@@ -46,8 +46,8 @@ impl PropagationMemo {
         let mut seen = 0;
         for entry in self.found.iter_mut() {
             if flags.unflag(entry.0) {
-                let synapses = &conn.segments[entry.0 as usize].synapses;
-                entry.1 = synapses.iter().filter(|syn| marks.get(syn.src)).count() as u8;
+                let sources = conn.sources(entry.0);
+                entry.1 = sources.iter().filter(|&&src| marks.get(src as u32)).count() as u8;
                 seen += 1;
             }
         }
@@ -126,7 +126,7 @@ impl BacktrackingTm {
     fn apply_update(&mut self, cell: u32, segment: u32, sources: &[u32]) {
         let p = self.plasticity();
         if segment == NONE {
-            self.conn.create_segment(cell, sources, &p, self.lrn_iteration);
+            self.conn.create_segment(cell, sources, self.lrn_iteration);
         } else {
             self.conn.adapt_segment(segment, sources, &p, self.lrn_iteration, &mut self.scratch.adapt);
         }
@@ -298,8 +298,8 @@ impl BacktrackingTm {
         sources.clear();
         if segment != NONE {
             let marks = &self.scratch.marks;
-            let synapses = &self.conn.segments[segment as usize].synapses;
-            sources.extend(synapses.iter().map(|syn| syn.src).filter(|&src| marks.get(src)));
+            let synapses = self.conn.sources(segment);
+            sources.extend(synapses.iter().map(|&src| src as u32).filter(|&src| marks.get(src)));
         }
         let wanted = self.params.new_synapse_count as usize;
         if wanted > sources.len() {
@@ -325,7 +325,7 @@ impl BacktrackingTm {
         let mut in_column: Vec<(u32, u8, u32)> = (0..self.conn.segments.len() as u32)
             .filter(|&s| {
                 let seg = &self.conn.segments[s as usize];
-                seg.cell >= lo && seg.cell < hi && !seg.synapses.is_empty()
+                seg.cell >= lo && seg.cell < hi && seg.is_live()
             })
             .map(|s| (self.conn.segments[s as usize].cell, self.conn.segments[s as usize].slot, s))
             .collect();

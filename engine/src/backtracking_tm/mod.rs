@@ -3,16 +3,20 @@
 //! state (which gives the column confidences behind the raw anomaly score) and the learning state
 //! (which grows and adapts segments). Both backtrack over recent inputs to re-lock onto a sequence.
 
+mod checkpoint;
+mod chunked;
 mod connections;
 mod forward;
 mod learning;
+mod permanence;
+mod synapse_pool;
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
 use crate::rng::Random;
-use connections::{Activity, AdaptScratch, CellMarks, Connections, Plasticity};
+use connections::{Activity, AdaptScratch, CellMarks, Connections, Plasticity, MAX_CELLS};
 use learning::SegmentUpdate;
 
 /// Constructor arguments of BacktrackingTMCPP (the ones that matter with pooling off).
@@ -73,8 +77,11 @@ impl BacktrackingTmParams {
         if self.cells_per_column < 2 {
             return Err("cells_per_column must be >= 2 (cell 0 of each column is the start cell)".into());
         }
-        if n_cells > 1 << 18 {
-            return Err(format!("number_of_cols * cells_per_column = {n_cells} exceeds Cells4's limit of 262144 cells"));
+        if n_cells > MAX_CELLS as u64 {
+            return Err(format!(
+                "number_of_cols * cells_per_column = {n_cells} exceeds the supported {MAX_CELLS} cells \
+                 (synapse sources are stored as 16-bit cell indexes)"
+            ));
         }
         if self.activation_threshold == 0 || self.min_threshold == 0 {
             return Err("activation_threshold and min_threshold must be >= 1".into());
@@ -181,7 +188,7 @@ impl BacktrackingTm {
             avg_input_density: 0.0,
             pam_counter: params.pam_length,
             learned_seq_length: 0,
-            conn: Connections::new(params.number_of_cols as usize, params.cells_per_column),
+            conn: Connections::new(params.number_of_cols as usize, params.cells_per_column, &plasticity_of(&params))?,
             inf_active: Vec::new(),
             inf_predicted: Vec::new(),
             inf_predicted_prev: Vec::new(),
@@ -262,14 +269,7 @@ impl BacktrackingTm {
     }
 
     fn plasticity(&self) -> Plasticity {
-        Plasticity {
-            initial: self.params.initial_perm,
-            increment: self.params.permanence_inc,
-            decrement: self.params.permanence_dec,
-            max: self.params.permanence_max,
-            connected: self.params.connected_perm,
-            max_synapses: self.params.max_synapses_per_segment as usize,
-        }
+        plasticity_of(&self.params)
     }
 
     // ---------------------------------------------------------------- inference
@@ -324,7 +324,6 @@ impl BacktrackingTm {
     fn infer_phase2(&mut self) -> bool {
         let threshold = self.params.activation_threshold;
         let cpc = self.params.cells_per_column;
-        let connected = self.params.connected_perm;
         let n_cells = self.n_cells();
         let Scratch { activity, marks, found, ranked, col_conf, .. } = &mut self.scratch;
         self.conn.propagate(&self.inf_active, threshold, activity, found);
@@ -349,9 +348,10 @@ impl BacktrackingTm {
                 Some(last) if last.0 == col => last.1 += dc,
                 _ => col_conf.push((col, dc)),
             }
+            let n_connected = seg.n_connected as u32;
             if self.inf_predicted.last() != Some(&cell)
-                && seg.n_connected as u32 >= threshold
-                && seg.connected_active(marks, connected) >= threshold
+                && n_connected >= threshold
+                && self.conn.connected_active(s, marks) >= threshold
             {
                 self.inf_predicted.push(cell);
                 if last_predicted_col != col {
@@ -421,6 +421,18 @@ impl BacktrackingTm {
         std::mem::swap(&mut self.inf_predicted_prev, &mut backup_predicted_prev);
         self.scratch.backup_active = backup_active;
         self.scratch.backup_predicted_prev = backup_predicted_prev;
+    }
+}
+
+/// Permanence arithmetic of a TM with these parameters.
+fn plasticity_of(params: &BacktrackingTmParams) -> Plasticity {
+    Plasticity {
+        initial: params.initial_perm,
+        increment: params.permanence_inc,
+        decrement: params.permanence_dec,
+        max: params.permanence_max,
+        connected: params.connected_perm,
+        max_synapses: params.max_synapses_per_segment as usize,
     }
 }
 

@@ -1,0 +1,292 @@
+//! Compact saved form of the TM's connections. Serde sees a few numbers and one byte string laid
+//! out in three homogeneous sections, so it is small as it stands and deflates well:
+//! 1. per segment (slab order): cell, slot, synapse count, counters, duty-cycle cache bits and the
+//!    free-stack link, integers as LEB128 varints;
+//! 2. synapse sources, per segment ascending, as varint gaps;
+//! 3. synapse permanences as indexes into the permanence table (one byte each while the table has
+//!    at most 256 values, else two).
+//!
+//! Followed by the free-stack tops of the cells that have one. Slot counts and forward lists are
+//! derived on load, after validation.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::chunked::Chunked;
+use super::synapse_pool::SynapsePool;
+use super::connections::{Connections, Segment, Synapse, MAX_CELLS, NONE};
+use super::permanence::PermanenceTable;
+
+#[derive(Serialize, Deserialize)]
+struct SavedConnections {
+    cells_per_column: u32,
+    n_cells: u32,
+    /// Synapses per segment block (the maximum per segment).
+    block: u32,
+    /// initial, increment, decrement, max and connected permanence.
+    perm_params: [f32; 5],
+    /// The permanence table's values (float32 bits), to check that indexes mean the same on load.
+    perm_values: Vec<u32>,
+    n_segments: u32,
+    data: Vec<u8>,
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads the sections of `data` in order; every read fails cleanly on truncated input.
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+const TRUNCATED: &str = "truncated TM connections data";
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Result<u8, String> {
+        let b = *self.data.get(self.pos).ok_or(TRUNCATED)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u32, String> {
+        let mut v = 0u64;
+        for shift in (0..35).step_by(7) {
+            let b = self.byte()?;
+            v |= ((b & 0x7f) as u64) << shift;
+            if b & 0x80 == 0 {
+                return u32::try_from(v).map_err(|_| "varint overflow in TM connections data".into());
+            }
+        }
+        Err("varint too long in TM connections data".into())
+    }
+
+    fn u32_le(&mut self) -> Result<u32, String> {
+        let bytes = self.data.get(self.pos..self.pos + 4).ok_or(TRUNCATED)?;
+        self.pos += 4;
+        Ok(u32::from_le_bytes(bytes.try_into().expect("4 bytes")))
+    }
+}
+
+impl Serialize for Connections {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let wide = self.perms.values().len() > 256;
+        let mut data = Vec::with_capacity(self.segments.len() * 16 + self.num_synapses() * 4);
+        for seg in self.segments.iter() {
+            put_varint(&mut data, seg.cell);
+            data.push(seg.slot);
+            data.push(seg.n_synapses);
+            put_varint(&mut data, seg.positive_activations);
+            put_varint(&mut data, seg.total_activations);
+            put_varint(&mut data, seg.last_active_iteration);
+            put_varint(&mut data, seg.duty_cycle_iteration);
+            data.extend_from_slice(&seg.duty_cycle.to_bits().to_le_bytes());
+            put_varint(&mut data, seg.next_free.wrapping_add(1));
+        }
+        for id in 0..self.segments.len() as u32 {
+            let mut prev = 0u32;
+            for &src in self.sources(id) {
+                put_varint(&mut data, src as u32 - prev);
+                prev = src as u32;
+            }
+        }
+        for id in 0..self.segments.len() as u32 {
+            for syn in self.synapses(id) {
+                if wide {
+                    data.extend_from_slice(&syn.perm.to_le_bytes());
+                } else {
+                    data.push(syn.perm as u8);
+                }
+            }
+        }
+        put_varint(&mut data, self.free_top.len() as u32);
+        let mut prev = 0u32;
+        for (&cell, &top) in &self.free_top {
+            put_varint(&mut data, cell - prev);
+            put_varint(&mut data, top);
+            prev = cell;
+        }
+        SavedConnections {
+            cells_per_column: self.forward.cells_per_column(),
+            n_cells: self.slot_count.len() as u32,
+            block: self.block() as u32,
+            perm_params: self.perms.params(),
+            perm_values: self.perms.values().iter().map(|v| v.to_bits()).collect(),
+            n_segments: self.segments.len() as u32,
+            data,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Connections {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let saved = SavedConnections::deserialize(deserializer)?;
+        decode(saved).map_err(serde::de::Error::custom)
+    }
+}
+
+fn decode(saved: SavedConnections) -> Result<Connections, String> {
+    let SavedConnections { cells_per_column: cpc, n_cells, block, perm_params: pp, perm_values, n_segments, data } = saved;
+    let (n_cells, block) = (n_cells as usize, block as usize);
+    if cpc == 0 || n_cells % cpc as usize != 0 || n_cells > MAX_CELLS || !(1..=255).contains(&block) {
+        return Err("inconsistent cell counts in saved TM connections".into());
+    }
+    if !pp.iter().all(|v| v.is_finite()) {
+        return Err("non-finite permanence parameters in saved TM connections".into());
+    }
+    let values: Vec<f32> = perm_values.iter().map(|&b| f32::from_bits(b)).collect();
+    let perms = PermanenceTable::with_values(pp, &values).map_err(|e| format!("saved TM connections: {e}"))?;
+    let wide = perms.values().len() > 256;
+    let n_segments = n_segments as usize;
+    if n_segments > data.len() {
+        return Err(TRUNCATED.into());
+    }
+    let mut r = Reader { data: &data, pos: 0 };
+    let mut segments = Chunked::default();
+    let mut sizes = Vec::with_capacity(n_segments);
+    let mut slot_count = vec![0u8; n_cells];
+    let mut slot_max = vec![0u8; n_cells];
+    let link_ok = |l: u32| l == NONE || (l as usize) < n_segments;
+    for _ in 0..n_segments {
+        let cell = r.varint()?;
+        let slot = r.byte()?;
+        sizes.push(r.byte()? as usize);
+        let seg = Segment {
+            cell,
+            slot,
+            n_synapses: 0,
+            positive_activations: r.varint()?,
+            total_activations: r.varint()?,
+            last_active_iteration: r.varint()?,
+            duty_cycle_iteration: r.varint()?,
+            duty_cycle: f32::from_bits(r.u32_le()?),
+            next_free: r.varint()?.wrapping_sub(1),
+            n_connected: 0,
+        };
+        if cell as usize >= n_cells || !link_ok(seg.next_free) || sizes.last() > Some(&block) {
+            return Err("bad segment in saved TM connections".into());
+        }
+        let count = &mut slot_count[cell as usize];
+        *count = count.checked_add(1).ok_or("too many segments on one cell in saved TM connections")?;
+        slot_max[cell as usize] = slot_max[cell as usize].max(slot);
+        segments.push(seg);
+    }
+    if (0..n_cells).any(|c| slot_count[c] > 0 && slot_max[c] != slot_count[c] - 1) {
+        return Err("bad segment slots in saved TM connections".into());
+    }
+    let mut sources: Vec<Vec<u16>> = Vec::with_capacity(n_segments);
+    for &n in &sizes {
+        let mut srcs = Vec::with_capacity(n);
+        let mut prev = 0u32;
+        for k in 0..n {
+            let gap = r.varint()?;
+            let src = prev.checked_add(gap).filter(|&s| (s as usize) < n_cells && (k == 0 || gap > 0));
+            let src = src.ok_or("bad synapse source in saved TM connections")?;
+            srcs.push(src as u16);
+            prev = src;
+        }
+        sources.push(srcs);
+    }
+    let mut pool = SynapsePool::new(block);
+    pool.ensure(n_segments);
+    if wide {
+        pool.widen(n_segments);
+    }
+    let mut synapses = Vec::with_capacity(block);
+    for (id, (seg, srcs)) in segments.iter_mut().zip(sources).enumerate() {
+        synapses.clear();
+        for src in srcs {
+            let perm = if wide { (r.byte()? as u16) | (r.byte()? as u16) << 8 } else { r.byte()? as u16 };
+            if perm as usize >= perms.values().len() {
+                return Err("bad permanence index in saved TM connections".into());
+            }
+            synapses.push(Synapse { src, perm });
+        }
+        pool.write(id, &synapses);
+        seg.n_connected = synapses.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
+        seg.n_synapses = synapses.len() as u8;
+    }
+    let mut free_top = std::collections::BTreeMap::new();
+    let n_free = r.varint()? as usize;
+    let mut cell = 0usize;
+    for k in 0..n_free {
+        let gap = r.varint()? as usize;
+        cell += gap;
+        let top = r.varint()?;
+        let released_here = |t: usize| segments[t].cell as usize == cell && !segments[t].is_live();
+        if cell >= n_cells || (k > 0 && gap == 0) || top as usize >= n_segments || !released_here(top as usize) {
+            return Err("bad free-slot link in saved TM connections".into());
+        }
+        free_top.insert(cell as u32, top);
+    }
+    if r.pos != data.len() {
+        return Err("trailing bytes in saved TM connections".into());
+    }
+    Ok(Connections::from_parts(segments, pool, slot_count, free_top, perms, cpc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backtracking_tm::connections::Plasticity;
+
+    fn plasticity() -> Plasticity {
+        Plasticity { initial: 0.21, increment: 0.1, decrement: 0.1, max: 1.0, connected: 0.3, max_synapses: 4 }
+    }
+
+    fn sample() -> Connections {
+        let mut c = Connections::new(2, 8, &plasticity()).unwrap();
+        let a = c.create_segment(3, &[1, 9, 12], 1);
+        c.create_segment(3, &[2], 1);
+        c.release_segment(a);
+        let s = c.create_segment(9, &[3, 4, 15], 2);
+        c.adapt_segment(s, &[3], &plasticity(), 3, &mut Default::default());
+        c
+    }
+
+    #[test]
+    fn saved_connections_round_trip() {
+        let c = sample();
+        let blob = bincode::serialize(&c).unwrap();
+        let back: Connections = bincode::deserialize(&blob).unwrap();
+        assert_eq!((back.num_segments(), back.num_synapses()), (2, 4));
+        assert_eq!(back.slot_count(3), 2);
+        assert!(back.synapses(2).eq(c.synapses(2)));
+        assert_eq!(back.segments[2].n_connected, 1, "0.31 is connected, 0.11 twice is not");
+        let (mut act, mut found) = (Default::default(), Vec::new());
+        back.propagate(&[3, 4], 2, &mut act, &mut found);
+        assert_eq!(found, vec![(2, 2)]);
+        assert_eq!(bincode::serialize(&back).unwrap(), blob);
+    }
+
+    #[test]
+    fn inconsistent_saved_connections_are_rejected() {
+        let blob = bincode::serialize(&sample()).unwrap();
+        let saved = || -> SavedConnections { bincode::deserialize(&blob).unwrap() };
+        let mut s = saved();
+        s.n_cells = 17;
+        assert!(decode(s).is_err(), "cells not a multiple of cells_per_column");
+        let mut s = saved();
+        s.perm_values[0] = 0.5f32.to_bits();
+        let e = decode(s).unwrap_err();
+        assert!(e.contains("initial permanence"), "{e}");
+        let mut s = saved();
+        s.data.pop();
+        assert!(decode(s).is_err(), "truncated");
+        let mut s = saved();
+        s.data.push(0);
+        assert!(decode(s).unwrap_err().contains("trailing"));
+        let mut s = saved();
+        s.data[0] = 16; // first segment on cell 16 of 16
+        assert!(decode(s).unwrap_err().contains("bad segment"));
+        let mut s = saved();
+        let n = s.data.len();
+        s.data[n - 1] = 7; // free-stack top pointing past the 3 segments
+        assert!(decode(s).unwrap_err().contains("free-slot"));
+    }
+}
