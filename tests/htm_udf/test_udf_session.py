@@ -7,8 +7,9 @@ import stat
 
 import pytest
 
-from tests.udf_protocol.client import (begin_request, end_request, info_request, init_request, keepalive_request,
-                                      make_point, option, request, restore_request, snapshot_request)
+from tests.udf_protocol.client import (info_request, init_request, keepalive_request, make_point, option, request,
+                                      restore_request, snapshot_request)
+from udf.kapacitor_udf import udf_pb2
 
 SEC = 10**9
 SCORE_FIELDS = {"value", "raw_score", "anomaly_likelihood", "anomaly_score", "prediction"}
@@ -162,12 +163,12 @@ def test_batch_edge(socket_server):
     assert c2.ask(init_request(*RANGE)).success
     for b, host in enumerate(["a", "b", "a"]):
         tags = {"host": host}
-        c2.send(begin_request(name="cpu", group=f"host={host}", tags=tags, size=3))
+        c2.send(request(udf_pb2.BeginBatch(name="cpu", group=f"host={host}", tags=tags, size=3)))
         for i in range(3):
             p = make_point((1000 + b * 10 + i) * SEC, 10.0 * i, field="usage", name="", group=f"host={host}",
                            tags=tags, database="", rp="")
             c2.send(request(p))
-        c2.send(end_request(name="cpu", group=f"host={host}", tmax=(1000 + b * 10 + 2) * SEC, tags=tags))
+        c2.send(request(udf_pb2.EndBatch(name="cpu", group=f"host={host}", tmax=(1000 + b * 10 + 2) * SEC, tags=tags)))
     got = c2.sync()
     kinds = [r.WhichOneof("message") for r in got]
     assert kinds == (["begin"] + ["point"] * 3 + ["end"]) * 3

@@ -304,6 +304,8 @@ def make_point(time_ns: int, value=None, *, field: str = "value", name: str = "c
         point.fieldsDouble[field] = value
     elif isinstance(value, str):
         point.fieldsString[field] = value
+    elif value is not None:
+        raise TypeError(f"field {field}: no Point field type for {value!r}")
     return point
 
 
@@ -311,13 +313,3 @@ def point_request(time_ns: int, **fields) -> udf_pb2.Request:
     """A stream Point of measurement ``cpu``, group ``host=a``, with the given double fields."""
     return request(make_point(time_ns, name="cpu", database="db", group="host=a", tags={"host": "a"},
                               dims=["host"], extra=fields))
-
-
-def begin_request(*, tags=None, **fields) -> udf_pb2.Request:
-    """A BeginBatch (fields: name, group, size, byName, tags)."""
-    return request(udf_pb2.BeginBatch(tags=tags or {}, **fields))
-
-
-def end_request(*, tags=None, **fields) -> udf_pb2.Request:
-    """An EndBatch (fields: name, group, tmax, tags)."""
-    return request(udf_pb2.EndBatch(tags=tags or {}, **fields))
