@@ -1,7 +1,7 @@
 """Throughput of the HTM UDF: points/s through a real socket server vs the engine's own rate, and the
 journal's cost per point.
 
-    python bench/bench_htm_udf.py [--points 2000]
+    python -m bench.bench_htm_udf [--points 2000]      (from the repository root; or PYTHONPATH=. python bench/...)
 
 Prints: the engine alone (1 model; 8 models on 2 threads), the agent with 1 group on 1 connection and
 8 groups on 2 connections (models created before timing; journal and checkpoints every 1000 points
@@ -14,8 +14,6 @@ import datetime
 import math
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,6 +21,8 @@ import time
 
 from influxhtm.htm import AnomalyDetector
 from influxhtm.store import JournalEntry, ModelStore
+from tests.htm_udf.servers import start_socket_server
+from tests.udf_protocol.client import UdfClient, encode_request, init_request, option, request
 from udf.kapacitor_udf import udf_pb2
 
 SEC = 10**9
@@ -32,28 +32,6 @@ EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 def value_at(i: int, g: int) -> float:
     return 50.0 + 40.0 * math.sin((i + 3 * g) / 9.0)
-
-
-def frame(msg) -> bytes:
-    data = msg.SerializeToString()
-    n, head = len(data), bytearray()
-    while n > 0x7F:
-        head.append((n & 0x7F) | 0x80)
-        n >>= 7
-    head.append(n)
-    return bytes(head) + data
-
-
-def read_frame(f) -> bytes:
-    n = shift = 0
-    while True:
-        b = f.read(1)
-        if not b:
-            raise EOFError("UDF closed the connection")
-        n |= (b[0] & 0x7F) << shift
-        shift += 7
-        if not b[0] & 0x80:
-            return f.read(n)
 
 
 def engine_rate(n: int, models: int, threads: int) -> tuple[float, float]:
@@ -76,63 +54,27 @@ def engine_rate(n: int, models: int, threads: int) -> tuple[float, float]:
     return n * models / (time.perf_counter() - start), (time.process_time() - cpu) / (n * models)
 
 
+def point_request(time_s: int, group: str, value: float, tags=None) -> udf_pb2.Request:
+    return request(udf_pb2.Point(time=time_s * SEC, name="m", group=group, tags=tags or {}, fieldsDouble={"v": value}))
+
+
 def drive(sock_path: str, task: str, groups: list[str], n: int, results: list, barrier: threading.Barrier):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sock_path)
-    r, w = s.makefile("rb"), s.makefile("wb")
-    req = udf_pb2.Request()
-    req.init.taskID, req.init.nodeID = task, "htm2"
-    for name, typ, attr, val in (("field", 3, "stringValue", "v"), ("min", 2, "doubleValue", 0.0),
-                                 ("max", 2, "doubleValue", 100.0)):
-        opt = req.init.options.add(name=name)
-        ov = opt.values.add(type=typ)
-        setattr(ov, attr, val)
-    w.write(frame(req))
-    w.flush()
-    resp = udf_pb2.Response()
-    resp.ParseFromString(read_frame(r))
-    assert resp.init.success, resp.init.error
-    # one untimed point per group first: model creation (~0.1 s each) is not throughput
-    for g, group in enumerate(groups):
-        req = udf_pb2.Request()
-        p = req.point
-        p.time, p.name, p.group = (T0 - 60) * SEC, "m", group
-        p.fieldsDouble["v"] = value_at(0, g)
-        w.write(frame(req))
-    w.flush()
-    for _ in groups:
-        resp = udf_pb2.Response()
-        resp.ParseFromString(read_frame(r))
-    frames = []
-    for i in range(n):
+    with UdfClient.connect(sock_path) as client:
+        init = client.ask(init_request(option("field", "v"), option("min", 0.0), option("max", 100.0), task_id=task))
+        assert init.success, init.error
+        # one untimed point per group first: model creation (~0.1 s each) is not throughput
         for g, group in enumerate(groups):
-            req = udf_pb2.Request()
-            p = req.point
-            p.time, p.name, p.group = (T0 + 60 * i) * SEC, "m", group
-            p.tags["g"] = group
-            p.fieldsDouble["v"] = value_at(i, g)
-            frames.append(frame(req))
-    total = len(frames)
-    got = [0]
-
-    def reader():
-        while got[0] < total:
-            resp = udf_pb2.Response()
-            resp.ParseFromString(read_frame(r))
-            if resp.WhichOneof("message") == "point":
-                got[0] += 1
-
-    rt = threading.Thread(target=reader)
-    barrier.wait()
-    start = time.perf_counter()
-    rt.start()
-    for f in frames:
-        w.write(f)
-    w.flush()
-    rt.join()
-    results.append((total, time.perf_counter() - start))
-    s.shutdown(socket.SHUT_WR)
-    s.close()
+            client.send(point_request(T0 - 60, group, value_at(0, g)))
+        client.points(len(groups))
+        stream = b"".join(encode_request(point_request(T0 + 60 * i, group, value_at(i, g), {"g": group}))
+                          for i in range(n) for g, group in enumerate(groups))
+        total = n * len(groups)
+        barrier.wait()
+        start = time.perf_counter()
+        client.send_raw(stream)
+        client.points(total)
+        results.append((total, time.perf_counter() - start))
+        client.close_write()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -146,13 +88,8 @@ def agent_rate(n: int, connections: int, groups_per_conn: int, extra_args=()) ->
     """(points/s, server CPU seconds per point) through a socket server."""
     tmp = tempfile.mkdtemp(prefix="bench-udf-")
     sock = os.path.join(tmp, "htm.sock")
-    proc = subprocess.Popen([sys.executable, "-m", "udf.htm_udf", "--socket", sock, "--state-dir",
-                             os.path.join(tmp, "state"), "--log-level", "WARNING", *extra_args])
+    proc = start_socket_server(sock, os.path.join(tmp, "state"), "--log-level", "WARNING", *extra_args)
     try:
-        while not os.path.exists(sock):
-            if proc.poll() is not None:
-                raise RuntimeError("UDF server failed to start")
-            time.sleep(0.05)
         results: list = []
         barrier = threading.Barrier(connections + 1)
         threads = [threading.Thread(target=drive, args=(sock, f"task{c}", [f"g{c}_{k}" for k in range(groups_per_conn)],

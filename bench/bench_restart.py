@@ -1,6 +1,6 @@
 """Restart cost of the HTM UDF with many models on disk.
 
-    python bench/bench_restart.py [--models 1000] [--journal 20]
+    python -m bench.bench_restart [--models 1000] [--journal 20]  (from the repository root; or PYTHONPATH=.)
 
 Writes `--models` checkpointed models (a real detector after 100 points, plus `--journal` journaled
 inputs each) into a state dir, then measures: server start until the socket accepts, a task's
@@ -14,16 +14,16 @@ import datetime
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 from influxhtm.htm import AnomalyDetector
 from influxhtm.store import JournalEntry, ModelStore, model_id_for
 from udf.htm_udf.options import parse_options
+from tests.udf_protocol.client import (UdfClient, encode_request, init_request, option, request,
+                                      restore_request)
 from udf.kapacitor_udf import udf_pb2
 
 SEC = 10**9
@@ -31,44 +31,13 @@ T0 = 1_700_000_000
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
-def frame(msg) -> bytes:
-    data = msg.SerializeToString()
-    n, head = len(data), bytearray()
-    while n > 0x7F:
-        head.append((n & 0x7F) | 0x80)
-        n >>= 7
-    head.append(n)
-    return bytes(head) + data
-
-
-def read_response(f) -> udf_pb2.Response:
-    n = shift = 0
-    while True:
-        b = f.read(1)
-        if not b:
-            raise EOFError("UDF closed the connection")
-        n |= (b[0] & 0x7F) << shift
-        shift += 7
-        if not b[0] & 0x80:
-            break
-    r = udf_pb2.Response()
-    r.ParseFromString(f.read(n))
-    return r
-
-
-def init_request(task: str) -> udf_pb2.Request:
-    req = udf_pb2.Request()
-    req.init.taskID, req.init.nodeID = task, "htm2"
-    for name, typ, attr, val in (("field", 3, "stringValue", "v"), ("min", 2, "doubleValue", 0.0),
-                                 ("max", 2, "doubleValue", 100.0)):
-        req.init.options.add(name=name).values.add(type=typ, **{attr: val})
-    return req
+def htm_init_request(task: str) -> udf_pb2.Request:
+    return init_request(option("field", "v"), option("min", 0.0), option("max", 100.0), task_id=task)
 
 
 def populate(state: str, task: str, models: int, journal: int) -> tuple[list[str], int]:
     """Write `models` models sharing one real checkpoint; returns their groups and the blob size."""
-    req = init_request(task)
-    options = parse_options(req.init.options)
+    options = parse_options(htm_init_request(task).init.options)
     det = AnomalyDetector(0.0, 100.0, prediction_steps=options.predictionSteps)
     for i in range(100):
         det.handle(EPOCH + datetime.timedelta(seconds=T0 + 60 * i), float(i % 50))
@@ -112,52 +81,25 @@ def main() -> int:
                                      "--log-level", "WARNING", "--max-resident-models",
                                      str(args.max_resident_models)])
             try:
-                s = socket.socket(socket.AF_UNIX)
-                while True:
-                    try:
-                        s.connect(sock)
-                        break
-                    except (FileNotFoundError, ConnectionRefusedError):
-                        if proc.poll() is not None:
-                            raise RuntimeError("UDF server failed to start") from None
-                        time.sleep(0.01)
+                client = UdfClient.connect(sock, timeout=60)
                 ready = time.perf_counter() - start
-                r, w = s.makefile("rb"), s.makefile("wb")
-                w.write(frame(init_request(task)))
-                w.flush()
-                assert read_response(r).init.success
+                assert client.ask(htm_init_request(task)).success
                 restored = 0.0
                 if preload:
                     manifest = {"format": "influxhtm-udf-snapshot", "version": 1, "task": task, "node": "htm2",
                                 "models": [{"id": model_id_for(task, "htm2", g), "group": g} for g in groups]}
-                    req = udf_pb2.Request()
-                    req.restore.snapshot = json.dumps(manifest).encode()
                     t = time.perf_counter()
-                    w.write(frame(req))
-                    w.flush()
-                    assert read_response(r).restore.success
+                    assert client.ask(restore_request(json.dumps(manifest).encode()), timeout=600).success
                     restored = time.perf_counter() - t
-                got = [0]
-
-                def reader():
-                    while got[0] < len(groups):
-                        resp = read_response(r)
-                        if resp.WhichOneof("message") == "point":
-                            assert "anomaly_score" in resp.point.fieldsDouble, "point not scored"
-                            got[0] += 1
-
-                rt = threading.Thread(target=reader)
-                rt.start()
                 t = time.perf_counter()
-                for g in groups:
-                    req = udf_pb2.Request()
-                    req.point.time, req.point.name, req.point.group = (T0 + 60 * (1000 + (not preload))) * SEC, "m", g
-                    req.point.fieldsDouble["v"] = 42.0
-                    w.write(frame(req))
-                w.flush()
-                rt.join()
+                client.send_raw(b"".join(
+                    encode_request(request(udf_pb2.Point(time=(T0 + 60 * (1000 + (not preload))) * SEC, name="m",
+                                                         group=g, fieldsDouble={"v": 42.0})))
+                    for g in groups))
+                for point in client.points(len(groups), timeout=600):
+                    assert "anomaly_score" in point.fieldsDouble, "point not scored"
                 first = time.perf_counter() - t
-                s.close()
+                client.close()
             finally:
                 proc.terminate()
                 proc.wait()

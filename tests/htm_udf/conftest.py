@@ -2,7 +2,8 @@ import signal
 
 import pytest
 
-from tests.htm_udf.kapacitor_client import KapacitorClient, start_process_udf, start_socket_server
+from tests.htm_udf.servers import spawn_process_udf, start_socket_server
+from tests.udf_protocol.client import UdfClient
 
 
 class SocketServer:
@@ -15,8 +16,8 @@ class SocketServer:
         self.proc = start_socket_server(self.sock, self.state, *extra)
         self.clients = []
 
-    def connect(self) -> KapacitorClient:
-        c = KapacitorClient.connect(self.sock)
+    def connect(self) -> UdfClient:
+        c = UdfClient.connect(self.sock)
         self.clients.append(c)
         return c
 
@@ -24,7 +25,7 @@ class SocketServer:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
         for c in self.clients:
-            c.close()
+            c.close_write()
         self.clients = []
 
     def restart(self) -> None:
@@ -32,7 +33,7 @@ class SocketServer:
 
     def stop(self) -> int:
         for c in self.clients:
-            c.close()
+            c.close_write()
         self.clients = []
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -62,21 +63,13 @@ def server(socket_server):
 
 @pytest.fixture
 def process_udf(tmp_path):
-    procs = []
+    clients = []
 
     def start(*extra):
-        proc, client = start_process_udf(str(tmp_path / "state"), *extra)
-        procs.append(proc)
-        return proc, client
+        client = spawn_process_udf(str(tmp_path / "state"), *extra)
+        clients.append(client)
+        return client
 
     yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for f in (proc.stdin, proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
-
+    for client in clients:
+        client.close()

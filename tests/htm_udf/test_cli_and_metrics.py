@@ -7,7 +7,9 @@ import sys
 import time
 import urllib.request
 
-from tests.htm_udf.kapacitor_client import REPO, KapacitorClient, env, make_point, option
+from tests.htm_udf.servers import REPO, subprocess_env
+from tests.udf_protocol.client import (UdfClient, info_request, init_request, keepalive_request, make_point,
+                                      option, request)
 from udf.htm_udf.cli import main as cli_main
 
 SEC = 10**9
@@ -22,13 +24,14 @@ def free_port():
 
 def test_models_list_show_delete(server, capsys):
     c = server.connect()
-    assert c.init(RANGE, task="cpu_alert").success
+    assert c.ask(init_request(*RANGE, task_id="cpu_alert")).success
     for i in range(3):
         for host in ("a", "b"):
-            c.point(make_point((10 + i) * SEC, 1.0 * i, field="usage", group=f"host={host}", tags={"host": host}))
+            c.send(request(make_point((10 + i) * SEC, 1.0 * i, field="usage", group=f"host={host}",
+                                      tags={"host": host})))
     c.points(6)
-    c.close()  # the end of a connection checkpoints its models
-    c.wait_closed()
+    c.close_write()  # the end of a connection checkpoints its models
+    c.read_until_eof(timeout=30)
     assert cli_main(["models", "--state-dir", server.state, "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert sorted(r["group"] for r in rows) == ["host=a", "host=b"]
@@ -50,24 +53,22 @@ def test_executable_serves_info_in_process_mode(tmp_path):
     prog = os.path.join(REPO, "udf", "influxhtm-udf")
     assert os.access(prog, os.X_OK)
     # run with this interpreter (the shebang picks the python3 on PATH, which may lack the dependencies)
-    proc = subprocess.Popen([sys.executable, prog, "--state-dir", str(tmp_path / "state")], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=env())
-    c = KapacitorClient(proc.stdout, proc.stdin)
-    assert "field" in c.info().options
+    c = UdfClient.spawn([sys.executable, prog, "--state-dir", str(tmp_path / "state")], env=subprocess_env())
+    assert "field" in c.ask(info_request()).options
+    c.close_write()
+    c.read_until_eof(timeout=30)
+    assert c.process.wait(timeout=30) == 0
     c.close()
-    c.wait_closed()
-    assert proc.wait(timeout=30) == 0
-    proc.stdout.close()
 
 
 def test_metrics_endpoint(socket_server):
     port = free_port()
     srv = socket_server("--metrics", f"127.0.0.1:{port}")
     c = srv.connect()
-    assert c.init(RANGE).success
+    assert c.ask(init_request(*RANGE)).success
     for i in range(5):
-        c.point(make_point((10 + i) * SEC, float(i), field="usage"))
-    c.point(make_point(20 * SEC, "bad", field="usage"))
+        c.send(request(make_point((10 + i) * SEC, float(i), field="usage")))
+    c.send(request(make_point(20 * SEC, "bad", field="usage")))
     c.points(6)
     deadline = time.monotonic() + 10
     while True:
@@ -93,8 +94,8 @@ def test_metrics_endpoint(socket_server):
 
 def test_second_server_refuses_a_live_socket(server):
     proc = subprocess.run([sys.executable, "-m", "udf.htm_udf", "--socket", server.sock, "--state-dir", server.state],
-                          env=env(), capture_output=True, text=True, timeout=60)
+                          env=subprocess_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "already listening" in proc.stderr
     c = server.connect()  # the first server is unaffected
-    assert c.keepalive(1) == 1
+    assert c.ask(keepalive_request(1)).time == 1

@@ -7,7 +7,8 @@ import signal
 import pytest
 
 from influxhtm.store import ModelStore, model_id_for
-from tests.htm_udf.kapacitor_client import KapacitorClient, make_point, option, start_socket_server
+from tests.htm_udf.servers import start_socket_server
+from tests.udf_protocol.client import UdfClient, init_request, make_point, option, request, snapshot_request
 
 SEC = 10**9
 HOSTS = ("a", "b", "c")
@@ -29,16 +30,16 @@ def scores(points):
 
 
 def run(client, options, pts):
-    assert client.init(options).success
+    assert client.ask(init_request(*options)).success
     for p in pts:
-        client.point(p)
+        client.send(request(p))
     return client.points(len(pts))
 
 
 def reference(tmp_path, options, pts):
     srv = start_socket_server(str(tmp_path / "ref.sock"), str(tmp_path / "ref_state"))
     try:
-        c = KapacitorClient.connect(str(tmp_path / "ref.sock"))
+        c = UdfClient.connect(str(tmp_path / "ref.sock"))
         return scores(run(c, options, pts))
     finally:
         srv.kill()
@@ -74,16 +75,16 @@ def test_kill9_during_warmup_loses_no_point(tmp_path, socket_server):
     expected = reference(tmp_path, options, pts)
     srv = socket_server()
     c = srv.connect()
-    assert c.init(options).success
+    assert c.ask(init_request(*options)).success
     for p in pts[:24]:  # 8 of 20 warm-up points per group
-        c.point(p)
+        c.send(request(p))
     assert c.sync() == []
     srv.kill9()
     srv.restart()
     c2 = srv.connect()
-    assert c2.init(options).success
+    assert c2.ask(init_request(*options)).success
     for p in pts[24:]:
-        c2.point(p)
+        c2.send(request(p))
     got = scores(c2.points(len(pts)))
     # every point answered exactly once; per group in time order; scores equal the uninterrupted run
     assert sorted(got) == sorted(expected)
@@ -115,16 +116,16 @@ def test_reconnect_finds_models_in_memory(socket_server):
     srv = socket_server()
     c = srv.connect()
     run(c, options, pts[:9])
-    c.close()
-    c.wait_closed()
+    c.close_write()
+    c.read_until_eof(timeout=30)
     c2 = srv.connect()
-    assert c2.init(options).success
-    manifest = json.loads(c2.snapshot())
+    assert c2.ask(init_request(*options)).success
+    manifest = json.loads(c2.ask(snapshot_request()).snapshot)
     assert manifest["models"] == []  # this connection has not touched a group yet
     for p in pts[9:]:
-        c2.point(p)
+        c2.send(request(p))
     c2.points(9)
-    manifest = json.loads(c2.snapshot())
+    manifest = json.loads(c2.ask(snapshot_request()).snapshot)
     assert [m["records_seen"] for m in manifest["models"]] == [6, 6, 6]
 
 
@@ -133,12 +134,12 @@ def test_changed_model_options_start_a_new_model(socket_server):
     srv = socket_server()
     c = srv.connect()
     run(c, [option("field", "usage"), option("min", 0.0), option("max", 110.0)], pts)
-    c.close()
-    c.wait_closed()
+    c.close_write()
+    c.read_until_eof(timeout=30)
     srv.proc.send_signal(signal.SIGTERM)
     srv.proc.wait(timeout=60)
     srv.restart()
     c2 = srv.connect()
     run(c2, [option("field", "usage"), option("min", 0.0), option("max", 500.0)], pts[:3])
-    manifest = json.loads(c2.snapshot())
+    manifest = json.loads(c2.ask(snapshot_request()).snapshot)
     assert [m["records_seen"] for m in manifest["models"]] == [1, 1, 1]

@@ -2,7 +2,7 @@
 import math
 
 from influxhtm.store import ModelStore
-from tests.htm_udf.kapacitor_client import make_point, option
+from tests.udf_protocol.client import make_point, option
 from udf.htm_udf import HtmHandler, ModelRegistry
 from udf.kapacitor_udf import udf_pb2
 

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from tests.htm_udf.kapacitor_client import make_point, option, udf_pb2
+from tests.udf_protocol.client import Duration, init_request, make_point, option, request, snapshot_request
+from udf.kapacitor_udf import udf_pb2
 
 SEC = 10**9
 FIELD = option("field", "usage")
@@ -38,13 +39,13 @@ RANGE = [FIELD, option("min", 0.0), option("max", 100.0)]
         ([FIELD, option("scoreField", "value")], ["scoreField", "distinct"]),
         ([FIELD, option("checkpointEvery", 0)], ["checkpointEvery", "> 0"]),
         ([FIELD, option("checkpointInterval", 60)], ["checkpointInterval", "DURATION"]),
-        ([FIELD, option("checkpointInterval", ("duration", 0))], ["checkpointInterval", "> 0"]),
+        ([FIELD, option("checkpointInterval", Duration(0))], ["checkpointInterval", "> 0"]),
         ([FIELD, FIELD], ["field", "more than once"]),
     ],
 )
 def test_init_validates_every_option(server, options, names):
     c = server.connect()
-    resp = c.init(options)
+    resp = c.ask(init_request(*options))
     if names is None:
         assert resp.success, resp.error
     else:
@@ -74,12 +75,12 @@ def good(i):
 @pytest.mark.parametrize("case, make_bad", BAD_CASES, ids=[c[0] for c in BAD_CASES])
 def test_bad_point_passed_through_unscored(server, case, make_bad):
     c = server.connect()
-    assert c.init(RANGE).success
-    c.point(good(0))
-    c.point(good(1))
+    assert c.ask(init_request(*RANGE)).success
+    c.send(request(good(0)))
+    c.send(request(good(1)))
     bad = make_bad(102 * SEC)
-    c.point(bad)
-    c.point(good(2))
+    c.send(request(bad))
+    c.send(request(good(2)))
     out = [r.point for r in c.sync()]
     assert len(out) == 4
     passed = out[2]
@@ -89,17 +90,17 @@ def test_bad_point_passed_through_unscored(server, case, make_bad):
     for p in (out[0], out[1], out[3]):
         assert "anomaly_score" in p.fieldsDouble
     # the model did not learn the bad point: the snapshot counts the 3 good points only
-    assert json.loads(c.snapshot())["models"][0]["records_seen"] == 3
+    assert json.loads(c.ask(snapshot_request()).snapshot)["models"][0]["records_seen"] == 3
 
 
 @pytest.mark.parametrize("case, make_bad", BAD_CASES, ids=[c[0] for c in BAD_CASES])
 def test_bad_point_dropped_on_request(server, case, make_bad):
     c = server.connect()
-    assert c.init(RANGE + [option("onBadPoint", "drop")]).success
-    c.point(good(0))
-    c.point(good(1))
-    c.point(make_bad(102 * SEC))
-    c.point(good(2))
+    assert c.ask(init_request(*RANGE, option("onBadPoint", "drop"))).success
+    c.send(request(good(0)))
+    c.send(request(good(1)))
+    c.send(request(make_bad(102 * SEC)))
+    c.send(request(good(2)))
     out = [r.point for r in c.sync()]
     assert [p.time for p in out] == [100 * SEC, 101 * SEC, 102 * SEC]
     assert all("anomaly_score" in p.fieldsDouble for p in out)
@@ -107,10 +108,10 @@ def test_bad_point_dropped_on_request(server, case, make_bad):
 
 def test_bad_points_of_one_group_do_not_disturb_another(server):
     c = server.connect()
-    assert c.init(RANGE).success
+    assert c.ask(init_request(*RANGE)).success
     for i in range(20):
-        c.point(make_point((100 + i) * SEC, math.nan, field="usage", group="host=bad", tags={"host": "bad"}))
-        c.point(make_point((100 + i) * SEC, float(i), field="usage", group="host=ok", tags={"host": "ok"}))
+        c.send(request(make_point((100 + i) * SEC, math.nan, field="usage", group="host=bad", tags={"host": "bad"})))
+        c.send(request(make_point((100 + i) * SEC, float(i), field="usage", group="host=ok", tags={"host": "ok"})))
     out = [r.point for r in c.sync()]
     ok = [p for p in out if p.tags["host"] == "ok"]
     bad = [p for p in out if p.tags["host"] == "bad"]

@@ -7,11 +7,14 @@ import stat
 
 import pytest
 
-from tests.htm_udf.kapacitor_client import BOOL, DOUBLE, DURATION, INT, STRING, make_point, option
+from tests.udf_protocol.client import (info_request, init_request, keepalive_request, make_point, option, request,
+                                      restore_request, snapshot_request)
+from udf.kapacitor_udf import udf_pb2
 
 SEC = 10**9
 SCORE_FIELDS = {"value", "raw_score", "anomaly_likelihood", "anomaly_score", "prediction"}
 RANGE = [option("field", "usage"), option("min", 0.0), option("max", 100.0)]
+BOOL, INT, DOUBLE, STRING, DURATION = 0, 1, 2, 3, 4  # Kapacitor's ValueType numbers
 
 
 def series(n, start=1, period=60, base=1_700_000_000):
@@ -20,7 +23,7 @@ def series(n, start=1, period=60, base=1_700_000_000):
 
 def test_info_declares_every_option_with_its_kapacitor_type(server):
     c = server.connect()
-    info = c.info()
+    info = c.ask(info_request())
     assert info.wants == 0 and info.provides == 0  # STREAM
     types = {name: list(o.valueTypes) for name, o in info.options.items()}
     assert types["field"] == [STRING]
@@ -30,8 +33,8 @@ def test_info_declares_every_option_with_its_kapacitor_type(server):
     assert types["checkpointInterval"] == [DURATION]
     assert types["timeOfDay"] == types["weekend"] == types["keepFields"] == [BOOL]
     assert types["tm"] == types["tail"] == types["measurement"] == types["onBadPoint"] == [STRING]
-    c.close()
-    c.wait_closed()  # the Info probe gets EOF and the server closes the connection
+    c.close_write()
+    c.read_until_eof(timeout=30)  # the Info probe gets EOF and the server closes the connection
 
 
 def test_socket_file_mode(server):
@@ -40,10 +43,10 @@ def test_socket_file_mode(server):
 
 def test_stream_points_are_scored_and_keep_their_series_identity(server):
     c = server.connect()
-    assert c.init(RANGE).success
+    assert c.ask(init_request(*RANGE)).success
     sent = series(20)
     for t, v in sent:
-        c.point(make_point(t, v, field="usage", group="host=a", tags={"host": "a", "dc": "x"}, dims=["host"]))
+        c.send(request(make_point(t, v, field="usage", group="host=a", tags={"host": "a", "dc": "x"}, dims=["host"])))
     outs = c.points(20)
     assert [p.time for p in outs] == [t for t, _ in sent]
     for p, (_, v) in zip(outs, sent):
@@ -56,7 +59,7 @@ def test_stream_points_are_scored_and_keep_their_series_identity(server):
         assert 0.0 <= p.fieldsDouble["anomaly_score"] <= 1.0
         assert 0.0 <= p.fieldsDouble["raw_score"] <= 1.0
         assert not p.fieldsInt and not p.fieldsString and not p.fieldsBool
-    assert c.keepalive(12345) == 12345
+    assert c.ask(keepalive_request(12345)).time == 12345
     assert c.sync() == []
 
 
@@ -64,11 +67,11 @@ def test_int_fields_byname_measurement_keepfields_and_field_names(server):
     c = server.connect()
     opts = RANGE + [option("measurement", "cpu_scores"), option("keepFields", True),
                     option("predictionSteps", 0), option("scoreField", "score")]
-    assert c.init(opts).success
+    assert c.ask(init_request(*opts)).success
     p = make_point(5 * SEC, 42, field="usage", name="cpu", group="cpu\nhost=a", tags={"host": "a"}, dims=["host"])
     p.byName = True
     p.fieldsString["note"] = "hi"
-    c.point(p)
+    c.send(request(p))
     (out,) = c.points(1)
     assert out.name == "cpu_scores" and out.byName
     assert out.fieldsInt["usage"] == 42 and out.fieldsString["note"] == "hi"
@@ -79,13 +82,13 @@ def test_int_fields_byname_measurement_keepfields_and_field_names(server):
 
 def test_warmup_buffers_then_replays_every_point_once_in_time_order(server):
     c = server.connect()
-    assert c.init([option("field", "usage"), option("warmup", 10)]).success
+    assert c.ask(init_request(option("field", "usage"), option("warmup", 10))).success
     sent = series(25)
     for t, v in sent[:9]:
-        c.point(make_point(t, v, field="usage"))
+        c.send(request(make_point(t, v, field="usage")))
     assert c.sync() == []  # still warming up: nothing answered yet
     for t, v in sent[9:]:
-        c.point(make_point(t, v, field="usage"))
+        c.send(request(make_point(t, v, field="usage")))
     outs = c.points(25)
     assert [p.time for p in outs] == [t for t, _ in sent]
     assert [p.fieldsDouble["value"] for p in outs] == [v for _, v in sent]
@@ -94,32 +97,32 @@ def test_warmup_buffers_then_replays_every_point_once_in_time_order(server):
 
 def test_groups_warm_up_independently(server):
     c = server.connect()
-    assert c.init([option("field", "usage"), option("warmup", 3)]).success
+    assert c.ask(init_request(option("field", "usage"), option("warmup", 3))).success
     for i, (t, v) in enumerate(series(4)):
-        c.point(make_point(t, v, field="usage", group="host=a", tags={"host": "a"}, dims=["host"]))
+        c.send(request(make_point(t, v, field="usage", group="host=a", tags={"host": "a"}, dims=["host"])))
         if i < 2:
-            c.point(make_point(t, v, field="usage", group="host=b", tags={"host": "b"}, dims=["host"]))
+            c.send(request(make_point(t, v, field="usage", group="host=b", tags={"host": "b"}, dims=["host"])))
     got = [r.point for r in c.sync()]
     assert [p.tags["host"] for p in got] == ["a"] * 4  # b has 2 of its 3 warm-up points only
 
 
 def test_snapshot_manifest_and_restore_round_trip(server):
     c = server.connect()
-    assert c.init(RANGE).success
+    assert c.ask(init_request(*RANGE)).success
     for t, v in series(5):
         for host in ("a", "b"):
-            c.point(make_point(t, v, field="usage", group=f"host={host}", tags={"host": host}, dims=["host"]))
+            c.send(request(make_point(t, v, field="usage", group=f"host={host}", tags={"host": host}, dims=["host"])))
     c.points(10)
-    manifest = json.loads(c.snapshot())
+    manifest = json.loads(c.ask(snapshot_request()).snapshot)
     assert manifest["format"] == "influxhtm-udf-snapshot" and manifest["version"] == 1
     assert sorted(m["group"] for m in manifest["models"]) == ["host=a", "host=b"]
     assert all(m["records_seen"] == 5 for m in manifest["models"])
-    c.close()
-    c.wait_closed()
+    c.close_write()
+    c.read_until_eof(timeout=30)
 
     c2 = server.connect()
-    assert c2.init(RANGE).success
-    assert c2.restore(json.dumps(manifest).encode()).success
+    assert c2.ask(init_request(*RANGE)).success
+    assert c2.ask(restore_request(json.dumps(manifest).encode())).success
     assert c2.sync() == []
 
 
@@ -129,43 +132,43 @@ def test_snapshot_manifest_and_restore_round_trip(server):
                                       b'"node": "htm2", "models": [{"id": "nope", "group": "g"}]}'])
 def test_unusable_snapshot_means_fresh_start_not_failure(server, snapshot):
     c = server.connect()
-    assert c.init(RANGE).success
-    assert c.restore(snapshot).success
+    assert c.ask(init_request(*RANGE)).success
+    assert c.ask(restore_request(snapshot)).success
     t, v = series(1)[0]
-    c.point(make_point(t, v, field="usage"))
+    c.send(request(make_point(t, v, field="usage")))
     (out,) = c.points(1)
     assert set(out.fieldsDouble) == SCORE_FIELDS
 
 
 def test_process_mode_session(process_udf):
-    proc, c = process_udf()
-    info = c.info()
+    c = process_udf()
+    info = c.ask(info_request())
     assert "field" in info.options
-    assert c.init(RANGE).success
+    assert c.ask(init_request(*RANGE)).success
     for t, v in series(5):
-        c.point(make_point(t, v, field="usage"))
+        c.send(request(make_point(t, v, field="usage")))
     assert len(c.points(5)) == 5
-    assert c.keepalive(7) == 7
-    c.close()
-    c.wait_closed()
-    assert proc.wait(timeout=30) == 0
+    assert c.ask(keepalive_request(7)).time == 7
+    c.close_write()
+    c.read_until_eof(timeout=30)
+    assert c.process.wait(timeout=30) == 0
 
 
 def test_batch_edge(socket_server):
     srv = socket_server("--batch")
     c = srv.connect()
-    info = c.info()
+    info = c.ask(info_request())
     assert info.wants == 1 and info.provides == 1  # BATCH
     c2 = srv.connect()
-    assert c2.init(RANGE).success
+    assert c2.ask(init_request(*RANGE)).success
     for b, host in enumerate(["a", "b", "a"]):
         tags = {"host": host}
-        c2.begin(name="cpu", group=f"host={host}", tags=tags, size=3)
+        c2.send(request(udf_pb2.BeginBatch(name="cpu", group=f"host={host}", tags=tags, size=3)))
         for i in range(3):
             p = make_point((1000 + b * 10 + i) * SEC, 10.0 * i, field="usage", name="", group=f"host={host}",
                            tags=tags, database="", rp="")
-            c2.point(p)
-        c2.end(name="cpu", group=f"host={host}", tmax=(1000 + b * 10 + 2) * SEC, tags=tags)
+            c2.send(request(p))
+        c2.send(request(udf_pb2.EndBatch(name="cpu", group=f"host={host}", tmax=(1000 + b * 10 + 2) * SEC, tags=tags)))
     got = c2.sync()
     kinds = [r.WhichOneof("message") for r in got]
     assert kinds == (["begin"] + ["point"] * 3 + ["end"]) * 3
@@ -177,5 +180,5 @@ def test_batch_edge(socket_server):
         assert end.tmax == (1000 + k * 10 + 2) * SEC
         assert all(dict(p.tags) == {"host": host, "field": "usage"} for p in pts)
         assert all(set(p.fieldsDouble) == SCORE_FIELDS for p in pts)
-    manifest = json.loads(c2.snapshot())
+    manifest = json.loads(c2.ask(snapshot_request()).snapshot)
     assert {m["group"]: m["records_seen"] for m in manifest["models"]} == {"host=a": 6, "host=b": 3}

@@ -1,7 +1,9 @@
 """A protocol-level UDF test client: speaks to a UDF the way Kapacitor does (Requests out, Responses in).
 
-Reusable by other suites: ``UdfClient.connect(socket_path)`` for a socket UDF, ``UdfClient.spawn(argv)`` for
-a process UDF. Frames are decoded here independently of the library's decoder, so the two check each other.
+Reusable by other suites (tests/htm_udf, bench/): ``UdfClient.connect(socket_path)`` for a socket UDF,
+``UdfClient.spawn(argv)`` for a process UDF. Frames are decoded here independently of the library's decoder,
+so the two check each other. send() keeps reading the UDF's output while it writes, so a long stream of
+points sent before reading any answer cannot deadlock on full buffers.
 """
 
 import os
@@ -27,12 +29,20 @@ def encode_length(value: int) -> bytes:
             return bytes(out)
 
 
+def encode_request(request: udf_pb2.Request) -> bytes:
+    """One framed Request (length prefix + body), as send() writes it."""
+    body = request.SerializeToString()
+    return encode_length(len(body)) + body
+
+
 class UdfClient:
     """One connection to a UDF. recv() raises EOFError when the UDF closed its output."""
 
-    def __init__(self, read_fd: int, write, close_write, close, process=None, stderr_file=None):
+    def __init__(self, read_fd: int, write_fd: int, close_write, close, process=None, stderr_file=None):
         self._read_fd = read_fd
-        self._write = write
+        self._write_fd = write_fd
+        os.set_blocking(read_fd, False)
+        os.set_blocking(write_fd, False)
         self._close_write = close_write
         self._close = close
         self._buffer = bytearray()
@@ -61,7 +71,7 @@ class UdfClient:
             except OSError:
                 pass
 
-        return cls(sock.fileno(), sock.sendall, close_write, sock.close)
+        return cls(sock.fileno(), sock.fileno(), close_write, sock.close)
 
     @classmethod
     def spawn(cls, argv, *, env=None, cwd=None) -> "UdfClient":
@@ -69,10 +79,6 @@ class UdfClient:
         stderr_file = tempfile.TemporaryFile()
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr_file,
                                    env=env, cwd=cwd, bufsize=0)
-
-        def write(data):
-            process.stdin.write(data)
-            process.stdin.flush()
 
         def close_write():
             try:
@@ -87,14 +93,37 @@ class UdfClient:
             process.wait()
             process.stdout.close()
 
-        return cls(process.stdout.fileno(), write, close_write, close, process=process, stderr_file=stderr_file)
+        return cls(process.stdout.fileno(), process.stdin.fileno(), close_write, close, process=process,
+                   stderr_file=stderr_file)
 
     def send(self, request: udf_pb2.Request) -> None:
-        body = request.SerializeToString()
-        self._write(encode_length(len(body)) + body)
+        self.send_raw(encode_request(request))
 
     def send_raw(self, data: bytes) -> None:
-        self._write(data)
+        """Write data, buffering whatever the UDF answers meanwhile (it may block on its output otherwise)."""
+        pending = memoryview(data)
+        while pending:
+            readable, writable, _ = select.select([] if self._eof else [self._read_fd], [self._write_fd], [])
+            if readable:
+                self._read_available()
+            if writable:
+                try:
+                    written = os.write(self._write_fd, pending[:1 << 16])
+                except BlockingIOError:
+                    continue
+                pending = pending[written:]
+
+    def _read_available(self) -> None:
+        try:
+            chunk = os.read(self._read_fd, 1 << 16)
+        except BlockingIOError:
+            return
+        except ConnectionResetError:
+            chunk = b""
+        if chunk:
+            self._buffer += chunk
+        else:
+            self._eof = True
 
     def close_write(self) -> None:
         """End the input (stdin EOF / socket half-close), as Kapacitor does to stop a node."""
@@ -116,19 +145,39 @@ class UdfClient:
                 raise TimeoutError(f"no response within {timeout} s")
             ready, _, _ = select.select([self._read_fd], [], [], remaining)
             if ready:
-                try:
-                    chunk = os.read(self._read_fd, 1 << 16)
-                except ConnectionResetError:
-                    chunk = b""
-                if chunk:
-                    self._buffer += chunk
-                else:
-                    self._eof = True
+                self._read_available()
 
     def call(self, request: udf_pb2.Request, timeout: float = 5.0) -> udf_pb2.Response:
-        """Send a management request and return the next response."""
+        """Send a request and return the next response, whatever its case (see ask() for a checked one)."""
         self.send(request)
         return self.recv(timeout)
+
+    def expect(self, kind: str, timeout: float = 30.0):
+        """The next response, which must be of case ``kind`` ("point", "init", ...); returns its payload."""
+        response = self.recv(timeout)
+        assert response.WhichOneof("message") == kind, f"expected {kind}, got {response}"
+        return getattr(response, kind)
+
+    def ask(self, request: udf_pb2.Request, timeout: float = 30.0):
+        """Send a management request; returns the payload of its answer, which must be of the same case."""
+        self.send(request)
+        return self.expect(request.WhichOneof("message"), timeout)
+
+    def points(self, count: int, timeout: float = 60.0) -> list:
+        """The next ``count`` responses, which must all be points (each waited for up to timeout)."""
+        return [self.expect("point", timeout) for _ in range(count)]
+
+    def sync(self, timeout: float = 60.0) -> list:
+        """Every response answered before a snapshot round trip (the snapshot answer itself is dropped).
+
+        A snapshot is handled in order with the data (a keepalive may overtake it), so its answer marks
+        the point where every earlier request has been processed.
+        """
+        self.send(snapshot_request())
+        responses = []
+        while (response := self.recv(timeout)).WhichOneof("message") != "snapshot":
+            responses.append(response)
+        return responses
 
     def read_until_eof(self, timeout: float = 5.0) -> list:
         """All responses until the UDF closes its output."""
@@ -188,23 +237,44 @@ def decode_responses(data: bytes) -> list:
     return responses
 
 
+class Duration(int):
+    """A DURATION option value in nanoseconds: ``option("checkpointInterval", Duration(60 * 10**9))``."""
+
+
+def option(name: str, *values) -> udf_pb2.Option:
+    """An Option whose values are typed from Python: bool, int, float, str, or Duration."""
+    result = udf_pb2.Option(name=name)
+    for value in values:
+        if isinstance(value, Duration):
+            result.values.add(type=udf_pb2.DURATION, durationValue=value)
+        elif isinstance(value, bool):
+            result.values.add(type=udf_pb2.BOOL, boolValue=value)
+        elif isinstance(value, int):
+            result.values.add(type=udf_pb2.INT, intValue=value)
+        elif isinstance(value, float):
+            result.values.add(type=udf_pb2.DOUBLE, doubleValue=value)
+        elif isinstance(value, str):
+            result.values.add(type=udf_pb2.STRING, stringValue=value)
+        else:
+            raise TypeError(f"option {name}: no Kapacitor type for {value!r}")
+    return result
+
+
+def request(message) -> udf_pb2.Request:
+    """Wrap a Point, BeginBatch or EndBatch into a Request."""
+    kind = {udf_pb2.Point: "point", udf_pb2.BeginBatch: "begin", udf_pb2.EndBatch: "end"}[type(message)]
+    return udf_pb2.Request(**{kind: message})
+
+
 def info_request() -> udf_pb2.Request:
     return udf_pb2.Request(info=udf_pb2.InfoRequest())
 
 
-def init_request(task_id: str = "task", node_id: str = "udf1", **options) -> udf_pb2.Request:
-    """An InitRequest; each keyword becomes an option with one value, typed from the Python value."""
-    init = udf_pb2.InitRequest(taskID=task_id, nodeID=node_id)
-    for name, value in options.items():
-        option = init.options.add(name=name)
-        if isinstance(value, bool):
-            option.values.add(type=udf_pb2.BOOL, boolValue=value)
-        elif isinstance(value, int):
-            option.values.add(type=udf_pb2.INT, intValue=value)
-        elif isinstance(value, float):
-            option.values.add(type=udf_pb2.DOUBLE, doubleValue=value)
-        else:
-            option.values.add(type=udf_pb2.STRING, stringValue=str(value))
+def init_request(*options: udf_pb2.Option, task_id: str = "task1", node_id: str = "htm2",
+                 **named) -> udf_pb2.Request:
+    """An InitRequest with the given Options, then one single-valued option per keyword (see option())."""
+    init = udf_pb2.InitRequest(taskID=task_id, nodeID=node_id, options=options)
+    init.options.extend(option(name, value) for name, value in named.items())
     return udf_pb2.Request(init=init)
 
 
@@ -212,8 +282,34 @@ def keepalive_request(time_ns: int) -> udf_pb2.Request:
     return udf_pb2.Request(keepalive=udf_pb2.KeepaliveRequest(time=time_ns))
 
 
+def snapshot_request() -> udf_pb2.Request:
+    return udf_pb2.Request(snapshot=udf_pb2.SnapshotRequest())
+
+
+def restore_request(snapshot: bytes) -> udf_pb2.Request:
+    return udf_pb2.Request(restore=udf_pb2.RestoreRequest(snapshot=snapshot))
+
+
+def make_point(time_ns: int, value=None, *, field: str = "value", name: str = "cpu", group: str = "",
+               tags=None, dims=(), database: str = "telegraf", rp: str = "autogen", extra=None) -> udf_pb2.Point:
+    """A Point with ``field`` = value (typed from Python: bool, int, float, str; None for no field) plus
+    the double fields in ``extra``."""
+    point = udf_pb2.Point(time=time_ns, name=name, database=database, retentionPolicy=rp, group=group,
+                          dimensions=dims, tags=tags or {}, fieldsDouble=extra or {})
+    if isinstance(value, bool):
+        point.fieldsBool[field] = value
+    elif isinstance(value, int):
+        point.fieldsInt[field] = value
+    elif isinstance(value, float):
+        point.fieldsDouble[field] = value
+    elif isinstance(value, str):
+        point.fieldsString[field] = value
+    elif value is not None:
+        raise TypeError(f"field {field}: no Point field type for {value!r}")
+    return point
+
+
 def point_request(time_ns: int, **fields) -> udf_pb2.Request:
     """A stream Point of measurement ``cpu``, group ``host=a``, with the given double fields."""
-    point = udf_pb2.Point(time=time_ns, name="cpu", database="db", retentionPolicy="autogen", group="host=a",
-                          dimensions=["host"], tags={"host": "a"}, fieldsDouble=fields)
-    return udf_pb2.Request(point=point)
+    return request(make_point(time_ns, name="cpu", database="db", group="host=a", tags={"host": "a"},
+                              dims=["host"], extra=fields))

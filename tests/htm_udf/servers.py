@@ -1,0 +1,39 @@
+"""Starting the HTM UDF agent (udf.htm_udf) as a socket server or a process UDF, for the tests."""
+import os
+import subprocess
+import sys
+import time
+
+from tests.udf_protocol.client import UdfClient
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def subprocess_env() -> dict:
+    """This environment with the repository on PYTHONPATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
+    return env
+
+
+def start_socket_server(sock_path: str, state_dir: str, *extra: str) -> subprocess.Popen:
+    """Start `python -m udf.htm_udf --socket` and wait until its socket exists."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "udf.htm_udf", "--socket", sock_path, "--state-dir", state_dir, *extra],
+        env=subprocess_env(), cwd=REPO,
+    )
+    deadline = time.monotonic() + 20
+    while not os.path.exists(sock_path):
+        if proc.poll() is not None:
+            raise RuntimeError(f"UDF server exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("UDF server did not create its socket")
+        time.sleep(0.05)
+    return proc
+
+
+def spawn_process_udf(state_dir: str, *extra: str) -> UdfClient:
+    """Start `python -m udf.htm_udf` as a process UDF (stdin/stdout); the client's .process is the child."""
+    return UdfClient.spawn([sys.executable, "-u", "-m", "udf.htm_udf", "--state-dir", state_dir, *extra],
+                           env=subprocess_env(), cwd=REPO)
