@@ -7,34 +7,7 @@ mod common;
 use std::time::Duration;
 
 use _engine::backtracking_tm::{BacktrackingTm, BacktrackingTmParams};
-use common::{load_trace, u32s};
-
-/// CPU time consumed by the calling thread (the machine running the tests is shared, so wall-clock
-/// time says little about the TM's own cost).
-#[cfg(target_os = "linux")]
-fn thread_cpu_time() -> Duration {
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime only writes the timespec it is given.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime failed");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Elsewhere: wall-clock time since the first call.
-#[cfg(not(target_os = "linux"))]
-fn thread_cpu_time() -> Duration {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed()
-}
+use common::{load_trace, thread_cpu_time, u32s};
 
 /// What the golden trace says about one record.
 struct Expected {

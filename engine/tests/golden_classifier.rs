@@ -6,20 +6,10 @@ mod common;
 
 use _engine::classifier::{opf_predictions, opf_region_alpha, SdrClassifier};
 use common::{load_trace, u32s, Trace};
-use std::time::Instant;
 
 /// The alpha NuPIC's classifier region actually uses: the header's 0.035828933612158 reaches the
 /// region as a 6-significant-digit value (the trace's probabilities match this one, not the header's).
 const REGION_ALPHA: f64 = 0.0358289;
-
-/// CPU time of the calling thread in seconds (Linux schedstat), falling back to wall-clock time.
-fn thread_cpu_seconds(wall: Instant) -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map(|ns| ns as f64 * 1e-9)
-        .unwrap_or_else(|| wall.elapsed().as_secs_f64())
-}
 
 struct Record {
     active: Vec<u32>,
@@ -102,12 +92,11 @@ fn classifier_speed() {
     let trace = load_trace("art_daily_jumpsup-cl");
     let recs = records(&trace);
     let mut cl = SdrClassifier::new(vec![1], REGION_ALPHA, 0.3).unwrap();
-    let wall = Instant::now();
-    let t0 = thread_cpu_seconds(wall);
+    let t0 = common::thread_cpu_time().as_secs_f64();
     for (i, rec) in recs.iter().enumerate() {
         std::hint::black_box(step(&mut cl, i, rec));
     }
-    let cpu = thread_cpu_seconds(wall) - t0;
+    let cpu = common::thread_cpu_time().as_secs_f64() - t0;
     eprintln!(
         "classifier speed (thread CPU time, compute + OPF post-processing): {:.0} records/s ({:.1} us/record)",
         recs.len() as f64 / cpu,

@@ -9,25 +9,6 @@ use _engine::likelihood::{
 };
 use common::{u32s, Value};
 
-/// Naive seconds since 1970-01-01 of a `YYYY-MM-DD HH:MM:SS` timestamp.
-fn naive_seconds(text: &str) -> i64 {
-    let field = |range: std::ops::Range<usize>| -> i64 {
-        text.get(range)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad timestamp {text:?}"))
-    };
-    let (year, month, day) = (field(0..4), field(5..7), field(8..10));
-    // Days from civil date (proleptic Gregorian), March-based year.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * 86_400 + field(11..13) * 3600 + field(14..16) * 60 + field(17..19)
-}
-
 /// The likelihood parameters of a trace header, checked against NAB's derivation from the row count.
 fn likelihood_for(header: &Value, tail: Tail) -> AnomalyLikelihood {
     let params = &header["likelihood"];
@@ -113,7 +94,7 @@ fn golden_traces_match_bit_for_bit() {
                 &u32s(&record["sp"]),
                 &u32s(&record["pc"]),
             ));
-            let timestamp = naive_seconds(record["t"].as_str().unwrap());
+            let timestamp = common::trace_seconds(record["t"].as_str().unwrap());
             let anomalous = spatial.check_and_update(value);
             let l1 = one_sided.anomaly_probability(value, raw, timestamp);
             let l2 = two_sided.anomaly_probability(value, raw, timestamp);
@@ -160,7 +141,7 @@ fn inputs(name: &str) -> (Value, Vec<(f64, f64, i64)>) {
             (
                 r["v"].as_f64().unwrap(),
                 r["raw"].as_f64().unwrap(),
-                naive_seconds(r["t"].as_str().unwrap()),
+                common::trace_seconds(r["t"].as_str().unwrap()),
             )
         })
         .collect();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use _engine::encoders::{naive_seconds, DateEncoder, DatePart, Rdse};
+use _engine::encoders::{DateEncoder, DatePart, Rdse};
 use _engine::spatial_pooler::{SpParams, SpatialPooler};
 use common::{u32s, Value};
 use std::time::{Duration, Instant};
@@ -100,19 +100,6 @@ fn sp_params(header: &Value, input_width: u32) -> SpParams {
     params
 }
 
-/// `YYYY-MM-DD HH:MM:SS` as naive seconds since 1970.
-fn parse_timestamp(t: &str) -> i64 {
-    let n = |r: std::ops::Range<usize>| t[r].parse::<u32>().unwrap_or_else(|_| panic!("bad timestamp {t}"));
-    assert_eq!(t.len(), 19, "bad timestamp {t}");
-    naive_seconds(n(0..4) as i64, n(5..7), n(8..10), n(11..13), n(14..16), n(17..19))
-}
-
-/// CPU time of the calling thread (Linux), so the speed figure is not distorted by a busy machine.
-fn thread_cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    Some(Duration::from_nanos(stat.split_whitespace().next()?.parse().ok()?))
-}
-
 struct Replay {
     records: usize,
     wall: Duration,
@@ -127,18 +114,18 @@ fn replay(name: &str) -> Replay {
     assert_eq!(sensor.width, 454, "{name}: encoder width");
     let mut sp = SpatialPooler::new(sp_params(header, sensor.width)).unwrap();
     let inputs: Vec<(i64, f64)> =
-        trace.records.iter().map(|r| (parse_timestamp(r["t"].as_str().unwrap()), r["v"].as_f64().unwrap())).collect();
+        trace.records.iter().map(|r| (common::trace_seconds(r["t"].as_str().unwrap()), r["v"].as_f64().unwrap())).collect();
     let mut encoding = Vec::new();
     let mut active = Vec::new();
     let mut outputs = Vec::with_capacity(inputs.len());
-    let (wall_start, cpu_start) = (Instant::now(), thread_cpu_time());
+    let (wall_start, cpu_start) = (Instant::now(), Some(common::thread_cpu_time()));
     for &(timestamp, value) in &inputs {
         let bucket = sensor.encode(timestamp, value, &mut encoding);
         sp.compute(&encoding, true, &mut active);
         outputs.push((bucket, encoding.clone(), active.clone()));
     }
     let wall = wall_start.elapsed();
-    let cpu = cpu_start.zip(thread_cpu_time()).map(|(a, b)| b - a);
+    let cpu = cpu_start.zip(Some(common::thread_cpu_time())).map(|(a, b)| b - a);
     for (k, (record, (bucket, encoding, active))) in trace.records.iter().zip(&outputs).enumerate() {
         assert_eq!(record["i"].as_u64().unwrap() as usize, k);
         let t = record["t"].as_str().unwrap();

@@ -6,16 +6,6 @@ mod common;
 
 use _engine::temporal_memory::{TemporalMemory, TemporalMemoryParams};
 use common::{load_trace, u32s};
-use std::time::Instant;
-
-/// CPU time of the calling thread in seconds (Linux schedstat), falling back to wall-clock time.
-fn thread_cpu_seconds(wall: Instant) -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map(|ns| ns as f64 * 1e-9)
-        .unwrap_or_else(|| wall.elapsed().as_secs_f64())
-}
 
 fn raw_score(active: &[u32], predicted: &[u32]) -> f32 {
     if active.is_empty() {
@@ -69,12 +59,11 @@ fn temporal_memory_matches_numenta_tm_trace() {
     );
     // Speed: a second, uninterrupted run over the same inputs.
     let mut timed = TemporalMemory::new(TemporalMemoryParams::nab()).unwrap();
-    let wall = Instant::now();
-    let t0 = thread_cpu_seconds(wall);
+    let t0 = common::thread_cpu_time().as_secs_f64();
     for sp in &inputs {
         timed.compute(sp, true);
     }
-    let tm_cpu = thread_cpu_seconds(wall) - t0;
+    let tm_cpu = common::thread_cpu_time().as_secs_f64() - t0;
     eprintln!(
         "TM speed (thread CPU time): {:.0} records/s ({:.1} us/record in compute)",
         n as f64 / tm_cpu,

@@ -7,7 +7,6 @@ mod common;
 
 use _engine::backtracking_tm::BacktrackingTmParams;
 use _engine::detector::Detector;
-use _engine::encoders::naive_seconds;
 use _engine::likelihood::{nab_likelihood_periods, nab_probationary_period, AnomalyLikelihood, Tail};
 use _engine::model::{EncoderConfig, HtmModel, ModelConfig, SequenceMemoryConfig, StepTrace};
 use _engine::spatial_pooler::{SpParams, SpatialPooler};
@@ -17,12 +16,6 @@ use std::time::Instant;
 /// Records run after the checkpoint to compare the original with the restored detector.
 const CONTINUE_RECORDS: usize = 200;
 const MB: f64 = 1024.0 * 1024.0;
-
-fn parse_timestamp(t: &str) -> i64 {
-    let n = |r: std::ops::Range<usize>| t[r].parse::<u32>().unwrap_or_else(|_| panic!("bad timestamp {t}"));
-    assert_eq!(t.len(), 19, "bad timestamp {t}");
-    naive_seconds(n(0..4) as i64, n(5..7), n(8..10), n(11..13), n(14..16), n(17..19))
-}
 
 /// The detector the Python face builds for a NAB file (spec/htm.md 2.2-2.9), from a trace header.
 fn nab_detector(header: &common::Value) -> Detector {
@@ -68,7 +61,7 @@ fn run(name: &str, records: usize) -> Checkpoint {
     let inputs: Vec<(i64, f64)> = trace
         .records
         .iter()
-        .map(|r| (parse_timestamp(r["t"].as_str().unwrap()), r["v"].as_f64().unwrap()))
+        .map(|r| (common::trace_seconds(r["t"].as_str().unwrap()), r["v"].as_f64().unwrap()))
         .collect();
     assert!(inputs.len() >= records + CONTINUE_RECORDS, "{name} has only {} records", inputs.len());
     let mut detector = nab_detector(&trace.header);

@@ -46,3 +46,21 @@ pub fn all_traces() -> Vec<String> {
 pub fn u32s(v: &Value) -> Vec<u32> {
     v.as_array().expect("array").iter().map(|x| x.as_u64().expect("uint") as u32).collect()
 }
+
+/// A trace's `YYYY-MM-DD HH:MM:SS` timestamp as naive seconds since 1970 (the engine's timestamps).
+pub fn trace_seconds(t: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| t[r].parse::<u32>().unwrap_or_else(|_| panic!("bad timestamp {t}"));
+    assert_eq!(t.len(), 19, "bad timestamp {t}");
+    _engine::encoders::naive_seconds(n(0..4) as i64, n(5..7), n(8..10), n(11..13), n(14..16), n(17..19))
+}
+
+/// CPU time consumed by the calling thread (Linux schedstat): the test machine is shared, so wall-clock
+/// time says little about a component's own cost. Elsewhere: wall-clock time since the first call.
+pub fn thread_cpu_time() -> std::time::Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map(std::time::Duration::from_nanos)
+        .unwrap_or_else(|| START.get_or_init(std::time::Instant::now).elapsed())
+}
