@@ -221,7 +221,7 @@ class ModelRegistry:
         """
         with self._lock:
             model = self._models.get(key)
-            if model is not None and model.options == options:
+            if model is not None and (model.options is options or model.options == options):
                 self._models.move_to_end(key)
                 return model
         if model is not None:  # same task node re-initialised with other options

@@ -91,12 +91,15 @@ def scored_point(src: udf_pb2.Point, options: HtmOptions, value: float, scores) 
     }
     if scores.prediction is not None:
         values[options.predictionField] = scores.prediction
-    for name, v in values.items():
+    if options.keepFields:
         # a kept source field of the same name must not shadow the score in another type's map
         for other in (out.fieldsInt, out.fieldsString, out.fieldsBool):
-            if name in other:
-                del other[name]
-        out.fieldsDouble[name] = float(v)
+            for name in values:
+                if name in other:
+                    del other[name]
+    doubles = out.fieldsDouble
+    for name, v in values.items():
+        doubles[name] = float(v)
     return out
 
 
