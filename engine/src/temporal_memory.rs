@@ -527,16 +527,7 @@ impl TemporalMemory {
             live: true,
         };
         self.next_ordinal += 1;
-        let id = match self.free_segments.pop() {
-            Some(id) => {
-                self.segments[id as usize] = data;
-                id
-            }
-            None => {
-                self.segments.push(data);
-                (self.segments.len() - 1) as u32
-            }
-        };
+        let id = store_in_slot(&mut self.segments, &mut self.free_segments, data);
         self.cell_segments.entry(cell).or_default().push(id);
         self.num_segments += 1;
         id
@@ -555,16 +546,7 @@ impl TemporalMemory {
 
     fn create_synapse(&mut self, segment: u32, presynaptic_cell: u32, permanence: f32) {
         let data = Synapse { presynaptic_cell, segment, permanence };
-        let id = match self.free_synapses.pop() {
-            Some(id) => {
-                self.synapses[id as usize] = data;
-                id
-            }
-            None => {
-                self.synapses.push(data);
-                (self.synapses.len() - 1) as u32
-            }
-        };
+        let id = store_in_slot(&mut self.synapses, &mut self.free_synapses, data);
         self.segments[segment as usize].synapses.push(id);
         self.presynaptic.entry(presynaptic_cell).or_default().push(id);
         self.num_synapses += 1;
@@ -685,5 +667,20 @@ impl TemporalMemory {
             + (self.active_cells.capacity() + self.winner_cells.capacity()) * 4
             + (self.active_segments.capacity() + self.matching_segments.capacity()) * 4
             + (self.num_active_potential.capacity() + self.num_active_connected.capacity()) * 4
+    }
+}
+
+/// Stores `value` in the most recently freed slot of `slots` (NuPIC reuses ids the same way), or
+/// appends it; returns its id.
+fn store_in_slot<T>(slots: &mut Vec<T>, free: &mut Vec<u32>, value: T) -> u32 {
+    match free.pop() {
+        Some(id) => {
+            slots[id as usize] = value;
+            id
+        }
+        None => {
+            slots.push(value);
+            (slots.len() - 1) as u32
+        }
     }
 }
