@@ -339,16 +339,21 @@ impl TemporalMemory {
             while i < column_active_segments.len() && self.segments[column_active_segments[i] as usize].cell == cell {
                 let segment = column_active_segments[i];
                 if learn {
-                    let (inc, dec) = (self.params.permanence_increment, self.params.permanence_decrement);
-                    self.adapt_segment(segment, prev_active_dense, inc, dec);
-                    let desired =
-                        self.params.max_new_synapse_count as i64 - self.num_active_potential[segment as usize] as i64;
-                    if desired > 0 {
-                        self.grow_synapses(segment, desired as usize, prev_winners);
-                    }
+                    self.reinforce_segment(segment, prev_active_dense, prev_winners);
                 }
                 i += 1;
             }
+        }
+    }
+
+    /// Learning on a segment that (correctly) predicted or best matched: adapt it to the previous active
+    /// cells, then grow synapses up to `max_new_synapse_count` active potential ones.
+    fn reinforce_segment(&mut self, segment: u32, prev_active_dense: &CellSet, prev_winners: &[u32]) {
+        let (inc, dec) = (self.params.permanence_increment, self.params.permanence_decrement);
+        self.adapt_segment(segment, prev_active_dense, inc, dec);
+        let desired = self.params.max_new_synapse_count as i64 - self.num_active_potential[segment as usize] as i64;
+        if desired > 0 {
+            self.grow_synapses(segment, desired as usize, prev_winners);
         }
     }
 
@@ -382,15 +387,7 @@ impl TemporalMemory {
             return;
         }
         match best {
-            Some(segment) => {
-                let (inc, dec) = (self.params.permanence_increment, self.params.permanence_decrement);
-                self.adapt_segment(segment, prev_active_dense, inc, dec);
-                let desired =
-                    self.params.max_new_synapse_count as i64 - self.num_active_potential[segment as usize] as i64;
-                if desired > 0 {
-                    self.grow_synapses(segment, desired as usize, prev_winners);
-                }
-            }
+            Some(segment) => self.reinforce_segment(segment, prev_active_dense, prev_winners),
             None => {
                 let n = (self.params.max_new_synapse_count as usize).min(prev_winners.len());
                 if n > 0 {
