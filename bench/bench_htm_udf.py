@@ -24,6 +24,7 @@ from influxhtm.store import JournalEntry, ModelStore
 from tests.htm_udf.servers import start_socket_server
 from tests.udf_protocol.client import UdfClient, encode_request, init_request, option, request
 from udf.kapacitor_udf import udf_pb2
+from bench.procstat import cpu_seconds
 
 SEC = 10**9
 T0 = 1_700_000_000
@@ -75,13 +76,6 @@ def drive(sock_path: str, task: str, groups: list[str], n: int, results: list, b
         client.points(total)
         results.append((total, time.perf_counter() - start))
         client.close_write()
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a process (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as f:  # fields after the command name: utime is #14, stime #15
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def agent_rate(n: int, connections: int, groups_per_conn: int, extra_args=()) -> tuple[float, float]:

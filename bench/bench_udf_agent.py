@@ -20,6 +20,7 @@ from pathlib import Path
 
 import udf
 from udf.kapacitor_udf import Handler, UdfServer, encode_frame, run_process, udf_pb2
+from bench.procstat import cpu_seconds
 
 TARGET = 50_000
 
@@ -74,12 +75,6 @@ def count_frames(read, expected: int) -> int:
             frames += 1
         del buffer[:pos]
     return total
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time used so far by a process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed_round_trip(write_all, read, count: int, agent_pid: int):
