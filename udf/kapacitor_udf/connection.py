@@ -3,9 +3,13 @@
 - The reader thread decodes frames as they arrive, answers keepalives at once (even while the handler is
   busy) and hands every other request to the worker.
 - The worker (the thread that calls Connection.run) calls the handler, one request at a time, in order.
-- The writer thread writes whatever frames are ready in one write and flushes, so output never waits in a
-  buffer and a slow peer never blocks the handler.
+- The writer thread writes whatever frames are ready in one write and flushes, so a slow peer never blocks
+  the handler.
+- While the worker drains a backlog of requests, the output it emits is handed to the writer at most every
+  `MAX_OUTPUT_DELAY` seconds (and after the last request of the backlog), not point by point: one wake-up
+  and one write per few milliseconds instead of per point. A request arriving alone is answered at once.
 """
+from __future__ import annotations
 
 import io
 import itertools
@@ -13,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Callable
 
 from google.protobuf.message import DecodeError
@@ -24,6 +29,7 @@ from .handler import Handler
 log = logging.getLogger("influxhtm.udf.connection")
 
 _READ_SIZE = 1 << 16
+MAX_OUTPUT_DELAY = 0.005  # seconds the worker may hold output back while it drains a backlog
 _connection_ids = itertools.count(1)
 
 # Response field keys (field number << 3 | length-delimited wire type) of the data cases, so a data message
@@ -97,6 +103,9 @@ class Emitter:
         self._outbox = outbox
         self._connection_name = connection_name
         self._warned_closed = False
+        self._held: list | None = None  # output of the holding thread not yet handed to the writer
+        self._holder: int | None = None
+        self._held_since = 0.0
 
     @property
     def closed(self) -> bool:
@@ -139,7 +148,35 @@ class Emitter:
     def _send(self, frame: bytes) -> None:
         self._send_pieces((frame,))
 
+    def hold(self) -> None:
+        """Collect what the calling thread emits until flush(); other threads' output is not held."""
+        self._held = []
+        self._holder = threading.get_ident()
+        self._held_since = time.monotonic()
+
+    def flush(self, *, older_than: float = 0.0) -> None:
+        """Hand held output to the writer (only if held for at least `older_than` seconds); keep holding."""
+        held = self._held
+        if held and time.monotonic() - self._held_since >= older_than:
+            self._held = []
+            self._held_since = time.monotonic()
+            self._put(held)
+
+    def release(self) -> None:
+        """Flush and stop holding."""
+        self.flush()
+        self._held = self._holder = None
+
     def _send_pieces(self, pieces) -> None:
+        held = self._held
+        if held is not None and self._holder == threading.get_ident():
+            if not held:
+                self._held_since = time.monotonic()
+            held.extend(pieces)
+        else:
+            self._put(pieces)
+
+    def _put(self, pieces) -> None:
         if not self._outbox.put_many(pieces) and not self._warned_closed:
             self._warned_closed = True
             log.debug("%s: connection closed, dropping output", self._connection_name)
@@ -288,21 +325,41 @@ class Connection:
             return None
 
     def _work_loop(self, handler: Handler) -> bool:
+        """Handle requests until the connection must end; True for a clean end."""
+        emitter = self._emitter
         while True:
             items = self._work.take_all()
-            for index, item in enumerate(items):
-                if self._stop_requested:
-                    dropped = sum(1 for other in items[index:] if isinstance(other, udf_pb2.Request))
-                    if dropped:
-                        log.warning("%s: stopping, %d queued requests dropped", self.name, dropped)
-                    return True
-                if item is _END_OF_INPUT:
-                    return True
-                if isinstance(item, Exception):
-                    self._send_error(str(item))
-                    return False
-                if not self._dispatch(handler, item):
-                    return False
+            if len(items) == 1:  # the usual case of a live stream: answer at once
+                outcome = self._work_item(handler, items, 0)
+                if outcome is not None:
+                    return outcome
+                continue
+            emitter.hold()
+            try:
+                for index in range(len(items)):
+                    outcome = self._work_item(handler, items, index)
+                    if outcome is not None:
+                        return outcome
+                    emitter.flush(older_than=MAX_OUTPUT_DELAY)
+            finally:
+                emitter.release()
+
+    def _work_item(self, handler: Handler, items: list, index: int) -> bool | None:
+        """Handle items[index]; None to go on, else whether the connection ends cleanly."""
+        item = items[index]
+        if self._stop_requested:
+            dropped = sum(1 for other in items[index:] if isinstance(other, udf_pb2.Request))
+            if dropped:
+                log.warning("%s: stopping, %d queued requests dropped", self.name, dropped)
+            return True
+        if item is _END_OF_INPUT:
+            return True
+        if isinstance(item, Exception):
+            self._send_error(str(item))
+            return False
+        if not self._dispatch(handler, item):
+            return False
+        return None
 
     def _dispatch(self, handler: Handler, request: udf_pb2.Request) -> bool:
         case = request.WhichOneof("message")
