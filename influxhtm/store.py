@@ -2,15 +2,17 @@
 
 Layout under the root directory::
 
-    <root>/models/<model_id>/checkpoint.bin   versioned, checksummed container around the model blob
-    <root>/models/<model_id>/metadata.json    JSON metadata (task, node, group, field, options, ...)
-    <root>/models/<model_id>/journal.bin      inputs accepted since the checkpoint (fixed-size records)
+    <root>/models/<model_id>/checkpoint.bin     versioned, checksummed container around the model blob
+    <root>/models/<model_id>/metadata.json      JSON metadata (task, node, group, field, options, ...)
+    <root>/models/<model_id>/journal-<G>.bin    inputs accepted after checkpoint generation G (fixed-size records)
 
-A checkpoint and the metadata are replaced atomically (temp file in the same directory, fsync, rename,
-fsync of the directory). The journal starts with a header naming the checkpoint generation it follows;
-a journal whose generation differs from the checkpoint's is stale (a crash hit between the checkpoint's
-rename and the journal's reset) and is ignored. Each journal record carries its own CRC32, so a record
-torn by a kill -9 is detected and dropped together with anything after it.
+Checkpoints and the metadata are replaced atomically (temp file in the same directory, fsync, rename,
+fsync of the directory). A checkpoint is taken in two steps so that a model can be saved on another
+thread while it goes on learning: `begin_checkpoint` starts journal generation G+1 (the model's state
+at that moment is what checkpoint G+1 must hold), `commit_checkpoint` writes checkpoint G+1 and then
+deletes the journals before G+1. Recovery is checkpoint generation C followed by journals C, C+1, ...
+in order, so a crash at any moment, or a checkpoint that never lands, loses nothing. Each journal
+record carries its own CRC32: a record torn by a kill -9 ends the replay (with anything after it).
 """
 from __future__ import annotations
 
@@ -53,7 +55,11 @@ _JRNL_BODY = struct.Struct("<qd")
 
 _CHECKPOINT = "checkpoint.bin"
 _METADATA = "metadata.json"
-_JOURNAL = "journal.bin"
+_JOURNAL_NAME = re.compile(r"journal-(\d+)\.bin")
+
+
+def _journal_name(generation: int) -> str:
+    return f"journal-{generation}.bin"
 
 
 class StoreError(Exception):
@@ -122,18 +128,19 @@ def _encode_record(entry: JournalEntry) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def _read_journal(path: str) -> tuple[int | None, list[JournalEntry], int]:
-    """(generation or None if missing/unreadable, valid entries, byte length of the valid prefix)."""
+def _read_journal(path: str) -> tuple[int | None, list[JournalEntry], int, bool]:
+    """(generation or None if missing/unreadable, valid entries, byte length of the valid prefix,
+    whether the whole file is valid)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        return None, [], 0
+        return None, [], 0, False
     if len(data) < _JRNL_HEADER.size:
-        return None, [], 0
+        return None, [], 0, False
     magic, version, generation, crc = _JRNL_HEADER.unpack_from(data, 0)
     if magic != JOURNAL_MAGIC or version != JOURNAL_VERSION or crc != zlib.crc32(data[: _JRNL_HEADER.size - 4]):
-        return None, [], 0
+        return None, [], 0, False
     entries = []
     offset = _JRNL_HEADER.size
     while offset + _JRNL_RECORD.size <= len(data):
@@ -142,7 +149,43 @@ def _read_journal(path: str) -> tuple[int | None, list[JournalEntry], int]:
             break
         entries.append(JournalEntry(time_ns, value))
         offset += _JRNL_RECORD.size
-    return generation, entries, offset
+    return generation, entries, offset, offset == len(data)
+
+
+class _JournalChain(NamedTuple):
+    """The journals that follow a checkpoint: their entries in order and where appending goes on."""
+
+    entries: list[JournalEntry]
+    last_generation: int | None  # None: no usable journal follows the checkpoint
+    last_valid_length: int
+    unused: list[str]  # journal files outside the chain (older than the checkpoint, or after a break)
+
+
+def _journal_chain(directory: str, checkpoint_generation: int) -> _JournalChain:
+    """Journals checkpoint_generation, +1, +2, ... while each is intact and the next exists."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        names = []
+    files = {}
+    for name in names:
+        match = _JOURNAL_NAME.fullmatch(name)
+        if match:
+            files[int(match.group(1))] = os.path.join(directory, name)
+    entries: list[JournalEntry] = []
+    last, last_length = None, 0
+    generation = checkpoint_generation
+    while generation in files:
+        found, records, length, intact = _read_journal(files[generation])
+        if found != generation:
+            break
+        entries.extend(records)
+        last, last_length = generation, length
+        if not intact:
+            break
+        generation += 1
+    unused = [path for g, path in files.items() if last is None or not checkpoint_generation <= g <= last]
+    return _JournalChain(entries, last, last_length, unused)
 
 
 class ModelStore:
@@ -166,8 +209,9 @@ class ModelStore:
             soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
             max_open_journals = 4096 if soft == resource.RLIM_INFINITY else min(4096, soft // 2)
         self._max_open = max(1, max_open_journals)
-        self._generations: dict[str, int] = {}
-        self._validated: set[str] = set()  # journals this process has checked or written since opening
+        self._committed: dict[str, int] = {}  # checkpoint generation on disk, per model
+        self._current: dict[str, int] = {}  # generation of the journal appended to (chain checked)
+        self._commit_locks: dict[str, threading.Lock] = {}  # one checkpoint commit (or load) at a time
 
     # ---- paths -------------------------------------------------------------------------------
     def _dir(self, model_id: str) -> str:
@@ -241,58 +285,76 @@ class ModelStore:
             raise CorruptCheckpointError(f"checkpoint of model {model_id!r} fails its sha256 checksum")
         return payload, generation
 
-    def _generation(self, model_id: str) -> int:
-        gen = self._generations.get(model_id)
-        if gen is None:
-            path = self._path(model_id, _CHECKPOINT)
+    def _checkpoint_generation(self, model_id: str) -> int:
+        generation = self._committed.get(model_id)
+        if generation is None:
             try:
-                with open(path, "rb") as f:
+                with open(self._path(model_id, _CHECKPOINT), "rb") as f:
                     head = f.read(_CKPT_HEADER.size)
             except FileNotFoundError:
                 head = b""
-            gen = _CKPT_HEADER.unpack(head)[2] if len(head) == _CKPT_HEADER.size else 0
-            self._generations[model_id] = gen
-        return gen
+            generation = _CKPT_HEADER.unpack(head)[2] if len(head) == _CKPT_HEADER.size else 0
+            self._committed[model_id] = generation
+        return generation
 
     def save_checkpoint(self, model_id: str, blob: bytes, metadata: dict) -> None:
-        """Atomically replace the model's checkpoint and metadata, then start an empty journal.
+        """Atomically replace the model's checkpoint and metadata; the journal restarts empty.
 
         The caller must have applied every journaled input to the model the blob comes from.
         """
-        blob = bytes(blob)
-        meta_bytes = _dump_json(metadata)
+        self.commit_checkpoint(model_id, self.begin_checkpoint(model_id), blob, metadata)
+
+    def begin_checkpoint(self, model_id: str) -> int:
+        """Start the next journal generation and return it: the model's state now (every input
+        journaled so far applied, none after) is what `commit_checkpoint` of that generation must get."""
         with self._lock:
+            generation = self._current_generation(model_id) + 1
+            self._close_journal(model_id)
+            path = self._path(model_id, _journal_name(generation))
+            write_atomically(path, _journal_header(generation), durable=self.journal_fsync)
+            self._current[model_id] = generation
+            return generation
+
+    def commit_checkpoint(self, model_id: str, generation: int, blob: bytes, metadata: dict) -> bool:
+        """Write checkpoint `generation` (from `begin_checkpoint`) and the metadata, then drop the journals
+        it makes redundant. Safe on any thread; appends go on meanwhile. False (nothing written) if a
+        newer checkpoint is already on disk."""
+        blob = bytes(blob)
+        header = _CKPT_HEADER.pack(
+            CHECKPOINT_MAGIC, CHECKPOINT_VERSION, generation, len(blob), hashlib.sha256(blob).digest()
+        )
+        meta_bytes = _dump_json(metadata)
+        with self._commit_lock(model_id):
+            with self._lock:
+                if generation <= self._checkpoint_generation(model_id):
+                    return False
             d = self._dir(model_id)
-            os.makedirs(d, exist_ok=True)
-            try:
-                generation = self._generation(model_id) + 1
-            except (OSError, struct.error):
-                generation = 1
-            header = _CKPT_HEADER.pack(
-                CHECKPOINT_MAGIC, CHECKPOINT_VERSION, generation, len(blob), hashlib.sha256(blob).digest()
-            )
             write_atomically(os.path.join(d, _CHECKPOINT), header + blob)
             write_atomically(os.path.join(d, _METADATA), meta_bytes)
-            self._generations[model_id] = generation
-            self._close_journal(model_id)
-            # a lost reset is harmless: a journal of an older generation is ignored
-            write_atomically(os.path.join(d, _JOURNAL), _journal_header(generation), durable=self.journal_fsync)
-            self._validated.add(model_id)
+            with self._lock:
+                self._committed[model_id] = generation
+            for name in os.listdir(d):
+                match = _JOURNAL_NAME.fullmatch(name)
+                if match and int(match.group(1)) < generation:
+                    os.unlink(os.path.join(d, name))
+            return True
+
+    def _commit_lock(self, model_id: str) -> threading.Lock:
+        with self._lock:
+            return self._commit_locks.setdefault(model_id, threading.Lock())
 
     def load(self, model_id: str) -> StoredModel:
         """Checkpoint blob, metadata and the valid journal entries that follow the checkpoint."""
-        with self._lock:
+        with self._commit_lock(model_id), self._lock:
             if not self.exists(model_id):
                 raise ModelNotFoundError(f"no model {model_id!r} in {self.root}")
             self._close_journal(model_id)
-            self._validated.discard(model_id)
+            self._current.pop(model_id, None)
             blob, generation = self._read_checkpoint(model_id)
-            self._generations[model_id] = generation
+            self._committed[model_id] = generation
             metadata = self.metadata(model_id)
-            jgen, entries, _ = _read_journal(self._path(model_id, _JOURNAL))
-            if jgen != generation:
-                entries = []
-            return StoredModel(blob, metadata, entries)
+            chain = _journal_chain(self._dir(model_id), generation)
+            return StoredModel(blob, metadata, chain.entries)
 
     # ---- journal -----------------------------------------------------------------------------
     def _close_journal(self, model_id: str) -> None:
@@ -300,27 +362,37 @@ class ModelStore:
         if f is not None:
             f.close()
 
+    def _current_generation(self, model_id: str) -> int:
+        """The generation appends go to; on first use, the journal chain on disk is checked and tidied:
+        a torn tail is cut and journals outside the chain are removed, so new records extend what
+        `load` replays."""
+        generation = self._current.get(model_id)
+        if generation is not None:
+            return generation
+        d = self._dir(model_id)
+        os.makedirs(d, exist_ok=True)
+        checkpoint = self._checkpoint_generation(model_id)
+        chain = _journal_chain(d, checkpoint)
+        for path in chain.unused:
+            os.unlink(path)
+        if chain.last_generation is None:
+            generation = checkpoint
+            write_atomically(os.path.join(d, _journal_name(generation)), _journal_header(generation),
+                             durable=self.journal_fsync)
+        else:
+            generation = chain.last_generation
+            with open(os.path.join(d, _journal_name(generation)), "r+b") as f:
+                f.truncate(chain.last_valid_length)  # drop a torn tail so new records stay aligned
+        self._current[model_id] = generation
+        return generation
+
     def _open_journal(self, model_id: str):
         f = self._journals.get(model_id)
         if f is not None:
             self._journals.move_to_end(model_id)
             return f
-        d = self._dir(model_id)
-        path = os.path.join(d, _JOURNAL)
-        if model_id in self._validated:
-            f = open(path, "ab")
-        else:
-            os.makedirs(d, exist_ok=True)
-            generation = self._generation(model_id)
-            jgen, _, valid = _read_journal(path)
-            if jgen != generation:
-                # missing, unreadable or stale: start a fresh journal for the current checkpoint
-                write_atomically(path, _journal_header(generation), durable=self.journal_fsync)
-                valid = _JRNL_HEADER.size
-            f = open(path, "r+b")
-            f.truncate(valid)  # drop a torn tail so new records stay aligned
-            f.seek(valid)
-            self._validated.add(model_id)
+        generation = self._current_generation(model_id)
+        f = open(self._path(model_id, _journal_name(generation)), "ab")
         self._journals[model_id] = f
         while len(self._journals) > self._max_open:
             _, old = self._journals.popitem(last=False)
@@ -352,11 +424,11 @@ class ModelStore:
 
     def delete(self, model_id: str) -> None:
         """Remove the model's files; raises ModelNotFoundError if it does not exist."""
-        with self._lock:
+        with self._commit_lock(model_id), self._lock:
             d = self._dir(model_id)
             self._close_journal(model_id)
-            self._generations.pop(model_id, None)
-            self._validated.discard(model_id)
+            self._committed.pop(model_id, None)
+            self._current.pop(model_id, None)
             if not os.path.isdir(d):
                 raise ModelNotFoundError(f"no model {model_id!r} in {self.root}")
             shutil.rmtree(d)

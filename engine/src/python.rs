@@ -160,6 +160,12 @@ impl Detector {
         self.inner.records_seen()
     }
 
+    /// An independent copy, e.g. to save it on another thread while this one goes on learning.
+    fn copy(&self, py: Python<'_>) -> Self {
+        let inner = py.allow_threads(|| self.inner.clone());
+        Detector { inner, settings: self.settings.clone() }
+    }
+
     fn save<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let blob = py.allow_threads(|| state::encode(StateKind::Detector, &(&self.settings, &self.inner)));
         PyBytes::new_bound(py, &blob)

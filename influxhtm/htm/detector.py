@@ -74,6 +74,13 @@ class AnomalyDetector:
         """The detector's complete state (versioned, checksummed, no pickle)."""
         return self._engine.save()
 
+    def copy(self) -> "AnomalyDetector":
+        """An independent copy (same state, same future), e.g. to save while the original goes on."""
+        obj = type(self).__new__(type(self))
+        obj._engine = self._engine.copy()
+        obj.settings = self.settings
+        return obj
+
     @classmethod
     def load(cls, blob: bytes) -> "AnomalyDetector":
         """Restores a detector saved with `save()`; it continues exactly as the original would."""

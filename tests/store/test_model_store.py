@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -22,6 +23,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def model_dir(store, mid):
     return os.path.join(store.root, "models", mid)
+
+
+def journal_files(store, mid):
+    return sorted(name for name in os.listdir(model_dir(store, mid)) if name.startswith("journal-"))
+
+
+def only_journal(store, mid):
+    """The path of the model's one journal file."""
+    names = journal_files(store, mid)
+    assert len(names) == 1, names
+    return os.path.join(model_dir(store, mid), names[0])
 
 
 def test_model_id_is_stable_safe_and_distinct():
@@ -79,7 +91,7 @@ def test_torn_journal_tail_is_ignored_and_later_appends_stay_readable(tmp_path):
     for i in range(3):
         store.append_journal("m", JournalEntry(i, float(i)))
     store.close()
-    path = os.path.join(model_dir(store, "m"), "journal.bin")
+    path = only_journal(store, "m")
     with open(path, "ab") as f:
         f.write(b"\x01\x02\x03\x04\x05\x06\x07")  # a record torn after 7 of 20 bytes
     fresh = ModelStore(tmp_path)
@@ -94,7 +106,7 @@ def test_corrupt_journal_record_stops_replay(tmp_path):
         store.append_journal("m", JournalEntry(i, float(i)))
     store.update_metadata("m")
     store.close()
-    path = os.path.join(model_dir(store, "m"), "journal.bin")
+    path = only_journal(store, "m")
     data = bytearray(open(path, "rb").read())
     data[-30] ^= 0xFF  # inside the third record
     open(path, "wb").write(bytes(data))
@@ -122,20 +134,100 @@ def test_corrupt_checkpoint_raises_store_error(tmp_path, damage):
     assert "'m'" in str(info.value)
 
 
-def test_stale_journal_after_crash_between_checkpoint_and_journal_reset(tmp_path):
-    """The journal of the previous generation must not be replayed on top of the newer checkpoint."""
+def test_checkpoint_begun_but_never_committed_loses_nothing(tmp_path):
+    """A crash between begin_checkpoint and commit_checkpoint: the old checkpoint plus both journals."""
     store = ModelStore(tmp_path)
     store.save_checkpoint("m", b"gen1", {})
-    for i in range(3):
-        store.append_journal("m", JournalEntry(i, float(i)))
-    store.close()
-    path = os.path.join(model_dir(store, "m"), "journal.bin")
-    old_journal = open(path, "rb").read()
-    store.save_checkpoint("m", b"gen2", {})  # includes those 3 inputs
-    open(path, "wb").write(old_journal)  # as if the crash came before the journal reset
+    store.append_journal("m", JournalEntry(1, 1.0))
+    store.begin_checkpoint("m")
+    store.append_journal("m", JournalEntry(2, 2.0))
+    store.begin_checkpoint("m")  # a second one begun while the first is still pending
+    store.append_journal("m", JournalEntry(3, 3.0))
     loaded = ModelStore(tmp_path).load("m")
-    assert loaded.blob == b"gen2"
-    assert loaded.journal == []
+    assert loaded.blob == b"gen1"
+    assert loaded.journal == [JournalEntry(t, float(t)) for t in (1, 2, 3)]
+
+
+def test_commit_keeps_only_the_inputs_after_its_begin(tmp_path):
+    store = ModelStore(tmp_path)
+    store.append_journal("m", JournalEntry(1, 1.0))
+    generation = store.begin_checkpoint("m")
+    store.append_journal("m", JournalEntry(2, 2.0))  # goes on while the checkpoint is written
+    assert store.commit_checkpoint("m", generation, b"after-1", {"records_seen": 1})
+    store.append_journal("m", JournalEntry(3, 3.0))
+    loaded = ModelStore(tmp_path).load("m")
+    assert loaded.blob == b"after-1" and loaded.metadata == {"records_seen": 1}
+    assert loaded.journal == [JournalEntry(2, 2.0), JournalEntry(3, 3.0)]
+    assert len(journal_files(store, "m")) == 1  # the journal the checkpoint covers is gone
+
+
+def test_an_older_commit_never_replaces_a_newer_checkpoint(tmp_path):
+    store = ModelStore(tmp_path)
+    store.append_journal("m", JournalEntry(1, 1.0))
+    older = store.begin_checkpoint("m")
+    store.append_journal("m", JournalEntry(2, 2.0))
+    newer = store.begin_checkpoint("m")
+    assert store.commit_checkpoint("m", newer, b"after-2", {})
+    assert not store.commit_checkpoint("m", older, b"after-1", {})
+    loaded = ModelStore(tmp_path).load("m")
+    assert loaded.blob == b"after-2" and loaded.journal == []
+
+
+def test_crash_between_commit_and_journal_cleanup_replays_nothing_twice(tmp_path):
+    """Journals older than the checkpoint that a crash left behind are not replayed, then removed."""
+    store = ModelStore(tmp_path)
+    store.append_journal("m", JournalEntry(1, 1.0))
+    d = model_dir(store, "m")
+    leftover = {name: open(os.path.join(d, name), "rb").read() for name in journal_files(store, "m")}
+    store.save_checkpoint("m", b"after-1", {})
+    store.close()
+    for name, data in leftover.items():
+        open(os.path.join(d, name), "wb").write(data)  # as if the crash came before the cleanup
+    fresh = ModelStore(tmp_path)
+    assert fresh.load("m").journal == []
+    fresh.append_journal("m", JournalEntry(2, 2.0))
+    assert ModelStore(tmp_path).load("m").journal == [JournalEntry(2, 2.0)]
+    assert len(journal_files(fresh, "m")) == 1
+
+
+def test_damage_in_an_earlier_journal_ends_the_replay_there(tmp_path):
+    """Inputs after a lost one would not reproduce the model: replay stops, and appending continues
+    right after the last good record."""
+    store = ModelStore(tmp_path)
+    store.update_metadata("m")
+    for t in (1, 2):
+        store.append_journal("m", JournalEntry(t, float(t)))
+    store.begin_checkpoint("m")
+    store.append_journal("m", JournalEntry(3, 3.0))
+    store.close()
+    first = os.path.join(model_dir(store, "m"), journal_files(store, "m")[0])
+    data = bytearray(open(first, "rb").read())
+    data[-5] ^= 0xFF  # inside the second record
+    open(first, "wb").write(bytes(data))
+    fresh = ModelStore(tmp_path)
+    assert fresh.load("m").journal == [JournalEntry(1, 1.0)]
+    fresh.append_journal("m", JournalEntry(4, 4.0))
+    assert ModelStore(tmp_path).load("m").journal == [JournalEntry(1, 1.0), JournalEntry(4, 4.0)]
+
+
+def test_commit_on_another_thread_while_appending(tmp_path):
+    """Checkpoints written by a background thread interleave with appends without losing any input."""
+    store = ModelStore(tmp_path)
+    state = []  # the "model": every input applied so far
+    pending = []
+    for t in range(200):
+        store.append_journal("m", JournalEntry(t, float(t)))
+        state.append(t)
+        if t % 20 == 19:
+            generation = store.begin_checkpoint("m")
+            blob = json.dumps(state).encode()
+            worker = threading.Thread(target=store.commit_checkpoint, args=("m", generation, blob, {}))
+            worker.start()
+            pending.append(worker)
+    for worker in pending:
+        worker.join()
+    loaded = ModelStore(tmp_path).load("m")
+    assert json.loads(loaded.blob) + [e.time_ns for e in loaded.journal] == list(range(200))
 
 
 def test_crash_between_temp_write_and_rename_keeps_old_checkpoint(tmp_path):

@@ -172,8 +172,8 @@ class HtmHandler(Handler):
                     started = time.perf_counter()
                     scored = model.accept(point.time, value, point)
                     self.metrics.step_seconds.observe(time.perf_counter() - started)
-                    if model.due(time.monotonic()) and model.checkpoint():
-                        self.metrics.checkpoints.inc()
+                    if model.due(time.monotonic()):
+                        self.registry.checkpoint_due(model)
                     break
         if reason is not None:
             return self._bad(point, reason)

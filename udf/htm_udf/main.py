@@ -59,7 +59,7 @@ def run_udf(args: argparse.Namespace) -> int:
         if args.socket:
             log.info("serving on %s, state dir %s", args.socket, state_dir)
             server = UdfServer(args.socket, handler_factory, socket_mode=args.socket_mode,
-                               on_shutdown=registry.checkpoint_all)
+                               on_shutdown=registry.close)
             try:
                 server.serve_forever()
             except (SocketInUseError, OSError) as exc:
@@ -68,7 +68,7 @@ def run_udf(args: argparse.Namespace) -> int:
             return 0
         return run_process(handler_factory)
     finally:
-        registry.checkpoint_all()
+        registry.close()
         store.close()
 
 

@@ -3,7 +3,9 @@
 One `ModelRegistry` lives per server process and is shared by all connections, so a task that
 reconnects finds its models in memory (or, after a restart or an eviction, in the state directory).
 Every accepted input is appended to the model's journal before the model sees it; a model is
-restored as checkpoint + journal replay, which reproduces its state exactly.
+restored as checkpoint + journal replay, which reproduces its state exactly. Checkpoints that fall
+due while a stream runs are written in the background (see checkpointer.py); at shutdown, eviction
+and the end of a warm-up they are written at once.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Callable, NamedTuple
 from influxhtm.htm import AnomalyDetector
 from influxhtm.store import JournalEntry, ModelStore, StoreError, model_id_for
 
+from .checkpointer import Checkpointer, CheckpointJob
 from .metrics import UdfMetrics
 from .options import HtmOptions
 from .points import point_from_template
@@ -71,6 +74,7 @@ class GroupModel:
         self.unsaved = 0
         self.dirty_since: float | None = None  # monotonic time of the first unsaved update
         self.last_checkpoint = time.monotonic()
+        self.checkpoint_pending = False  # a background checkpoint of this model is queued or being written
         self.created = datetime.datetime.now(datetime.timezone.utc).isoformat()
         self.logged_reasons: set[str] = set()
 
@@ -120,6 +124,7 @@ class GroupModel:
             for entry in stored.journal:  # outputs of replayed entries were answered before the restart
                 self.detector.handle(timestamp_of(entry.time_ns), entry.value)
                 self._seen(entry.time_ns)
+            self.records_seen = self.detector.records_seen  # exact even if the metadata lags the checkpoint
         else:
             self.records_seen = 0  # no checkpoint yet: the journal holds every input since creation
             for entry in stored.journal:
@@ -185,22 +190,48 @@ class GroupModel:
     # ---- persistence -----------------------------------------------------------------------
     def due(self, now: float) -> bool:
         o = self.options
-        return self.unsaved >= o.checkpointEvery or (
+        return not self.checkpoint_pending and (self.unsaved >= o.checkpointEvery or (
             self.dirty_since is not None and now - self.last_checkpoint >= o.checkpointInterval / 1e9
-        )
+        ))
 
     def checkpoint(self) -> bool:
-        """Save the model (or, during warm-up, its metadata: the journal holds the buffer); True if written."""
+        """Save the model now (or, during warm-up, its metadata: the journal holds the buffer); True if written."""
         if self.dirty_since is None:
             return False
         if self.detector is None:
             self.store.update_metadata(self.model_id, **self.metadata())
         else:
             self.store.save_checkpoint(self.model_id, self.detector.save(), self.metadata())
+        self._saved()
+        return True
+
+    def checkpoint_in_background(self, checkpointer: Checkpointer) -> bool:
+        """Queue a copy of the model with the checkpointer; False if there is nothing to save or no room
+        now (the model stays due and tries again on its next point)."""
+        if self.dirty_since is None or self.detector is None or not checkpointer.has_room():
+            return False
+        dirty_since = self.dirty_since
+        generation = self.store.begin_checkpoint(self.model_id)
+        job = CheckpointJob(self.model_id, generation, self.detector.copy(), self.metadata(),
+                            done=lambda ok: self._background_done(ok, dirty_since))
+        if not checkpointer.submit(job):  # closed meanwhile: the journals keep everything
+            return False
+        self.checkpoint_pending = True
+        self._saved()
+        return True
+
+    def _background_done(self, ok: bool, dirty_since: float) -> None:
+        """Called by the checkpointer's thread (never with the lock held)."""
+        with self.lock:
+            self.checkpoint_pending = False
+            if not ok:  # still unsaved: due again at once
+                self.dirty_since = min(dirty_since, self.dirty_since or dirty_since)
+                self.unsaved = max(self.unsaved, self.options.checkpointEvery)
+
+    def _saved(self) -> None:
         self.unsaved = 0
         self.dirty_since = None
         self.last_checkpoint = time.monotonic()
-        return True
 
 
 class ModelRegistry:
@@ -212,6 +243,7 @@ class ModelRegistry:
         self.max_resident = max_resident
         self._lock = threading.Lock()
         self._models: collections.OrderedDict[tuple, GroupModel] = collections.OrderedDict()
+        self.checkpointer = Checkpointer(store, on_written=self.metrics.checkpoints.inc)
         self.metrics.track_checkpoint_age(self.oldest_unsaved)
 
     def get(self, key: tuple[str, str, str], options: HtmOptions, template: Callable[[], dict]) -> GroupModel:
@@ -271,10 +303,23 @@ class ModelRegistry:
         except StoreError:
             return None
 
+    def checkpoint_due(self, model: GroupModel) -> None:
+        """A due model (caller holds its lock): warm-up metadata now, a model's state in the background."""
+        if model.detector is None:
+            if model.checkpoint():
+                self.metrics.checkpoints.inc()
+        else:
+            model.checkpoint_in_background(self.checkpointer)
+
     def checkpoint(self, model: GroupModel) -> None:
         with model.lock:
             if not model.evicted and model.checkpoint():
                 self.metrics.checkpoints.inc()
+
+    def close(self) -> None:
+        """Finish the background checkpoints, then checkpoint every resident model."""
+        self.checkpointer.close()
+        self.checkpoint_all()
 
     def checkpoint_all(self, task: str | None = None, node: str | None = None) -> None:
         with self._lock:
