@@ -1,11 +1,17 @@
-"""Throughput of the HTM UDF: points/s through a real socket server vs the engine's own rate, and the
-journal's cost per point.
+"""Throughput of the HTM UDF: points/s through a real socket server vs the engine's own rate on the same
+work, and the journal's cost per point.
 
-    python -m bench.bench_htm_udf [--points 2000]      (from the repository root; or PYTHONPATH=. python bench/...)
+    python -m bench.bench_htm_udf [--points 2000] [--trials 3]   (from the repository root)
 
-Prints: the engine alone (1 model; 8 models on 2 threads), the agent with 1 group on 1 connection and
-8 groups on 2 connections (models created before timing; journal and checkpoints every 1000 points
-included), the ratio agent/engine, and the journal append cost (flush, fsync).
+
+Each configuration runs the same series through the engine alone (AnomalyDetector.handle, one thread per
+connection) and through the agent (a socket server, one client thread per connection; models created
+before timing; journal and checkpoints every 1000 points included):
+
+    1 group on 1 connection, 8 groups on 1 connection, 8 groups over 2 connections.
+
+This machine's speed drifts by +-20 % from one second to the next, so the runs are interleaved, repeated
+`--trials` times, and the medians are printed with the ratio agent/engine and the 2-connection speed-up.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import argparse
 import datetime
 import math
 import os
+import statistics
 import shutil
 import sys
 import tempfile
@@ -115,26 +122,41 @@ def journal_cost(n: int, fsync: bool) -> float:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+CONFIGS = (  # (label, connections, groups per connection)
+    ("1 group, 1 connection", 1, 1),
+    ("8 groups, 1 connection", 1, 8),
+    ("8 groups, 2 connections", 2, 4),
+)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--points", type=int, default=2000, help="points per group (default 2000)")
+    ap.add_argument("--points", type=int, default=2000,
+                    help="points per group with 1 group, a quarter of that with 8 (default 2000)")
+    ap.add_argument("--trials", type=int, default=3, help="interleaved repetitions (default 3)")
     args = ap.parse_args()
-    n = args.points
-    print(f"influxhtm UDF benchmark, {n} points per group, {os.cpu_count()} CPUs")
-    e1, e1_cpu = engine_rate(n, 1, 1)
-    e8, e8_cpu = engine_rate(n // 4, 8, 2)
-    print(f"engine alone, 1 model:                 {e1:7.0f} points/s   {e1_cpu * 1e3:.3f} ms CPU/point")
-    print(f"engine alone, 8 models on 2 threads:   {e8:7.0f} points/s   {e8_cpu * 1e3:.3f} ms CPU/point")
-    a1, a1_cpu = agent_rate(n, 1, 1)
-    print(f"agent, 1 group, 1 connection:          {a1:7.0f} points/s   {a1_cpu * 1e3:.3f} ms CPU/point in the "
-          f"server  (rate {100 * a1 / e1:.0f} %, CPU efficiency {100 * e1_cpu / a1_cpu:.0f} % of the engine)")
-    a8, a8_cpu = agent_rate(n // 4, 2, 4)
-    print(f"agent, 8 groups over 2 connections:    {a8:7.0f} points/s   {a8_cpu * 1e3:.3f} ms CPU/point in the "
-          f"server  (rate {100 * a8 / e8:.0f} % of engine 8 on 2 threads, {a8 / a1:.2f}x the 1-connection rate)")
+    print(f"influxhtm UDF benchmark, {args.points} points per connection, {os.cpu_count()} CPUs, "
+          f"median of {args.trials} trials")
+    runs = {label: {"engine": [], "agent": [], "cpu": []} for label, _, _ in CONFIGS}
+    for _ in range(args.trials):
+        for label, connections, groups in CONFIGS:
+            n = args.points if groups == 1 else args.points // 4  # points per group
+            runs[label]["engine"].append(engine_rate(n, connections * groups, connections)[0])
+            rate, cpu = agent_rate(n, connections, groups)
+            runs[label]["agent"].append(rate)
+            runs[label]["cpu"].append(cpu)
+    median = {label: {k: statistics.median(v) for k, v in r.items()} for label, r in runs.items()}
+    for label, _, _ in CONFIGS:
+        m = median[label]
+        print(f"{label + ':':26} engine {m['engine']:6.0f} points/s   agent {m['agent']:6.0f} points/s "
+              f"({100 * m['agent'] / m['engine']:3.0f} %)   server CPU {m['cpu'] * 1e3:.3f} ms/point")
+    one, two = median["8 groups, 1 connection"]["agent"], median["8 groups, 2 connections"]["agent"]
+    print(f"2 connections / 1 connection (8 groups): {two / one:.2f}x")
+    e1 = median["1 group, 1 connection"]["engine"]
     j = journal_cost(5000, fsync=False)
     jf = journal_cost(300, fsync=True)
-    print(f"journal append (flush to OS):          {j * 1e6:9.1f} us/point  ({100 * j * e1:.1f} % of one engine step)")
-    print(f"journal append (--journal-fsync):      {jf * 1e6:9.1f} us/point  ({100 * jf * e1:.1f} % of one engine step)")
+    print(f"journal append (flush to OS):      {j * 1e6:7.1f} us/point  ({100 * j * e1:.1f} % of one engine step)")
+    print(f"journal append (--journal-fsync):  {jf * 1e6:7.1f} us/point  ({100 * jf * e1:.1f} % of one engine step)")
     return 0
 
 
