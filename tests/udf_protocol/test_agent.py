@@ -8,7 +8,7 @@ import pytest
 from udf.kapacitor_udf import Handler, UdfServer, udf_pb2
 from udf.kapacitor_udf.framing import encode_varint
 
-from .client import UdfClient, info_request, init_request, keepalive_request, point_request
+from .client import UdfClient, encode_request, info_request, init_request, keepalive_request, point_request
 from .running import RunningServer
 
 
@@ -81,6 +81,19 @@ def test_keepalive_answered_while_the_handler_is_busy(echo_server):
         assert response.keepalive.time == 42
         assert latency < 0.1, f"keepalive took {latency * 1000:.0f} ms"
         assert client.recv(timeout=5.0).point.time == 1  # the slow point still comes back
+
+
+def test_output_of_a_backlog_is_not_held_until_the_backlog_is_done(echo_server):
+    """Requests that arrive together are answered as they are handled, not all at the end."""
+    backlog = [point_request(1, value=1.0, sleep=0.05), point_request(2, value=2.0, sleep=0.05),
+               point_request(3, value=3.0, sleep=3.0)]
+    with UdfClient.connect(echo_server.socket_path) as client:
+        client.send_raw(b"".join(encode_request(r) for r in backlog))
+        started = time.monotonic()
+        assert [client.recv(timeout=5.0).point.time for _ in range(2)] == [1, 2]
+        waited = time.monotonic() - started
+        assert waited < 1.5, f"the first answers waited {waited:.1f} s for the slow third point"
+        assert client.recv(timeout=10.0).point.time == 3
 
 
 def test_end_of_input_drains_queued_requests_before_close(echo_server):
