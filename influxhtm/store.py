@@ -392,20 +392,21 @@ class ModelStore:
             self._journals.move_to_end(model_id)
             return f
         generation = self._current_generation(model_id)
-        f = open(self._path(model_id, _journal_name(generation)), "ab")
+        f = open(self._path(model_id, _journal_name(generation)), "ab", buffering=0)  # one write() per record
         self._journals[model_id] = f
         while len(self._journals) > self._max_open:
             _, old = self._journals.popitem(last=False)
             old.close()
         return f
 
-    def append_journal(self, model_id: str, entry: JournalEntry) -> None:
-        """Append one accepted input; it reaches the OS (and the disk when journal_fsync) before return."""
-        record = _encode_record(entry)
+    def append_journal(self, model_id: str, *entries: JournalEntry) -> None:
+        """Append accepted inputs (in one write); they reach the OS (and the disk when journal_fsync)
+        before return."""
+        record = b"".join(_encode_record(entry) for entry in entries)
         with self._lock:
             f = self._open_journal(model_id)
-            f.write(record)
-            f.flush()
+            if f.write(record) != len(record):
+                raise OSError(f"short write to the journal of model {model_id!r} (disk full?)")
             if self.journal_fsync:
                 os.fsync(f.fileno())
 

@@ -1,7 +1,7 @@
 """`AnomalyDetector`: NAB's `numenta` detector for one series (value → raw score, likelihood, final score)."""
 
 import json
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence
 
 from influxhtm import _engine
 from influxhtm.htm.likelihood import TAILS
@@ -57,10 +57,26 @@ class AnomalyDetector:
 
     def handle(self, timestamp, value: float) -> Scores:
         """Scores one record. Raises ValueError (and changes nothing) for a non-finite or non-numeric value."""
+        return self.handle_epoch(wall_clock_seconds(timestamp), value)
+
+    def handle_epoch(self, seconds: int, value: float) -> Scores:
+        """Like `handle`, with the time as whole seconds since 1970-01-01 00:00:00 UTC (its wall clock is
+        what the date encoders see)."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"value must be a number, got {value!r}")
-        raw, likelihood, final, _spatial, prediction = self._engine.handle(wall_clock_seconds(timestamp), float(value))
+        raw, likelihood, final, _spatial, prediction = self._engine.handle(seconds, float(value))
         return Scores(float(raw), likelihood, final, prediction)
+
+    def handle_epochs(self, seconds: Sequence[int], values: Sequence[float]) -> list[Scores]:
+        """`handle_epoch` for many records in one engine call (a backlog). Values must be finite numbers;
+        a bad one raises ValueError naming its index, with the records before it applied."""
+        floats = []
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"value must be a number, got {value!r}")
+            floats.append(float(value))
+        return [Scores(float(raw), likelihood, final, prediction)
+                for raw, likelihood, final, _spatial, prediction in self._engine.handle_many(list(seconds), floats)]
 
     def handle_traced(self, timestamp, value: float):
         """Like `handle`, plus a dict of the model's internals (bucket, encoding, SP columns, predicted

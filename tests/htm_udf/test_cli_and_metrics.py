@@ -66,10 +66,11 @@ def test_metrics_endpoint(socket_server):
     srv = socket_server("--metrics", f"127.0.0.1:{port}")
     c = srv.connect()
     assert c.ask(init_request(*RANGE)).success
-    for i in range(5):
+    for i in range(5):  # one at a time: one model update (one step observation) each
         c.send(request(make_point((10 + i) * SEC, float(i), field="usage")))
+        c.points(1)
     c.send(request(make_point(20 * SEC, "bad", field="usage")))
-    c.points(6)
+    c.points(1)
     deadline = time.monotonic() + 10
     while True:
         try:

@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from tests.udf_protocol.client import (info_request, init_request, keepalive_request, make_point, option, request,
-                                      restore_request, snapshot_request)
+from tests.udf_protocol.client import (encode_request, info_request, init_request, keepalive_request, make_point,
+                                      option, request, restore_request, snapshot_request)
 from udf.kapacitor_udf import udf_pb2
 
 SEC = 10**9
@@ -104,6 +104,40 @@ def test_groups_warm_up_independently(server):
             c.send(request(make_point(t, v, field="usage", group="host=b", tags={"host": "b"}, dims=["host"])))
     got = [r.point for r in c.sync()]
     assert [p.tags["host"] for p in got] == ["a"] * 4  # b has 2 of its 3 warm-up points only
+
+
+def test_a_backlog_is_answered_exactly_like_points_sent_one_by_one(socket_server, tmp_path):
+    """Points that queue up behind a busy worker are learned in runs (one engine call per group and run);
+    the answers, their order and every score equal those of the same points sent one at a time, through
+    a warm-up, interleaved groups, a string value and a point going back in time."""
+    script = []
+    for i, (t, v) in enumerate(series(60)):
+        for host, value in (("a", v), ("b", 100.0 - v)):
+            script.append(make_point(t, value, field="usage", group=f"host={host}", tags={"host": host}, dims=["host"]))
+        if i == 20:
+            script.append(make_point(t + SEC, "oops", field="usage", group="host=a", tags={"host": "a"}, dims=["host"]))
+        if i == 30:
+            script.append(make_point(t - 5 * SEC, 1.0, field="usage", group="host=b", tags={"host": "b"}, dims=["host"]))
+
+    def answers(directory, one_by_one):
+        directory.mkdir()
+        srv = socket_server(path=directory)
+        c = srv.connect()
+        assert c.ask(init_request(option("field", "usage"), option("warmup", 10))).success
+        if one_by_one:
+            got = []
+            for p in script:
+                c.send(request(p))
+                got.extend(r.point for r in c.sync())
+        else:
+            c.send_raw(b"".join(encode_request(request(p)) for p in script))
+            got = c.points(len(script))
+        assert srv.stop() == 0
+        return got
+
+    one_by_one = answers(tmp_path / "one", True)
+    assert len(one_by_one) == len(script)
+    assert answers(tmp_path / "backlog", False) == one_by_one
 
 
 def test_snapshot_manifest_and_restore_round_trip(server):

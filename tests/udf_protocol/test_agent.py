@@ -8,7 +8,10 @@ import pytest
 from udf.kapacitor_udf import Handler, UdfServer, udf_pb2
 from udf.kapacitor_udf.framing import encode_varint
 
+from udf.kapacitor_udf.connection import MAX_POINT_RUN
+
 from .client import UdfClient, encode_request, info_request, init_request, keepalive_request, point_request
+from .handlers import EchoHandler
 from .running import RunningServer
 
 
@@ -94,6 +97,56 @@ def test_output_of_a_backlog_is_not_held_until_the_backlog_is_done(echo_server):
         waited = time.monotonic() - started
         assert waited < 1.5, f"the first answers waited {waited:.1f} s for the slow third point"
         assert client.recv(timeout=10.0).point.time == 3
+
+
+class _RunHandler(EchoHandler):
+    """Takes backlogs as runs (Handler.point_run) and records their sizes; echoes like EchoHandler."""
+
+    def __init__(self, emitter, runs):
+        super().__init__(emitter)
+        self.runs = runs
+
+    def point_run(self, points):
+        self.runs.append(len(points))
+        for point in points:
+            self.point(point)
+
+
+def test_a_backlog_reaches_a_run_handler_in_bounded_runs_in_order(socket_dir):
+    runs = []
+    server = UdfServer(socket_dir / "r.sock", lambda emitter: _RunHandler(emitter, runs))
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        with UdfClient.connect(socket_dir / "r.sock") as client:
+            # the first point keeps the worker busy while the other 40 queue up behind it
+            backlog = [point_request(1, value=1.0, sleep=0.3)] + [point_request(t, value=float(t)) for t in range(2, 42)]
+            client.send_raw(b"".join(encode_request(r) for r in backlog))
+            assert [client.recv().point.time for _ in backlog] == list(range(1, 42))
+    finally:
+        server.shutdown()
+        thread.join()
+    assert sum(runs) == 41 and max(runs) <= MAX_POINT_RUN and max(runs) > 1
+
+
+def test_output_inside_a_long_run_is_not_held_until_the_run_ends(socket_dir):
+    runs = []
+    server = UdfServer(socket_dir / "h.sock", lambda emitter: _RunHandler(emitter, runs))
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        with UdfClient.connect(socket_dir / "h.sock") as client:
+            backlog = [point_request(1, value=1.0), point_request(2, value=2.0, sleep=3.0)]
+            client.send_raw(b"".join(encode_request(r) for r in backlog))
+            started = time.monotonic()
+            assert client.recv(timeout=5.0).point.time == 1
+            waited = time.monotonic() - started
+            assert waited < 1.5, f"the first answer waited {waited:.1f} s for the rest of its run"
+            assert client.recv(timeout=10.0).point.time == 2
+    finally:
+        server.shutdown()
+        thread.join()
+    assert runs == [2]
 
 
 def test_end_of_input_drains_queued_requests_before_close(echo_server):

@@ -34,64 +34,50 @@ class CheckpointJob:
 
 
 class Checkpointer:
-    """Saves queued checkpoint jobs on one daemon thread (started on first use)."""
+    """Saves queued checkpoint jobs on one thread, which runs while there are jobs. It is not a daemon:
+    the interpreter waits for a save in progress at exit instead of killing it inside the engine."""
 
     def __init__(self, store: ModelStore, on_written: Callable[[], None] = lambda: None, max_queued: int = 2):
         self.store = store
         self.on_written = on_written
         self.max_queued = max_queued
         self._jobs: collections.deque[CheckpointJob] = collections.deque()
-        self._cond = threading.Condition()
-        self._busy = False
+        self._lock = threading.Lock()
         self._closed = False
         self._thread: threading.Thread | None = None
 
     def has_room(self) -> bool:
         """True if a job submitted now would be accepted."""
-        with self._cond:
+        with self._lock:
             return not self._closed and len(self._jobs) < self.max_queued
 
     def submit(self, job: CheckpointJob) -> bool:
         """Queue a job; False (job not taken) when the queue is full or the checkpointer is closed."""
-        with self._cond:
+        with self._lock:
             if self._closed or len(self._jobs) >= self.max_queued:
                 return False
             self._jobs.append(job)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
+                self._thread = threading.Thread(target=self._run, name="checkpointer")
                 self._thread.start()
-            self._cond.notify_all()
             return True
 
-    def wait_idle(self) -> None:
-        """Block until every job submitted so far has been written (or has failed)."""
-        with self._cond:
-            self._cond.wait_for(lambda: not self._jobs and not self._busy)
-
     def close(self) -> None:
-        """Write what is queued, then stop; later submits are refused."""
-        with self._cond:
+        """Write what is queued, then refuse later submits."""
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
             thread = self._thread
         if thread is not None:
             thread.join()
 
     def _run(self) -> None:
         while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._jobs or self._closed)
+            with self._lock:
                 if not self._jobs:
+                    self._thread = None
                     return
                 job = self._jobs.popleft()
-                self._busy = True
-            try:
-                ok = self._write(job)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-            job.done(ok)
+            job.done(self._write(job))
 
     def _write(self, job: CheckpointJob) -> bool:
         try:

@@ -7,7 +7,7 @@ import time
 
 from udf.kapacitor_udf import Emitter, Handler, udf_pb2
 
-from .models import ModelRegistry
+from .models import GroupModel, ModelRegistry
 from .options import HtmOptions, OptionError, info_options, parse_options
 from .points import output_name, passthrough_point, read_value, scored_point, template_of
 
@@ -123,18 +123,24 @@ class HtmHandler(Handler):
         self._batch_out = []
 
     def point(self, point: udf_pb2.Point) -> None:
+        self.point_run([point])
+
+    def point_run(self, points: list[udf_pb2.Point]) -> None:
+        """Points in arrival order; each group's model learns its share in one engine call."""
         if self.options is None:
             raise RuntimeError("point received before a successful init")
         if self._begin is not None:
-            if not point.name:
-                point.name = self._begin.name
-            if not point.group:
-                point.group = self._begin.group
-            self._batch_out.extend(self._process(point))
+            for point in points:
+                if not point.name:
+                    point.name = self._begin.name
+                if not point.group:
+                    point.group = self._begin.group
+            self._batch_out.extend(self._process(points))
             return
-        for out in self._process(point):
+        outputs = self._process(points)
+        for out in outputs:
             self.emitter.emit_point(out)
-            self.metrics.points_out.inc()
+        self.metrics.points_out.inc(len(outputs))
 
     def end_batch(self, end: udf_pb2.EndBatch) -> None:
         begin = udf_pb2.BeginBatch()
@@ -153,31 +159,51 @@ class HtmHandler(Handler):
         out_end.name = name
         self.emitter.emit_end(out_end)
 
-    def _process(self, point: udf_pb2.Point) -> list[udf_pb2.Point]:
+    def _process(self, points: list[udf_pb2.Point]) -> list[udf_pb2.Point]:
+        """The output points for the input points, in input order (a warm-up's end answers its buffer)."""
+        self.metrics.points_in.inc(len(points))
+        answers: list[list[udf_pb2.Point]] = [[] for _ in points]
+        by_group: dict[str, list[tuple[int, udf_pb2.Point, float]]] = {}
+        for index, point in enumerate(points):
+            value, reason = read_value(point, self.options.field)
+            if reason is None:
+                by_group.setdefault(point.group, []).append((index, point, value))
+            else:
+                answers[index] = self._bad(point, reason)
+        for group, inputs in by_group.items():
+            self._learn(group, inputs, answers)
+        return [out for answer in answers for out in answer]
+
+    def _learn(self, group: str, inputs: list[tuple[int, udf_pb2.Point, float]], answers: list) -> None:
+        """Feed one group's inputs (index, point, value) to its model; fill answers[index]."""
+        key = (self.task, self.node, group)
+        while True:
+            model = self.registry.get(key, self.options, lambda: template_of(inputs[0][1]))
+            with model.lock:
+                if not model.evicted:
+                    self._groups[group] = model.model_id
+                    self._feed(model, inputs, answers)
+                    return
+
+    def _feed(self, model: GroupModel, inputs: list[tuple[int, udf_pb2.Point, float]], answers: list) -> None:
+        """_learn with the model's lock held."""
         options = self.options
-        self.metrics.points_in.inc()
-        value, reason = read_value(point, options.field)
-        scored = []
-        if reason is None:
-            key = (self.task, self.node, point.group)
-            while True:
-                model = self.registry.get(key, options, lambda: template_of(point))
-                with model.lock:
-                    if model.evicted:
-                        continue
-                    self._groups[point.group] = model.model_id
-                    if model.last_time_ns is not None and point.time <= model.last_time_ns:
-                        reason = "time_order"
-                        break
-                    started = time.perf_counter()
-                    scored = model.accept(point.time, value, point)
-                    self.metrics.step_seconds.observe(time.perf_counter() - started)
-                    if model.due(time.monotonic()):
-                        self.registry.checkpoint_due(model)
-                    break
-        if reason is not None:
-            return self._bad(point, reason)
-        return [scored_point(s.point, options, s.value, s.scores) for s in scored]
+        accepted, last_time = [], model.last_time_ns
+        for index, point, value in inputs:
+            if last_time is not None and point.time <= last_time:
+                answers[index] = self._bad(point, "time_order")
+            else:
+                accepted.append((index, point, value))
+                last_time = point.time
+        if not accepted:
+            return
+        started = time.perf_counter()
+        scored = model.accept([(point.time, value, point) for _, point, value in accepted])
+        self.metrics.step_seconds.observe((time.perf_counter() - started) / len(accepted))
+        for (index, _, _), results in zip(accepted, scored):
+            answers[index] = [scored_point(s.point, options, s.value, s.scores) for s in results]
+        if model.due(time.monotonic()):
+            self.registry.checkpoint_due(model)
 
     def _bad(self, point: udf_pb2.Point, reason: str) -> list[udf_pb2.Point]:
         self.metrics.bad_points.labels(reason).inc()

@@ -26,7 +26,8 @@ class UdfMetrics:
         self.checkpoints = Counter("influxhtm_udf_checkpoints", "Model checkpoints written", registry=r)
         self.step_seconds = Histogram(
             "influxhtm_udf_step_seconds",
-            "Time of one model step (journal append + HTM)",
+            "Time of one model step (journal append + HTM) per point; one observation per model update "
+            "(a point, or one group's share of a backlog run)",
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
             registry=r,
         )

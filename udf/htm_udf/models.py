@@ -26,12 +26,9 @@ from .points import point_from_template
 
 log = logging.getLogger("influxhtm.udf")
 
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-def timestamp_of(time_ns: int) -> datetime.datetime:
-    """Kapacitor's ns-since-epoch as an aware UTC datetime (microsecond precision)."""
-    return _EPOCH + datetime.timedelta(microseconds=time_ns // 1000)
+def epoch_seconds(time_ns: int) -> int:
+    """Kapacitor's ns since the epoch as the engine's whole seconds (UTC wall clock)."""
+    return time_ns // 1_000_000_000
 
 
 def new_detector(options: HtmOptions, lo: float, hi: float) -> AnomalyDetector:
@@ -121,9 +118,8 @@ class GroupModel:
         self.last_time_ns = meta.get("last_time")
         if stored.blob is not None:
             self.detector = AnomalyDetector.load(stored.blob)
-            for entry in stored.journal:  # outputs of replayed entries were answered before the restart
-                self.detector.handle(timestamp_of(entry.time_ns), entry.value)
-                self._seen(entry.time_ns)
+            # outputs of replayed entries were answered before the restart
+            self._learn([entry.time_ns for entry in stored.journal], [entry.value for entry in stored.journal])
             self.records_seen = self.detector.records_seen  # exact even if the metadata lags the checkpoint
         else:
             self.records_seen = 0  # no checkpoint yet: the journal holds every input since creation
@@ -132,10 +128,7 @@ class GroupModel:
                 self.warmup.append((entry.time_ns, entry.value, None))
             if self._range_known() or len(self.warmup) >= self.options.warmup:
                 # the warm-up had completed (and its points were answered) before the restart
-                self.detector = self._create_from_warmup()
-                for time_ns, value, _ in self.warmup:
-                    self.detector.handle(timestamp_of(time_ns), value)
-                self.warmup = []
+                self._finish_warm_up()
         if stored.journal:
             self._mark_dirty()
         return True
@@ -151,11 +144,15 @@ class GroupModel:
             lo, hi = min(lo, hi), max(lo, hi)
         return lo, hi
 
-    def _create_from_warmup(self) -> AnomalyDetector:
+    def _finish_warm_up(self) -> list[tuple[int, float, object, object]]:
+        """Create the model from the warm-up buffer and learn the buffer: (time_ns, value, point, scores)."""
         values = [v for _, v, _ in self.warmup[: self.options.warmup]]
         lo, hi = self._range(values)
         log.info("model %s: warm-up done after %d points, range [%g, %g]", self.model_id, len(values), lo, hi)
-        return new_detector(self.options, lo, hi)
+        self.detector = new_detector(self.options, lo, hi)
+        buffered, self.warmup = self.warmup, []
+        scores = self.detector.handle_epochs([epoch_seconds(t) for t, _, _ in buffered], [v for _, v, _ in buffered])
+        return [(t, v, p, s) for (t, v, p), s in zip(buffered, scores)]
 
     # ---- data ----------------------------------------------------------------------------------
     def _seen(self, time_ns: int) -> None:
@@ -166,24 +163,38 @@ class GroupModel:
         if self.dirty_since is None:
             self.dirty_since = time.monotonic()
 
-    def accept(self, time_ns: int, value: float, point) -> list[Scored]:
-        """Journal the input, then learn it; returns the points answerable now (in time order)."""
+    def accept(self, inputs: list[tuple[int, float, object]]) -> list[list[Scored]]:
+        """Journal, then learn, inputs (time_ns, value, point) in time order; for each input, the points
+        answerable once it is learned (during a warm-up: none, then the whole buffer)."""
+        answers = []
+        while inputs and self.detector is None:
+            answers.append(self._warm_up(*inputs[0]))
+            inputs = inputs[1:]
+        if inputs:
+            self.store.append_journal(self.model_id, *(JournalEntry(t, v) for t, v, _ in inputs))
+            self.unsaved += len(inputs)
+            self._mark_dirty()
+            scores = self._learn([t for t, _, _ in inputs], [v for _, v, _ in inputs])
+            answers.extend([Scored(p, v, s)] for (_, v, p), s in zip(inputs, scores))
+        return answers
+
+    def _learn(self, times_ns: list[int], values: list[float]) -> list:
+        self.records_seen += len(times_ns)
+        if times_ns:
+            self.last_time_ns = times_ns[-1]
+        return self.detector.handle_epochs([epoch_seconds(t) for t in times_ns], values)
+
+    def _warm_up(self, time_ns: int, value: float, point) -> list[Scored]:
         self.store.append_journal(self.model_id, JournalEntry(time_ns, value))
         self._seen(time_ns)
         self.unsaved += 1
         self._mark_dirty()
-        if self.detector is not None:
-            return [Scored(point, value, self.detector.handle(timestamp_of(time_ns), value))]
         self.warmup.append((time_ns, value, point))
         if len(self.warmup) < self.options.warmup:
             return []
-        self.detector = self._create_from_warmup()
-        out = []
-        for t_ns, v, p in self.warmup:
-            if p is None:
-                p = point_from_template(self.template, t_ns, self.options.field, v)
-            out.append(Scored(p, v, self.detector.handle(timestamp_of(t_ns), v)))
-        self.warmup = []
+        field = self.options.field
+        out = [Scored(p if p is not None else point_from_template(self.template, t, field, v), v, s)
+               for t, v, p, s in self._finish_warm_up()]
         self.checkpoint()
         return out
 

@@ -5,9 +5,11 @@
 - The worker (the thread that calls Connection.run) calls the handler, one request at a time, in order.
 - The writer thread writes whatever frames are ready in one write and flushes, so a slow peer never blocks
   the handler.
-- While the worker drains a backlog of requests, the output it emits is handed to the writer at most every
-  `MAX_OUTPUT_DELAY` seconds (and after the last request of the backlog), not point by point: one wake-up
-  and one write per few milliseconds instead of per point. A request arriving alone is answered at once.
+- While the worker drains a backlog of requests, the output it emits waits for the writer up to
+  `MAX_OUTPUT_DELAY` seconds (less if the backlog ends first), not point by point: one wake-up and one
+  write per few milliseconds instead of per point. A request arriving alone is answered at once.
+  Consecutive points of a backlog go to a handler that overrides `Handler.point_run` together (at most
+  `MAX_POINT_RUN`; a stop takes effect between runs).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ log = logging.getLogger("influxhtm.udf.connection")
 
 _READ_SIZE = 1 << 16
 MAX_OUTPUT_DELAY = 0.005  # seconds the worker may hold output back while it drains a backlog
+MAX_POINT_RUN = 16  # consecutive backlog points handed to Handler.point_run at once
 _connection_ids = itertools.count(1)
 
 # Response field keys (field number << 3 | length-delimited wire type) of the data cases, so a data message
@@ -40,42 +43,59 @@ _END_KEY = encode_varint(18 << 3 | 2)
 
 
 class _Mailbox:
-    """An unbounded hand-off from any number of producers to one consumer, who takes everything at once."""
+    """An unbounded hand-off from any number of producers to one consumer, who takes everything at once.
 
-    def __init__(self):
+    Items may be put `hold=True`: the consumer gets them once the oldest is `max_delay` seconds old, with
+    the next item put without hold, or at release_held(), whichever comes first.
+    """
+
+    def __init__(self, max_delay: float = 0.0):
         self._lock = threading.Lock()
         self._items = []
         self._closed = False
-        self._waiter = None  # a held lock the consumer blocks on while the mailbox is empty
+        self._ready = False  # the consumer must take the items now
+        self._due = None  # monotonic deadline of the oldest held item
+        self._max_delay = max_delay
+        self._waiter = None  # a held lock the consumer blocks on while there is nothing to take
 
     def put(self, item) -> bool:
         """Add one item; False (item dropped) once the mailbox is closed."""
-        with self._lock:
-            if self._closed:
-                return False
-            self._items.append(item)
-            self._wake()
-            return True
+        return self.put_many((item,))
 
-    def put_many(self, items) -> bool:
+    def put_many(self, items, *, hold: bool = False) -> bool:
         with self._lock:
             if self._closed:
                 return False
             self._items.extend(items)
-            self._wake()
+            if not hold:
+                self._ready = True
+                self._wake()
+            elif self._due is None:
+                self._due = time.monotonic() + self._max_delay
+                self._wake()  # the consumer now waits for the deadline
             return True
+
+    def release_held(self) -> None:
+        """Make held items due now."""
+        with self._lock:
+            if self._items:
+                self._ready = True
+                self._wake()
 
     def take_all(self) -> list:
         """Wait for items and return all of them; an empty list means closed and drained."""
         while True:
             with self._lock:
-                if self._items or self._closed:
+                if self._closed or self._ready or (self._due is not None and time.monotonic() >= self._due):
                     items = self._items
                     self._items = []
+                    self._ready = False
+                    self._due = None
                     return items
+                timeout = -1 if self._due is None else self._due - time.monotonic()
                 waiter = self._waiter = threading.Lock()
                 waiter.acquire()
-            waiter.acquire()
+            waiter.acquire(timeout=timeout)
 
     def close(self) -> None:
         with self._lock:
@@ -103,9 +123,7 @@ class Emitter:
         self._outbox = outbox
         self._connection_name = connection_name
         self._warned_closed = False
-        self._held: list | None = None  # output of the holding thread not yet handed to the writer
-        self._holder: int | None = None
-        self._held_since = 0.0
+        self._holder: int | None = None  # the thread whose output is held (see hold())
 
     @property
     def closed(self) -> bool:
@@ -149,35 +167,18 @@ class Emitter:
         self._send_pieces((frame,))
 
     def hold(self) -> None:
-        """Collect what the calling thread emits until flush(); other threads' output is not held."""
-        self._held = []
+        """Let what the calling thread emits wait for the writer up to MAX_OUTPUT_DELAY seconds (until
+        release()), so a backlog's answers go out in a few large writes. Other threads' output is not held."""
         self._holder = threading.get_ident()
-        self._held_since = time.monotonic()
-
-    def flush(self, *, older_than: float = 0.0) -> None:
-        """Hand held output to the writer (only if held for at least `older_than` seconds); keep holding."""
-        held = self._held
-        if held and time.monotonic() - self._held_since >= older_than:
-            self._held = []
-            self._held_since = time.monotonic()
-            self._put(held)
 
     def release(self) -> None:
-        """Flush and stop holding."""
-        self.flush()
-        self._held = self._holder = None
+        """Stop holding; what is held goes out now."""
+        self._holder = None
+        self._outbox.release_held()
 
     def _send_pieces(self, pieces) -> None:
-        held = self._held
-        if held is not None and self._holder == threading.get_ident():
-            if not held:
-                self._held_since = time.monotonic()
-            held.extend(pieces)
-        else:
-            self._put(pieces)
-
-    def _put(self, pieces) -> None:
-        if not self._outbox.put_many(pieces) and not self._warned_closed:
+        held = self._holder == threading.get_ident()
+        if not self._outbox.put_many(pieces, hold=held) and not self._warned_closed:
             self._warned_closed = True
             log.debug("%s: connection closed, dropping output", self._connection_name)
 
@@ -256,6 +257,15 @@ _END_OF_INPUT = object()
 _STOP = object()
 
 
+def _point_run_end(items: list, start: int, max_run: int) -> int:
+    """The end of the run of point requests at items[start] (start + 1 if it is not a point)."""
+    end = start
+    limit = min(len(items), start + max_run)
+    while end < limit and isinstance(items[end], udf_pb2.Request) and items[end].WhichOneof("message") == "point":
+        end += 1
+    return max(end, start + 1)
+
+
 def decode_request(frame: bytes) -> udf_pb2.Request:
     """Parse one frame body as a Request; ProtocolError if it is not one."""
     request = udf_pb2.Request()
@@ -278,7 +288,7 @@ class Connection:
         self._handler_factory = handler_factory
         self._max_frame_size = max_frame_size
         self._work = _Mailbox()
-        self._outbox = _Mailbox()
+        self._outbox = _Mailbox(MAX_OUTPUT_DELAY)
         self._emitter = Emitter(self._outbox, self.name)
         self._stop_requested = False
         self._write_failed = False
@@ -327,28 +337,32 @@ class Connection:
     def _work_loop(self, handler: Handler) -> bool:
         """Handle requests until the connection must end; True for a clean end."""
         emitter = self._emitter
+        max_run = MAX_POINT_RUN if type(handler).point_run is not Handler.point_run else 1
         while True:
             items = self._work.take_all()
             if len(items) == 1:  # the usual case of a live stream: answer at once
-                outcome = self._work_item(handler, items, 0)
+                outcome = self._work_items(handler, items, 0, 1)
                 if outcome is not None:
                     return outcome
                 continue
             emitter.hold()
             try:
-                for index in range(len(items)):
-                    outcome = self._work_item(handler, items, index)
+                start = 0
+                while start < len(items):
+                    end = _point_run_end(items, start, max_run)
+                    outcome = self._work_items(handler, items, start, end)
                     if outcome is not None:
                         return outcome
-                    emitter.flush(older_than=MAX_OUTPUT_DELAY)
+                    start = end
             finally:
                 emitter.release()
 
-    def _work_item(self, handler: Handler, items: list, index: int) -> bool | None:
-        """Handle items[index]; None to go on, else whether the connection ends cleanly."""
-        item = items[index]
+    def _work_items(self, handler: Handler, items: list, start: int, end: int) -> bool | None:
+        """Handle items[start:end] (one item, or a run of points); None to go on, else whether the
+        connection ends cleanly."""
+        item = items[start]
         if self._stop_requested:
-            dropped = sum(1 for other in items[index:] if isinstance(other, udf_pb2.Request))
+            dropped = sum(1 for other in items[start:] if isinstance(other, udf_pb2.Request))
             if dropped:
                 log.warning("%s: stopping, %d queued requests dropped", self.name, dropped)
             return True
@@ -357,9 +371,20 @@ class Connection:
         if isinstance(item, Exception):
             self._send_error(str(item))
             return False
-        if not self._dispatch(handler, item):
+        if end - start > 1:
+            handled = self._dispatch_points(handler, [request.point for request in items[start:end]])
+        else:
+            handled = self._dispatch(handler, item)
+        return None if handled else False
+
+    def _dispatch_points(self, handler: Handler, points: list) -> bool:
+        try:
+            handler.point_run(points)
+        except Exception as error:
+            log.exception("%s: %s failed handling %d points", self.name, type(handler).__name__, len(points))
+            self._send_error(f"UDF point request failed: {type(error).__name__}: {error}")
             return False
-        return None
+        return True
 
     def _dispatch(self, handler: Handler, request: udf_pb2.Request) -> bool:
         case = request.WhichOneof("message")

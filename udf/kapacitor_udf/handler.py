@@ -37,6 +37,13 @@ class Handler:
         """One data point (a stream point, or a point inside a batch)."""
         raise NotImplementedError(f"{type(self).__name__} does not accept points")
 
+    def point_run(self, points: list) -> None:
+        """Consecutive points that arrived together (a backlog), in order. Called only if a handler
+        overrides it, to share per-point work (journal writes, locks) across the run; otherwise every
+        point goes to point(). This default calls point() for each."""
+        for point in points:
+            self.point(point)
+
     def end_batch(self, end: udf_pb2.EndBatch) -> None:
         """End of a batch (batch edges only)."""
         raise NotImplementedError(f"{type(self).__name__} does not accept batch data")
