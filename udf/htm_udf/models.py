@@ -235,9 +235,8 @@ class GroupModel:
         """Called by the checkpointer's thread (never with the lock held)."""
         with self.lock:
             self.checkpoint_pending = False
-            if not ok:  # still unsaved: due again at once
+            if not ok:  # still unsaved (the journals hold it); the next try comes when due again
                 self.dirty_since = min(dirty_since, self.dirty_since or dirty_since)
-                self.unsaved = max(self.unsaved, self.options.checkpointEvery)
 
     def _saved(self) -> None:
         self.unsaved = 0

@@ -2,7 +2,8 @@
 
 - The reader thread decodes frames as they arrive, answers keepalives at once (even while the handler is
   busy) and hands every other request to the worker.
-- The worker (the thread that calls Connection.run) calls the handler, one request at a time, in order.
+- The worker (the thread that calls Connection.run) calls the handler, one request (or run of points) at a
+  time, in order.
 - The writer thread writes whatever frames are ready in one write and flushes, so a slow peer never blocks
   the handler.
 - While the worker drains a backlog of requests, the output it emits waits for the writer up to
