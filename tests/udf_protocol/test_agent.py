@@ -112,40 +112,38 @@ class _RunHandler(EchoHandler):
             self.point(point)
 
 
-def test_a_backlog_reaches_a_run_handler_in_bounded_runs_in_order(socket_dir):
+@pytest.fixture
+def run_server(socket_dir):
+    """A server of _RunHandler on a thread: (socket path, the run sizes it saw)."""
     runs = []
     server = UdfServer(socket_dir / "r.sock", lambda emitter: _RunHandler(emitter, runs))
     thread = threading.Thread(target=server.serve_forever)
     thread.start()
-    try:
-        with UdfClient.connect(socket_dir / "r.sock") as client:
-            # the first point keeps the worker busy while the other 40 queue up behind it
-            backlog = [point_request(1, value=1.0, sleep=0.3)] + [point_request(t, value=float(t)) for t in range(2, 42)]
-            client.send_raw(b"".join(encode_request(r) for r in backlog))
-            assert [client.recv().point.time for _ in backlog] == list(range(1, 42))
-    finally:
-        server.shutdown()
-        thread.join()
+    yield socket_dir / "r.sock", runs
+    server.shutdown()
+    thread.join()
+
+
+def test_a_backlog_reaches_a_run_handler_in_bounded_runs_in_order(run_server):
+    path, runs = run_server
+    with UdfClient.connect(path) as client:
+        # the first point keeps the worker busy while the other 40 queue up behind it
+        backlog = [point_request(1, value=1.0, sleep=0.3)] + [point_request(t, value=float(t)) for t in range(2, 42)]
+        client.send_raw(b"".join(encode_request(r) for r in backlog))
+        assert [client.recv().point.time for _ in backlog] == list(range(1, 42))
     assert sum(runs) == 41 and max(runs) <= MAX_POINT_RUN and max(runs) > 1
 
 
-def test_output_inside_a_long_run_is_not_held_until_the_run_ends(socket_dir):
-    runs = []
-    server = UdfServer(socket_dir / "h.sock", lambda emitter: _RunHandler(emitter, runs))
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    try:
-        with UdfClient.connect(socket_dir / "h.sock") as client:
-            backlog = [point_request(1, value=1.0), point_request(2, value=2.0, sleep=3.0)]
-            client.send_raw(b"".join(encode_request(r) for r in backlog))
-            started = time.monotonic()
-            assert client.recv(timeout=5.0).point.time == 1
-            waited = time.monotonic() - started
-            assert waited < 1.5, f"the first answer waited {waited:.1f} s for the rest of its run"
-            assert client.recv(timeout=10.0).point.time == 2
-    finally:
-        server.shutdown()
-        thread.join()
+def test_output_inside_a_long_run_is_not_held_until_the_run_ends(run_server):
+    path, runs = run_server
+    with UdfClient.connect(path) as client:
+        backlog = [point_request(1, value=1.0), point_request(2, value=2.0, sleep=3.0)]
+        client.send_raw(b"".join(encode_request(r) for r in backlog))
+        started = time.monotonic()
+        assert client.recv(timeout=5.0).point.time == 1
+        waited = time.monotonic() - started
+        assert waited < 1.5, f"the first answer waited {waited:.1f} s for the rest of its run"
+        assert client.recv(timeout=10.0).point.time == 2
     assert runs == [2]
 
 
