@@ -110,14 +110,16 @@ def test_a_backlog_is_answered_exactly_like_points_sent_one_by_one(socket_server
     """Points that queue up behind a busy worker are learned in runs (one engine call per group and run);
     the answers, their order and every score equal those of the same points sent one at a time, through
     a warm-up, interleaved groups, a string value and a point going back in time."""
+    def on(host, t, value):
+        return make_point(t, value, field="usage", group=f"host={host}", tags={"host": host}, dims=["host"])
+
     script = []
     for i, (t, v) in enumerate(series(60)):
-        for host, value in (("a", v), ("b", 100.0 - v)):
-            script.append(make_point(t, value, field="usage", group=f"host={host}", tags={"host": host}, dims=["host"]))
+        script += [on("a", t, v), on("b", t, 100.0 - v)]
         if i == 20:
-            script.append(make_point(t + SEC, "oops", field="usage", group="host=a", tags={"host": "a"}, dims=["host"]))
+            script.append(on("a", t + SEC, "oops"))
         if i == 30:
-            script.append(make_point(t - 5 * SEC, 1.0, field="usage", group="host=b", tags={"host": "b"}, dims=["host"]))
+            script.append(on("b", t - 5 * SEC, 1.0))
 
     def answers(directory, one_by_one):
         directory.mkdir()
