@@ -11,7 +11,10 @@
 //!
 //! A checkpoint stores the parameters, the duty cycles and the permanences of the columns that
 //! changed since initialisation; loading regenerates the initial state from the parameters (seed)
-//! and rejects a checkpoint whose parameters generate a different initial state.
+//! and rejects a checkpoint whose parameters generate a different initial state. The initial state
+//! of a parameter set is computed once per process and shared (`initial_for`).
+
+use std::sync::{Arc, Mutex};
 
 use crate::rng::Random;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -371,9 +374,8 @@ impl SpatialPooler {
     /// `localAreaDensity`) or nupic.core would reject.
     pub fn new(params: SpParams) -> Result<Self, String> {
         params.validate()?;
-        let (state, derived, init_rng, initial) = Self::initial_state(params)?;
-        let digest = initial_digest(&state, &initial);
-        Ok(Self::from_valid_state(state, derived, init_rng, &initial, digest))
+        let init = initial_for(params)?;
+        Ok(Self::from_valid_state(init.state.clone(), &init, init.digest))
     }
 
     /// The pools nupic.core initialises for `params` (already validated), the RNG snapshots and
@@ -666,32 +668,34 @@ impl SpatialPooler {
         }
     }
 
-    /// Builds the derived index and buffers around a state known to be consistent.
-    /// `initial` holds every column's initial permanences (for the untouched columns).
-    fn from_valid_state(state: SpState, derived: Derived, init_rng: Vec<Random>, initial: &[f32], init_digest: u32) -> Self {
+    /// Builds the derived index and buffers around a state known to be consistent, which extends
+    /// `init`: the initial connections are `init`'s, only the changed columns are relinked.
+    fn from_valid_state(state: SpState, init: &Initial, init_digest: u32) -> Self {
         let inputs = state.params.input_width as usize;
         let columns = state.params.column_count as usize;
-        let mut overlap = OverlapIndex::new(inputs, columns);
+        let threshold = init.derived.connected_threshold;
+        let mut overlap = init.overlap.clone();
         let mut max_pool = 0;
         for column in 0..columns {
             let size = pool_size(&state.pool_start, column);
             max_pool = max_pool.max(size);
-            let perms = match state.slots[column] {
-                UNTOUCHED => &initial[state.pool_start[column] as usize..][..size],
-                slot => &state.permanences[slot as usize..][..size],
-            };
-            for (input, &p) in pool_inputs(state.pool(column)).zip(perms) {
-                if p >= derived.connected_threshold {
-                    overlap.relink(input, column, true);
+            if state.slots[column] == UNTOUCHED {
+                continue;
+            }
+            let initial = &init.permanences[state.pool_start[column] as usize..][..size];
+            let now = &state.permanences[state.slots[column] as usize..][..size];
+            for ((input, &before), &after) in pool_inputs(state.pool(column)).zip(initial).zip(now) {
+                if (before >= threshold) != (after >= threshold) {
+                    overlap.relink(input, column, after >= threshold);
                 }
             }
         }
-        let bump = derived.below_stimulus_inc;
+        let bump = init.derived.below_stimulus_inc;
         SpatialPooler {
             state,
-            derived,
+            derived: init.derived.clone(),
             overlap,
-            init_rng,
+            init_rng: init.init_rng.clone(),
             init_digest,
             overlap_histogram: vec![0; inputs + 1],
             pool_delta: vec![0.0; max_pool],
@@ -745,12 +749,13 @@ impl SpatialPooler {
         if !c.touched_permanences.iter().all(|p| (0.0..=SYN_PERM_MAX).contains(p)) {
             return bad("a permanence is outside [0, 1]".into());
         }
-        let (mut state, derived, init_rng, initial) = Self::initial_state(c.params)?;
-        if initial_digest(&state, &initial) != c.init_digest {
+        let init = initial_for(c.params)?;
+        if init.digest != c.init_digest {
             return Err("spatial pooler state does not match its parameters: they generate a different initial state \
                         (another seed or engine version)"
                 .into());
         }
+        let mut state = init.state.clone();
         let mut perms = c.touched_permanences.as_slice();
         for &column in &c.touched_columns {
             let size = pool_size(&state.pool_start, column as usize);
@@ -770,8 +775,51 @@ impl SpatialPooler {
         state.overlap_duty = c.overlap_duty;
         state.active_duty = c.active_duty;
         state.min_overlap_duty = c.min_overlap_duty;
-        Ok(Self::from_valid_state(state, derived, init_rng, &initial, c.init_digest))
+        Ok(Self::from_valid_state(state, &init, c.init_digest))
     }
+}
+
+/// What nupic.core's initialisation produces for one parameter set: a pure function of the
+/// parameters, computed once per process and shared by every pooler built or loaded with them
+/// (the models of one UDF server usually all have the same).
+struct Initial {
+    state: SpState,
+    derived: Derived,
+    init_rng: Vec<Random>,
+    permanences: Vec<f32>,
+    /// The connections of the initial permanences.
+    overlap: OverlapIndex,
+    digest: u32,
+}
+
+/// Parameter sets whose initial state stays cached (a few MB each).
+const INITIAL_CACHE_SIZE: usize = 4;
+
+/// The initial state for `params` (validated), from the cache or computed now.
+fn initial_for(params: SpParams) -> Result<Arc<Initial>, String> {
+    static CACHE: Mutex<Vec<Arc<Initial>>> = Mutex::new(Vec::new());
+    let cached = |cache: &[Arc<Initial>]| cache.iter().find(|i| i.state.params == params).cloned();
+    if let Some(hit) = cached(&CACHE.lock().unwrap_or_else(|e| e.into_inner())) {
+        return Ok(hit);
+    }
+    let (state, derived, init_rng, permanences) = SpatialPooler::initial_state(params.clone())?;
+    let digest = initial_digest(&state, &permanences);
+    let mut overlap = OverlapIndex::new(params.input_width as usize, params.column_count as usize);
+    for column in 0..params.column_count as usize {
+        let initial = &permanences[state.pool_start[column] as usize..state.pool_start[column + 1] as usize];
+        for (input, &p) in pool_inputs(state.pool(column)).zip(initial) {
+            if p >= derived.connected_threshold {
+                overlap.relink(input, column, true);
+            }
+        }
+    }
+    let initial = Arc::new(Initial { state, derived, init_rng, permanences, overlap, digest });
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() == INITIAL_CACHE_SIZE {
+        cache.remove(0);
+    }
+    cache.push(Arc::clone(&initial));
+    Ok(initial)
 }
 
 impl Serialize for SpatialPooler {
@@ -1153,6 +1201,30 @@ mod tests {
             sp.compute(&random_input(&mut rng, 454, 42), true, &mut out);
         }
         sp
+    }
+
+    #[test]
+    fn the_shared_initial_state_follows_the_parameters() {
+        // More parameter sets than the cache holds, then the first again: each pooler behaves as its
+        // own parameters say, whether its initial state was computed or taken from the cache.
+        let outputs = |seed: u64| {
+            let mut params = SpParams::nab(454);
+            params.seed = seed;
+            let mut sp = SpatialPooler::new(params).unwrap();
+            let mut rng = Random::new(9);
+            let mut out = Vec::new();
+            (0..20)
+                .map(|_| {
+                    sp.compute(&random_input(&mut rng, 454, 42), true, &mut out);
+                    out.clone()
+                })
+                .collect::<Vec<_>>()
+        };
+        let first = outputs(1);
+        assert_eq!(outputs(1), first); // from the cache
+        let others: Vec<_> = (2..=INITIAL_CACHE_SIZE as u64 + 2).map(outputs).collect();
+        assert!(others.iter().all(|o| *o != first));
+        assert_eq!(outputs(1), first); // computed again after its eviction
     }
 
     #[test]
