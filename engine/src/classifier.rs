@@ -9,10 +9,12 @@
 //!   the entries that survive the epsilon rule;
 //! - buckets that have never been a learning target and entered the matrix together (zero-padded by
 //!   the same growth step) receive identical updates, so their columns stay identical. They share
-//!   one column ("slot") until a bucket becomes a target, when it gets its own copy.
+//!   one column ("slot") until a bucket becomes a target, when it gets its own copy, or until
+//!   nupic.core's softmax gives them different probabilities (see `bucket_probabilities`: buckets
+//!   after the maximum are not shifted), when the slot is split there.
 //!
 //! Sums over buckets (softmax normalisation) still run over every bucket in bucket order, so the
-//! results equal the dense computation exactly.
+//! results equal the dense computation exactly, including the predictions of NuPIC 1.0.5's OPF.
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -225,23 +227,59 @@ impl SdrClassifier {
         }
     }
 
-    /// Softmax over all buckets, computed per slot: exp(score - max) / sum over buckets in order.
-    fn slot_probabilities(&self, scores: &mut [f64]) {
-        let max = scores
-            .iter()
-            .zip(&self.slot_members)
-            .filter(|(_, &m)| m > 0)
-            .map(|(&s, _)| s)
-            .fold(f64::NEG_INFINITY, f64::max);
-        for v in scores.iter_mut() {
-            *v = (*v - max).exp();
+    /// The probability of every bucket 0..=max bucket from the slots' scores, as nupic.core 1.0.6's
+    /// softmax computes it (spec 3.9, with its in-place quirk): it subtracts the maximum through a
+    /// reference to the array element that holds it, so that element (the first maximum, bucket `m`)
+    /// becomes 0 and every bucket after it keeps its unshifted score; then exp, and division by the
+    /// sum taken in bucket order. Returns `m`.
+    fn bucket_probabilities(&self, slot_scores: &[f64], out: &mut Vec<f64>) -> usize {
+        out.clear();
+        out.extend(self.bucket_slot.iter().map(|&slot| slot_scores[slot as usize]));
+        let mut m = 0;
+        for (b, &v) in out.iter().enumerate() {
+            if v > out[m] {
+                m = b;
+            }
+        }
+        let max = out[m];
+        for v in &mut out[..=m] {
+            *v -= max;
         }
         let mut sum = 0.0;
-        for &slot in &self.bucket_slot {
-            sum += scores[slot as usize];
+        for v in out.iter_mut() {
+            *v = v.exp();
+            sum += *v;
         }
-        for v in scores.iter_mut() {
+        for v in out.iter_mut() {
             *v /= sum;
+        }
+        m
+    }
+
+    /// Splits every slot with members on both sides of bucket `m` (members after `m` get a slot of
+    /// their own), so that each slot's buckets receive one probability from `bucket_probabilities`.
+    fn split_slots_at(&mut self, m: usize) {
+        let mut reaches_m = vec![false; self.slot_members.len()];
+        for &slot in &self.bucket_slot[..=m] {
+            reaches_m[slot as usize] = true;
+        }
+        let mut moved_to: Vec<Option<u16>> = vec![None; self.slot_members.len()];
+        for b in m + 1..self.num_buckets() {
+            let slot = self.bucket_slot[b] as usize;
+            if !reaches_m[slot] {
+                continue;
+            }
+            let new_slot = *moved_to[slot].get_or_insert_with(|| {
+                let new_slot = self.slot_members.len() as u16;
+                self.slot_members.push(0);
+                for w in &mut self.weights {
+                    w.copy_slot(slot as u16, new_slot);
+                }
+                new_slot
+            });
+            self.slot_members[slot] -= 1;
+            self.slot_members[new_slot as usize] += 1;
+            self.bucket_slot[b] = new_slot;
         }
     }
 
@@ -285,22 +323,28 @@ impl SdrClassifier {
                 None => act_value,
                 Some(old) => (1.0 - self.act_value_alpha) * old + self.act_value_alpha * act_value,
             });
-            let target_slot = self.bucket_slot[bucket_idx as usize];
-            let num_slots = self.slot_members.len();
-            let mut error = Vec::with_capacity(num_slots);
-            let mut significant = Vec::with_capacity(num_slots);
+            let mut scores = Vec::new();
+            let mut probabilities = Vec::new();
+            let mut error = Vec::new();
+            let mut significant = Vec::new();
             let mut scratch = Row::default();
             for h in 0..self.history.len() {
                 let age = record_num - self.history[h].0;
                 let Ok(k) = self.steps.binary_search(&(age.min(u32::MAX as u64) as u32)) else { continue };
                 let pattern = std::mem::take(&mut self.history[h].1);
                 // error = target - prediction, one-hot target on this record's bucket
-                self.weights[k].scores(&pattern, num_slots, &mut error);
-                self.slot_probabilities(&mut error);
-                for p in error.iter_mut() {
-                    *p = -*p;
+                self.weights[k].scores(&pattern, self.slot_members.len(), &mut scores);
+                let m = self.bucket_probabilities(&scores, &mut probabilities);
+                if scores[self.bucket_slot[m] as usize] != 0.0 {
+                    self.split_slots_at(m); // the buckets after m got other probabilities than their slot-mates
                 }
-                error[target_slot as usize] += 1.0;
+                let num_slots = self.slot_members.len();
+                error.clear();
+                error.resize(num_slots, 0.0);
+                for (&slot, &p) in self.bucket_slot.iter().zip(&probabilities) {
+                    error[slot as usize] = -p;
+                }
+                error[self.bucket_slot[bucket_idx as usize] as usize] += 1.0;
                 significant.clear();
                 significant.extend((0..num_slots as u16).filter(|&s| {
                     self.slot_members[s as usize] > 0 && (self.alpha * error[s as usize]).abs() > WEIGHT_EPSILON
@@ -324,8 +368,9 @@ impl SdrClassifier {
             .zip(&self.weights)
             .map(|(&step, w)| {
                 w.scores(active_inputs, self.slot_members.len(), &mut scores);
-                self.slot_probabilities(&mut scores);
-                (step, self.bucket_slot.iter().map(|&s| scores[s as usize]).collect())
+                let mut p = Vec::with_capacity(self.num_buckets());
+                self.bucket_probabilities(&scores, &mut p);
+                (step, p)
             })
             .collect();
         ClassifierOutput { actual_values, probabilities }

@@ -82,9 +82,8 @@ fn classifier_against_numenta_cl_trace() {
         cl.num_weights(),
         cl.memory_bytes() / 1024
     );
-    // NuPIC's arithmetic is reproduced bit for bit while its learning is understood (records 0..3);
-    // see the report for the divergence from record 4 on.
-    assert!(leading_exact >= 4, "the first records must match NuPIC exactly");
+    assert_eq!(preds_exact, n, "predictions differ from NuPIC's; first mismatch: {first_mismatch:?}");
+    assert_eq!(best_equal, n);
 }
 
 #[test]

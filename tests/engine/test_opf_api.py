@@ -26,16 +26,14 @@ def test_opf_model_matches_golden_raw_scores_and_predictions():
     header, records = load_trace("art_daily_jumpsup-cl")
     model = ModelFactory.create(header["params"])
     model.enableInference({"predictedField": "value"})
-    for r in records[:600]:
+    for r in records:
         result = model.run({"timestamp": parse_timestamp(r["t"]), "value": r["v"]})
         assert result.predictionNumber == r["i"]
         assert isinstance(result.inferences["anomalyScore"], numpy.float32)
         assert float(result.inferences["anomalyScore"]) == r["raw"]
-        assert 1 in result.inferences["multiStepBestPredictions"]
-        if r["i"] < 4:  # see test_golden_parity.test_classifier_predictions_match_nupic
-            assert result.inferences["multiStepBestPredictions"][1] == r["best"]
-            probs = sorted(result.inferences["multiStepPredictions"][1].items(), key=lambda kv: (-kv[1], kv[0]))
-            assert [list(p) for p in probs] == r["preds"]
+        assert result.inferences["multiStepBestPredictions"][1] == r["best"]
+        probs = sorted(result.inferences["multiStepPredictions"][1].items(), key=lambda kv: (-kv[1], kv[0]))
+        assert [list(p) for p in probs] == r["preds"]
 
 
 def test_likelihood_class_matches_golden():
