@@ -26,6 +26,7 @@ from .points import point_from_template
 
 log = logging.getLogger("influxhtm.udf")
 
+
 def epoch_seconds(time_ns: int) -> int:
     """Kapacitor's ns since the epoch as the engine's whole seconds (UTC wall clock)."""
     return time_ns // 1_000_000_000

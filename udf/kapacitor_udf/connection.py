@@ -87,13 +87,14 @@ class _Mailbox:
         """Wait for items and return all of them; an empty list means closed and drained."""
         while True:
             with self._lock:
-                if self._closed or self._ready or (self._due is not None and time.monotonic() >= self._due):
+                now = time.monotonic()
+                if self._closed or self._ready or (self._due is not None and now >= self._due):
                     items = self._items
                     self._items = []
                     self._ready = False
                     self._due = None
                     return items
-                timeout = -1 if self._due is None else self._due - time.monotonic()
+                timeout = -1 if self._due is None else self._due - now  # > 0 here
                 waiter = self._waiter = threading.Lock()
                 waiter.acquire()
             waiter.acquire(timeout=timeout)
