@@ -26,6 +26,17 @@ fn parse_tail(tail: &str) -> PyResult<Tail> {
     }
 }
 
+/// A state blob of `kind` holding the Python face's settings JSON and the engine object.
+fn save_state<'py, T: serde::Serialize + Sync>(py: Python<'py>, kind: StateKind, settings: &str, inner: &T) -> Bound<'py, PyBytes> {
+    let blob = py.allow_threads(|| state::encode(kind, &(settings, inner)));
+    PyBytes::new_bound(py, &blob)
+}
+
+/// (settings, engine object) from a blob written by [`save_state`] with the same `kind`.
+fn load_state<T: serde::de::DeserializeOwned + Send>(py: Python<'_>, kind: StateKind, blob: &[u8]) -> PyResult<(String, T)> {
+    py.allow_threads(|| state::decode(kind, blob)).map_err(value_error)
+}
+
 fn step_tuple(step: StepOutput) -> (f32, Option<u32>, Option<f64>, Vec<(f64, f64)>) {
     (step.raw_score, step.bucket, step.best_prediction, step.predictions)
 }
@@ -81,13 +92,12 @@ impl Model {
     }
 
     fn save<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let blob = py.allow_threads(|| state::encode(StateKind::Model, &(&self.settings, &self.inner)));
-        PyBytes::new_bound(py, &blob)
+        save_state(py, StateKind::Model, &self.settings, &self.inner)
     }
 
     #[staticmethod]
     fn load(py: Python<'_>, blob: &[u8]) -> PyResult<Self> {
-        let (settings, inner) = py.allow_threads(|| state::decode(StateKind::Model, blob)).map_err(value_error)?;
+        let (settings, inner) = load_state(py, StateKind::Model, blob)?;
         Ok(Model { inner, settings })
     }
 }
@@ -167,13 +177,12 @@ impl Detector {
     }
 
     fn save<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let blob = py.allow_threads(|| state::encode(StateKind::Detector, &(&self.settings, &self.inner)));
-        PyBytes::new_bound(py, &blob)
+        save_state(py, StateKind::Detector, &self.settings, &self.inner)
     }
 
     #[staticmethod]
     fn load(py: Python<'_>, blob: &[u8]) -> PyResult<Self> {
-        let (settings, inner) = py.allow_threads(|| state::decode(StateKind::Detector, blob)).map_err(value_error)?;
+        let (settings, inner) = load_state(py, StateKind::Detector, blob)?;
         Ok(Detector { inner, settings })
     }
 }
