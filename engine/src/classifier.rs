@@ -81,6 +81,25 @@ impl Weights {
     /// `significant` lists, ascending, the slots whose update alone exceeds epsilon.
     fn update_row(&mut self, input: u32, alpha: f64, error: &[f64], significant: &[u16], scratch: &mut Row) {
         let row = self.row_mut(input);
+        if is_subset(significant, &row.slots) {
+            // The usual case once a row is established: no new entries, update in place.
+            for (w, &s) in row.weights.iter_mut().zip(&row.slots) {
+                *w = 1.0 * *w + alpha * error[s as usize];
+            }
+            if row.weights.iter().any(|w| w.abs() <= WEIGHT_EPSILON) {
+                let mut kept = 0;
+                for i in 0..row.slots.len() {
+                    if row.weights[i].abs() > WEIGHT_EPSILON {
+                        row.slots[kept] = row.slots[i];
+                        row.weights[kept] = row.weights[i];
+                        kept += 1;
+                    }
+                }
+                row.slots.truncate(kept);
+                row.weights.truncate(kept);
+            }
+            return;
+        }
         scratch.slots.clear();
         scratch.weights.clear();
         let (mut i, mut j) = (0, 0);
@@ -131,6 +150,15 @@ impl Weights {
             + self.rows.capacity() * std::mem::size_of::<Row>()
             + self.rows.iter().map(|r| r.slots.capacity() * 4 + r.weights.capacity() * 8).sum::<usize>()
     }
+}
+
+/// Whether every element of the ascending `small` is in the ascending `large`.
+fn is_subset(small: &[u16], large: &[u16]) -> bool {
+    if small.len() > large.len() {
+        return false;
+    }
+    let mut rest = large.iter();
+    small.iter().all(|s| rest.any(|l| l == s))
 }
 
 /// The raw result of one inference: per step the distribution over buckets 0..=max bucket, and the
