@@ -24,21 +24,9 @@ DB, RP = "bench", "autogen"
 
 
 def serve_passthrough(socket_path: str) -> int:
-    """The pass-through socket UDF: wants and provides a stream, no options, echoes each point."""
-    from udf.kapacitor_udf import Handler, UdfServer, udf_pb2
-
-    class PassThrough(Handler):
-        def __init__(self, emitter):
-            self.emitter = emitter
-
-        def info(self):
-            return udf_pb2.InfoResponse(wants=udf_pb2.STREAM, provides=udf_pb2.STREAM)
-
-        def init(self, request):
-            return udf_pb2.InitResponse(success=True)
-
-        def point(self, point):
-            self.emitter.emit_point(point)
+    """The pass-through socket UDF (bench/passthrough.py)."""
+    from bench.passthrough import PassThrough
+    from udf.kapacitor_udf import UdfServer
 
     UdfServer(socket_path, PassThrough).serve_forever()
     return 0

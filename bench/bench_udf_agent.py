@@ -19,18 +19,11 @@ import time
 from pathlib import Path
 
 import udf
-from udf.kapacitor_udf import Handler, UdfServer, encode_frame, run_process, udf_pb2
+from udf.kapacitor_udf import UdfServer, encode_frame, run_process, udf_pb2
+from bench.passthrough import PassThrough
 from bench.procstat import cpu_seconds
 
 TARGET = 50_000
-
-
-class PassThrough(Handler):
-    def __init__(self, emitter):
-        self.emitter = emitter
-
-    def point(self, point):
-        self.emitter.emit_point(point)
 
 
 def request_stream(count: int) -> bytes:
