@@ -7,7 +7,7 @@ same protocol library), so the difference is the HTM work. Points go to Kapacito
 case ends when the tasks' influxDBOut nodes have received every point (InfluxDB's final flush is not
 timed). Prints one line per case.
 
-    python bench/bench_e2e.py [--points 1500] [--group-points 400] [--passthrough-factor 10]
+    python -m bench.bench_e2e [--points 1500] [--group-points 400] [--passthrough-factor 10]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ DB, RP = "bench", "autogen"
 def serve_passthrough(socket_path: str) -> int:
     """The pass-through socket UDF (bench/passthrough.py)."""
     from bench.passthrough import PassThrough
-    from udf.kapacitor_udf import UdfServer
+    from influxhtm.kapacitor_udf import UdfServer
 
     UdfServer(socket_path, PassThrough).serve_forever()
     return 0
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     kapacitord = find_kapacitord(build=True)
     with tempfile.TemporaryDirectory(prefix="influxhtm-bench-") as tmp:
         root = Path(tmp)
-        passthrough_cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-passthrough", str(root / "pt.sock")]
+        passthrough_cmd = [sys.executable, "-m", "bench.bench_e2e", "--serve-passthrough", str(root / "pt.sock")]
         with InfluxServer(root / "influxdb") as influx, \
                 UdfServerProcess(root / "htm.sock", root / "state") as htm, \
                 UdfServerProcess(root / "pt.sock", command=passthrough_cmd) as passthrough, \

@@ -5,7 +5,7 @@
 NuPIC 1.0.5 cannot run here (Python 2 only); its figures measured on this machine class are quoted from
 spec/htm.md §4.2 for the ratio, and labelled as such.
 
-    python bench/bench_engine.py [--models 8] [--records 20000] [--skip-nab]
+    python -m bench.bench_engine [--models 8] [--records 20000] [--skip-nab]
 """
 
 import argparse
@@ -118,7 +118,7 @@ def main() -> int:
     bench_speed(data / "artificialWithAnomaly" / "art_daily_jumpsup.csv")  # the file of NuPIC's 263/s
     bench_speed(data / "realKnownCause" / "nyc_taxi.csv")  # one of the heaviest models of the corpus
     machine = data / "realKnownCause" / "machine_temperature_system_failure.csv"
-    subprocess.run([sys.executable, __file__, "--memory-only", "--models", str(args.models),
+    subprocess.run([sys.executable, "-m", "bench.bench_engine", "--memory-only", "--models", str(args.models),
                     "--records", str(args.records)], check=True)
     bench_checkpoint(data / "artificialWithAnomaly" / "art_daily_jumpsup.csv", 4032)
     bench_checkpoint(machine, args.records)

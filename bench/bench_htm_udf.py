@@ -29,7 +29,7 @@ from influxhtm.htm import AnomalyDetector
 from influxhtm.store import JournalEntry, ModelStore
 from tests.htm_udf.servers import start_socket_server
 from tests.udf_protocol.client import UdfClient, encode_request, init_request, option, request
-from udf.kapacitor_udf import udf_pb2
+from influxhtm.kapacitor_udf import udf_pb2
 from bench.procstat import cpu_seconds
 
 SEC = 10**9

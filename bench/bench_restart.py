@@ -1,6 +1,6 @@
 """Restart cost of the HTM UDF with many models on disk.
 
-    python -m bench.bench_restart [--models 1000] [--journal 20]  (from the repository root; or PYTHONPATH=.)
+    python -m bench.bench_restart [--models 1000] [--journal 20]  (from the repository root)
 
 Writes `--models` checkpointed models (a real detector after 100 points, plus `--journal` journaled
 inputs each) into a state dir, then measures: server start until the socket accepts, a task's
@@ -21,10 +21,10 @@ import time
 
 from influxhtm.htm import AnomalyDetector
 from influxhtm.store import JournalEntry, ModelStore, model_id_for
-from udf.htm_udf.options import parse_options
+from influxhtm.udf.options import parse_options
 from tests.udf_protocol.client import (UdfClient, encode_request, init_request, option, request,
                                       restore_request)
-from udf.kapacitor_udf import udf_pb2
+from influxhtm.kapacitor_udf import udf_pb2
 
 SEC = 10**9
 T0 = 1_700_000_000
@@ -77,7 +77,7 @@ def main() -> int:
               f"(checkpoint {blob_size / 1024:.0f} KiB each, {args.journal} journaled inputs each)")
         for preload in (True, False):
             start = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "udf.htm_udf", "--socket", sock, "--state-dir", state,
+            proc = subprocess.Popen([sys.executable, "-m", "influxhtm.udf", "--socket", sock, "--state-dir", state,
                                      "--log-level", "WARNING", "--max-resident-models",
                                      str(args.max_resident_models)])
             try:

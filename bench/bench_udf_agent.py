@@ -4,7 +4,7 @@ The agent runs in a child process (so the client does not share its GIL); the cl
 stream points (143 bytes framed) from one thread and reads the N echoed points back on another. Besides
 the wall-clock rate it prints the agent's CPU time per point, which does not depend on how busy the
 machine is.
-Run: PYTHONPATH=. python bench/bench_udf_agent.py [--points N]   (target: >= 50,000 points/s)
+Run: python -m bench.bench_udf_agent [--points N]  (from the repository root)   (target: >= 50,000 points/s)
 """
 
 import argparse
@@ -18,8 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-import udf
-from udf.kapacitor_udf import UdfServer, encode_frame, run_process, udf_pb2
+from influxhtm.kapacitor_udf import UdfServer, encode_frame, run_process, udf_pb2
 from bench.passthrough import PassThrough
 from bench.procstat import cpu_seconds
 
@@ -83,17 +82,14 @@ def timed_round_trip(write_all, read, count: int, agent_pid: int):
     return elapsed, cpu_seconds(agent_pid) - cpu_before
 
 
-def child_env():
-    env = dict(os.environ)
-    repo_root = str(Path(udf.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
-    return env
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SELF_MODULE = ["-m", "bench.bench_udf_agent"]  # run from the repository root, as `make bench` does
 
 
 def bench_socket(count: int):
     with tempfile.TemporaryDirectory(prefix="udfbench-") as directory:
         path = os.path.join(directory, "bench.sock")
-        server = subprocess.Popen([sys.executable, __file__, "--serve-socket", path], env=child_env())
+        server = subprocess.Popen([sys.executable, *SELF_MODULE, "--serve-socket", path], cwd=REPO_ROOT)
         try:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             deadline = time.monotonic() + 30
@@ -114,7 +110,7 @@ def bench_socket(count: int):
 
 
 def bench_process(count: int):
-    agent = subprocess.Popen([sys.executable, __file__, "--serve-process"], env=child_env(),
+    agent = subprocess.Popen([sys.executable, *SELF_MODULE, "--serve-process"], cwd=REPO_ROOT,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
     try:
         out_fd = agent.stdout.fileno()

@@ -1,6 +1,6 @@
 """The pass-through UDF handler the agent and end-to-end benchmarks measure: a stream in, each point echoed."""
 
-from udf.kapacitor_udf import Handler, udf_pb2
+from influxhtm.kapacitor_udf import Handler, udf_pb2
 
 
 class PassThrough(Handler):

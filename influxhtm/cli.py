@@ -30,6 +30,21 @@ def _register_engine(subparsers) -> None:
     p.set_defaults(func=_cmd_nab)
 
 
+def _register_examples(subparsers) -> None:
+    p = subparsers.add_parser("examples", help="write the example kapacitor.conf and TICKscripts into a directory")
+    p.add_argument("--out", default=".", help="directory to write into (default: the current one)")
+    p.add_argument("--force", action="store_true", help="overwrite files that exist")
+    p.set_defaults(func=_cmd_examples)
+
+
+def _cmd_examples(args) -> int:
+    from influxhtm.examples import write_examples
+
+    for path in write_examples(args.out, overwrite=args.force):
+        print(path)
+    return 0
+
+
 def _cmd_detect(args) -> int:
     from influxhtm.detect import detect, nab_detector, read_series
 
@@ -59,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (stderr)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _register_engine(subparsers)
+    _register_examples(subparsers)
     from influxhtm.cli_influx import register as register_influx
-    from udf.htm_udf.cli import register as register_udf
+    from influxhtm.udf.cli import register as register_udf
 
     register_udf(subparsers)
     register_influx(subparsers)

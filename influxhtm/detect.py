@@ -11,8 +11,6 @@ import sys
 from dataclasses import dataclass
 from typing import List, Optional
 
-from tqdm import tqdm
-
 from influxhtm.htm.detector import AnomalyDetector
 from influxhtm.htm.params import nab_encoder_range, nab_probation, nab_resolution
 from influxhtm.htm.timestamps import parse_timestamp
@@ -102,6 +100,8 @@ def detect(series: Series, out_path: str, detector: AnomalyDetector, *, trace_pa
            source: str = "", progress: bool = True) -> None:
     """Scores every record and writes `timestamp,value,anomaly_score,raw_score,anomaly_likelihood`
     (+ `prediction` when the detector predicts)."""
+    from tqdm import tqdm  # progress bars only where a file is scored, not in the UDF
+
     predicting = detector.settings["prediction_steps"] > 0
     one_sided = detector.settings["tail"] == "one-sided"
     trace = gzip.open(trace_path, "wt") if trace_path else None

@@ -1,4 +1,4 @@
-"""Starting the HTM UDF agent (udf.htm_udf) as a socket server or a process UDF, for the tests."""
+"""Starting the HTM UDF agent (influxhtm.udf) as a socket server or a process UDF, for the tests."""
 import os
 import subprocess
 import sys
@@ -17,9 +17,9 @@ def subprocess_env() -> dict:
 
 
 def start_socket_server(sock_path: str, state_dir: str, *extra: str) -> subprocess.Popen:
-    """Start `python -m udf.htm_udf --socket` and wait until its socket exists."""
+    """Start `python -m influxhtm.udf --socket` and wait until its socket exists."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "udf.htm_udf", "--socket", sock_path, "--state-dir", state_dir, *extra],
+        [sys.executable, "-m", "influxhtm.udf", "--socket", sock_path, "--state-dir", state_dir, *extra],
         env=subprocess_env(), cwd=REPO,
     )
     deadline = time.monotonic() + 20
@@ -34,6 +34,6 @@ def start_socket_server(sock_path: str, state_dir: str, *extra: str) -> subproce
 
 
 def spawn_process_udf(state_dir: str, *extra: str) -> UdfClient:
-    """Start `python -m udf.htm_udf` as a process UDF (stdin/stdout); the client's .process is the child."""
-    return UdfClient.spawn([sys.executable, "-u", "-m", "udf.htm_udf", "--state-dir", state_dir, *extra],
+    """Start `python -m influxhtm.udf` as a process UDF (stdin/stdout); the client's .process is the child."""
+    return UdfClient.spawn([sys.executable, "-u", "-m", "influxhtm.udf", "--state-dir", state_dir, *extra],
                            env=subprocess_env(), cwd=REPO)

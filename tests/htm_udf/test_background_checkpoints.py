@@ -5,8 +5,8 @@ import threading
 
 from influxhtm.store import ModelStore
 from tests.udf_protocol.client import make_point, option
-from udf.htm_udf import HtmHandler, ModelRegistry
-from udf.kapacitor_udf import udf_pb2
+from influxhtm.udf import HtmHandler, ModelRegistry
+from influxhtm.kapacitor_udf import udf_pb2
 
 SEC = 10**9
 OPTIONS = [option("field", "usage"), option("min", 0.0), option("max", 100.0), option("checkpointEvery", 10)]

@@ -10,7 +10,7 @@ import urllib.request
 from tests.htm_udf.servers import REPO, subprocess_env
 from tests.udf_protocol.client import (UdfClient, info_request, init_request, keepalive_request, make_point,
                                       option, request)
-from udf.htm_udf.cli import main as cli_main
+from influxhtm.udf.cli import main as cli_main
 
 SEC = 10**9
 RANGE = [option("field", "usage"), option("min", 0.0), option("max", 100.0)]
@@ -94,7 +94,7 @@ def test_metrics_endpoint(socket_server):
 
 
 def test_second_server_refuses_a_live_socket(server):
-    proc = subprocess.run([sys.executable, "-m", "udf.htm_udf", "--socket", server.sock, "--state-dir", server.state],
+    proc = subprocess.run([sys.executable, "-m", "influxhtm.udf", "--socket", server.sock, "--state-dir", server.state],
                           env=subprocess_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "already listening" in proc.stderr

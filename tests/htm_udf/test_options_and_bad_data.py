@@ -5,7 +5,7 @@ import math
 import pytest
 
 from tests.udf_protocol.client import Duration, init_request, make_point, option, request, snapshot_request
-from udf.kapacitor_udf import udf_pb2
+from influxhtm.kapacitor_udf import udf_pb2
 
 SEC = 10**9
 FIELD = option("field", "usage")
@@ -125,7 +125,7 @@ def test_bad_points_logged_once_per_group_and_reason(tmp_path):
     import logging
 
     from influxhtm.store import ModelStore
-    from udf.htm_udf import HtmHandler, ModelRegistry
+    from influxhtm.udf import HtmHandler, ModelRegistry
 
     class Collect:
         def __init__(self):

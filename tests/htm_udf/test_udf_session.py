@@ -9,7 +9,7 @@ import pytest
 
 from tests.udf_protocol.client import (encode_request, info_request, init_request, keepalive_request, make_point,
                                       option, request, restore_request, snapshot_request)
-from udf.kapacitor_udf import udf_pb2
+from influxhtm.kapacitor_udf import udf_pb2
 
 SEC = 10**9
 SCORE_FIELDS = {"value", "raw_score", "anomaly_likelihood", "anomaly_score", "prediction"}

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from udf.kapacitor_udf import udf_pb2
+from influxhtm.kapacitor_udf import udf_pb2
 
 
 def encode_length(value: int) -> bytes:

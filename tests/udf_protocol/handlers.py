@@ -2,7 +2,7 @@
 
 import time
 
-from udf.kapacitor_udf import Handler, udf_pb2
+from influxhtm.kapacitor_udf import Handler, udf_pb2
 
 
 class EchoHandler(Handler):

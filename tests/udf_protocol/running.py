@@ -2,7 +2,7 @@
 
 import threading
 
-from udf.kapacitor_udf import UdfServer
+from influxhtm.kapacitor_udf import UdfServer
 
 from .handlers import EchoHandler
 

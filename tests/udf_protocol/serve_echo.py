@@ -7,7 +7,7 @@ import argparse
 import logging
 import sys
 
-from udf.kapacitor_udf import UdfServer, run_process
+from influxhtm.kapacitor_udf import UdfServer, run_process
 
 from .handlers import EchoHandler
 

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from udf.kapacitor_udf import Handler, UdfServer, udf_pb2
-from udf.kapacitor_udf.framing import encode_varint
+from influxhtm.kapacitor_udf import Handler, UdfServer, udf_pb2
+from influxhtm.kapacitor_udf.framing import encode_varint
 
-from udf.kapacitor_udf.connection import MAX_POINT_RUN
+from influxhtm.kapacitor_udf.connection import MAX_POINT_RUN
 
 from .client import UdfClient, encode_request, info_request, init_request, keepalive_request, point_request
 from .handlers import EchoHandler

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from udf.kapacitor_udf import DEFAULT_MAX_FRAME_SIZE, FrameDecoder, ProtocolError, encode_frame
-from udf.kapacitor_udf.connection import decode_request
-from udf.kapacitor_udf.framing import encode_varint
+from influxhtm.kapacitor_udf import DEFAULT_MAX_FRAME_SIZE, FrameDecoder, ProtocolError, encode_frame
+from influxhtm.kapacitor_udf.connection import decode_request
+from influxhtm.kapacitor_udf.framing import encode_varint
 
 from .client import encode_length
 

@@ -3,7 +3,7 @@
 import io
 import time
 
-from udf.kapacitor_udf import encode_frame, run_process, udf_pb2
+from influxhtm.kapacitor_udf import encode_frame, run_process, udf_pb2
 
 from .client import UdfClient, decode_responses, info_request, init_request, keepalive_request, point_request
 from .handlers import EchoHandler

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from udf.kapacitor_udf import SocketInUseError, UdfServer
+from influxhtm.kapacitor_udf import SocketInUseError, UdfServer
 
 from .client import UdfClient, info_request, init_request, point_request
 from .handlers import EchoHandler

@@ -7,10 +7,10 @@ import pytest
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import FieldDescriptor
 
-import udf.kapacitor_udf
-from udf.kapacitor_udf import udf_pb2
+import influxhtm.kapacitor_udf
+from influxhtm.kapacitor_udf import udf_pb2
 
-PROTO_PATH = Path(udf.kapacitor_udf.__file__).with_name("udf.proto")
+PROTO_PATH = Path(influxhtm.kapacitor_udf.__file__).with_name("udf.proto")
 
 _SCALAR_NAMES = {
     FieldDescriptor.TYPE_BOOL: "bool",

@@ -5,7 +5,7 @@ import json
 import logging
 import time
 
-from udf.kapacitor_udf import Emitter, Handler, udf_pb2
+from influxhtm.kapacitor_udf import Emitter, Handler, udf_pb2
 
 from .models import GroupModel, ModelRegistry
 from .options import HtmOptions, OptionError, info_options, parse_options

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from udf.kapacitor_udf import udf_pb2
+from influxhtm.kapacitor_udf import udf_pb2
 
 from .options import HtmOptions
 

@@ -1,4 +1,4 @@
-"""Entry point of the UDF server: `influxhtm udf ...`, `python -m udf.htm_udf`, `udf/influxhtm-udf`."""
+"""Entry point of the UDF server: `influxhtm udf ...`, `python -m influxhtm.udf`, `udf/influxhtm-udf`."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import logging
 import sys
 
 from influxhtm.store import ModelStore, default_state_dir
-from udf.kapacitor_udf import SocketInUseError, UdfServer, run_process
+from influxhtm.kapacitor_udf import SocketInUseError, UdfServer, run_process
 
 from .handler import HtmHandler
 from .metrics import UdfMetrics

@@ -1,1 +1,0 @@
-"""Kapacitor user-defined functions: the UDF protocol library and the HTM anomaly handler."""
