@@ -36,7 +36,7 @@ from influxhtm.detect import read_series
 from influxhtm.htm.params import nab_probation
 from influxhtm.stack import synthetic
 from influxhtm.stack.influxd import InfluxServer
-from influxhtm.stack.kapacitord import KapacitorServer, find_kapacitord
+from influxhtm.stack.kapacitord import KapacitorServer, find_kapacitord, kapacitord_version
 from influxhtm.stack.udf_server import UdfServerProcess
 
 REPO = Path(__file__).resolve().parents[1]
@@ -212,6 +212,7 @@ def write_results(path: Path, rows: list[dict]) -> None:
 
 def run(args) -> int:
     kapacitord = ensure_stack()
+    print(f"kapacitord {kapacitord_version(kapacitord)} ({kapacitord})", flush=True)
     name, times, values, windows = load_series(args)
     if len(values) < 2:
         raise ValueError("the series needs at least two points")

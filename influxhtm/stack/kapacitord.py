@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import urllib.error
@@ -17,6 +18,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
+
+from influxhtm.examples import KAPACITOR_CONF
 
 from .process import ManagedProcess, free_port
 
@@ -28,10 +31,11 @@ except ModuleNotFoundError:
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONFIG_TEMPLATE = REPO_ROOT / "kapacitor.conf"
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-kapacitor"
-# Newest first: the versions scripts/build-kapacitor knows how to build.
-KNOWN_VERSIONS = ("1.8.3", "1.5.9")
+# The Kapacitor version the stack runs; scripts/build-kapacitor builds it by default. Another version
+# (1.5.9, the pure-Go one) is used only when chosen: INFLUXHTM_KAPACITOR_VERSION=1.5.9 or KAPACITORD=path.
+DEFAULT_VERSION = "1.8.3"
+VERSION_ENV = "INFLUXHTM_KAPACITOR_VERSION"
 STOP_TIMEOUT = 20.0  # seconds between SIGTERM and SIGKILL
 
 
@@ -43,12 +47,18 @@ def _cache_root() -> Path:
     return Path(os.environ.get("INFLUXHTM_CACHE", Path.home() / ".cache" / "influxhtm"))
 
 
+def wanted_version() -> str:
+    """The Kapacitor version to run: $INFLUXHTM_KAPACITOR_VERSION, else DEFAULT_VERSION."""
+    return os.environ.get(VERSION_ENV, DEFAULT_VERSION).lstrip("v")
+
+
 def find_kapacitord(*, build: bool = False) -> Path:
     """Path of a kapacitord binary (the `kapacitor` CLI sits beside it when it was built here).
 
-    Looks at $KAPACITORD, then the build cache (~/.cache/influxhtm/kapacitor/<version>/bin), then PATH.
-    With build=True a missing binary is built by scripts/build-kapacitor (slow the first time).
-    Raises FileNotFoundError when none is found.
+    Looks at $KAPACITORD, then the build cache (~/.cache/influxhtm/kapacitor/<version>/bin) for the wanted
+    version (wanted_version()), then PATH. With build=True a missing binary of that version is built by
+    scripts/build-kapacitor (slow the first time); a failed build raises, it never falls back to another
+    version. Raises FileNotFoundError when none is found.
     """
     env = os.environ.get("KAPACITORD")
     if env:
@@ -56,27 +66,38 @@ def find_kapacitord(*, build: bool = False) -> Path:
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise FileNotFoundError(f"KAPACITORD={env} is not an executable file")
         return path
-    for version in KNOWN_VERSIONS:
-        path = _cache_root() / "kapacitor" / version / "bin" / "kapacitord"
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
+    version = wanted_version()
+    path = _cache_root() / "kapacitor" / version / "bin" / "kapacitord"
+    if path.is_file() and os.access(path, os.X_OK):
+        return path
     on_path = shutil.which("kapacitord")
     if on_path:
         return Path(on_path)
     if not build:
         raise FileNotFoundError(
-            "kapacitord not found: set KAPACITORD, put it on PATH, or run scripts/build-kapacitor")
+            f"kapacitord {version} not found: set KAPACITORD, put it on PATH, or run scripts/build-kapacitor")
     if not BUILD_SCRIPT.is_file():
         raise FileNotFoundError(f"kapacitord not found and the build script {BUILD_SCRIPT} is missing")
-    log.warning("kapacitord not found; building it with %s (this can take a long time)", BUILD_SCRIPT)
-    done = subprocess.run([str(BUILD_SCRIPT)], stdout=subprocess.PIPE, text=True)
+    log.warning("kapacitord %s not found; building it with %s (this can take a long time)", version, BUILD_SCRIPT)
+    done = subprocess.run([str(BUILD_SCRIPT), "--version", version], stdout=subprocess.PIPE, text=True)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        raise FileNotFoundError(f"{BUILD_SCRIPT} failed (exit {done.returncode}); see its messages above")
+        raise FileNotFoundError(f"{BUILD_SCRIPT} --version {version} failed (exit {done.returncode}); "
+                                "see its messages above")
     path = Path(lines[-1]) / "kapacitord"
     if not path.is_file():
         raise FileNotFoundError(f"{BUILD_SCRIPT} reported {lines[-1]} but it holds no kapacitord")
     return path
+
+
+def kapacitord_version(kapacitord: str | os.PathLike) -> str:
+    """The version a kapacitord binary reports (`kapacitord version`), e.g. "1.8.3"."""
+    out = subprocess.run([str(kapacitord), "version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, timeout=30).stdout
+    match = re.search(r"Kapacitor\s+v?(\S+)", out)
+    if not match:
+        raise KapacitorError(f"{kapacitord} version printed no version: {out.strip()!r}")
+    return match.group(1).rstrip(",")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -188,7 +209,7 @@ class KapacitorServer:
                  extra_udfs: Mapping[str, Mapping[str, object]] | None = None,
                  udf_timeout: str = "20s", snapshot_interval: str = "10s", log_level: str = "INFO",
                  kapacitord: str | os.PathLike | None = None,
-                 config_template: str | os.PathLike = CONFIG_TEMPLATE,
+                 config_template: str | os.PathLike = KAPACITOR_CONF,
                  startup_timeout: float = 60.0):
         self.dir = Path(tmpdir)
         self.influx_url = influx_url

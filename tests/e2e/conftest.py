@@ -11,16 +11,21 @@ from __future__ import annotations
 import pytest
 from influxdb import InfluxDBClient
 
-from influxhtm.stack.kapacitord import KapacitorServer, find_kapacitord
+from influxhtm.stack.kapacitord import KapacitorServer, find_kapacitord, kapacitord_version
 from influxhtm.stack.udf_server import UdfServerProcess
 
 from .helpers import DB
 
 
 @pytest.fixture(scope="session")
-def kapacitord_path():
-    """The kapacitord binary; built by scripts/build-kapacitor when it is not there yet (slow once)."""
-    return find_kapacitord(build=True)
+def kapacitord_path(request):
+    """The kapacitord binary; built by scripts/build-kapacitor when it is not there yet (slow once).
+    Its version is printed in the test report, so a run says which Kapacitor it drove."""
+    path = find_kapacitord(build=True)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"end-to-end tests drive kapacitord {kapacitord_version(path)} ({path})")
+    return path
 
 
 @pytest.fixture(scope="session")
