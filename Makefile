@@ -1,6 +1,7 @@
 # influxhtm — the two commands of the README:
 #   make demo   the main job: the whole TICK stack on the embedded defaults (installs/builds what is missing)
 #   make test   every test: Rust engine (golden parity) + Python suites against real InfluxDB and Kapacitor
+# Also: make test-fast (no servers, nothing slow), make lint (ruff, mypy, rustfmt, clippy), make bench.
 # Slow builds are cached outside the repo: cargo target in ~/.cache/influxhtm/cargo-target, kapacitord in
 # ~/.cache/influxhtm/kapacitor, pip wheels in pip's cache.
 
@@ -11,7 +12,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/influxhtm/cargo-target
 
 SOURCES := pyproject.toml engine/Cargo.toml $(shell find engine/src -name '*.rs')
 
-.PHONY: all install demo test test-rust test-python bench stack clean
+.PHONY: all install demo test test-rust test-python test-fast lint bench stack clean
 
 all: install
 
@@ -41,8 +42,24 @@ test-python: stack
 
 test: test-rust test-python
 
+# Unit, property and parity tests only: no InfluxDB/Kapacitor servers, no wheel build (a minute or two).
+test-fast: install
+	cd engine && cargo test --release
+	$(BIN)/python -m pytest -m "not stack and not slow" $(PYTEST_ARGS)
+
+$(VENV)/.lint-tools: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q 'ruff>=0.6' 'mypy>=1.10' types-protobuf types-requests
+	touch $@
+
+lint: install $(VENV)/.lint-tools
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	cd engine && cargo fmt --check
+	cd engine && cargo clippy --release --features python --all-targets -- -D warnings
+
 bench: stack
-	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	for b in bench/bench_*.py; do m=$$(basename $$b .py); echo "== $$m"; $(BIN)/python -m bench.$$m || exit 1; done
 
 clean:
 	rm -rf $(VENV) influxhtm/_engine*.so

@@ -22,3 +22,14 @@ def influxdb_server(tmp_path_factory):
     _ensure_influxd()
     with InfluxServer(tmp_path_factory.mktemp("influxd")) as server:
         yield server
+
+
+# Fixtures whose tests need a real server; such tests get the `stack` marker, so `-m "not stack"` skips
+# them without anyone having to remember to mark them.
+STACK_FIXTURES = {"influxdb_server", "kapacitord_path"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.stack)
