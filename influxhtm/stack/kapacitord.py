@@ -94,10 +94,10 @@ def kapacitord_version(kapacitord: str | os.PathLike) -> str:
     """The version a kapacitord binary reports (`kapacitord version`), e.g. "1.8.3"."""
     out = subprocess.run([str(kapacitord), "version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, timeout=30).stdout
-    match = re.search(r"Kapacitor\s+v?(\S+)", out)
+    match = re.search(r"Kapacitor\b.*?\bv?(\d+\.\d+\.\d+)", out)  # "Kapacitor OSS version 1.8.3 (git: ...)"
     if not match:
         raise KapacitorError(f"{kapacitord} version printed no version: {out.strip()!r}")
-    return match.group(1).rstrip(",")
+    return match.group(1)
 
 
 # ----------------------------------------------------------------------------------------------
