@@ -1,4 +1,5 @@
-"""CLI subcommands on InfluxDB: ``sensors list|data``, ``backfill``, ``plot``, ``retention setup|show|drop``.
+"""CLI subcommands on InfluxDB: ``sensors list|data``, ``backfill``, ``plot``, ``retention setup|show|drop``,
+``migrate-results``.
 
 Connection flags default to the environment: INFLUX_HOST, INFLUX_PORT, INFLUX_DATABASE, INFLUX_USERNAME,
 INFLUX_PASSWORD, INFLUX_SSL; the model store to INFLUXHTM_STATE_DIR.
@@ -11,6 +12,9 @@ import csv
 import json
 import os
 import sys
+
+from .results import MIGRATE_CHUNK
+from .schema import ANOMALY_SCORE, LEGACY_FIELD_TAG, RESULT_SUFFIX, SOURCE_FIELD_TAG
 
 __all__ = ["register", "connect"]
 
@@ -214,10 +218,31 @@ def _cmd_retention_drop(args) -> int:
     return 0
 
 
+# -- migration from the old tag ------------------------------------------------------------------
+
+def _cmd_migrate_results(args) -> int:
+    from .results import migrate_results
+
+    client = connect(args)
+    report = migrate_results(client, args.measurement, drop_old=args.drop_old, dry_run=args.dry_run,
+                             chunk_size=args.chunk_size)
+    verb = "to copy" if args.dry_run else "copied"
+    for item in report.copied:
+        print(f"{item.retention_policy}.{item.measurement}	{item.points} points {verb}")
+    for statement in report.dropped:
+        print("-- drop the old-tag series" + (" (dry run)" if args.dry_run else ""))
+        print(statement + ";")
+    if not report.copied and not report.dropped:
+        print("no results under the old tag", file=sys.stderr)
+    elif report.copied and not args.drop_old:
+        print("old-tag series kept; run again with --drop-old to delete them", file=sys.stderr)
+    return 0
+
+
 # -- registration ---------------------------------------------------------------------------------
 
 def register(subparsers) -> None:
-    """Add ``sensors``, ``backfill``, ``plot`` and ``retention`` to the ``influxhtm`` command."""
+    """Add ``sensors``, ``backfill``, ``plot``, ``retention`` and ``migrate-results`` to ``influxhtm``."""
     conn = _connection_parent()
     when = _range_parent()
 
@@ -252,7 +277,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("plot", parents=[conn, _sensor_parent(True), when],
                               help="PNG of value, prediction and anomaly score of a sensor's results")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
-    p.add_argument("--threshold", type=float, default=0.5, help="mark points with anomaly_score over it")
+    p.add_argument("--threshold", type=float, default=0.5, help=f"mark points with {ANOMALY_SCORE} over it")
     p.set_defaults(func=_guarded(_cmd_plot))
 
     retention = subparsers.add_parser("retention", help="retention policies + continuous queries for results")
@@ -272,3 +297,17 @@ def register(subparsers) -> None:
     p.add_argument("--keep-policies", action="store_true", help="drop only the continuous queries")
     p.add_argument("--dry-run", action="store_true", help="print the InfluxQL, change nothing")
     p.set_defaults(func=_guarded(_cmd_retention_drop))
+
+    p = subparsers.add_parser(
+        "migrate-results", parents=[conn],
+        help=f"rewrite results stored under the old tag {LEGACY_FIELD_TAG!r} under {SOURCE_FIELD_TAG!r}",
+        description=f"Copy every result point tagged {LEGACY_FIELD_TAG}=<field> (and no {SOURCE_FIELD_TAG}) to "
+                    f"the same point tagged {SOURCE_FIELD_TAG}=<field>, in every retention policy of the "
+                    "database; with --drop-old then drop the old series. Idempotent.")
+    p.add_argument("--measurement", action="append",
+                   help=f"only this result measurement (repeatable; default every *{RESULT_SUFFIX} one)")
+    p.add_argument("--drop-old", action="store_true", help="after copying, DROP SERIES of the old-tag series")
+    p.add_argument("--dry-run", action="store_true", help="count the points and print the statements, change nothing")
+    p.add_argument("--chunk-size", type=int, default=MIGRATE_CHUNK,
+                   help=f"points per read/write (default {MIGRATE_CHUNK})")
+    p.set_defaults(func=_guarded(_cmd_migrate_results))

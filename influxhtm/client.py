@@ -7,7 +7,7 @@ from pathlib import Path
 from influxdb import InfluxDBClient
 
 from .influxql import build_select, from_ns, quote_ident, to_ns
-from .schema import RESULT_SUFFIX
+from .schema import RAW_SCORE, RESULT_SUFFIX
 from .sensor import Sensor, time_range
 from .store import default_state_dir
 
@@ -96,8 +96,9 @@ class InfluxHtmClient(InfluxDBClient):
             count += len(batch)
         return count
 
-    def series_time_bounds(self, source: str, field: str, tags: dict):
-        """``(first, last)`` times of ``field`` in ``source`` (quoted) under ``tags``; ``(None, None)`` if empty."""
+    def series_time_bounds(self, source: str, field: str, tags):
+        """``(first, last)`` times of ``field`` in ``source`` (quoted) under ``tags`` (a dict, or a list of
+        dicts of which any one may match); ``(None, None)`` if empty."""
         first_q, params = build_select(source, [field], tags, limit=1)
         last_q, _ = build_select(source, [field], tags, limit=1, last_n=True)
         first = self.query_points(first_q, params)
@@ -106,10 +107,14 @@ class InfluxHtmClient(InfluxDBClient):
         last = self.query_points(last_q, params)
         return first[0]["time"], last[0]["time"]
 
-    def select_series(self, source: str, fields: list, tags: dict, *, since=None, until=None,
+    def select_series(self, source: str, fields: list, tags, *, since=None, until=None,
                       limit: int | None = None, aggregation: dict | None = None, fill="none",
-                      time_as_ns: bool = False) -> list:
-        """Rows of ``fields`` from ``source`` (quoted) under ``tags``, oldest first (see Sensor.get_data)."""
+                      time_as_ns: bool = False, tag_columns=()) -> list:
+        """Rows of ``fields`` from ``source`` (quoted) under ``tags``, oldest first (see Sensor.get_data).
+
+        ``tags`` is a dict, or a list of dicts of which any one may match; ``tag_columns`` (not with an
+        aggregation) adds those tags' values to each row.
+        """
         since_ns, until_ns = time_range(since, until)
         if aggregation is not None and not isinstance(aggregation, dict):
             raise ValueError(f'aggregation must be a dict like {{"method": "mean", "period": "10m"}}, '
@@ -126,9 +131,9 @@ class InfluxHtmClient(InfluxDBClient):
                 return []
         last_n = limit is not None and until_ns is not None and since is None
         query, params = build_select(source, fields, tags, since_ns=since_ns, until_ns=until_ns, limit=limit,
-                                     aggregation=aggregation, fill=fill, last_n=last_n)
+                                     aggregation=aggregation, fill=fill, last_n=last_n, tag_columns=tag_columns)
         if aggregation is None and limit is None:
-            rows = self._select_paged(source, fields, tags, since_ns, until_ns)
+            rows = self._select_paged(source, fields, tags, since_ns, until_ns, tag_columns)
         else:
             rows = self.query_points(query, params, time_as_ns=True)
         if last_n:
@@ -138,11 +143,12 @@ class InfluxHtmClient(InfluxDBClient):
                 row["time"] = from_ns(row["time"])
         return rows
 
-    def _select_paged(self, source: str, fields: list, tags: dict, since_ns, until_ns) -> list:
+    def _select_paged(self, source: str, fields: list, tags, since_ns, until_ns, tag_columns=()) -> list:
         """All rows in pages of ``page_size`` (a server's max-row-limit cannot truncate the result)."""
         rows, cursor, seen_at_cursor, page = [], since_ns, 0, self.page_size
         while True:
-            query, params = build_select(source, fields, tags, since_ns=cursor, until_ns=until_ns, limit=page)
+            query, params = build_select(source, fields, tags, since_ns=cursor, until_ns=until_ns, limit=page,
+                                         tag_columns=tag_columns)
             batch = self.query_points(query, params, time_as_ns=True)
             if len(batch) == page and batch[0]["time"] == batch[-1]["time"]:
                 page *= 2  # one instant (several series) fills the page: read it whole
@@ -173,7 +179,7 @@ class InfluxHtmClient(InfluxDBClient):
         tag_values = {}
         for key, rows in self.query(f"SHOW TAG VALUES {suffix}WITH KEY = {quote_ident(self.tag_key)}").items():
             tag_values[key[0]] = [row["value"] for row in rows]
-        sensors = []
+        sensors: list[Sensor] = []
         for name in sorted(fields):
             if measurement is not None and name != measurement:
                 continue
@@ -184,7 +190,7 @@ class InfluxHtmClient(InfluxDBClient):
         return sensors
 
     def _is_result_measurement(self, name: str, field_types: dict) -> bool:
-        return name.endswith(self.result_suffix) and "raw_score" in field_types
+        return name.endswith(self.result_suffix) and RAW_SCORE in field_types
 
     def get_sensor(self, measurement: str, component: str | None = None, *, tag_key: str | None = None,
                    field: str | None = None, retention_policy: str | None = None) -> Sensor:
@@ -197,14 +203,24 @@ class InfluxHtmClient(InfluxDBClient):
         from .sensor_model import HtmSensorModel
         store = self.model_store
         models = []
+        from .store import StoreError
         for model_id in store.model_ids():
-            meta = store.metadata(model_id)
-            if meta.get("source") != "library" or meta.get("database") != self.database:
+            try:
+                meta = store.metadata(model_id)
+            except StoreError:  # unreadable: quarantined when the model is opened
                 continue
-            sensor = Sensor(self, meta["measurement"], meta.get("component"), tag_key=meta.get("tag_key"),
-                            field=meta.get("field"), retention_policy=meta.get("retention_policy"))
+            if meta.origin != "library" or meta.database != self.database:
+                continue
+            sensor = Sensor(self, meta.measurement, meta.component, tag_key=meta.tag_key,
+                            field=meta.source_field, retention_policy=meta.retention_policy)
             models.append(HtmSensorModel(sensor, model_id=model_id))
         return models
+
+    def migrate_results(self, measurements=None, *, drop_old: bool = False, dry_run: bool = False, **kwargs):
+        """Rewrite results stored under the old tag ``field`` under ``source_field``: see
+        :func:`influxhtm.results.migrate_results` (``influxhtm migrate-results`` on the command line)."""
+        from .results import migrate_results
+        return migrate_results(self, measurements, drop_old=drop_old, dry_run=dry_run, **kwargs)
 
     # camelCase names of the 2016 seed
     listSensors = list_sensors

@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+from collections.abc import Mapping
 
 __all__ = [
-    "quote_ident", "quote_literal", "qualified_measurement", "parse_duration", "validate_duration",
-    "to_utc", "to_ns", "from_ns", "Nanos", "line", "series_key", "field_key", "format_float", "aggregate_call",
-    "fill_clause", "build_select", "AGGREGATE_METHODS",
+    "AGGREGATE_METHODS", "Nanos", "aggregate_call", "build_select", "field_key", "fill_clause", "format_field",
+    "format_float", "from_ns", "line", "parse_duration", "qualified_measurement", "quote_ident", "quote_literal",
+    "series_key", "tag_condition", "to_ns", "to_utc", "validate_duration",
 ]
 
 UTC = _dt.timezone.utc
@@ -174,6 +175,29 @@ def field_key(name: str) -> str:
     return _check_lp_text(name, "field key", _NAME_SPECIALS).translate(_FIELD_KEY_ESCAPES)
 
 
+def format_field(value, field_type: str = "float") -> str:
+    """A line-protocol field value of an InfluxDB field type (``SHOW FIELD KEYS``' ``fieldType``).
+
+    Values read back as JSON lose their type (a float 2.0 comes back as ``2``), so rewriting a point
+    takes the type from the server: float, integer, unsigned, string or boolean.
+    """
+    if field_type == "float":
+        return format_float(value)
+    if field_type == "integer":
+        return f"{int(value)}i"
+    if field_type == "unsigned":
+        return f"{int(value)}u"
+    if field_type == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError(f"boolean field value expected, got {value!r}")
+        return "true" if value else "false"
+    if field_type == "string":
+        if not isinstance(value, str):
+            raise ValueError(f"string field value expected, got {value!r}")
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise ValueError(f"unknown field type {field_type!r}")
+
+
 def line(measurement: str, tags: dict, fields: dict, time_ns: int) -> str:
     """One line-protocol line with float fields; tags are sorted (InfluxDB's preferred order)."""
     field_text = ",".join(f"{field_key(k)}={format_float(v)}" for k, v in fields.items() if v is not None)
@@ -213,15 +237,44 @@ def fill_clause(fill) -> str:
     raise ValueError(f"invalid fill {fill!r}: use one of {', '.join(FILL_OPTIONS)} or a number")
 
 
-def build_select(source: str, fields, tags: dict, *, since_ns: int | None = None,
+def tag_condition(tags, params: dict) -> str:
+    """The WHERE condition for ``tags`` (a dict, or a list of dicts of which any one may match).
+
+    Values go into ``params`` as bind parameters (``$tag0``, ... for a dict; ``$tag<i>_<j>`` for the
+    i-th of a list); keys are cast ``::tag``. A value ``None`` leaves the key out; ``""`` matches
+    points without that tag. Returns ``""`` when nothing is filtered.
+    """
+    alternatives = [tags] if isinstance(tags, Mapping) else list(tags)
+    if not alternatives:
+        raise ValueError("an empty list of tag filters matches nothing")
+    clauses = []
+    for which, alternative in enumerate(alternatives):
+        parts = []
+        for index, (key, value) in enumerate(sorted(alternative.items())):
+            if value is None:
+                continue
+            name = f"tag{index}" if len(alternatives) == 1 else f"tag{which}_{index}"
+            params[name] = value
+            parts.append(f"{quote_ident(key)}::tag = ${name}")
+        if not parts:
+            return ""  # this alternative matches everything
+        clauses.append(parts)
+    if len(clauses) == 1:
+        return " AND ".join(clauses[0])
+    return "(" + " OR ".join("(" + " AND ".join(parts) + ")" for parts in clauses) + ")"
+
+
+def build_select(source: str, fields, tags, *, since_ns: int | None = None,
                  until_ns: int | None = None, limit: int | None = None, aggregation: dict | None = None,
-                 fill="none", last_n: bool = False) -> tuple[str, dict]:
+                 fill="none", last_n: bool = False, tag_columns=()) -> tuple[str, dict]:
     """A SELECT over ``source`` (an already quoted measurement) for ``fields``, filtered by ``tags``.
 
     Returns ``(query, bind_params)``: tag values travel as bind parameters (keys cast ``::tag`` and
     fields ``::field``, so a tag and a field of the same name stay apart), times as integer
-    nanoseconds (both bounds inclusive). ``aggregation`` is ``{"method": m, "period": p}`` (period
-    optional); each field ``f`` comes back as column ``f``. ``last_n`` orders newest first so LIMIT
+    nanoseconds (both bounds inclusive). ``tags`` is a dict, or a list of dicts of which any one may
+    match (see :func:`tag_condition`). ``aggregation`` is ``{"method": m, "period": p}`` (period
+    optional); each field ``f`` comes back as column ``f``. ``tag_columns`` (not with an aggregation)
+    also returns those tags, each as a column of its name. ``last_n`` orders newest first so LIMIT
     picks the last points (the caller reverses them).
     """
     if isinstance(fields, str):
@@ -234,14 +287,16 @@ def build_select(source: str, fields, tags: dict, *, since_ns: int | None = None
             raise ValueError(f"unknown aggregation keys {sorted(unknown)}: use 'method' and 'period'")
         columns = ", ".join(f"{aggregate_call(aggregation['method'], f)} AS {quote_ident(f)}"
                             for f in fields)
+        if tag_columns:
+            raise ValueError("tag_columns cannot go with an aggregation")
     else:
-        columns = ", ".join(f"{quote_ident(f)}::field AS {quote_ident(f)}" for f in fields)
-    conditions, params = [], {}
-    for index, (key, value) in enumerate(sorted(tags.items())):
-        if value is None:
-            continue
-        params[f"tag{index}"] = value
-        conditions.append(f"{quote_ident(key)}::tag = $tag{index}")
+        columns = ", ".join([f"{quote_ident(f)}::field AS {quote_ident(f)}" for f in fields]
+                            + [f"{quote_ident(t)}::tag AS {quote_ident(t)}" for t in tag_columns])
+    conditions: list[str] = []
+    params: dict = {}
+    condition = tag_condition(tags, params)
+    if condition:
+        conditions.append(condition)
     if since_ns is not None:
         conditions.append(f"time >= {int(since_ns)}")
     if until_ns is not None:

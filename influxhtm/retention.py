@@ -5,8 +5,9 @@ For each period ``p`` kept for ``d`` (``--periods 10m:30d,1h:365d,1d:INF``): ret
 (``GROUP BY time(p), *`` keeps the tags), ``mean`` of ``value`` and ``prediction`` and ``max`` and
 ``mean`` of each score (``anomaly_score_max``, ``anomaly_score_mean``, ...) into ``"htm_<p>"``, under the
 same measurement name. For the whole database the CQ reads every ``*_htm`` measurement; for one sensor
-only that sensor's result series. Setup is idempotent: it compares with what SHOW reports and only
-creates, alters or replaces what differs.
+only that sensor's result series (its tags plus ``source_field``; a CQ made before the tag was renamed
+filters on ``field`` and is replaced by the next setup). Setup is idempotent: it compares with what SHOW
+reports and only creates, alters or replaces what differs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from .influxql import parse_duration, quote_ident, quote_literal, validate_duration
-from .schema import RESULT_SUFFIX, SCORE_FIELDS, result_measurement, result_tags
+from .schema import PREDICTION, RESULT_SUFFIX, SCORE_FIELDS, VALUE, result_measurement, result_tags
 
 __all__ = ["Period", "Change", "parse_periods", "plan_retention", "setup_retention", "show_retention",
            "drop_retention", "default_rp", "rp_name", "cq_name", "cq_statement"]
@@ -85,7 +86,7 @@ def cq_name(period: Period, sensor=None) -> str:
 
 
 def _select_list() -> str:
-    columns = ['mean("value") AS "value"', 'mean("prediction") AS "prediction"']
+    columns = [f"mean({quote_ident(name)}) AS {quote_ident(name)}" for name in (VALUE, PREDICTION)]
     for score in SCORE_FIELDS:
         columns.append(f"max({quote_ident(score)}) AS {quote_ident(score + '_max')}")
         columns.append(f"mean({quote_ident(score)}) AS {quote_ident(score + '_mean')}")

@@ -1,24 +1,47 @@
 """The result schema: where and how HTM results sit beside a series in InfluxDB (DESIGN.md §4).
 
-Measurement ``<source measurement>_htm``, the source tags plus tag ``field`` (the modelled field), float
-fields ``value``, ``raw_score``, ``anomaly_likelihood``, ``anomaly_score`` and ``prediction`` (omitted when
-there is none).
+Every name of the schema is defined here, once; the library, the UDF, the retention tooling, the demo and
+the tests import them (TICKscripts and the README necessarily spell them out).
+
+Measurement ``<source measurement>_htm``, the source tags plus tag ``source_field`` (the modelled field),
+float fields ``value``, ``raw_score``, ``anomaly_likelihood``, ``anomaly_score`` and ``prediction``
+(omitted when there is none).
+
+Results written before the tag was renamed carry the modelled field in tag ``field`` instead
+(:data:`LEGACY_FIELD_TAG`; FIELD is an InfluxQL keyword, so an unquoted ``WHERE field = 'x'`` does not
+parse). The library still reads them (:func:`result_series_filters`), and ``influxhtm migrate-results``
+rewrites them under the new tag.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
-    "RESULT_SUFFIX", "FIELD_TAG", "RESULT_FIELDS", "SCORE_FIELDS", "result_measurement", "result_tags",
-    "log_scaled_likelihood", "result_fields",
+    "ANOMALY_LIKELIHOOD", "ANOMALY_SCORE", "LEGACY_FIELD_TAG", "PREDICTION", "RAW_SCORE", "RESULT_FIELDS",
+    "RESULT_SUFFIX", "SCORE_FIELDS", "SOURCE_FIELD_TAG", "VALUE", "legacy_result_tags", "log_scaled_likelihood",
+    "result_fields", "result_measurement", "result_series_filters", "result_tags",
 ]
 
+#: suffix of a result measurement: ``cpu`` -> ``cpu_htm``
 RESULT_SUFFIX = "_htm"
-FIELD_TAG = "field"
-RESULT_FIELDS = ("value", "raw_score", "anomaly_likelihood", "anomaly_score", "prediction")
-SCORE_FIELDS = ("raw_score", "anomaly_likelihood", "anomaly_score")
+#: the tag holding the name of the modelled field
+SOURCE_FIELD_TAG = "source_field"
+#: the tag that held it before (still read; ``influxhtm migrate-results`` rewrites it)
+LEGACY_FIELD_TAG = "field"
+
+# Field names of a result point. All floats; a new field gets its name here and its place in
+# RESULT_FIELDS (and, when it is not a float, its own case in result_fields).
+VALUE = "value"  # the input value
+RAW_SCORE = "raw_score"  # fraction of active columns not predicted
+ANOMALY_LIKELIHOOD = "anomaly_likelihood"  # the anomaly likelihood of the raw score
+ANOMALY_SCORE = "anomaly_score"  # the one to alert on (NAB's final score)
+PREDICTION = "prediction"  # best 1-step prediction made at this point, for the next one
+
+RESULT_FIELDS = (VALUE, RAW_SCORE, ANOMALY_LIKELIHOOD, ANOMALY_SCORE, PREDICTION)
+SCORE_FIELDS = (RAW_SCORE, ANOMALY_LIKELIHOOD, ANOMALY_SCORE)
 
 # float64 value of ln(1.0000000001 - 1.0): NAB's divisor, which maps a likelihood of 1.0 to exactly 1.0.
 _LOG_SCALE_DIVISOR = -23.02585084720009
@@ -30,13 +53,41 @@ def result_measurement(measurement: str, suffix: str = RESULT_SUFFIX) -> str:
 
 
 def result_tags(source_tags: Mapping[str, str], field: str) -> dict:
-    """The source tags plus ``field=<modelled field>``."""
-    if FIELD_TAG in source_tags and source_tags[FIELD_TAG] != field:
-        raise ValueError(f"source tags already have a {FIELD_TAG!r} tag ({source_tags[FIELD_TAG]!r}); "
-                         "the result schema reserves it for the modelled field")
+    """The source tags plus ``source_field=<modelled field>``."""
+    if SOURCE_FIELD_TAG in source_tags and source_tags[SOURCE_FIELD_TAG] != field:
+        raise ValueError(f"source tags already have a {SOURCE_FIELD_TAG!r} tag "
+                         f"({source_tags[SOURCE_FIELD_TAG]!r}); the result schema reserves it for the "
+                         "modelled field")
     tags = dict(source_tags)
-    tags[FIELD_TAG] = field
+    tags[SOURCE_FIELD_TAG] = field
     return tags
+
+
+def legacy_result_tags(source_tags: Mapping[str, str], field: str) -> dict | None:
+    """The tags results of these source tags had under the old schema (``field=<modelled field>``).
+
+    None when the source tags have a ``field`` tag themselves: the old schema refused to write those.
+    """
+    if LEGACY_FIELD_TAG in source_tags:
+        return None
+    tags = dict(source_tags)
+    tags[LEGACY_FIELD_TAG] = field
+    return tags
+
+
+def result_series_filters(source_tags: Mapping[str, str], field: str) -> list[dict]:
+    """Tag filters that find the results of a series, new and old: any one of them matches.
+
+    The first is :func:`result_tags`; the second (if any) matches points written under the old tag:
+    :func:`legacy_result_tags` plus ``source_field=''``, which in InfluxQL means "has no such tag", so
+    a new point whose source series happens to have a ``field`` tag is not taken for an old one.
+    """
+    filters = [result_tags(source_tags, field)]
+    legacy = legacy_result_tags(source_tags, field)
+    if legacy is not None:
+        legacy[SOURCE_FIELD_TAG] = ""
+        filters.append(legacy)
+    return filters
 
 
 def log_scaled_likelihood(likelihood: float) -> float:
@@ -55,12 +106,8 @@ def _float_or_none(name: str, value: Any) -> float | None:
 
 def result_fields(value, raw_score, anomaly_likelihood=None, anomaly_score=None,
                   prediction=None) -> dict:
-    """The float fields of one result point, leaving out the ones that are ``None``."""
-    fields = {
-        "value": _float_or_none("value", value),
-        "raw_score": _float_or_none("raw_score", raw_score),
-        "anomaly_likelihood": _float_or_none("anomaly_likelihood", anomaly_likelihood),
-        "anomaly_score": _float_or_none("anomaly_score", anomaly_score),
-        "prediction": _float_or_none("prediction", prediction),
-    }
+    """The fields of one result point, leaving out the ones that are ``None``."""
+    given = {VALUE: value, RAW_SCORE: raw_score, ANOMALY_LIKELIHOOD: anomaly_likelihood,
+             ANOMALY_SCORE: anomaly_score, PREDICTION: prediction}
+    fields = {name: _float_or_none(name, number) for name, number in given.items()}
     return {name: number for name, number in fields.items() if number is not None}

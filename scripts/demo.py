@@ -34,6 +34,8 @@ from influxdb import InfluxDBClient
 
 from influxhtm.detect import read_series
 from influxhtm.htm.params import nab_probation
+from influxhtm.influxql import quote_ident
+from influxhtm.schema import ANOMALY_LIKELIHOOD, ANOMALY_SCORE, RAW_SCORE, VALUE, result_measurement
 from influxhtm.stack import synthetic
 from influxhtm.stack.influxd import InfluxServer
 from influxhtm.stack.kapacitord import KapacitorServer, find_kapacitord, kapacitord_version
@@ -42,6 +44,8 @@ from influxhtm.stack.udf_server import UdfServerProcess
 REPO = Path(__file__).resolve().parents[1]
 TICKSCRIPTS = REPO / "tickscripts"
 DATABASE = "demo"
+# the result fields the demo reads back and writes to its CSV (NAB's column order)
+RESULT_COLUMNS = (VALUE, ANOMALY_SCORE, RAW_SCORE, ANOMALY_LIKELIHOOD)
 RP = "autogen"
 log = logging.getLogger("demo")
 
@@ -107,7 +111,8 @@ def wait_for_scores(client: InfluxDBClient, measurement: str, expected: int, kap
     deadline = time.monotonic() + timeout
     count = 0
     while time.monotonic() < deadline:
-        rows = list(client.query(f'SELECT count("anomaly_score") FROM "{measurement}"').get_points())
+        rows = list(client.query(f"SELECT count({quote_ident(ANOMALY_SCORE)}) FROM {quote_ident(measurement)}")
+                    .get_points())
         count = rows[0]["count"] if rows else 0
         if count >= expected:
             return count
@@ -178,8 +183,8 @@ def plot(path: Path, name: str, rows: list[dict], alerts: list[dict], windows, c
 
     times = [dt.datetime.fromisoformat(r["time"].replace("Z", "+00:00")).replace(tzinfo=None) for r in rows]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(14, 6), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
-    top.plot(times, [r["value"] for r in rows], lw=0.6, color="tab:blue", label="value")
-    bottom.plot(times, [r["anomaly_score"] for r in rows], lw=0.6, color="tab:orange", label="anomaly_score")
+    top.plot(times, [r[VALUE] for r in rows], lw=0.6, color="tab:blue", label=VALUE)
+    bottom.plot(times, [r[ANOMALY_SCORE] for r in rows], lw=0.6, color="tab:orange", label=ANOMALY_SCORE)
     bottom.axhline(crit, color="tab:red", lw=0.8, ls="--", label=f"alert threshold {crit}")
     for ax in (top, bottom):
         for i, (lo, hi) in enumerate(windows):
@@ -190,8 +195,8 @@ def plot(path: Path, name: str, rows: list[dict], alerts: list[dict], windows, c
     for i, t in enumerate(crit_times):
         top.axvline(t, color="tab:red", lw=1.0, label="alert" if i == 0 else None)
     top.set_title(f"influxhtm demo: {name} through InfluxDB -> Kapacitor -> HTM UDF")
-    top.set_ylabel("value")
-    bottom.set_ylabel("anomaly_score")
+    top.set_ylabel(VALUE)
+    bottom.set_ylabel(ANOMALY_SCORE)
     bottom.set_ylim(0, 1.05)
     top.legend(loc="upper left", fontsize=8)
     bottom.legend(loc="upper left", fontsize=8)
@@ -202,7 +207,7 @@ def plot(path: Path, name: str, rows: list[dict], alerts: list[dict], windows, c
 
 
 def write_results(path: Path, rows: list[dict]) -> None:
-    columns = ["time", "value", "anomaly_score", "raw_score", "anomaly_likelihood"]
+    columns = ["time", *RESULT_COLUMNS]
     with open(path, "w", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
@@ -218,7 +223,7 @@ def run(args) -> int:
         raise ValueError("the series needs at least two points")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="influxhtm-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    out_measurement = f"{name}_htm"
+    out_measurement = result_measurement(name)
     alert_log = workdir / "alerts.log"
     lo, hi = min(values), max(values)
     probation = nab_probation(len(values))
@@ -252,8 +257,8 @@ def run(args) -> int:
                                  timeout=max(60.0, 0.05 * len(values)))
         wait_for_alert_task(kap, "htm_demo_alert", len(values), timeout=60.0)
         alerts = read_alerts(alert_log)
-        rows = list(client.query(f'SELECT "value", "anomaly_score", "raw_score", "anomaly_likelihood" '
-                                 f'FROM "{out_measurement}"', epoch=None).get_points())
+        columns = ", ".join(quote_ident(column) for column in RESULT_COLUMNS)
+        rows = list(client.query(f"SELECT {columns} FROM {quote_ident(out_measurement)}", epoch=None).get_points())
         print(summarize(name, len(values), scored, seconds, alerts, windows, learned_from))
         plot_path = Path(args.plot)
         plot(plot_path, name, rows, alerts, windows, args.crit, learned_from)
@@ -277,7 +282,7 @@ def main(argv=None) -> int:
     parser.add_argument("--labels", help="anomaly windows for --data (NAB combined_windows.json style)")
     parser.add_argument("--seed", type=int, default=7, help="synthetic series seed (default 7)")
     parser.add_argument("--days", type=int, default=21, help="synthetic series length in days (default 21)")
-    parser.add_argument("--crit", type=float, default=0.5, help="alert threshold on anomaly_score (default 0.5)")
+    parser.add_argument("--crit", type=float, default=0.5, help=f"alert threshold on {ANOMALY_SCORE} (default 0.5)")
     parser.add_argument("--plot", default=str(REPO / "out" / "demo.png"), help="PNG to write (default out/demo.png)")
     parser.add_argument("--workdir", help="keep servers' data and logs here (default: a temp dir, removed)")
     parser.add_argument("--keep", action="store_true", help="leave the stack running until Ctrl-C (or SIGTERM)")

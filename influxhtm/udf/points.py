@@ -4,13 +4,13 @@ from __future__ import annotations
 import math
 
 from influxhtm.kapacitor_udf import udf_pb2
+from influxhtm.schema import SOURCE_FIELD_TAG, result_measurement
 
 from .options import HtmOptions
 
 MAX_MAGNITUDE = 1e15
 # Why a point is not scored; also the label values of the bad-points metric.
 BAD_REASONS = ("missing", "string", "bool", "nan", "inf", "magnitude", "time_order")
-FIELD_TAG = "field"
 
 
 def read_value(point: udf_pb2.Point, field: str) -> tuple[float | None, str | None]:
@@ -35,7 +35,7 @@ def read_value(point: udf_pb2.Point, field: str) -> tuple[float | None, str | No
 
 
 def output_name(options: HtmOptions, input_name: str) -> str:
-    return options.measurement or f"{input_name}_htm"
+    return options.measurement or result_measurement(input_name)
 
 
 def template_of(point: udf_pb2.Point) -> dict:
@@ -71,7 +71,7 @@ def _base(src: udf_pb2.Point, options: HtmOptions, keep_fields: bool) -> udf_pb2
     out = udf_pb2.Point()
     out.CopyFrom(src)
     out.name = output_name(options, src.name)
-    out.tags[FIELD_TAG] = options.field
+    out.tags[SOURCE_FIELD_TAG] = options.field
     if not keep_fields:
         out.ClearField("fieldsDouble")
         out.ClearField("fieldsInt")

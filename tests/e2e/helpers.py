@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +13,11 @@ from influxdb import InfluxDBClient
 from influxhtm.detect import read_series
 from influxhtm.htm import AnomalyDetector
 from influxhtm.htm.params import nab_probation
+from influxhtm.influxql import quote_ident
+from influxhtm.schema import ANOMALY_SCORE, result_measurement
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("INFLUXHTM_SHARED", REPO.parent / "shared"))
-NAB_DATA = SHARED / "nab" / "data"
+NAB_DATA = REPO / "tests" / "fixtures" / "nab" / "data"
 TICKSCRIPTS = REPO / "tickscripts"
 DB = "e2e"
 RP = "autogen"
@@ -59,7 +59,7 @@ def stream_vars(measurement: str, series: Series, *, group_by: list[str], **extr
     values = {
         "database": DB, "retention_policy": RP, "measurement": measurement,
         "group_by": {"type": "list", "value": [{"type": "string", "value": g} for g in group_by]},
-        "field": "value", "output_measurement": f"{measurement}_htm",
+        "field": "value", "output_measurement": result_measurement(measurement),
         "min": float(min(series.values)), "max": float(max(series.values)),
         "probation": nab_probation(len(series.values)),
     }
@@ -87,7 +87,7 @@ def wait_count(client: InfluxDBClient, measurement: str, expected: int, *, where
     deadline = time.monotonic() + timeout
     count = 0
     while time.monotonic() < deadline:
-        rows = query(client, f'SELECT count("anomaly_score") FROM "{measurement}" {where}')
+        rows = query(client, f"SELECT count({quote_ident(ANOMALY_SCORE)}) FROM {quote_ident(measurement)} {where}")
         count = rows[0]["count"] if rows else 0
         if count >= expected:
             return count

@@ -59,6 +59,6 @@ def test_batch_task_scores_query_results(kapacitor, influx_client):
     assert status["status"] == "finished", status
     wait_count(influx_client, "batchsrc_htm", len(source.values))
     rows = query(influx_client, 'SELECT * FROM "batchsrc_htm"')
-    assert {(r["host"], r["field"]) for r in rows} == {("b", "value")}
+    assert {(r["host"], r["source_field"]) for r in rows} == {("b", "value")}
     expected = offline_scores(source, probation=100)
     assert_scores_equal(rows, expected, source)

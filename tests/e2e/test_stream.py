@@ -9,6 +9,8 @@ import time
 import pytest
 
 from influxhtm.htm.params import nab_probation
+from influxhtm.influxql import quote_ident
+from influxhtm.schema import result_measurement
 
 from .helpers import (DB, RP, TICKSCRIPTS, interleave, lines, nab_series, offline_scores, query,
                       assert_scores_equal, stream_vars, wait_count)
@@ -36,7 +38,8 @@ def jumpsup(kapacitor, influx_client, tmp_path_factory):
 def test_one_result_point_per_input_with_source_tags_and_float_fields(jumpsup, influx_client):
     series, rows, _ = jumpsup
     assert len(rows) == len(series.values)
-    assert {(r["host"], r["field"]) for r in rows} == {("nab", "value")}
+    assert {(r["host"], r["source_field"]) for r in rows} == {("nab", "value")}
+    assert "field" not in rows[0]
     types = {r["fieldKey"]: r["fieldType"] for r in query(influx_client, 'SHOW FIELD KEYS FROM "jumpsup_htm"')}
     assert types == {"value": "float", "raw_score": "float", "anomaly_likelihood": "float",
                      "anomaly_score": "float", "prediction": "float"}
@@ -63,6 +66,7 @@ def test_alert_fires_inside_the_labelled_window(jumpsup, kapacitor):
     assert late, "no CRITICAL alert after the probation period"
     assert all(JUMPSUP_WINDOW[0] <= t <= JUMPSUP_WINDOW[1] for t in late), late
     assert "host=nab" in critical[0]["message"] and "anomaly_score=" in critical[0]["message"]
+    assert "source_field=value" in critical[0]["message"]  # the alert groups by the result tag too
 
 
 def test_each_group_keeps_its_own_model(kapacitor, influx_client):
@@ -93,12 +97,12 @@ def test_template_serves_several_measurements(kapacitor, influx_client):
     for measurement in series:
         kapacitor.define_task_from_template(f"e2e_{measurement}", "e2e_htm_template", dbrps=[(DB, RP)], vars={
             "database": DB, "retention_policy": RP, "measurement": measurement, "field": "value",
-            "output_measurement": f"{measurement}_htm"})
+            "output_measurement": result_measurement(measurement)})
     for measurement, s in series.items():
         kapacitor.write(lines(measurement, {"host": "x"}, s), db=DB, rp=RP)
     for measurement, s in series.items():
-        wait_count(influx_client, f"{measurement}_htm", rows, kap=kapacitor, task_id=f"e2e_{measurement}")
-        got = query(influx_client, f'SELECT * FROM "{measurement}_htm"')
+        wait_count(influx_client, result_measurement(measurement), rows, kap=kapacitor, task_id=f"e2e_{measurement}")
+        got = query(influx_client, f"SELECT * FROM {quote_ident(result_measurement(measurement))}")
         assert [r["value"] for r in got] == s.values
         warm = s.head(288)
         expected = offline_scores(s, min_value=min(warm.values), max_value=max(warm.values), probation=750)

@@ -5,8 +5,9 @@ import time
 import pytest
 
 from influxhtm.client import InfluxHtmClient
-from influxhtm.influxql import line
-from influxhtm.retention import (Period, drop_retention, parse_periods, setup_retention, show_retention)
+from influxhtm.influxql import line, quote_ident
+from influxhtm.retention import Period, cq_statement, drop_retention, parse_periods, setup_retention, show_retention
+from influxhtm.schema import ANOMALY_LIKELIHOOD, ANOMALY_SCORE, LEGACY_FIELD_TAG, RAW_SCORE, SOURCE_FIELD_TAG, VALUE
 
 
 @pytest.fixture
@@ -70,6 +71,7 @@ def test_sensor_cq_with_hostile_component_and_drop(client):
     assert len(odd_cqs) == 1
     (query,) = odd_cqs.values()
     assert "component::tag = 'it\\'s \"odd\"; DROP'" in query
+    assert "source_field::tag = 'value'" in query
     assert "FROM " + client.database + ".autogen.motion_htm" in query
     assert len(show_retention(client)["continuous_queries"]) == 2
 
@@ -89,15 +91,15 @@ def test_continuous_query_runs_and_keeps_tags(client):
     for i in range(80):  # 8 s of results, 10 per second, two series
         t = start + i * 100_000_000
         for component, base in (("a", 0.0), ("b", 10.0)):
-            lines.append(line("motion_htm", {"component": component, "field": "value"},
-                              {"value": base + i, "raw_score": 0.0, "anomaly_likelihood": 0.5,
-                               "anomaly_score": 1.0 if i % 10 == 3 else 0.1}, t))
+            lines.append(line("motion_htm", {"component": component, SOURCE_FIELD_TAG: "value"},
+                              {VALUE: base + i, RAW_SCORE: 0.0, ANOMALY_LIKELIHOOD: 0.5,
+                               ANOMALY_SCORE: 1.0 if i % 10 == 3 else 0.1}, t))
     client.write_lines(lines)
     deadline = time.monotonic() + 20
     rows = []
     while time.monotonic() < deadline:
         rows = list(client.query('SELECT * FROM "htm_2s"."motion_htm" GROUP BY *', epoch="ns").get_points(
-            tags={"component": "a", "field": "value"}))
+            tags={"component": "a", SOURCE_FIELD_TAG: "value"}))
         if len(rows) >= 2:
             break
         time.sleep(0.5)
@@ -108,5 +110,18 @@ def test_continuous_query_runs_and_keeps_tags(client):
     assert row["anomaly_score_max"] == 1.0  # the spike survives downsampling
     assert row["anomaly_score_mean"] < 1.0
     b_rows = list(client.query('SELECT * FROM "htm_2s"."motion_htm" GROUP BY *').get_points(
-        tags={"component": "b", "field": "value"}))
+        tags={"component": "b", SOURCE_FIELD_TAG: "value"}))
     assert b_rows, "tags were not kept (GROUP BY *)"
+
+
+def test_sensor_cq_made_for_the_old_tag_is_replaced(client):
+    sensor = client.get_sensor("motion", "Front+Door")
+    new = cq_statement(client.database, Period("10m", "30d"), "autogen", sensor)
+    old = new.replace(f"{quote_ident(SOURCE_FIELD_TAG)}::tag", f"{quote_ident(LEGACY_FIELD_TAG)}::tag")
+    assert old != new
+    client.query(f'CREATE RETENTION POLICY "htm_10m" ON {quote_ident(client.database)} DURATION 30d REPLICATION 1')
+    client.query(old, method="POST")
+    changes = setup_retention(client, "10m:30d", sensor=sensor)
+    assert [(c.action, c.kind) for c in changes] == [("replace", "continuous query")]
+    (query,) = show_retention(client, sensor=sensor)["continuous_queries"].values()
+    assert "source_field::tag = 'value'" in query and "field::tag" not in query.replace("source_field", "")
