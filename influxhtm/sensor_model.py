@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import sys
 
 from .influxql import Nanos, from_ns, line, qualified_measurement, quote_ident, quote_literal, to_ns
-from .results import HtmModelResults
-from .schema import RESULT_FIELDS, log_scaled_likelihood, result_fields, result_measurement, result_tags
+from .results import HtmModelResults, prefer_current_tag
+from .schema import (
+    ANOMALY_LIKELIHOOD,
+    ANOMALY_SCORE,
+    PREDICTION,
+    RAW_SCORE,
+    RESULT_FIELDS,
+    SOURCE_FIELD_TAG,
+    VALUE,
+    log_scaled_likelihood,
+    result_fields,
+    result_measurement,
+    result_series_filters,
+    result_tags,
+)
 from .sensor import time_range
 
 __all__ = ["HtmSensorModel", "DETECTOR_OPTIONS"]
+
+log = logging.getLogger("influxhtm.library")
 
 #: keyword arguments of influxhtm.htm.AnomalyDetector that a model may be created with
 DETECTOR_OPTIONS = ("min_value", "max_value", "probation", "tail", "tm", "prediction_steps", "time_of_day",
@@ -25,7 +41,8 @@ class HtmSensorModel:
     Its metadata (source database, retention policy, measurement, tags, field, detector options,
     created, records seen, last time processed) and its checkpoint live in the model store shared with
     the UDF (``client.model_store``), under :attr:`model_id`. Its results go to the result schema:
-    measurement ``<measurement>_htm``, the sensor's tags plus ``field``, float fields.
+    measurement ``<measurement>_htm``, the sensor's tags plus ``source_field``, float fields (results
+    written under the old tag ``field`` are read too).
 
     ``options`` are ``influxhtm.htm.AnomalyDetector``'s keyword arguments; ``min_value``/``max_value``
     default to the range of the sensor's stored data when the detector is first needed.
@@ -45,20 +62,33 @@ class HtmSensorModel:
         self.result_tags = result_tags(sensor.tags, sensor.field)
         self._detector = None
         self._likelihood = None
+        self._options = dict(options)
         store = self.client.model_store
         if not store.exists(self.model_id):
-            store.update_metadata(self.model_id, **self._new_metadata(options))
+            store.write_metadata(self.model_id, self._new_metadata(options))
 
-    def _new_metadata(self, options: dict) -> dict:
+    def _new_metadata(self, options: dict):
+        from .store import ModelMetadata
         s = self.sensor
-        return {
-            "source": "library", "task": None, "node": None, "group": None,
-            "database": s.database, "retention_policy": s.retention_policy, "measurement": s.measurement,
-            "field": s.field, "tags": s.tags, "tag_key": s.tag_key, "component": s.component,
-            "result_measurement": self.result_measurement, "options": dict(options),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(), "records_seen": 0,
-            "last_time_ns": None,
-        }
+        return ModelMetadata(
+            origin="library", database=s.database, retention_policy=s.retention_policy,
+            measurement=s.measurement, source_field=s.field, tags=dict(s.tags), tag_key=s.tag_key,
+            component=s.component, result_measurement=self.result_measurement, detector_options=dict(options))
+
+    def _quarantine(self, problem: Exception) -> None:
+        """Move the unloadable stored model aside (never deleted) and start a new one with the same
+        detector options (the stored ones if they are readable, else this object's)."""
+        from .store import StoreError
+        store = self.client.model_store
+        try:
+            options = store.metadata(self.model_id).detector_options
+        except StoreError:
+            options = self._options
+        entry = store.quarantine(self.model_id, f"cannot be loaded: {problem}")
+        log.warning("model %s (%r): cannot be loaded (%s); moved to %s; starting a new model",
+                    self.model_id, self.sensor, problem, entry.path)
+        store.write_metadata(self.model_id, self._new_metadata(options))
+        self._detector = None
 
     def __repr__(self) -> str:
         return f"HtmSensorModel({self.model_id!r}, sensor={self.sensor!r})"
@@ -66,16 +96,25 @@ class HtmSensorModel:
     # -- metadata ----------------------------------------------------------------------------------
 
     @property
-    def metadata(self) -> dict:
-        """The model's metadata as kept in the model store."""
-        return self.client.model_store.metadata(self.model_id)
+    def metadata(self):
+        """The model's :class:`influxhtm.store.ModelMetadata` record as kept in the model store (an
+        unreadable one is quarantined and a new model started)."""
+        from .store import ModelNotFoundError, StoreError
+        store = self.client.model_store
+        try:
+            return store.metadata(self.model_id)
+        except ModelNotFoundError:
+            raise
+        except StoreError as exc:
+            self._quarantine(exc)
+            return store.metadata(self.model_id)
 
     @property
     def records_seen(self) -> int:
         """Records the detector has learned from (by backfill)."""
         if self._detector is not None:
             return self._detector.records_seen
-        return int(self.metadata.get("records_seen") or 0)
+        return self.metadata.records_seen
 
     @property
     def last_time(self) -> _dt.datetime | None:
@@ -84,16 +123,18 @@ class HtmSensorModel:
         return None if ns is None else from_ns(ns)
 
     def _last_time_ns(self):
-        return self.metadata.get("last_time_ns")
+        return self.metadata.last_time_ns
 
     def delete(self, drop_results: bool = False) -> None:
-        """Remove the model from the store; with ``drop_results`` also delete its result series."""
+        """Remove the model from the store; with ``drop_results`` also delete its result series (those
+        under the old tag ``field`` too)."""
         self.client.model_store.delete(self.model_id)
         self._detector = None
         if drop_results:
-            where = " AND ".join(f"{quote_ident(k)} = {quote_literal(v)}" for k, v in self.result_tags.items())
-            self.client.query(f"DROP SERIES FROM {quote_ident(self.result_measurement)} WHERE {where}",
-                              method="POST")
+            for tags in result_series_filters(self.sensor.tags, self.sensor.field):
+                where = " AND ".join(f"{quote_ident(k)} = {quote_literal(v)}" for k, v in sorted(tags.items()))
+                self.client.query(f"DROP SERIES FROM {quote_ident(self.result_measurement)} WHERE {where}",
+                                  method="POST")
 
     # -- detector ----------------------------------------------------------------------------------
 
@@ -101,31 +142,44 @@ class HtmSensorModel:
     def detector(self):
         """The ``influxhtm.htm.AnomalyDetector`` (restored from the store, or created on first use)."""
         if self._detector is None:
-            self._detector = self._load_or_create_detector()
+            self._detector = self._restored_detector() or self._new_detector()
         return self._detector
 
-    def _load_or_create_detector(self):
+    def _restored_detector(self):
+        """The detector of the store's checkpoint + journal; None before the first checkpoint. A model that
+        cannot be loaded (corrupt, a newer format, refused by the engine) is quarantined: None."""
         from .htm import AnomalyDetector
+        from .store import ModelNotFoundError, StoreError
         store = self.client.model_store
-        stored = store.load(self.model_id)
-        if stored.blob is not None:
-            detector = AnomalyDetector.load(stored.blob)
-            last_ns = stored.metadata.get("last_time_ns")
+        try:
+            stored = store.load(self.model_id)
+            detector = None if stored.blob is None else AnomalyDetector.load(stored.blob)
+        except ModelNotFoundError:
+            raise
+        except (StoreError, ValueError) as exc:
+            self._quarantine(exc)
+            return None
+        if detector is not None:
+            last_ns = stored.metadata.last_time_ns
             for entry in stored.journal:  # inputs accepted after the checkpoint
                 detector.handle(from_ns(entry.time_ns), entry.value)
                 last_ns = entry.time_ns
             if stored.journal:
-                store.save_checkpoint(self.model_id, detector.save(), dict(
-                    stored.metadata, last_time_ns=last_ns, records_seen=detector.records_seen))
-            return detector
-        options = dict(stored.metadata.get("options") or {})
+                store.save_checkpoint(self.model_id, detector.save(), stored.metadata.replace(
+                    last_time_ns=last_ns, records_seen=detector.records_seen))
+        return detector
+
+    def _new_detector(self):
+        from .htm import AnomalyDetector
+        store = self.client.model_store
+        options = dict(self.metadata.detector_options)
         if options.get("min_value") is None or options.get("max_value") is None:
             low, high = self._data_range()
             if options.get("min_value") is None:
                 options["min_value"] = low
             if options.get("max_value") is None:
                 options["max_value"] = high
-            store.update_metadata(self.model_id, options=options)
+            store.update_metadata(self.model_id, detector_options=options)
         return AnomalyDetector(**options)
 
     def _data_range(self) -> tuple[float, float]:
@@ -162,9 +216,9 @@ class HtmSensorModel:
                     result.prediction)
         if isinstance(result, dict):
             timestamp = result.get("time", result.get("timestamp")) if timestamp is None else timestamp
-            value = result.get("value") if value is None else value
-            return (timestamp, value, result.get("raw_score"), result.get("anomaly_likelihood"),
-                    result.get("anomaly_score"), result.get("prediction"))
+            value = result.get(VALUE) if value is None else value
+            return (timestamp, value, result.get(RAW_SCORE), result.get(ANOMALY_LIKELIHOOD),
+                    result.get(ANOMALY_SCORE), result.get(PREDICTION))
         raise TypeError(f"cannot write {type(result).__name__}: pass an OPF ModelResult, the detector's "
                         "Scores (with timestamp= and value=), an HtmModelResults or a dict")
 
@@ -176,7 +230,8 @@ class HtmSensorModel:
         return self._likelihood.anomalyProbability(value, raw, timestamp)
 
     def write(self, result, timestamp=None, value=None) -> int:
-        """Write result points (``<measurement>_htm``, sensor tags + ``field``, float fields); returns how many.
+        """Write result points (``<measurement>_htm``, sensor tags + ``source_field``, float fields); returns
+        how many.
 
         ``result`` is an OPF ``ModelResult`` (``rawInput`` gives time and value; when it has no
         ``anomalyLikelihood``, one is computed by an ``AnomalyLikelihood`` this object keeps in memory,
@@ -200,12 +255,20 @@ class HtmSensorModel:
                     fill="none") -> list[HtmModelResults]:
         """The model's results, oldest first; same arguments and first/last-N rules as ``Sensor.get_data``.
 
-        With ``aggregation`` every field is aggregated with the same method.
+        With ``aggregation`` every field is aggregated with the same method. Results written under the
+        old tag ``field`` are read as well; where a point sits under both tags (copied by
+        ``influxhtm migrate-results``, old one not dropped yet), the new one is returned, except that
+        ``limit`` and aggregations still see both until the old series are dropped.
         """
         source = qualified_measurement(self.result_measurement, self.sensor.database,
                                        self.sensor.retention_policy)
-        rows = self.client.select_series(source, list(RESULT_FIELDS), self.result_tags, since=since,
-                                         until=until, limit=limit, aggregation=aggregation, fill=fill)
+        filters = result_series_filters(self.sensor.tags, self.sensor.field)
+        raw = aggregation is None and len(filters) > 1
+        rows = self.client.select_series(source, list(RESULT_FIELDS), filters, since=since, until=until,
+                                         limit=limit, aggregation=aggregation, fill=fill,
+                                         tag_columns=[SOURCE_FIELD_TAG] if raw else ())
+        if raw:
+            rows = prefer_current_tag(rows)
         return [HtmModelResults.from_row(row) for row in rows]
 
     # -- backfill ----------------------------------------------------------------------------------
@@ -222,6 +285,8 @@ class HtmSensorModel:
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         since_ns, until_ns = time_range(since, until)
+        if self._detector is None:  # resume (or quarantine an unloadable model) before reading its progress
+            self._detector = self._restored_detector()
         last_ns = self._last_time_ns()
         start_ns = since_ns
         if last_ns is not None and (start_ns is None or start_ns <= last_ns):
@@ -267,8 +332,8 @@ class HtmSensorModel:
                     lines.append(line(self.result_measurement, self.result_tags, fields, t_ns))
                     last_ns = t_ns
                 self.client.write_lines(lines, retention_policy=s.retention_policy)
-                store.save_checkpoint(self.model_id, detector.save(), dict(
-                    store.metadata(self.model_id), last_time_ns=last_ns, records_seen=detector.records_seen))
+                store.save_checkpoint(self.model_id, detector.save(), store.metadata(self.model_id).replace(
+                    last_time_ns=last_ns, records_seen=detector.records_seen))
                 done += len(lines)
                 bar.update(len(rows))
                 start_ns = rows[-1]["time"] + 1

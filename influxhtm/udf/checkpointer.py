@@ -16,7 +16,7 @@ import threading
 from typing import Callable
 
 from influxhtm.htm import AnomalyDetector
-from influxhtm.store import ModelStore, StoreError
+from influxhtm.store import ModelMetadata, ModelStore, StoreError
 
 log = logging.getLogger("influxhtm.udf")
 
@@ -24,7 +24,7 @@ log = logging.getLogger("influxhtm.udf")
 class CheckpointJob:
     """One model's state at one moment, to be written as checkpoint `generation` of `model_id`."""
 
-    def __init__(self, model_id: str, generation: int, detector: AnomalyDetector, metadata: dict,
+    def __init__(self, model_id: str, generation: int, detector: AnomalyDetector, metadata: ModelMetadata,
                  done: Callable[[bool], None]):
         self.model_id = model_id
         self.generation = generation

@@ -5,19 +5,20 @@ reconnects finds its models in memory (or, after a restart or an eviction, in th
 Every accepted input is appended to the model's journal before the model sees it; a model is
 restored as checkpoint + journal replay, which reproduces its state exactly. Checkpoints that fall
 due while a stream runs are written in the background (see checkpointer.py); at shutdown, eviction
-and the end of a warm-up they are written at once.
+and the end of a warm-up they are written at once. A stored model that cannot be resumed (corrupt, a
+newer format, refused by the engine, or made with other model options) is quarantined by the store,
+never deleted, and the group starts a new model.
 """
 from __future__ import annotations
 
 import collections
-import datetime
 import logging
 import threading
 import time
 from typing import Callable, NamedTuple
 
-from influxhtm.htm import AnomalyDetector
-from influxhtm.store import JournalEntry, ModelStore, StoreError, model_id_for
+from influxhtm.htm import AnomalyDetector, EngineError
+from influxhtm.store import JournalEntry, ModelMetadata, ModelStore, StoreError, model_id_for
 
 from .checkpointer import Checkpointer, CheckpointJob
 from .metrics import UdfMetrics
@@ -32,18 +33,27 @@ def epoch_seconds(time_ns: int) -> int:
     return time_ns // 1_000_000_000
 
 
+def detector_options(options: HtmOptions, lo: float, hi: float) -> dict:
+    """AnomalyDetector's keyword arguments for a group's model with the range [lo, hi]."""
+    return {
+        "min_value": lo,
+        "max_value": hi,
+        "probation": options.probation,
+        "tail": options.tail,
+        "tm": options.tm,
+        "prediction_steps": options.predictionSteps,
+        "time_of_day": options.timeOfDay,
+        "weekend": options.weekend,
+        "resolution": options.resolution,
+    }
+
+
 def new_detector(options: HtmOptions, lo: float, hi: float) -> AnomalyDetector:
-    return AnomalyDetector(
-        lo,
-        hi,
-        probation=options.probation,
-        tail=options.tail,
-        tm=options.tm,
-        prediction_steps=options.predictionSteps,
-        time_of_day=options.timeOfDay,
-        weekend=options.weekend,
-        resolution=options.resolution,
-    )
+    return AnomalyDetector(**detector_options(options, lo, hi))
+
+
+class OptionsChanged(Exception):
+    """The stored model was made with other model-shaping options than the task's."""
 
 
 class Scored(NamedTuple):
@@ -73,52 +83,60 @@ class GroupModel:
         self.dirty_since: float | None = None  # monotonic time of the first unsaved update
         self.last_checkpoint = time.monotonic()
         self.checkpoint_pending = False  # a background checkpoint of this model is queued or being written
-        self.created = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        self.created = ModelMetadata().created
+        self.detector_options: dict = {}
         self.logged_reasons: set[str] = set()
 
     # ---- creation and recovery ---------------------------------------------------------------
-    def metadata(self) -> dict:
+    def metadata(self) -> ModelMetadata:
         task, node, group = self.key
         t = self.template
-        return {
-            "task": task,
-            "node": node,
-            "group": group,
-            "database": t.get("database", ""),
-            "retention_policy": t.get("retention_policy", ""),
-            "measurement": t.get("name", ""),
-            "field": self.options.field,
-            "tags": t.get("tags", {}),
-            "template": t,
-            "options": self.options.to_json(),
-            "model_params": self.options.model_params(),
-            "created": self.created,
-            "records_seen": self.records_seen,
-            "last_time": self.last_time_ns,
-            "warming_up": self.detector is None,
-        }
+        return ModelMetadata(
+            origin="udf",
+            task=task,
+            node=node,
+            group=group,
+            database=t.get("database", ""),
+            retention_policy=t.get("retention_policy", ""),
+            measurement=t.get("name", ""),
+            source_field=self.options.field,
+            tags=dict(t.get("tags", {})),
+            template=t,
+            udf_options=self.options.to_json(),
+            model_params=self.options.model_params(),
+            detector_options=dict(self.detector_options),
+            created=self.created,
+            records_seen=self.records_seen,
+            last_time_ns=self.last_time_ns,
+            warming_up=self.detector is None,
+        )
 
     def start_fresh(self) -> None:
-        self.store.update_metadata(self.model_id, **self.metadata())
+        self.store.write_metadata(self.model_id, self.metadata())
         if self._range_known():
-            self.detector = new_detector(self.options, *self._range(()))
+            self._create_detector(*self._range(()))
 
-    def recover(self) -> bool:
-        """Load checkpoint + journal from the store; False if there is nothing usable to resume."""
+    def _create_detector(self, lo: float, hi: float) -> AnomalyDetector:
+        self.detector_options = detector_options(self.options, lo, hi)
+        self.detector = AnomalyDetector(**self.detector_options)
+        return self.detector
+
+    def recover(self) -> None:
+        """Load checkpoint + journal from the store and replay the journal. Raises StoreError (unreadable
+        or a newer format), ValueError (the engine refuses the state) or OptionsChanged."""
         stored = self.store.load(self.model_id)
         meta = stored.metadata
-        if meta.get("model_params") != self.options.model_params():
-            log.warning(
-                "model %s: stored options %s differ from the task's %s; starting a new model",
-                self.model_id, meta.get("model_params"), self.options.model_params(),
-            )
-            return False
-        self.created = meta.get("created", self.created)
-        self.template = meta.get("template") or self.template
-        self.records_seen = int(meta.get("records_seen") or 0)
-        self.last_time_ns = meta.get("last_time")
+        if meta.model_params != self.options.model_params():
+            raise OptionsChanged(f"stored model options {meta.model_params} differ from the task's "
+                                 f"{self.options.model_params()}")
+        self.created = meta.created or self.created
+        self.template = meta.template or self.template
+        self.detector_options = dict(meta.detector_options)
+        self.records_seen = meta.records_seen
+        self.last_time_ns = meta.last_time_ns
         if stored.blob is not None:
             self.detector = AnomalyDetector.load(stored.blob)
+            self.detector_options = self.detector_options or dict(self.detector.settings)  # metadata v1 had none
             # outputs of replayed entries were answered before the restart
             self._learn([entry.time_ns for entry in stored.journal], [entry.value for entry in stored.journal])
             self.records_seen = self.detector.records_seen  # exact even if the metadata lags the checkpoint
@@ -132,7 +150,6 @@ class GroupModel:
                 self._finish_warm_up()
         if stored.journal:
             self._mark_dirty()
-        return True
 
     def _range_known(self) -> bool:
         return self.options.min is not None and self.options.max is not None
@@ -150,9 +167,10 @@ class GroupModel:
         values = [v for _, v, _ in self.warmup[: self.options.warmup]]
         lo, hi = self._range(values)
         log.info("model %s: warm-up done after %d points, range [%g, %g]", self.model_id, len(values), lo, hi)
-        self.detector = new_detector(self.options, lo, hi)
-        buffered, self.warmup = self.warmup, []
-        scores = self.detector.handle_epochs([epoch_seconds(t) for t, _, _ in buffered], [v for _, v, _ in buffered])
+        detector = self._create_detector(lo, hi)
+        buffered = self.warmup
+        scores = detector.handle_epochs([epoch_seconds(t) for t, _, _ in buffered], [v for _, v, _ in buffered])
+        self.warmup = []  # kept until the step succeeds: on an engine error the handler answers the buffer
         return [(t, v, p, s) for (t, v, p), s in zip(buffered, scores)]
 
     # ---- data ----------------------------------------------------------------------------------
@@ -211,7 +229,7 @@ class GroupModel:
         if self.dirty_since is None:
             return False
         if self.detector is None:
-            self.store.update_metadata(self.model_id, **self.metadata())
+            self.store.write_metadata(self.model_id, self.metadata())
         else:
             self.store.save_checkpoint(self.model_id, self.detector.save(), self.metadata())
         self._saved()
@@ -283,11 +301,16 @@ class ModelRegistry:
         model = GroupModel(key, options, self.store, template)
         if self.store.exists(model.model_id):
             try:
-                if model.recover():
-                    return model
-            except (StoreError, ValueError) as exc:
-                log.warning("model %s: cannot resume (%s); starting a new model", model.model_id, exc)
-            self.store.delete(model.model_id)
+                model.recover()
+                return model
+            except OptionsChanged as exc:
+                cause, reason = "options_changed", str(exc)
+            except (StoreError, ValueError, EngineError) as exc:  # EngineError: e.g. a panic in the replay
+                cause, reason = "unloadable", f"cannot be loaded: {exc}"
+            entry = self.store.quarantine(model.model_id, reason, cause=cause)
+            self.metrics.quarantined.labels(cause).inc()
+            log.warning("model %s (task %s node %s group %r): %s; moved to %s; starting a new model",
+                        model.model_id, *key, reason, entry.path)
             model = GroupModel(key, options, self.store, template)
         model.start_fresh()
         return model
@@ -300,8 +323,14 @@ class ModelRegistry:
         with self._lock:
             if key in self._models or (self.max_resident and len(self._models) >= self.max_resident):
                 return True
-        self.get(key, options, lambda: self.store.metadata(model_id).get("template") or {})
+        self.get(key, options, lambda: self._template(model_id))
         return True
+
+    def _template(self, model_id: str) -> dict:
+        try:
+            return self.store.metadata(model_id).template
+        except StoreError:  # unreadable: the model is quarantined when it is opened
+            return {}
 
     def records_seen(self, key: tuple[str, str, str]) -> int | None:
         """Inputs the model of key has accepted (resident or in the state dir); None if it does not exist."""
@@ -310,7 +339,7 @@ class ModelRegistry:
         if resident is not None:
             return resident.records_seen
         try:
-            return int(self.store.metadata(model_id_for(*key)).get("records_seen") or 0)
+            return self.store.metadata(model_id_for(*key)).records_seen
         except StoreError:
             return None
 

@@ -1,4 +1,5 @@
-"""`influxhtm models list|show|delete`, the `udf/influxhtm-udf` program, and the Prometheus endpoint."""
+"""`influxhtm models list|show|delete`, the `udf/influxhtm-udf` program, the Prometheus endpoint, and what
+starting the UDF imports."""
 import json
 import os
 import socket
@@ -7,10 +8,17 @@ import sys
 import time
 import urllib.request
 
+from influxhtm.store.cli import main as cli_main
 from tests.htm_udf.servers import REPO, subprocess_env
-from tests.udf_protocol.client import (UdfClient, info_request, init_request, keepalive_request, make_point,
-                                      option, request)
-from influxhtm.udf.cli import main as cli_main
+from tests.udf_protocol.client import (
+    UdfClient,
+    info_request,
+    init_request,
+    keepalive_request,
+    make_point,
+    option,
+    request,
+)
 
 SEC = 10**9
 RANGE = [option("field", "usage"), option("min", 0.0), option("max", 100.0)]
@@ -43,7 +51,8 @@ def test_models_list_show_delete(server, capsys):
     assert cli_main(["models", "--state-dir", server.state, "show", mid]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["id"] == mid and shown["checkpoint_bytes"] > 0 and shown["journal_entries"] == 0
-    assert shown["options"]["field"] == "usage" and shown["database"] == "telegraf"
+    assert shown["udf_options"]["field"] == "usage" and shown["database"] == "telegraf"
+    assert shown["origin"] == "udf" and shown["version"] == 2 and shown["state_format"]["checkpoint"] == 1
     assert cli_main(["models", "--state-dir", server.state, "delete", mid]) == 0
     assert cli_main(["models", "--state-dir", server.state, "show", mid]) == 1
     assert "no model" in capsys.readouterr().err
@@ -91,6 +100,21 @@ def test_metrics_endpoint(socket_server):
     assert metrics["influxhtm_udf_models"] == 1
     assert metrics["influxhtm_udf_step_seconds_count"] == 5
     assert metrics["influxhtm_udf_checkpoint_age_seconds"] >= 0
+    assert metrics['influxhtm_udf_quarantined_models_total{cause="unloadable"}'] == 0
+    assert "# TYPE influxhtm_udf_step_seconds histogram" in text
+    assert metrics['influxhtm_udf_step_seconds_bucket{le="+Inf"}'] == 5
+    assert "# TYPE influxhtm_udf_points_in_total counter" in text
+
+
+def test_starting_the_udf_imports_no_optional_dependency():
+    """`influxhtm udf` starts with the engine and protobuf: no Prometheus client (until --metrics), no
+    numpy, InfluxDB client, plotting or progress bars."""
+    code = ("import sys, influxhtm.udf.main; "
+            "print(sorted(m for m in ('prometheus_client', 'numpy', 'influxdb', 'matplotlib', 'tqdm') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert json.loads(out.replace("'", '"')) == []
 
 
 def test_second_server_refuses_a_live_socket(server):

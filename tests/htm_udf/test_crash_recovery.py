@@ -1,8 +1,13 @@
-"""Zero lost model updates: kill -9 of the server, restart, continue == an uninterrupted run."""
+"""Zero lost model updates: kill -9 of the server, restart, continue == an uninterrupted run; a model that
+cannot be resumed is quarantined (kept, counted, listed) and its group starts anew."""
 import json
 import math
 import os
 import signal
+import socket
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -103,9 +108,10 @@ def test_sigterm_checkpoints_every_model(tmp_path, socket_server):
     for host in HOSTS:
         stored = store.load(model_id_for("task1", "htm2", f"host={host}"))
         assert stored.blob is not None and stored.journal == []
-        assert stored.metadata["records_seen"] == 10
-        assert stored.metadata["tags"] == {"host": host}
-        assert stored.metadata["last_time"] == pts[-1].time
+        assert stored.metadata.records_seen == 10
+        assert stored.metadata.tags == {"host": host}
+        assert stored.metadata.last_time_ns == pts[-1].time
+        assert stored.metadata.origin == "udf" and stored.metadata.state_format["engine"] >= 2
     assert not os.path.exists(srv.sock)
 
 
@@ -143,3 +149,53 @@ def test_changed_model_options_start_a_new_model(socket_server):
     run(c2, [option("field", "usage"), option("min", 0.0), option("max", 500.0)], pts[:3])
     manifest = json.loads(c2.ask(snapshot_request()).snapshot)
     assert [m["records_seen"] for m in manifest["models"]] == [1, 1, 1]
+    # the old models are kept in the quarantine, not deleted
+    quarantined = ModelStore(srv.state).quarantined()
+    assert sorted(q.model_id for q in quarantined) == sorted(m["id"] for m in manifest["models"])
+    assert all(q.cause == "options_changed" and "500.0" in q.reason for q in quarantined)
+
+
+def scrape(port):
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    return {name: float(value) for name, _, value in
+            (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))}
+
+
+def test_corrupt_checkpoint_is_quarantined_and_the_group_starts_anew(socket_server):
+    from influxhtm.store.cli import main as models
+
+    options = [option("field", "usage"), option("min", 0.0), option("max", 110.0)]
+    pts = stream(8)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = socket_server("--metrics", f"127.0.0.1:{port}")
+    run(srv.connect(), options, pts)
+    assert srv.stop() == 0  # SIGTERM: every model checkpointed
+    store = ModelStore(srv.state)
+    broken = model_id_for("task1", "htm2", "host=b")
+    path = os.path.join(srv.state, "models", broken, "checkpoint.bin")
+    data = bytearray(Path(path).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    Path(path).write_bytes(bytes(data))
+    srv.restart()
+    c = srv.connect()
+    more = stream(9)[len(pts):]
+    assert len(run(c, options, more)) == len(more)  # every group answered, the broken one by a new model
+    manifest = json.loads(c.ask(snapshot_request()).snapshot)
+    seen = {m["group"]: m["records_seen"] for m in manifest["models"]}
+    assert seen == {"host=a": 9, "host=b": 1, "host=c": 9}
+    metrics = scrape(port)
+    assert metrics['influxhtm_udf_quarantined_models_total{cause="unloadable"}'] == 1
+    (entry,) = store.quarantined()
+    assert entry.model_id == broken and "sha256" in entry.reason
+    assert Path(os.path.join(entry.path, "checkpoint.bin")).read_bytes() == bytes(data)  # kept as found
+    assert models(["models", "--state-dir", srv.state, "list"]) == 0

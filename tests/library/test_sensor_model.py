@@ -1,7 +1,10 @@
 """HtmSensorModel: metadata in the model store, result writes, resumable backfill."""
 
 import datetime
+import json
+import logging
 import math
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +12,7 @@ from influxhtm.client import InfluxHtmClient
 from influxhtm.htm import AnomalyDetector, ModelFactory, anomaly_params
 from influxhtm.results import HtmModelResults
 from influxhtm.store import ModelStore
+from influxhtm.store.cli import main as models_cli
 
 UTC = datetime.timezone.utc
 START = datetime.datetime(2024, 2, 1, tzinfo=UTC)
@@ -76,7 +80,7 @@ def test_backfill_after_a_crash_continues_exactly(client, monkeypatch):
     with pytest.raises(ConnectionError):
         crashed.backfill(chunk_size=250, progress=False)
     monkeypatch.setattr(client, "write_lines", real_write)
-    assert crashed.metadata["records_seen"] == 500  # two chunks were checkpointed
+    assert crashed.metadata.records_seen == 500  # two chunks were checkpointed
 
     # the same object carries on (its detector, ahead of the checkpoint, is reloaded from the store)
     assert crashed.backfill(chunk_size=250, progress=False) == N - 500
@@ -84,21 +88,26 @@ def test_backfill_after_a_crash_continues_exactly(client, monkeypatch):
     assert crashed.records_seen == N
 
 
-def test_model_metadata_is_kept_in_the_shared_store(client, tmp_path):
+def test_model_metadata_is_kept_in_the_shared_store(client, tmp_path, capsys):
     sensor = client.get_sensor("cpu", "once")
     model = sensor.get_model(probation=100)
     model.backfill(until=START + datetime.timedelta(hours=1), progress=False)
     store = ModelStore(tmp_path / "models")  # what the UDF's `models` commands see
     assert model.model_id in store.model_ids()
-    meta = store.metadata(model.model_id)
-    assert meta["database"] == client.database and meta["measurement"] == "cpu"
-    assert meta["tags"] == {"component": "once"} and meta["field"] == "value"
-    assert meta["result_measurement"] == "cpu_htm"
-    assert meta["options"]["probation"] == 100
+    meta = store.metadata(model.model_id)  # the one metadata record, as for the UDF's models
+    assert meta.origin == "library" and meta.task is None
+    assert meta.database == client.database and meta.measurement == "cpu"
+    assert meta.tags == {"component": "once"} and meta.source_field == "value"
+    assert meta.result_measurement == "cpu_htm"
+    assert meta.detector_options["probation"] == 100
     low, high = min(v for _, v in series()), max(v for _, v in series())
-    assert (meta["options"]["min_value"], meta["options"]["max_value"]) == (low, high)  # from the data
-    assert meta["records_seen"] == 13
-    assert datetime.datetime.fromisoformat(meta["created"]).tzinfo is not None
+    assert (meta.detector_options["min_value"], meta.detector_options["max_value"]) == (low, high)  # from the data
+    assert meta.records_seen == 13 and meta.last_time_ns is not None and meta.state_format["checkpoint"] == 1
+    assert datetime.datetime.fromisoformat(meta.created).tzinfo is not None
+    # `influxhtm models` manages it like any other model
+    assert models_cli(["models", "--state-dir", str(tmp_path / "models"), "list", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["id"], row["origin"], row["measurement"], row["records_seen"]) == (model.model_id, "library", "cpu", 13)
     (listed,) = client.list_models()
     assert listed.model_id == model.model_id and listed.sensor == sensor and listed.records_seen == 13
     model.delete(drop_results=True)
@@ -122,7 +131,7 @@ def test_results_schema_and_write_of_detector_scores(client):
             t, v, s.raw_score, s.anomaly_likelihood, s.anomaly_score)
         assert r.prediction == (None if s.prediction is None else pytest.approx(s.prediction))
     series_keys = [row["key"] for row in client.query('SHOW SERIES FROM "cpu_htm"').get_points()]
-    assert series_keys == ["cpu_htm,component=once,field=value"]
+    assert series_keys == ["cpu_htm,component=once,source_field=value"]
     types = {row["fieldKey"]: row["fieldType"] for row in client.query('SHOW FIELD KEYS FROM "cpu_htm"').get_points()}
     assert set(types.values()) == {"float"}
     assert {"value", "raw_score", "anomaly_likelihood", "anomaly_score"} <= set(types)
@@ -150,3 +159,24 @@ def test_min_max_needed_without_data(client):
         model.detector
     with pytest.raises(ValueError, match="unknown model options"):
         client.get_sensor("cpu", "once").get_model(minimum=3)
+
+
+def test_an_unloadable_checkpoint_is_quarantined_and_backfill_starts_over(client, tmp_path, caplog):
+    options = {"min_value": 0.0, "max_value": 120.0, "probation": 100}
+    reference = client.get_sensor("cpu", "once").get_model(**options)
+    reference.backfill(chunk_size=400, progress=False)
+    model = client.get_sensor("cpu", "crashed").get_model(**options)
+    model.backfill(until=START + datetime.timedelta(minutes=5 * 299), progress=False)
+    path = Path(client.model_store.root, "models", model.model_id, "checkpoint.bin")
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01  # a damaged checkpoint (fails its sha256)
+    path.write_bytes(bytes(data))
+
+    again = client.get_sensor("cpu", "crashed").get_model()  # as in a new process
+    with caplog.at_level(logging.WARNING, logger="influxhtm"):
+        assert again.backfill(progress=False) == N  # a new model, from the first record, same options
+    assert any("starting a new model" in r.message for r in caplog.records)
+    (entry,) = client.model_store.quarantined()
+    assert entry.model_id == model.model_id and "sha256" in entry.reason
+    assert Path(entry.path, "checkpoint.bin").read_bytes() == bytes(data)
+    assert _scores(again.get_results()) == _scores(reference.get_results())

@@ -1,4 +1,5 @@
 """Behaviour of influxhtm.store.ModelStore: atomic checkpoints, crash-safe journal, corruption detection."""
+
 import json
 import os
 import signal
@@ -6,12 +7,14 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 
 from influxhtm.store import (
     CorruptCheckpointError,
     JournalEntry,
+    ModelMetadata,
     ModelNotFoundError,
     ModelStore,
     StoreError,
@@ -53,12 +56,13 @@ def test_roundtrip_checkpoint_metadata_and_journal(tmp_path):
     mid = model_id_for("t", "n", "g")
     assert not store.exists(mid)
     assert store.model_ids() == []
-    store.save_checkpoint(mid, b"\x00blob\xff", {"task": "t", "records_seen": 3})
+    store.save_checkpoint(mid, b"\x00blob\xff", ModelMetadata(task="t", records_seen=3))
     store.append_journal(mid, JournalEntry(10, 1.5))
     store.append_journal(mid, JournalEntry(20, -2.25))
     loaded = ModelStore(tmp_path / "state").load(mid)
     assert loaded.blob == b"\x00blob\xff"
-    assert loaded.metadata == {"task": "t", "records_seen": 3}
+    assert (loaded.metadata.task, loaded.metadata.records_seen) == ("t", 3)
+    assert loaded.metadata.state_format == {"checkpoint": 1, "journal": 1}  # not an engine blob: no "engine"
     assert loaded.journal == [JournalEntry(10, 1.5), JournalEntry(20, -2.25)]
     assert store.model_ids() == [mid]
 
@@ -68,9 +72,9 @@ def test_checkpoint_truncates_journal(tmp_path):
     mid = "m"
     for i in range(5):
         store.append_journal(mid, JournalEntry(i, float(i)))
-    store.update_metadata(mid, field="value")
+    store.update_metadata(mid, source_field="value")
     assert len(store.load(mid).journal) == 5
-    store.save_checkpoint(mid, b"state5", {"records_seen": 5})
+    store.save_checkpoint(mid, b"state5", ModelMetadata(records_seen=5))
     assert store.load(mid).journal == []
     store.append_journal(mid, JournalEntry(6, 6.0))
     assert ModelStore(tmp_path).load(mid).journal == [JournalEntry(6, 6.0)]
@@ -87,12 +91,12 @@ def test_warmup_journal_without_checkpoint(tmp_path):
 
 def test_torn_journal_tail_is_ignored_and_later_appends_stay_readable(tmp_path):
     store = ModelStore(tmp_path)
-    store.save_checkpoint("m", b"x", {})
+    store.save_checkpoint("m", b"x", ModelMetadata())
     for i in range(3):
         store.append_journal("m", JournalEntry(i, float(i)))
     store.close()
     path = only_journal(store, "m")
-    with open(path, "ab") as f:
+    with Path(path).open("ab") as f:
         f.write(b"\x01\x02\x03\x04\x05\x06\x07")  # a record torn after 7 of 20 bytes
     fresh = ModelStore(tmp_path)
     assert fresh.load("m").journal == [JournalEntry(i, float(i)) for i in range(3)]
@@ -107,18 +111,18 @@ def test_corrupt_journal_record_stops_replay(tmp_path):
     store.update_metadata("m")
     store.close()
     path = only_journal(store, "m")
-    data = bytearray(open(path, "rb").read())
+    data = bytearray(Path(path).read_bytes())
     data[-30] ^= 0xFF  # inside the third record
-    open(path, "wb").write(bytes(data))
+    Path(path).write_bytes(bytes(data))
     assert ModelStore(tmp_path).load("m").journal == [JournalEntry(0, 0.0), JournalEntry(1, 1.0)]
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "magic", "empty"])
 def test_corrupt_checkpoint_raises_store_error(tmp_path, damage):
     store = ModelStore(tmp_path)
-    store.save_checkpoint("m", b"model-state" * 100, {"a": 1})
+    store.save_checkpoint("m", b"model-state" * 100, ModelMetadata())
     path = os.path.join(model_dir(store, "m"), "checkpoint.bin")
-    data = bytearray(open(path, "rb").read())
+    data = bytearray(Path(path).read_bytes())
     if damage == "flip":
         data[-1] ^= 0x01
     elif damage == "truncate":
@@ -127,7 +131,7 @@ def test_corrupt_checkpoint_raises_store_error(tmp_path, damage):
         data[0:8] = b"NOTMAGIC"
     else:
         data = bytearray()
-    open(path, "wb").write(bytes(data))
+    Path(path).write_bytes(bytes(data))
     with pytest.raises(CorruptCheckpointError) as info:
         ModelStore(tmp_path).load("m")
     assert isinstance(info.value, StoreError)
@@ -137,7 +141,7 @@ def test_corrupt_checkpoint_raises_store_error(tmp_path, damage):
 def test_checkpoint_begun_but_never_committed_loses_nothing(tmp_path):
     """A crash between begin_checkpoint and commit_checkpoint: the old checkpoint plus both journals."""
     store = ModelStore(tmp_path)
-    store.save_checkpoint("m", b"gen1", {})
+    store.save_checkpoint("m", b"gen1", ModelMetadata())
     store.append_journal("m", JournalEntry(1, 1.0))
     store.begin_checkpoint("m")
     store.append_journal("m", JournalEntry(2, 2.0))
@@ -153,10 +157,10 @@ def test_commit_keeps_only_the_inputs_after_its_begin(tmp_path):
     store.append_journal("m", JournalEntry(1, 1.0))
     generation = store.begin_checkpoint("m")
     store.append_journal("m", JournalEntry(2, 2.0))  # goes on while the checkpoint is written
-    assert store.commit_checkpoint("m", generation, b"after-1", {"records_seen": 1})
+    assert store.commit_checkpoint("m", generation, b"after-1", ModelMetadata(records_seen=1))
     store.append_journal("m", JournalEntry(3, 3.0))
     loaded = ModelStore(tmp_path).load("m")
-    assert loaded.blob == b"after-1" and loaded.metadata == {"records_seen": 1}
+    assert loaded.blob == b"after-1" and loaded.metadata.records_seen == 1
     assert loaded.journal == [JournalEntry(2, 2.0), JournalEntry(3, 3.0)]
     assert len(journal_files(store, "m")) == 1  # the journal the checkpoint covers is gone
 
@@ -167,8 +171,8 @@ def test_an_older_commit_never_replaces_a_newer_checkpoint(tmp_path):
     older = store.begin_checkpoint("m")
     store.append_journal("m", JournalEntry(2, 2.0))
     newer = store.begin_checkpoint("m")
-    assert store.commit_checkpoint("m", newer, b"after-2", {})
-    assert not store.commit_checkpoint("m", older, b"after-1", {})
+    assert store.commit_checkpoint("m", newer, b"after-2", ModelMetadata())
+    assert not store.commit_checkpoint("m", older, b"after-1", ModelMetadata())
     loaded = ModelStore(tmp_path).load("m")
     assert loaded.blob == b"after-2" and loaded.journal == []
 
@@ -178,11 +182,11 @@ def test_crash_between_commit_and_journal_cleanup_replays_nothing_twice(tmp_path
     store = ModelStore(tmp_path)
     store.append_journal("m", JournalEntry(1, 1.0))
     d = model_dir(store, "m")
-    leftover = {name: open(os.path.join(d, name), "rb").read() for name in journal_files(store, "m")}
-    store.save_checkpoint("m", b"after-1", {})
+    leftover = {name: Path(os.path.join(d, name)).read_bytes() for name in journal_files(store, "m")}
+    store.save_checkpoint("m", b"after-1", ModelMetadata())
     store.close()
     for name, data in leftover.items():
-        open(os.path.join(d, name), "wb").write(data)  # as if the crash came before the cleanup
+        Path(os.path.join(d, name)).write_bytes(data)  # as if the crash came before the cleanup
     fresh = ModelStore(tmp_path)
     assert fresh.load("m").journal == []
     fresh.append_journal("m", JournalEntry(2, 2.0))
@@ -201,9 +205,9 @@ def test_damage_in_an_earlier_journal_ends_the_replay_there(tmp_path):
     store.append_journal("m", JournalEntry(3, 3.0))
     store.close()
     first = os.path.join(model_dir(store, "m"), journal_files(store, "m")[0])
-    data = bytearray(open(first, "rb").read())
+    data = bytearray(Path(first).read_bytes())
     data[-5] ^= 0xFF  # inside the second record
-    open(first, "wb").write(bytes(data))
+    Path(first).write_bytes(bytes(data))
     fresh = ModelStore(tmp_path)
     assert fresh.load("m").journal == [JournalEntry(1, 1.0)]
     fresh.append_journal("m", JournalEntry(4, 4.0))
@@ -221,7 +225,7 @@ def test_commit_on_another_thread_while_appending(tmp_path):
         if t % 20 == 19:
             generation = store.begin_checkpoint("m")
             blob = json.dumps(state).encode()
-            worker = threading.Thread(target=store.commit_checkpoint, args=("m", generation, blob, {}))
+            worker = threading.Thread(target=store.commit_checkpoint, args=("m", generation, blob, ModelMetadata()))
             worker.start()
             pending.append(worker)
     for worker in pending:
@@ -234,28 +238,28 @@ def test_crash_between_temp_write_and_rename_keeps_old_checkpoint(tmp_path):
     """A process killed (SIGKILL) after writing the temp file but before the rename leaves the old state."""
     root = tmp_path / "state"
     store = ModelStore(root)
-    store.save_checkpoint("m", b"old-state", {"v": "old"})
+    store.save_checkpoint("m", b"old-state", ModelMetadata(task="old"))
     script = textwrap.dedent(
         f"""
         import os, signal
-        from influxhtm import store as s
+        from influxhtm.store import ModelMetadata, ModelStore
         real_replace = os.replace
         def die(src, dst):
             if dst.endswith("checkpoint.bin"):
                 os.kill(os.getpid(), signal.SIGKILL)
             real_replace(src, dst)
-        s.os.replace = die
-        s.ModelStore({str(root)!r}).save_checkpoint("m", b"new-state" * 1000, {{"v": "new"}})
+        os.replace = die
+        ModelStore({str(root)!r}).save_checkpoint("m", b"new-state" * 1000, ModelMetadata(task="new"))
         """
     )
     proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": REPO})
     assert proc.returncode == -signal.SIGKILL
     loaded = ModelStore(root).load("m")
     assert loaded.blob == b"old-state"
-    assert loaded.metadata == {"v": "old"}
+    assert loaded.metadata.task == "old"
     # the orphaned temp file does not show up as a model and does not block the next checkpoint
     assert ModelStore(root).model_ids() == ["m"]
-    ModelStore(root).save_checkpoint("m", b"newer", {"v": "newer"})
+    ModelStore(root).save_checkpoint("m", b"newer", ModelMetadata(task="newer"))
     assert ModelStore(root).load("m").blob == b"newer"
 
 
@@ -281,8 +285,10 @@ def test_metadata_update_delete_and_missing(tmp_path):
     store = ModelStore(tmp_path)
     store.update_metadata("m", task="t", records_seen=1)
     store.update_metadata("m", records_seen=2)
-    assert store.metadata("m") == {"task": "t", "records_seen": 2}
-    assert json.load(open(os.path.join(model_dir(store, "m"), "metadata.json")))["records_seen"] == 2
+    assert (store.metadata("m").task, store.metadata("m").records_seen) == ("t", 2)
+    assert json.loads(Path(model_dir(store, "m"), "metadata.json").read_text())["records_seen"] == 2
+    with pytest.raises(TypeError):
+        store.update_metadata("m", no_such_field=1)
     store.delete("m")
     assert not store.exists("m")
     with pytest.raises(ModelNotFoundError):
@@ -295,15 +301,15 @@ def test_metadata_update_delete_and_missing(tmp_path):
 
 def test_invalid_metadata_json_is_a_store_error(tmp_path):
     store = ModelStore(tmp_path)
-    store.update_metadata("m", a=1)
-    open(os.path.join(model_dir(store, "m"), "metadata.json"), "w").write("{broken")
+    store.update_metadata("m", task="t")
+    Path(os.path.join(model_dir(store, "m"), "metadata.json")).write_text("{broken")
     with pytest.raises(StoreError):
         store.metadata("m")
 
 
 def test_rejects_path_like_ids(tmp_path):
     store = ModelStore(tmp_path)
-    for bad in ("", "..", "a/b"):
+    for bad in ("", "..", "a/b", ".import-1"):
         with pytest.raises(ValueError):
             store.exists(bad)
 
