@@ -1,16 +1,15 @@
 """Engine benchmarks (issue: HTM engine). Prints:
 - records/s of one detector on one core (Python `handle()` per record, and the engine's batch call),
 - RSS per model with N models in one process after R records each, and the checkpoint size,
-- wall time of `influxhtm nab` over ../shared/nab/data and the NAB score of that run (nab_score.py).
+- wall time of `influxhtm nab` over the NAB data (default: the repository's 31-file subset in
+  tests/fixtures/nab; `--data DIR` for NAB's full corpus) and the NAB score of that run.
 NuPIC 1.0.5 cannot run here (Python 2 only); its figures measured on this machine class are quoted from
 spec/htm.md §4.2 for the ratio, and labelled as such.
 
-    python -m bench.bench_engine [--models 8] [--records 20000] [--skip-nab]
+    python -m bench.bench_engine [--models 8] [--records 20000] [--skip-nab] [--data DIR [--labels FILE]]
 """
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -18,8 +17,9 @@ import time
 from pathlib import Path
 
 from influxhtm.detect import nab_detector, read_series
+from influxhtm.nab_score import score_results
 
-SHARED = Path(os.environ.get("INFLUXHTM_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+NAB_FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nab"
 NUPIC_RECORDS_PER_S = 263.0     # spec/htm.md 4.2: one quiet core, art_daily_jumpsup, OPF run + likelihood
 NUPIC_RSS_MB_AFTER_4K = 121.2 - 39.7
 NUPIC_CHECKPOINT_MB = 26.1
@@ -86,19 +86,14 @@ def bench_checkpoint(path: Path, records: int):
           f"records of art_daily_jumpsup)")
 
 
-def bench_nab(jobs: int):
+def bench_nab(jobs: int, data: Path, labels: Path):
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "influxhtm.cli", "nab", "--data", str(SHARED / "nab" / "data"),
+        subprocess.run([sys.executable, "-m", "influxhtm.cli", "nab", "--data", str(data),
                         "--out", out, "--jobs", str(jobs)], check=True, stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - start
-        score = subprocess.run([sys.executable, str(SHARED / "tools" / "nab_score.py"),
-                                "--data", str(SHARED / "nab" / "data"),
-                                "--labels", str(SHARED / "nab" / "combined_windows.json"),
-                                "--results", str(Path(out) / "influxhtm"), "--json"],
-                               capture_output=True, text=True, check=True)
-    final = json.loads(score.stdout)["final"]
-    print(f"nab: influxhtm nab over {SHARED / 'nab' / 'data'} with --jobs {jobs}: {wall:.1f} s wall")
+        final = score_results(str(data), str(labels), str(Path(out) / "influxhtm")).normalised()
+    print(f"nab: influxhtm nab over {data} with --jobs {jobs}: {wall:.1f} s wall")
     print(f"nab: score standard {final['standard']:.2f} / low FP {final['reward_low_FP_rate']:.2f} / "
           f"low FN {final['reward_low_FN_rate']:.2f} (NuPIC 1.0.5 on these files: 69.34 / 61.15 / 74.53)")
 
@@ -109,9 +104,12 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=20000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--skip-nab", action="store_true")
+    parser.add_argument("--data", type=Path, default=NAB_FIXTURES / "data",
+                        help="NAB data dir (default: the repository's 31-file subset)")
+    parser.add_argument("--labels", type=Path, help="NAB label windows (default: combined_windows.json beside --data)")
     parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    data = SHARED / "nab" / "data"
+    data = args.data
     if args.memory_only:
         bench_memory(data / "realKnownCause" / "machine_temperature_system_failure.csv", args.models, args.records)
         return 0
@@ -123,7 +121,7 @@ def main() -> int:
     bench_checkpoint(data / "artificialWithAnomaly" / "art_daily_jumpsup.csv", 4032)
     bench_checkpoint(machine, args.records)
     if not args.skip_nab:
-        bench_nab(args.jobs)
+        bench_nab(args.jobs, data, args.labels or data.parent / "combined_windows.json")
     return 0
 
 

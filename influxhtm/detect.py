@@ -1,5 +1,5 @@
 """Offline detection over a `timestamp,value` CSV: NAB's numenta detector per record, CSV out,
-optional per-record trace in the golden-trace format (`../shared/golden/README.md`)."""
+optional per-record trace in the golden-trace format (`tests/fixtures/golden/README.md`)."""
 
 import csv
 import datetime
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from influxhtm.htm.detector import AnomalyDetector
-from influxhtm.htm.params import nab_encoder_range, nab_probation, nab_resolution
+from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM, nab_encoder_range, nab_probation, nab_resolution
 from influxhtm.htm.timestamps import parse_timestamp
 
 
@@ -74,7 +74,7 @@ def read_series(path: str) -> Series:
     return Series(timestamps, times, values)
 
 
-def nab_detector(series: Series, *, min_value=None, max_value=None, tail="one-sided", tm="backtracking",
+def nab_detector(series: Series, *, min_value=None, max_value=None, tail=DEFAULT_TAIL, tm=DEFAULT_TM,
                  prediction_steps=0) -> AnomalyDetector:
     """A detector configured as NAB configures one for this file (whole-file range unless given)."""
     lo = min(series.values) if min_value is None else min_value

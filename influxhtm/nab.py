@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 from influxhtm.detect import detect, nab_detector, read_series
+from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM
 
 
 def corpus_files(data_dir: str) -> List[Tuple[str, str]]:
@@ -30,8 +31,8 @@ def _run_one(job) -> Tuple[str, int]:
     return f"{category}/{filename}", len(series.values)
 
 
-def run_corpus(data_dir: str, out_dir: str, *, name: str = "influxhtm", jobs: int = 1, tail: str = "one-sided",
-               tm: str = "backtracking") -> int:
+def run_corpus(data_dir: str, out_dir: str, *, name: str = "influxhtm", jobs: int = 1, tail: str = DEFAULT_TAIL,
+               tm: str = DEFAULT_TM) -> int:
     """Scores every file (in `jobs` processes); returns the number of records scored."""
     files = corpus_files(data_dir)
     work = [(data_dir, out_dir, name, c, f, tail, tm) for c, f in files]

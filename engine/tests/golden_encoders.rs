@@ -8,7 +8,7 @@ use _engine::rng::Random;
 use common::{u32s, Value};
 
 fn load_json(name: &str) -> Value {
-    let path = common::shared_dir().join("golden").join(name);
+    let path = common::fixtures_dir().join("golden").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }

@@ -1,18 +1,22 @@
-"""Reading the NuPIC 1.0.5 golden traces in ../shared/golden (the parity oracle)."""
+"""The repository's test fixtures: NuPIC 1.0.5 golden traces (the parity oracle) and NAB data
+(`tests/fixtures/README.md` says where each comes from)."""
 
 import gzip
 import json
-import os
 from pathlib import Path
 
-SHARED = Path(os.environ.get("INFLUXHTM_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-GOLDEN = SHARED / "golden"
-NAB_DATA = SHARED / "nab" / "data"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+GOLDEN = FIXTURES / "golden"
+NAB = FIXTURES / "nab"
+NAB_DATA = NAB / "data"
+NAB_LABELS = NAB / "combined_windows.json"
 
 
 def trace_names():
     """Every trace file name without `.jsonl.gz`, sorted."""
-    return sorted(p.name[: -len(".jsonl.gz")] for p in GOLDEN.glob("*.jsonl.gz"))
+    names = sorted(p.name[: -len(".jsonl.gz")] for p in GOLDEN.glob("*.jsonl.gz"))
+    assert names, f"no golden traces in {GOLDEN}"
+    return names
 
 
 def load_trace(name):

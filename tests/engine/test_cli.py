@@ -3,13 +3,14 @@
 import csv
 import gzip
 import json
+import re
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.engine.golden import NAB_DATA, SHARED, load_trace
+from tests.engine.golden import NAB_DATA, NAB_LABELS, load_trace
 
 CPC = NAB_DATA / "realAdExchange" / "exchange-2_cpc_results.csv"
 
@@ -69,17 +70,49 @@ def test_detect_scores_timestamps_going_back_like_nupic_and_warns(tmp_path):
     assert len((tmp_path / "out.csv").read_text().splitlines()) == 4
 
 
-def test_nab_writes_results_layout_that_the_scorer_accepts(tmp_path):
+def test_nab_writes_results_layout_and_scores_it(tmp_path):
     data = tmp_path / "data"
-    for category, name in [("realAdExchange", "exchange-2_cpc_results.csv"), ("artificialNoAnomaly", "art_flatline.csv")]:
+    for category, name in [("realAdExchange", "exchange-2_cpc_results.csv"),
+                           ("artificialNoAnomaly", "art_flatline.csv")]:
         (data / category).mkdir(parents=True)
         shutil.copy(NAB_DATA / category / name, data / category / name)
-    influxhtm("nab", "--data", data, "--out", tmp_path / "results", "--jobs", "2")
+    run = influxhtm("nab", "--data", data, "--out", tmp_path / "results", "--jobs", "2", "--labels", NAB_LABELS)
     produced = sorted(p.relative_to(tmp_path / "results").as_posix() for p in (tmp_path / "results").rglob("*.csv"))
     assert produced == ["influxhtm/artificialNoAnomaly/influxhtm_art_flatline.csv",
                         "influxhtm/realAdExchange/influxhtm_exchange-2_cpc_results.csv"]
-    score = subprocess.run([sys.executable, str(SHARED / "tools" / "nab_score.py"), "--data", str(data),
-                            "--labels", str(SHARED / "nab" / "combined_windows.json"),
-                            "--results", str(tmp_path / "results" / "influxhtm"), "--json"],
-                           capture_output=True, text=True, check=True)
-    assert "standard" in score.stdout
+    assert "29 of 31 labelled files have no results" in run.stderr
+    printed = re.search(r"NAB score: standard (\S+) / low FP (\S+) / low FN (\S+)", run.stdout)
+    assert printed, run.stdout
+    # The same results scored again by `nab-score`, at NAB's optimised thresholds and at a fixed one.
+    results = tmp_path / "results" / "influxhtm"
+    report = json.loads(influxhtm("nab-score", "--data", data, "--labels", NAB_LABELS, "--results", results,
+                                  "--json").stdout)
+    assert report["detector"] == "influxhtm" and report["windows"] == 1 and report["threshold"] == "optimised"
+    assert [f"{report['scores'][p]:.2f}" for p in ("standard", "reward_low_FP_rate", "reward_low_FN_rate")] == \
+        list(printed.groups())
+    fixed = json.loads(influxhtm("nab-score", "--data", data, "--labels", NAB_LABELS, "--results", results,
+                                 "--json", "--threshold", "0.5").stdout)
+    assert fixed["threshold"] == "fixed" and fixed["profiles"]["standard"]["threshold"] == 0.5
+
+
+def test_nab_score_finds_the_labels_beside_the_data_and_reports_bad_input(tmp_path):
+    results = tmp_path / "mine" / "realAdExchange"
+    results.mkdir(parents=True)
+    with open(CPC) as f:
+        times = [row["timestamp"] for row in csv.DictReader(f)]
+    (results / "mine_exchange-2_cpc_results.csv").write_text(
+        "timestamp,anomaly_score\n" + "".join(f"{t},0.0\n" for t in times))
+    table = influxhtm("nab-score", "--data", NAB_DATA, "--results", tmp_path / "mine").stdout
+    assert "NAB score: standard 0.00 / low FP 0.00 / low FN 0.00" in table  # the null detector
+    (results / "mine_exchange-2_cpc_results.csv").write_text("timestamp,anomaly_score\n" + f"{times[0]},0.0\n")
+    bad = influxhtm("nab-score", "--data", NAB_DATA, "--results", tmp_path / "mine", check=False)
+    assert bad.returncode == 2 and f"1 rows, the data file has {len(times)}" in bad.stderr
+    missing = influxhtm("nab", "--data", tmp_path, "--out", tmp_path / "out", "--score", check=False)
+    assert missing.returncode == 2 and "combined_windows.json" in missing.stderr
+
+
+@pytest.mark.slow
+def test_nab_over_the_fixture_corpus_scores_as_nupic(tmp_path):
+    # The README's figures: `influxhtm nab` over the 31 fixture files scores as NuPIC 1.0.5 does on them.
+    run = influxhtm("nab", "--data", NAB_DATA, "--out", tmp_path, "--jobs", "2", "--score")
+    assert "NAB score: standard 69.34 / low FP 61.15 / low FN 74.53" in run.stdout, run.stdout

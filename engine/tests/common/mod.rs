@@ -1,4 +1,4 @@
-//! Shared helpers for the golden-trace tests: locate `../shared/golden` and read a trace.
+//! Shared helpers for the golden-trace tests: locate the repository's `tests/fixtures` and read a trace.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -6,12 +6,15 @@ use std::path::PathBuf;
 
 pub use serde_json::Value;
 
-/// `../shared` next to the repository (override with `INFLUXHTM_SHARED`).
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("INFLUXHTM_SHARED") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-    }
+/// The repository's `tests/fixtures` (golden traces in `golden/`, NAB data in `nab/`). Found from
+/// `CARGO_MANIFEST_DIR` as cargo sets it when it runs the tests (read at run time, not baked in at compile
+/// time, so a target directory shared by two clones still reads each clone's own fixtures).
+pub fn fixtures_dir() -> PathBuf {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .expect("CARGO_MANIFEST_DIR is not set: run these tests with `cargo test` from the engine/ crate");
+    let dir = PathBuf::from(manifest).join("../tests/fixtures");
+    assert!(dir.join("golden").is_dir(), "test fixtures not found at {} (engine/../tests/fixtures)", dir.display());
+    dir
 }
 
 /// A golden trace: the header object and one JSON object per record.
@@ -22,7 +25,7 @@ pub struct Trace {
 
 /// Reads `golden/<name>.jsonl.gz`.
 pub fn load_trace(name: &str) -> Trace {
-    let path = shared_dir().join("golden").join(format!("{name}.jsonl.gz"));
+    let path = fixtures_dir().join("golden").join(format!("{name}.jsonl.gz"));
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
     let reader = BufReader::new(flate2::read::GzDecoder::new(file));
     let mut lines = reader.lines();
@@ -33,7 +36,7 @@ pub fn load_trace(name: &str) -> Trace {
 
 /// The names of every `*.jsonl.gz` trace in the golden directory (without extension).
 pub fn all_traces() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(shared_dir().join("golden"))
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir().join("golden"))
         .expect("golden directory missing")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter_map(|n| n.strip_suffix(".jsonl.gz").map(str::to_string))
