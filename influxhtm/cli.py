@@ -1,19 +1,23 @@
 """The `influxhtm` command. Each part registers its own subcommands (`register(subparsers)`)."""
 
 import argparse
+import json
 import logging
+import os
 import sys
 import time
 
 
 def _register_engine(subparsers) -> None:
+    from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM, TAILS, TM_CHOICES
+
     p = subparsers.add_parser("detect", help="score a timestamp,value CSV offline (NAB's numenta detector)")
     p.add_argument("input", help="CSV with timestamp,value columns")
     p.add_argument("-o", "--output", required=True, help="output CSV")
     p.add_argument("--min", type=float, dest="min_value", help="data minimum (default: whole-file minimum, as NAB)")
     p.add_argument("--max", type=float, dest="max_value", help="data maximum (default: whole-file maximum, as NAB)")
-    p.add_argument("--tail", choices=["one-sided", "two-sided"], default="one-sided")
-    p.add_argument("--tm", choices=["backtracking", "tm"], default="backtracking")
+    p.add_argument("--tail", choices=TAILS, default=DEFAULT_TAIL)
+    p.add_argument("--tm", choices=TM_CHOICES, default=DEFAULT_TM)
     p.add_argument("--predict", type=int, default=0, metavar="STEPS",
                    help="also predict STEPS records ahead (adds a prediction column)")
     p.add_argument("--trace", help="write a per-record trace (golden-trace format, .jsonl.gz)")
@@ -25,9 +29,27 @@ def _register_engine(subparsers) -> None:
     p.add_argument("--out", required=True, help="results dir")
     p.add_argument("--detector", default="influxhtm", help="detector name (results sub-directory and file prefix)")
     p.add_argument("--jobs", type=int, default=1, help="parallel processes")
-    p.add_argument("--tail", choices=["one-sided", "two-sided"], default="one-sided")
-    p.add_argument("--tm", choices=["backtracking", "tm"], default="backtracking")
+    p.add_argument("--tail", choices=TAILS, default=DEFAULT_TAIL)
+    p.add_argument("--tm", choices=TM_CHOICES, default=DEFAULT_TM)
+    p.add_argument("--score", action="store_true",
+                   help="then print the NAB scores (labels: --labels, else combined_windows.json beside --data)")
+    p.add_argument("--labels", help="NAB label windows (combined_windows.json); implies --score")
+    p.add_argument("--threshold", type=float,
+                   help="score at this fixed threshold (default: NAB's optimised one); implies --score")
     p.set_defaults(func=_cmd_nab)
+
+    p = subparsers.add_parser("nab-score", help="NAB scores (standard, low FP, low FN) of a results directory")
+    p.add_argument("--data", required=True, help="NAB data dir (<category>/<file>.csv)")
+    p.add_argument("--labels", help="NAB label windows (default: combined_windows.json beside or in --data)")
+    p.add_argument("--results", required=True,
+                   help="one detector's results: <category>/<detector>_<file>.csv (or <category>/<file>.csv)")
+    p.add_argument("--detector", help="file-name prefix of the results (default: the results directory's name)")
+    p.add_argument("--threshold", type=float,
+                   help="flag records with anomaly_score >= T for every profile (default: NAB's optimised threshold "
+                        "per profile)")
+    p.add_argument("--per-file", action="store_true", help="also each file's score")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.set_defaults(func=_cmd_nab_score)
 
 
 def _register_examples(subparsers) -> None:
@@ -61,11 +83,37 @@ def _cmd_detect(args) -> int:
 
 def _cmd_nab(args) -> int:
     from influxhtm.nab import run_corpus
+    from influxhtm.nab_score import find_labels, format_report, score_results
 
+    labels = None
+    if args.score or args.labels or args.threshold is not None:  # fail before the run, not after it
+        labels = args.labels or find_labels(args.data)
+        if not os.path.isfile(labels):
+            raise ValueError(f"{labels}: label file not found")
     start = time.monotonic()
     rows = run_corpus(args.data, args.out, name=args.detector, jobs=args.jobs, tail=args.tail, tm=args.tm)
     elapsed = time.monotonic() - start
     print(f"{rows} records in {elapsed:.1f} s ({rows / elapsed:.0f} records/s)", file=sys.stderr)
+    if labels:
+        report = score_results(args.data, labels, os.path.join(args.out, args.detector), detector=args.detector,
+                               threshold=args.threshold)
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr)
+        print(format_report(report))
+    return 0
+
+
+def _cmd_nab_score(args) -> int:
+    from influxhtm.nab_score import find_labels, format_report, report_dict, score_results
+
+    report = score_results(args.data, args.labels or find_labels(args.data), args.results, detector=args.detector,
+                           threshold=args.threshold)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report_dict(report, per_file=args.per_file), indent=2))
+    else:
+        print(format_report(report, per_file=args.per_file))
     return 0
 
 
@@ -76,9 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     _register_engine(subparsers)
     _register_examples(subparsers)
     from influxhtm.cli_influx import register as register_influx
+    from influxhtm.store.cli import register as register_models
     from influxhtm.udf.cli import register as register_udf
 
     register_udf(subparsers)
+    register_models(subparsers)
     register_influx(subparsers)
     return parser
 
