@@ -8,7 +8,7 @@ import time
 from influxhtm.stack.kapacitord import KapacitorServer
 from influxhtm.stack.udf_server import udf_command
 
-from .helpers import (DB, REPO, RP, TICKSCRIPTS, assert_scores_equal, epoch_ns, lines, nab_series,
+from .helpers import (DB, RP, TICKSCRIPTS, assert_scores_equal, epoch_ns, lines, nab_series,
                       offline_scores, query, stream_vars, wait_count)
 
 SERIES = "artificialWithAnomaly/art_daily_jumpsup.csv"
@@ -20,8 +20,7 @@ def test_process_mode_udf_scores_like_the_socket_server(tmp_path, kapacitord_pat
     script = (TICKSCRIPTS / "htm_stream.tick").read_text().replace("@htm()", "@htm_process()")
     assert "@htm_process()" in script
     with KapacitorServer(tmp_path / "kapacitor", influxdb_server.url, kapacitord=kapacitord_path,
-                         udf_prog=udf_command("udf", "--state-dir", str(tmp_path / "state")),
-                         udf_env={"PYTHONPATH": str(REPO)}) as kap:  # kapacitord runs in its own dir
+                         udf_prog=udf_command("udf", "--state-dir", str(tmp_path / "state"))) as kap:
         kap.define_task("e2e_process", script, dbrps=[(DB, RP)],
                         vars=stream_vars("process", series, group_by=["host"]))
         kap.write(lines("process", {"host": "p"}, series), db=DB, rp=RP)

@@ -21,7 +21,6 @@ from influxhtm.store import (
     model_id_for,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def model_dir(store, mid):
@@ -252,7 +251,7 @@ def test_crash_between_temp_write_and_rename_keeps_old_checkpoint(tmp_path):
         ModelStore({str(root)!r}).save_checkpoint("m", b"new-state" * 1000, ModelMetadata(task="new"))
         """
     )
-    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": REPO})
+    proc = subprocess.run([sys.executable, "-c", script])
     assert proc.returncode == -signal.SIGKILL
     loaded = ModelStore(root).load("m")
     assert loaded.blob == b"old-state"
@@ -276,7 +275,7 @@ def test_kill9_during_appends_loses_no_acknowledged_record(tmp_path):
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
-    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": REPO})
+    proc = subprocess.run([sys.executable, "-c", script])
     assert proc.returncode == -signal.SIGKILL
     assert ModelStore(root).load("m").journal == [JournalEntry(i, i * 0.5) for i in range(500)]
 

@@ -1,4 +1,3 @@
-import os
 import shutil
 import sys
 import tempfile
@@ -27,14 +26,7 @@ def echo_server(socket_dir):
 
 
 @pytest.fixture
-def subprocess_env():
-    """Environment for a child Python that imports this repository's packages and the test modules."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
-@pytest.fixture
 def echo_command():
-    """argv of the echo UDF entry point (process mode; add ``--socket PATH`` for a socket server)."""
+    """argv of the echo UDF entry point (process mode; add ``--socket PATH`` for a socket server).
+    Run it with cwd=REPO_ROOT: `python -m` then finds the test modules in the working directory."""
     return [sys.executable, "-m", "tests.udf_protocol.serve_echo"]

@@ -5,12 +5,13 @@ import time
 
 from influxhtm.kapacitor_udf import encode_frame, run_process, udf_pb2
 
+from .conftest import REPO_ROOT
 from .client import UdfClient, decode_responses, info_request, init_request, keepalive_request, point_request
 from .handlers import EchoHandler
 
 
-def test_process_round_trip_and_clean_exit(subprocess_env, echo_command):
-    with UdfClient.spawn(echo_command, env=subprocess_env) as client:
+def test_process_round_trip_and_clean_exit(echo_command):
+    with UdfClient.spawn(echo_command, cwd=REPO_ROOT) as client:
         assert client.call(info_request(), timeout=20).info.provides == udf_pb2.STREAM
         # The echo handler print()s this option: it must land on stderr, not in the protocol stream.
         assert client.call(init_request(print="stray print output")).init.success
@@ -32,8 +33,8 @@ def test_process_round_trip_and_clean_exit(subprocess_env, echo_command):
     assert "stray print output" in stderr
 
 
-def test_process_handler_error_exits_nonzero_after_error_response(subprocess_env, echo_command):
-    with UdfClient.spawn(echo_command, env=subprocess_env) as client:
+def test_process_handler_error_exits_nonzero_after_error_response(echo_command):
+    with UdfClient.spawn(echo_command, cwd=REPO_ROOT) as client:
         client.send(udf_pb2.Request(point=udf_pb2.Point(name="raise")))
         responses = client.read_until_eof(timeout=20)
         assert client.process.wait(timeout=10) == 1
@@ -41,8 +42,8 @@ def test_process_handler_error_exits_nonzero_after_error_response(subprocess_env
         assert "echo handler was told to fail" in client.stderr_text()  # traceback logged
 
 
-def test_process_garbage_input_exits_nonzero(subprocess_env, echo_command):
-    with UdfClient.spawn(echo_command, env=subprocess_env) as client:
+def test_process_garbage_input_exits_nonzero(echo_command):
+    with UdfClient.spawn(echo_command, cwd=REPO_ROOT) as client:
         client.send_raw(b"\xff" * 12)
         responses = client.read_until_eof(timeout=20)
         assert client.process.wait(timeout=10) == 1

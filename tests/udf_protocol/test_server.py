@@ -12,6 +12,7 @@ import pytest
 
 from influxhtm.kapacitor_udf import SocketInUseError, UdfServer
 
+from .conftest import REPO_ROOT
 from .client import UdfClient, info_request, init_request, point_request
 from .handlers import EchoHandler
 from .running import RunningServer
@@ -113,11 +114,11 @@ def test_shutdown_before_serving_returns_immediately(socket_dir):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_stop_signal_to_a_server_process(socket_dir, subprocess_env, echo_command, signum):
+def test_stop_signal_to_a_server_process(socket_dir, echo_command, signum):
     path = socket_dir / "proc.sock"
     events = socket_dir / "events.txt"
     process = subprocess.Popen(echo_command + ["--socket", str(path), "--events", str(events)],
-                               env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         with UdfClient.connect(path, timeout=20) as client:
             assert client.call(init_request()).init.success
