@@ -21,6 +21,7 @@ import time
 
 from influxhtm.htm import AnomalyDetector
 from influxhtm.store import JournalEntry, ModelStore, model_id_for
+from influxhtm.schema import ANOMALY_SCORE
 from influxhtm.udf.options import parse_options
 from tests.udf_protocol.client import (UdfClient, encode_request, init_request, option, request,
                                       restore_request)
@@ -97,7 +98,7 @@ def main() -> int:
                                                          group=g, fieldsDouble={"v": 42.0})))
                     for g in groups))
                 for point in client.points(len(groups), timeout=600):
-                    assert "anomaly_score" in point.fieldsDouble, "point not scored"
+                    assert ANOMALY_SCORE in point.fieldsDouble, "point not scored"
                 first = time.perf_counter() - t
                 client.close()
             finally:

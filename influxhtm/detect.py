@@ -14,6 +14,7 @@ from typing import List, Optional
 from influxhtm.htm.detector import AnomalyDetector
 from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM, nab_encoder_range, nab_probation, nab_resolution
 from influxhtm.htm.timestamps import parse_timestamp
+from influxhtm.schema import NAB_COLUMNS, PREDICTION
 
 
 class InputError(ValueError):
@@ -110,8 +111,7 @@ def detect(series: Series, out_path: str, detector: AnomalyDetector, *, trace_pa
             trace.write(json.dumps(trace_header(series, detector, source)) + "\n")
         with open(out_path, "w", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
-            columns = ["timestamp", "value", "anomaly_score", "raw_score", "anomaly_likelihood"]
-            writer.writerow(columns + (["prediction"] if predicting else []))
+            writer.writerow([*NAB_COLUMNS, *([PREDICTION] if predicting else [])])
             rows = zip(series.timestamps, series.times, series.values)
             for i, (stamp, when, value) in enumerate(tqdm(rows, total=len(series.values), disable=not progress,
                                                           file=sys.stderr, unit="rec", desc=source or None)):

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from influxhtm.htm.params import nab_probation
+from influxhtm.schema import ANOMALY_SCORE
 
 __all__ = ["NOTHING_FLAGGED", "PROFILES", "FileResult", "Profile", "ProfileResult", "Report", "ScoredSeries",
            "find_labels", "format_report", "probationary_rows", "read_labels", "report_dict", "rows_of_windows",
@@ -363,8 +364,8 @@ def _results_file(results_dir: str, name: str, detector: str) -> Optional[str]:
 
 
 def _read_results(path: str, data_times: list[str]) -> list[float]:
-    cols = _columns(path, ["timestamp", "anomaly_score"])
-    times, texts = cols["timestamp"], cols["anomaly_score"]
+    cols = _columns(path, ["timestamp", ANOMALY_SCORE])
+    times, texts = cols["timestamp"], cols[ANOMALY_SCORE]
     if len(texts) != len(data_times):
         raise ValueError(f"{path}: {len(texts)} rows, the data file has {len(data_times)}")
     if times != data_times:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
-    "ANOMALY_LIKELIHOOD", "ANOMALY_SCORE", "LEGACY_FIELD_TAG", "PREDICTION", "RAW_SCORE", "RESULT_FIELDS",
+    "ANOMALY_LIKELIHOOD", "ANOMALY_SCORE", "LEGACY_FIELD_TAG", "NAB_COLUMNS", "PREDICTION", "RAW_SCORE", "RESULT_FIELDS",
     "RESULT_SUFFIX", "SCORE_FIELDS", "SOURCE_FIELD_TAG", "VALUE", "legacy_result_tags", "log_scaled_likelihood",
     "result_fields", "result_measurement", "result_series_filters", "result_tags",
 ]
@@ -42,6 +42,8 @@ PREDICTION = "prediction"  # best 1-step prediction made at this point, for the 
 
 RESULT_FIELDS = (VALUE, RAW_SCORE, ANOMALY_LIKELIHOOD, ANOMALY_SCORE, PREDICTION)
 SCORE_FIELDS = (RAW_SCORE, ANOMALY_LIKELIHOOD, ANOMALY_SCORE)
+#: columns of a NAB results CSV (`influxhtm detect`, `influxhtm nab`); PREDICTION follows when predicting
+NAB_COLUMNS = ("timestamp", VALUE, ANOMALY_SCORE, RAW_SCORE, ANOMALY_LIKELIHOOD)
 
 # float64 value of ln(1.0000000001 - 1.0): NAB's divisor, which maps a likelihood of 1.0 to exactly 1.0.
 _LOG_SCALE_DIVISOR = -23.02585084720009
