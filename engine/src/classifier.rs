@@ -413,7 +413,11 @@ impl SdrClassifier {
     pub fn memory_bytes(&self) -> usize {
         let weights: usize = self.weights.iter().map(Weights::heap_bytes).sum();
         let history: usize = self.history.iter().map(|(_, p)| p.capacity() * 4 + 32).sum();
-        weights + history + self.actual_values.capacity() * 16 + self.bucket_slot.capacity() * 4 + self.slot_members.capacity() * 4
+        weights
+            + history
+            + self.actual_values.capacity() * 16
+            + self.bucket_slot.capacity() * 4
+            + self.slot_members.capacity() * 4
     }
 }
 

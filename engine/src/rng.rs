@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(r.get_uint64(u64::MAX), 3723745761376425000);
         assert_eq!(r.get_uint64(u64::MAX), 7464235991977222558);
         let mut r = Random::new(1);
-        assert_eq!(r.get_real64(), 0.40250281741114691);
+        assert_eq!(r.get_real64(), 0.4025028174111469);
         assert_eq!(r.get_real64(), 0.29331049250469476);
         let mut r = Random::new(1);
         let v: Vec<u32> = (0..5).map(|_| r.get_uint32(1000)).collect();

@@ -77,11 +77,7 @@ fn classifier_against_numenta_cl_trace() {
          preds exact {preds_exact}/{n}, max |dp| {max_abs_diff:.3e}; first mismatch: {}",
         first_mismatch.as_deref().unwrap_or("none")
     );
-    eprintln!(
-        "classifier state after {n} records: {} weights, ~{} KiB",
-        cl.num_weights(),
-        cl.memory_bytes() / 1024
-    );
+    eprintln!("classifier state after {n} records: {} weights, ~{} KiB", cl.num_weights(), cl.memory_bytes() / 1024);
     assert_eq!(preds_exact, n, "predictions differ from NuPIC's; first mismatch: {first_mismatch:?}");
     assert_eq!(best_equal, n);
 }

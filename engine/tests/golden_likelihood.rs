@@ -4,9 +4,7 @@
 mod common;
 
 use _engine::anomaly::{final_score, raw_anomaly_score, SpatialAnomaly};
-use _engine::likelihood::{
-    nab_likelihood_periods, nab_probationary_period, AnomalyLikelihood, Tail,
-};
+use _engine::likelihood::{nab_likelihood_periods, nab_probationary_period, AnomalyLikelihood, Tail};
 use common::{u32s, Value};
 
 /// The likelihood parameters of a trace header, checked against NAB's derivation from the row count.
@@ -14,19 +12,10 @@ fn likelihood_for(header: &Value, tail: Tail) -> AnomalyLikelihood {
     let params = &header["likelihood"];
     let rows = header["rows"].as_u64().unwrap();
     let probation = nab_probationary_period(rows);
-    assert_eq!(
-        f64::from(probation),
-        header["probationaryPeriod"].as_f64().unwrap()
-    );
+    assert_eq!(f64::from(probation), header["probationaryPeriod"].as_f64().unwrap());
     let (learning, estimation) = nab_likelihood_periods(probation);
-    assert_eq!(
-        u64::from(learning),
-        params["learningPeriod"].as_u64().unwrap()
-    );
-    assert_eq!(
-        f64::from(estimation),
-        params["estimationSamples"].as_f64().unwrap()
-    );
+    assert_eq!(u64::from(learning), params["learningPeriod"].as_u64().unwrap());
+    assert_eq!(f64::from(estimation), params["estimationSamples"].as_f64().unwrap());
     let likelihood = AnomalyLikelihood::new(
         learning,
         estimation,
@@ -47,11 +36,7 @@ struct Column {
 
 impl Column {
     fn new(name: &'static str) -> Self {
-        Column {
-            name,
-            equal: 0,
-            first_mismatch: None,
-        }
+        Column { name, equal: 0, first_mismatch: None }
     }
 
     fn check(&mut self, index: usize, got: f64, want: f64) {
@@ -90,10 +75,7 @@ fn golden_traces_match_bit_for_bit() {
         let start = std::time::Instant::now();
         for (index, record) in trace.records.iter().enumerate() {
             let value = record["v"].as_f64().unwrap();
-            let raw = f64::from(raw_anomaly_score(
-                &u32s(&record["sp"]),
-                &u32s(&record["pc"]),
-            ));
+            let raw = f64::from(raw_anomaly_score(&u32s(&record["sp"]), &u32s(&record["pc"])));
             let timestamp = common::trace_seconds(record["t"].as_str().unwrap());
             let anomalous = spatial.check_and_update(value);
             let l1 = one_sided.anomaly_probability(value, raw, timestamp);
@@ -101,26 +83,15 @@ fn golden_traces_match_bit_for_bit() {
             let want = |key: &str| record[key].as_f64().unwrap();
             columns[0].check(index, raw, want("raw"));
             let want_anomalous = record["sp_anom"].as_bool().unwrap();
-            columns[1].check(
-                index,
-                f64::from(u8::from(anomalous)),
-                f64::from(u8::from(want_anomalous)),
-            );
+            columns[1].check(index, f64::from(u8::from(anomalous)), f64::from(u8::from(want_anomalous)));
             columns[2].check(index, l1, want("L1"));
             columns[3].check(index, l2, want("L2"));
             columns[4].check(index, final_score(l1, anomalous), want("F1"));
             columns[5].check(index, final_score(l2, anomalous), want("F2"));
         }
         let elapsed = start.elapsed();
-        let summary: Vec<String> = columns
-            .iter()
-            .map(|c| format!("{} {:.3} %", c.name, c.percent(rows)))
-            .collect();
-        eprintln!(
-            "{name} ({rows} records, {:?} incl. JSON access): {}",
-            elapsed,
-            summary.join(", ")
-        );
+        let summary: Vec<String> = columns.iter().map(|c| format!("{} {:.3} %", c.name, c.percent(rows))).collect();
+        eprintln!("{name} ({rows} records, {:?} incl. JSON access): {}", elapsed, summary.join(", "));
         for column in &columns {
             if let Some(mismatch) = &column.first_mismatch {
                 eprintln!("  first {} mismatch: {mismatch}", column.name);
@@ -138,11 +109,7 @@ fn inputs(name: &str) -> (Value, Vec<(f64, f64, i64)>) {
         .records
         .iter()
         .map(|r| {
-            (
-                r["v"].as_f64().unwrap(),
-                r["raw"].as_f64().unwrap(),
-                common::trace_seconds(r["t"].as_str().unwrap()),
-            )
+            (r["v"].as_f64().unwrap(), r["raw"].as_f64().unwrap(), common::trace_seconds(r["t"].as_str().unwrap()))
         })
         .collect();
     (trace.header, stream)
@@ -173,10 +140,7 @@ fn saved_state_continues_exactly() {
                 );
                 let want = original.anomaly_probability(value, raw, t);
                 let got = restored.anomaly_probability(value, raw, t);
-                assert_eq!(
-                    got, want,
-                    "{tail:?} cut {cut}: likelihood differs at record {i}"
-                );
+                assert_eq!(got, want, "{tail:?} cut {cut}: likelihood differs at record {i}");
             }
             assert_eq!(restored.iteration(), stream.len() as u64);
         }
@@ -198,8 +162,5 @@ fn likelihood_update_is_cheap() {
     let per_record = start.elapsed() / (rounds * stream.len()) as u32;
     eprintln!("likelihood update: {per_record:?} per record on average (checksum {checksum})");
     // Generous bound for a shared machine; the figure itself is printed above.
-    assert!(
-        per_record < std::time::Duration::from_micros(50),
-        "{per_record:?} per record"
-    );
+    assert!(per_record < std::time::Duration::from_micros(50), "{per_record:?} per record");
 }

@@ -113,8 +113,11 @@ fn replay(name: &str) -> Replay {
     let mut sensor = Sensor::from_header(header);
     assert_eq!(sensor.width, 454, "{name}: encoder width");
     let mut sp = SpatialPooler::new(sp_params(header, sensor.width)).unwrap();
-    let inputs: Vec<(i64, f64)> =
-        trace.records.iter().map(|r| (common::trace_seconds(r["t"].as_str().unwrap()), r["v"].as_f64().unwrap())).collect();
+    let inputs: Vec<(i64, f64)> = trace
+        .records
+        .iter()
+        .map(|r| (common::trace_seconds(r["t"].as_str().unwrap()), r["v"].as_f64().unwrap()))
+        .collect();
     let mut encoding = Vec::new();
     let mut active = Vec::new();
     let mut outputs = Vec::with_capacity(inputs.len());
@@ -129,7 +132,11 @@ fn replay(name: &str) -> Replay {
     for (k, (record, (bucket, encoding, active))) in trace.records.iter().zip(&outputs).enumerate() {
         assert_eq!(record["i"].as_u64().unwrap() as usize, k);
         let t = record["t"].as_str().unwrap();
-        assert_eq!(*bucket, Some(record["b"].as_u64().unwrap() as u32), "{name}: first mismatch at record {k} ({t}): bucket");
+        assert_eq!(
+            *bucket,
+            Some(record["b"].as_u64().unwrap() as u32),
+            "{name}: first mismatch at record {k} ({t}): bucket"
+        );
         assert_eq!(*encoding, u32s(&record["enc"]), "{name}: first mismatch at record {k} ({t}): encoder bits");
         assert_eq!(*active, u32s(&record["sp"]), "{name}: first mismatch at record {k} ({t}): SP active columns");
     }

@@ -69,7 +69,12 @@ fn temporal_memory_matches_numenta_tm_trace() {
         n as f64 / tm_cpu,
         tm_cpu * 1e6 / n as f64
     );
-    eprintln!("TM state after {n} records: {} segments, {} synapses, ~{} KiB", tm.num_segments(), tm.num_synapses(), tm.memory_bytes() / 1024);
+    eprintln!(
+        "TM state after {n} records: {} segments, {} synapses, ~{} KiB",
+        tm.num_segments(),
+        tm.num_synapses(),
+        tm.memory_bytes() / 1024
+    );
     assert!(raw_equal * 100 >= n * 99, "raw score parity {raw_equal}/{n} below 99 %");
     assert_eq!(pc_exact, n, "predicted columns differ");
     assert_eq!(counts_exact, n, "segment/synapse counts differ");

@@ -19,7 +19,8 @@ const MB: f64 = 1024.0 * 1024.0;
 
 /// The detector the Python face builds for a NAB file (spec/htm.md 2.2-2.9), from a trace header.
 fn nab_detector(header: &common::Value) -> Detector {
-    let resolution = header["params"]["modelParams"]["sensorParams"]["encoders"]["value"]["resolution"].as_f64().unwrap();
+    let resolution =
+        header["params"]["modelParams"]["sensorParams"]["encoders"]["value"]["resolution"].as_f64().unwrap();
     let config = ModelConfig {
         encoders: vec![
             EncoderConfig::TimeOfDay { w: 21, radius: 9.49 },

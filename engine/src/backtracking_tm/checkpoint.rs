@@ -12,9 +12,9 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::chunked::Chunked;
-use super::synapse_pool::SynapsePool;
 use super::connections::{Connections, Segment, Synapse, MAX_CELLS, NONE};
 use super::permanence::PermanenceTable;
+use super::synapse_pool::SynapsePool;
 
 #[derive(Serialize, Deserialize)]
 struct SavedConnections {
@@ -131,7 +131,8 @@ impl<'de> Deserialize<'de> for Connections {
 }
 
 fn decode(saved: SavedConnections) -> Result<Connections, String> {
-    let SavedConnections { cells_per_column: cpc, n_cells, block, perm_params: pp, perm_values, n_segments, data } = saved;
+    let SavedConnections { cells_per_column: cpc, n_cells, block, perm_params: pp, perm_values, n_segments, data } =
+        saved;
     let (n_cells, block) = (n_cells as usize, block as usize);
     if cpc == 0 || n_cells % cpc as usize != 0 || n_cells > MAX_CELLS || !(1..=255).contains(&block) {
         return Err("inconsistent cell counts in saved TM connections".into());

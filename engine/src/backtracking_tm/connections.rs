@@ -20,8 +20,7 @@ pub(super) const NONE: u32 = u32::MAX;
 /// Iteration counts at which the duty-cycle alpha changes (Cells4 tiers).
 const DUTY_CYCLE_TIERS: [u32; 9] = [0, 100, 320, 1000, 3200, 10_000, 32_000, 100_000, 320_000];
 /// Alpha used once the learning iteration exceeds the tier of the same index.
-const DUTY_CYCLE_ALPHAS: [f32; 9] =
-    [0.0, 0.0032, 0.0010, 0.00032, 0.00010, 0.000032, 0.000010, 0.0000032, 0.0000010];
+const DUTY_CYCLE_ALPHAS: [f32; 9] = [0.0, 0.0032, 0.0010, 0.00032, 0.00010, 0.000032, 0.000010, 0.0000032, 0.0000010];
 
 /// True when `iteration` is one of the duty-cycle tier boundaries.
 pub(super) fn at_duty_cycle_tier(iteration: u32) -> bool {
@@ -201,7 +200,9 @@ impl Connections {
     pub fn new(n_columns: usize, cells_per_column: u32, p: &Plasticity) -> Result<Self, String> {
         let n_cells = n_columns * cells_per_column as usize;
         if n_cells > MAX_CELLS {
-            return Err(format!("number_of_cols * cells_per_column = {n_cells} exceeds the supported {MAX_CELLS} cells"));
+            return Err(format!(
+                "number_of_cols * cells_per_column = {n_cells} exceeds the supported {MAX_CELLS} cells"
+            ));
         }
         let perm_params = [p.initial, p.increment, p.decrement, p.max, p.connected];
         if !perm_params.iter().all(|v| v.is_finite()) {
@@ -377,7 +378,14 @@ impl Connections {
     /// update's sorted `sources` are reinforced, the others weakened (deleted at <= 0), surplus
     /// synapses freed (weakest inactive first), missing sources added at the initial permanence.
     /// An emptied segment is released. A released segment is left alone.
-    pub fn adapt_segment(&mut self, id: u32, sources: &[u32], p: &Plasticity, iteration: u32, scratch: &mut AdaptScratch) {
+    pub fn adapt_segment(
+        &mut self,
+        id: u32,
+        sources: &[u32],
+        p: &Plasticity,
+        iteration: u32,
+        scratch: &mut AdaptScratch,
+    ) {
         if !self.segments[id as usize].is_live() {
             return;
         }
@@ -625,7 +633,8 @@ mod tests {
 
     #[test]
     fn many_distinct_permanences_widen_indexes_and_stay_exact() {
-        let p = Plasticity { initial: 0.5, increment: 0.001, decrement: 0.0007, max: 1.0, connected: 0.6, max_synapses: 4 };
+        let p =
+            Plasticity { initial: 0.5, increment: 0.001, decrement: 0.0007, max: 1.0, connected: 0.6, max_synapses: 4 };
         let mut c = Connections::new(4, 8, &p).unwrap();
         // 512 synapses random-walking on a fine grid: well over 128 distinct live values.
         let segs: Vec<u32> = (0..128).map(|k| c.create_segment(k % 16 + 1, &[20, 21, 22, 23], 1)).collect();

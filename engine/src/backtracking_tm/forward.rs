@@ -303,7 +303,8 @@ mod tests {
         let got: Vec<Vec<u32>> = ranges.iter().map(|r| sorted(r.get(&f))).collect();
         assert_eq!(got, vec![vec![], vec![50], vec![70]]);
         let edges = [(4u32, 40u32), (5, 50), (6, 60), (7, 70), (2, 7)];
-        let rebuilt: ForwardLists<u32> = ForwardLists::build(2, 4, |visit| edges.iter().for_each(|&(c, s)| visit(c, s)));
+        let rebuilt: ForwardLists<u32> =
+            ForwardLists::build(2, 4, |visit| edges.iter().for_each(|&(c, s)| visit(c, s)));
         assert!((0..8).all(|c| sorted(rebuilt.of(c)) == sorted(f.of(c)) || c == 2));
         assert_eq!(rebuilt.of(2), &[7]);
     }

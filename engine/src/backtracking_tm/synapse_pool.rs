@@ -26,7 +26,11 @@ impl SynapsePool {
 
     /// Largest permanence index storable without `widen`.
     pub fn max_perm_index(&self) -> usize {
-        if self.perm_hi.is_some() { u16::MAX as usize } else { u8::MAX as usize }
+        if self.perm_hi.is_some() {
+            u16::MAX as usize
+        } else {
+            u8::MAX as usize
+        }
     }
 
     /// Makes blocks 0..n available.
@@ -106,7 +110,9 @@ impl SynapsePool {
 
     /// Heap bytes held.
     pub fn memory_bytes(&self) -> usize {
-        self.sources.memory_bytes() + self.perm_lo.memory_bytes() + self.perm_hi.as_ref().map_or(0, |h| h.memory_bytes())
+        self.sources.memory_bytes()
+            + self.perm_lo.memory_bytes()
+            + self.perm_hi.as_ref().map_or(0, |h| h.memory_bytes())
     }
 }
 

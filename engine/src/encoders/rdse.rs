@@ -51,16 +51,7 @@ impl Rdse {
         permutation.truncate(w as usize);
         let mut buckets = vec![Vec::new(); MAX_BUCKETS as usize];
         buckets[MIDDLE_BUCKET as usize] = permutation;
-        Ok(Rdse {
-            resolution,
-            w,
-            n,
-            offset: None,
-            rng,
-            min_index: MIDDLE_BUCKET,
-            max_index: MIDDLE_BUCKET,
-            buckets,
-        })
+        Ok(Rdse { resolution, w, n, offset: None, rng, min_index: MIDDLE_BUCKET, max_index: MIDDLE_BUCKET, buckets })
     }
 
     /// Output width in bits (`n`).
