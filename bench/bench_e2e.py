@@ -56,10 +56,21 @@ def run_case(kap, udf: str, label: str, tasks: int, groups: int, points: int) ->
     measurements = [f"{label}_{t}" for t in range(tasks)]
     for m in measurements:
         if udf == "htm":
-            kap.define_task(m, (REPO / "tickscripts" / "htm_stream.tick").read_text(), dbrps=[(DB, RP)], vars={
-                "database": DB, "retention_policy": RP, "measurement": m, "field": "value",
-                "group_by": {"type": "list", "value": [{"type": "string", "value": "host"}]},
-                "output_measurement": f"{m}_out", "min": 0.0, "max": 100.0})
+            kap.define_task(
+                m,
+                (REPO / "tickscripts" / "htm_stream.tick").read_text(),
+                dbrps=[(DB, RP)],
+                vars={
+                    "database": DB,
+                    "retention_policy": RP,
+                    "measurement": m,
+                    "field": "value",
+                    "group_by": {"type": "list", "value": [{"type": "string", "value": "host"}]},
+                    "output_measurement": f"{m}_out",
+                    "min": 0.0,
+                    "max": 100.0,
+                },
+            )
         else:
             kap.define_task(m, PASSTHROUGH_TICK.format(db=DB, rp=RP, m=m), dbrps=[(DB, RP)])
     lines = []
@@ -71,7 +82,7 @@ def run_case(kap, udf: str, label: str, tasks: int, groups: int, points: int) ->
     total = len(lines)
     start = time.monotonic()
     for lo in range(0, total, 1000):
-        kap.write(lines[lo:lo + 1000], db=DB, rp=RP, precision="s")
+        kap.write(lines[lo : lo + 1000], db=DB, rp=RP, precision="s")
     while True:
         done = 0
         for m in measurements:
@@ -92,10 +103,15 @@ def run_case(kap, udf: str, label: str, tasks: int, groups: int, points: int) ->
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, default=1500, help="points in the 1-group case (default 1500)")
-    parser.add_argument("--group-points", type=int, default=400,
-                        help="points per group in the 8-group case (default 400)")
-    parser.add_argument("--passthrough-factor", type=int, default=10,
-                        help="the pass-through cases stream this many times more points (default 10)")
+    parser.add_argument(
+        "--group-points", type=int, default=400, help="points per group in the 8-group case (default 400)"
+    )
+    parser.add_argument(
+        "--passthrough-factor",
+        type=int,
+        default=10,
+        help="the pass-through cases stream this many times more points (default 10)",
+    )
     parser.add_argument("--serve-passthrough", metavar="SOCKET", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_passthrough:
@@ -112,20 +128,29 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="influxhtm-bench-") as tmp:
         root = Path(tmp)
         passthrough_cmd = [sys.executable, "-m", "bench.bench_e2e", "--serve-passthrough", str(root / "pt.sock")]
-        with InfluxServer(root / "influxdb") as influx, \
-                UdfServerProcess(root / "htm.sock", root / "state") as htm, \
-                UdfServerProcess(root / "pt.sock", command=passthrough_cmd) as passthrough, \
-                KapacitorServer(root / "kapacitor", influx.url, udf_socket=htm.socket_path,
-                                extra_udfs={"passthrough": {"socket_path": str(passthrough.socket_path)}},
-                                kapacitord=kapacitord) as kap:
+        with (
+            InfluxServer(root / "influxdb") as influx,
+            UdfServerProcess(root / "htm.sock", root / "state") as htm,
+            UdfServerProcess(root / "pt.sock", command=passthrough_cmd) as passthrough,
+            KapacitorServer(
+                root / "kapacitor",
+                influx.url,
+                udf_socket=htm.socket_path,
+                extra_udfs={"passthrough": {"socket_path": str(passthrough.socket_path)}},
+                kapacitord=kapacitord,
+            ) as kap,
+        ):
             InfluxDBClient(influx.host, influx.port).create_database(DB)
             print(f"kapacitord {kapacitord}: points/s end to end (write -> Kapacitor -> UDF -> influxDBOut)")
             for udf, scale in (("passthrough", args.passthrough_factor), ("htm", 1)):
                 for label, tasks, groups, points in (("one", 1, 1, args.points), ("many", 2, 4, args.group_points)):
-                    total, seconds = run_case(kap, udf, f"{udf}_{label}", tasks=tasks, groups=groups,
-                                              points=points * scale)
-                    print(f"{udf:>11}: {tasks * groups} group(s) in {tasks} task(s): {total:6d} points in "
-                          f"{seconds:6.2f} s = {total / seconds:8.0f} points/s")
+                    total, seconds = run_case(
+                        kap, udf, f"{udf}_{label}", tasks=tasks, groups=groups, points=points * scale
+                    )
+                    print(
+                        f"{udf:>11}: {tasks * groups} group(s) in {tasks} task(s): {total:6d} points in "
+                        f"{seconds:6.2f} s = {total / seconds:8.0f} points/s"
+                    )
     return 0
 
 

@@ -20,7 +20,7 @@ from influxhtm.detect import nab_detector, read_series
 from influxhtm.nab_score import score_results
 
 NAB_FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nab"
-NUPIC_RECORDS_PER_S = 263.0     # spec/htm.md 4.2: one quiet core, art_daily_jumpsup, OPF run + likelihood
+NUPIC_RECORDS_PER_S = 263.0  # spec/htm.md 4.2: one quiet core, art_daily_jumpsup, OPF run + likelihood
 NUPIC_RSS_MB_AFTER_4K = 121.2 - 39.7
 NUPIC_CHECKPOINT_MB = 26.1
 
@@ -41,9 +41,12 @@ def bench_speed(path: Path):
         detector.handle(t, v)
     per_record = time.perf_counter() - start
     n = len(series.values)
-    print(f"speed: {path.name}, {n} records, Python handle() per record: {n / per_record:,.0f} records/s "
-          f"({n / per_record / NUPIC_RECORDS_PER_S:.0f}x NuPIC's {NUPIC_RECORDS_PER_S:.0f}/s)")
+    print(
+        f"speed: {path.name}, {n} records, Python handle() per record: {n / per_record:,.0f} records/s "
+        f"({n / per_record / NUPIC_RECORDS_PER_S:.0f}x NuPIC's {NUPIC_RECORDS_PER_S:.0f}/s)"
+    )
     from influxhtm.htm.timestamps import wall_clock_seconds
+
     detector = nab_detector(series)
     stamps = [wall_clock_seconds(t) for t in series.times]
     start = time.perf_counter()
@@ -65,9 +68,11 @@ def bench_memory(path: Path, models: int, records: int):
         for t, v in zip(times, values):
             d.handle(t, v)
     after = rss_mb()
-    print(f"memory: {models} models in one process: +{(created - base) / models:.2f} MB RSS per fresh model, "
-          f"{(after - base) / models:.2f} MB per model after {len(values)} records of {path.name} "
-          f"(NuPIC: +64 MB fresh, ~{NUPIC_RSS_MB_AFTER_4K:.0f} MB after 4k)")
+    print(
+        f"memory: {models} models in one process: +{(created - base) / models:.2f} MB RSS per fresh model, "
+        f"{(after - base) / models:.2f} MB per model after {len(values)} records of {path.name} "
+        f"(NuPIC: +64 MB fresh, ~{NUPIC_RSS_MB_AFTER_4K:.0f} MB after 4k)"
+    )
 
 
 def bench_checkpoint(path: Path, records: int):
@@ -81,21 +86,28 @@ def bench_checkpoint(path: Path, records: int):
     start = time.perf_counter()
     type(detector).load(blob)
     loaded = time.perf_counter() - start
-    print(f"checkpoint: {len(blob) / 1e6:.2f} MB after {min(records, len(series.values))} records of {path.name}, "
-          f"save {saved * 1e3:.0f} ms, load {loaded * 1e3:.0f} ms (NuPIC: {NUPIC_CHECKPOINT_MB} MB after 4032 "
-          f"records of art_daily_jumpsup)")
+    print(
+        f"checkpoint: {len(blob) / 1e6:.2f} MB after {min(records, len(series.values))} records of {path.name}, "
+        f"save {saved * 1e3:.0f} ms, load {loaded * 1e3:.0f} ms (NuPIC: {NUPIC_CHECKPOINT_MB} MB after 4032 "
+        f"records of art_daily_jumpsup)"
+    )
 
 
 def bench_nab(jobs: int, data: Path, labels: Path):
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "influxhtm.cli", "nab", "--data", str(data),
-                        "--out", out, "--jobs", str(jobs)], check=True, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "influxhtm.cli", "nab", "--data", str(data), "--out", out, "--jobs", str(jobs)],
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
         wall = time.perf_counter() - start
         final = score_results(str(data), str(labels), str(Path(out) / "influxhtm")).normalised()
     print(f"nab: influxhtm nab over {data} with --jobs {jobs}: {wall:.1f} s wall")
-    print(f"nab: score standard {final['standard']:.2f} / low FP {final['reward_low_FP_rate']:.2f} / "
-          f"low FN {final['reward_low_FN_rate']:.2f} (NuPIC 1.0.5 on these files: 69.34 / 61.15 / 74.53)")
+    print(
+        f"nab: score standard {final['standard']:.2f} / low FP {final['reward_low_FP_rate']:.2f} / "
+        f"low FN {final['reward_low_FN_rate']:.2f} (NuPIC 1.0.5 on these files: 69.34 / 61.15 / 74.53)"
+    )
 
 
 def main() -> int:
@@ -104,8 +116,12 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=20000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--skip-nab", action="store_true")
-    parser.add_argument("--data", type=Path, default=NAB_FIXTURES / "data",
-                        help="NAB data dir (default: the repository's 31-file subset)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=NAB_FIXTURES / "data",
+        help="NAB data dir (default: the repository's 31-file subset)",
+    )
     parser.add_argument("--labels", type=Path, help="NAB label windows (default: combined_windows.json beside --data)")
     parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -116,8 +132,19 @@ def main() -> int:
     bench_speed(data / "artificialWithAnomaly" / "art_daily_jumpsup.csv")  # the file of NuPIC's 263/s
     bench_speed(data / "realKnownCause" / "nyc_taxi.csv")  # one of the heaviest models of the corpus
     machine = data / "realKnownCause" / "machine_temperature_system_failure.csv"
-    subprocess.run([sys.executable, "-m", "bench.bench_engine", "--memory-only", "--models", str(args.models),
-                    "--records", str(args.records)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.bench_engine",
+            "--memory-only",
+            "--models",
+            str(args.models),
+            "--records",
+            str(args.records),
+        ],
+        check=True,
+    )
     bench_checkpoint(data / "artificialWithAnomaly" / "art_daily_jumpsup.csv", 4032)
     bench_checkpoint(machine, args.records)
     if not args.skip_nab:

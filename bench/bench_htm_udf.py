@@ -13,24 +13,25 @@ before timing; journal and checkpoints every 1000 points included):
 This machine's speed drifts by +-20 % from one second to the next, so the runs are interleaved, repeated
 `--trials` times, and the medians are printed with the ratio agent/engine and the 2-connection speed-up.
 """
+
 from __future__ import annotations
 
 import argparse
 import math
 import os
-import statistics
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
 import time
 
+from bench.procstat import cpu_seconds
 from influxhtm.htm import AnomalyDetector
+from influxhtm.kapacitor_udf import udf_pb2
 from influxhtm.store import JournalEntry, ModelStore
 from tests.htm_udf.servers import start_socket_server
 from tests.udf_protocol.client import UdfClient, encode_request, init_request, option, request
-from influxhtm.kapacitor_udf import udf_pb2
-from bench.procstat import cpu_seconds
 
 SEC = 10**9
 T0 = 1_700_000_000
@@ -72,8 +73,11 @@ def drive(sock_path: str, task: str, groups: list[str], n: int, results: list, b
         for g, group in enumerate(groups):
             client.send(point_request(T0 - 60, group, value_at(0, g)))
         client.points(len(groups))
-        stream = b"".join(encode_request(point_request(T0 + 60 * i, group, value_at(i, g), {"g": group}))
-                          for i in range(n) for g, group in enumerate(groups))
+        stream = b"".join(
+            encode_request(point_request(T0 + 60 * i, group, value_at(i, g), {"g": group}))
+            for i in range(n)
+            for g, group in enumerate(groups)
+        )
         total = n * len(groups)
         barrier.wait()
         start = time.perf_counter()
@@ -91,8 +95,13 @@ def agent_rate(n: int, connections: int, groups_per_conn: int, extra_args=()) ->
     try:
         results: list = []
         barrier = threading.Barrier(connections + 1)
-        threads = [threading.Thread(target=drive, args=(sock, f"task{c}", [f"g{c}_{k}" for k in range(groups_per_conn)],
-                                                        n, results, barrier)) for c in range(connections)]
+        threads = [
+            threading.Thread(
+                target=drive,
+                args=(sock, f"task{c}", [f"g{c}_{k}" for k in range(groups_per_conn)], n, results, barrier),
+            )
+            for c in range(connections)
+        ]
         for t in threads:
             t.start()
         barrier.wait()
@@ -129,13 +138,19 @@ CONFIGS = (  # (label, connections, groups per connection)
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--points", type=int, default=2000,
-                    help="points per group with 1 group, a quarter of that with 8 (default 2000)")
+    ap.add_argument(
+        "--points",
+        type=int,
+        default=2000,
+        help="points per group with 1 group, a quarter of that with 8 (default 2000)",
+    )
     ap.add_argument("--trials", type=int, default=3, help="interleaved repetitions (default 3)")
     args = ap.parse_args()
-    print(f"influxhtm UDF benchmark, {args.points} points per group (1 group) / {args.points // 4} (8 groups), "
-          f"{os.cpu_count()} CPUs, "
-          f"median of {args.trials} trials")
+    print(
+        f"influxhtm UDF benchmark, {args.points} points per group (1 group) / {args.points // 4} (8 groups), "
+        f"{os.cpu_count()} CPUs, "
+        f"median of {args.trials} trials"
+    )
     runs = {label: {"engine": [], "agent": [], "cpu": []} for label, _, _ in CONFIGS}
     for _ in range(args.trials):
         for label, connections, groups in CONFIGS:
@@ -147,8 +162,10 @@ def main() -> int:
     median = {label: {k: statistics.median(v) for k, v in r.items()} for label, r in runs.items()}
     for label, _, _ in CONFIGS:
         m = median[label]
-        print(f"{label + ':':26} engine {m['engine']:6.0f} points/s   agent {m['agent']:6.0f} points/s "
-              f"({100 * m['agent'] / m['engine']:3.0f} %)   server CPU {m['cpu'] * 1e3:.3f} ms/point")
+        print(
+            f"{label + ':':26} engine {m['engine']:6.0f} points/s   agent {m['agent']:6.0f} points/s "
+            f"({100 * m['agent'] / m['engine']:3.0f} %)   server CPU {m['cpu'] * 1e3:.3f} ms/point"
+        )
     one, two = median["8 groups, 1 connection"]["agent"], median["8 groups, 2 connections"]["agent"]
     print(f"2 connections / 1 connection (8 groups): {two / one:.2f}x")
     e1 = median["1 group, 1 connection"]["engine"]

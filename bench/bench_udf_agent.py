@@ -18,17 +18,23 @@ import threading
 import time
 from pathlib import Path
 
-from influxhtm.kapacitor_udf import UdfServer, encode_frame, run_process, udf_pb2
 from bench.passthrough import PassThrough
 from bench.procstat import cpu_seconds
+from influxhtm.kapacitor_udf import UdfServer, encode_frame, run_process, udf_pb2
 
 TARGET = 50_000
 
 
 def request_stream(count: int) -> bytes:
-    point = udf_pb2.Point(name="cpu", database="telegraf", retentionPolicy="autogen", group="host=serverA",
-                          dimensions=["host"], tags={"host": "serverA", "region": "eu"},
-                          fieldsDouble={"usage_user": 12.5, "usage_system": 3.25})
+    point = udf_pb2.Point(
+        name="cpu",
+        database="telegraf",
+        retentionPolicy="autogen",
+        group="host=serverA",
+        dimensions=["host"],
+        tags={"host": "serverA", "region": "eu"},
+        fieldsDouble={"usage_user": 12.5, "usage_system": 3.25},
+    )
     frames = []
     for index in range(count):
         point.time = 1_600_000_000_000_000_000 + index * 10_000_000_000
@@ -110,8 +116,13 @@ def bench_socket(count: int):
 
 
 def bench_process(count: int):
-    agent = subprocess.Popen([sys.executable, *SELF_MODULE, "--serve-process"], cwd=REPO_ROOT,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    agent = subprocess.Popen(
+        [sys.executable, *SELF_MODULE, "--serve-process"],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        bufsize=0,
+    )
     try:
         out_fd = agent.stdout.fileno()
 
@@ -143,9 +154,12 @@ def main() -> int:
         wall, cpu = bench(args.points)
         rate = args.points / wall
         verdict = "ok" if rate >= TARGET else f"below the {TARGET:,} target"
-        print(f"udf agent ({mode}, pass-through): {args.points:,} points round trip: {rate:,.0f} points/s "
-              f"[{verdict}]; agent CPU {cpu / args.points * 1e6:.1f} us/point "
-              f"(= {args.points / max(cpu, 1e-9):,.0f} points per CPU-second)", flush=True)
+        print(
+            f"udf agent ({mode}, pass-through): {args.points:,} points round trip: {rate:,.0f} points/s "
+            f"[{verdict}]; agent CPU {cpu / args.points * 1e6:.1f} us/point "
+            f"(= {args.points / max(cpu, 1e-9):,.0f} points per CPU-second)",
+            flush=True,
+        )
     return 0
 
 

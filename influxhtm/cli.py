@@ -18,8 +18,13 @@ def _register_engine(subparsers) -> None:
     p.add_argument("--max", type=float, dest="max_value", help="data maximum (default: whole-file maximum, as NAB)")
     p.add_argument("--tail", choices=TAILS, default=DEFAULT_TAIL)
     p.add_argument("--tm", choices=TM_CHOICES, default=DEFAULT_TM)
-    p.add_argument("--predict", type=int, default=0, metavar="STEPS",
-                   help="also predict STEPS records ahead (adds a prediction column)")
+    p.add_argument(
+        "--predict",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="also predict STEPS records ahead (adds a prediction column)",
+    )
     p.add_argument("--trace", help="write a per-record trace (golden-trace format, .jsonl.gz)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_detect)
@@ -31,22 +36,31 @@ def _register_engine(subparsers) -> None:
     p.add_argument("--jobs", type=int, default=1, help="parallel processes")
     p.add_argument("--tail", choices=TAILS, default=DEFAULT_TAIL)
     p.add_argument("--tm", choices=TM_CHOICES, default=DEFAULT_TM)
-    p.add_argument("--score", action="store_true",
-                   help="then print the NAB scores (labels: --labels, else combined_windows.json beside --data)")
+    p.add_argument(
+        "--score",
+        action="store_true",
+        help="then print the NAB scores (labels: --labels, else combined_windows.json beside --data)",
+    )
     p.add_argument("--labels", help="NAB label windows (combined_windows.json); implies --score")
-    p.add_argument("--threshold", type=float,
-                   help="score at this fixed threshold (default: NAB's optimised one); implies --score")
+    p.add_argument(
+        "--threshold", type=float, help="score at this fixed threshold (default: NAB's optimised one); implies --score"
+    )
     p.set_defaults(func=_cmd_nab)
 
     p = subparsers.add_parser("nab-score", help="NAB scores (standard, low FP, low FN) of a results directory")
     p.add_argument("--data", required=True, help="NAB data dir (<category>/<file>.csv)")
     p.add_argument("--labels", help="NAB label windows (default: combined_windows.json beside or in --data)")
-    p.add_argument("--results", required=True,
-                   help="one detector's results: <category>/<detector>_<file>.csv (or <category>/<file>.csv)")
+    p.add_argument(
+        "--results",
+        required=True,
+        help="one detector's results: <category>/<detector>_<file>.csv (or <category>/<file>.csv)",
+    )
     p.add_argument("--detector", help="file-name prefix of the results (default: the results directory's name)")
-    p.add_argument("--threshold", type=float,
-                   help="flag records with anomaly_score >= T for every profile (default: NAB's optimised threshold "
-                        "per profile)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="flag records with anomaly_score >= T for every profile (default: NAB's optimised threshold per profile)",
+    )
     p.add_argument("--per-file", action="store_true", help="also each file's score")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.set_defaults(func=_cmd_nab_score)
@@ -75,8 +89,14 @@ def _cmd_detect(args) -> int:
     if args.min_value is not None and args.min_value > args.max_value:
         raise ValueError(f"--min ({args.min_value}) is above --max ({args.max_value})")
     series = read_series(args.input)
-    detector = nab_detector(series, min_value=args.min_value, max_value=args.max_value, tail=args.tail, tm=args.tm,
-                            prediction_steps=args.predict)
+    detector = nab_detector(
+        series,
+        min_value=args.min_value,
+        max_value=args.max_value,
+        tail=args.tail,
+        tm=args.tm,
+        prediction_steps=args.predict,
+    )
     detect(series, args.output, detector, trace_path=args.trace, source=args.input, progress=not args.quiet)
     return 0
 
@@ -95,8 +115,9 @@ def _cmd_nab(args) -> int:
     elapsed = time.monotonic() - start
     print(f"{rows} records in {elapsed:.1f} s ({rows / elapsed:.0f} records/s)", file=sys.stderr)
     if labels:
-        report = score_results(args.data, labels, os.path.join(args.out, args.detector), detector=args.detector,
-                               threshold=args.threshold)
+        report = score_results(
+            args.data, labels, os.path.join(args.out, args.detector), detector=args.detector, threshold=args.threshold
+        )
         for note in report.notes:
             print(f"note: {note}", file=sys.stderr)
         print(format_report(report))
@@ -106,8 +127,9 @@ def _cmd_nab(args) -> int:
 def _cmd_nab_score(args) -> int:
     from influxhtm.nab_score import find_labels, format_report, report_dict, score_results
 
-    report = score_results(args.data, args.labels or find_labels(args.data), args.results, detector=args.detector,
-                           threshold=args.threshold)
+    report = score_results(
+        args.data, args.labels or find_labels(args.data), args.results, detector=args.detector, threshold=args.threshold
+    )
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.json:
@@ -136,8 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return args.func(args)
     except (ValueError, OSError) as e:

@@ -36,13 +36,24 @@ class InfluxHtmClient(InfluxDBClient):
     timezone-aware UTC.
     """
 
-    def __init__(self, host="localhost", port=8086, username="root", password="root",
-                 database=DEFAULT_DATABASE, *, create_database=False, tag_key="component", field="value",
-                 model_dir=None, result_suffix=RESULT_SUFFIX, **kwargs):
+    def __init__(
+        self,
+        host="localhost",
+        port=8086,
+        username="root",
+        password="root",
+        database=DEFAULT_DATABASE,
+        *,
+        create_database=False,
+        tag_key="component",
+        field="value",
+        model_dir=None,
+        result_suffix=RESULT_SUFFIX,
+        **kwargs,
+    ):
         if not database:
             raise ValueError("InfluxHtmClient needs a database name")
-        super().__init__(host=host, port=port, username=username, password=password,
-                         database=database, **kwargs)
+        super().__init__(host=host, port=port, username=username, password=password, database=database, **kwargs)
         self.tag_key = tag_key
         self.field = field
         self.model_dir = Path(model_dir) if model_dir is not None else Path(default_state_dir())
@@ -62,6 +73,7 @@ class InfluxHtmClient(InfluxDBClient):
         """The :class:`influxhtm.store.ModelStore` holding this client's models (opened on first use)."""
         if self._model_store is None:
             from .store import ModelStore
+
             self._model_store = ModelStore(self.model_dir)
         return self._model_store
 
@@ -80,15 +92,13 @@ class InfluxHtmClient(InfluxDBClient):
                 row["time"] = from_ns(row["time"])
         return rows
 
-    def write_lines(self, lines, *, retention_policy: str | None = None,
-                    batch_size: int = WRITE_BATCH_SIZE) -> int:
+    def write_lines(self, lines, *, retention_policy: str | None = None, batch_size: int = WRITE_BATCH_SIZE) -> int:
         """Write line-protocol lines (nanosecond times) in batches; returns the number written."""
         count, batch = 0, []
         for text in lines:
             batch.append(text)
             if len(batch) >= batch_size:
-                self.write_points(batch, time_precision="n", retention_policy=retention_policy,
-                                  protocol="line")
+                self.write_points(batch, time_precision="n", retention_policy=retention_policy, protocol="line")
                 count += len(batch)
                 batch = []
         if batch:
@@ -107,9 +117,20 @@ class InfluxHtmClient(InfluxDBClient):
         last = self.query_points(last_q, params)
         return first[0]["time"], last[0]["time"]
 
-    def select_series(self, source: str, fields: list, tags, *, since=None, until=None,
-                      limit: int | None = None, aggregation: dict | None = None, fill="none",
-                      time_as_ns: bool = False, tag_columns=()) -> list:
+    def select_series(
+        self,
+        source: str,
+        fields: list,
+        tags,
+        *,
+        since=None,
+        until=None,
+        limit: int | None = None,
+        aggregation: dict | None = None,
+        fill="none",
+        time_as_ns: bool = False,
+        tag_columns=(),
+    ) -> list:
         """Rows of ``fields`` from ``source`` (quoted) under ``tags``, oldest first (see Sensor.get_data).
 
         ``tags`` is a dict, or a list of dicts of which any one may match; ``tag_columns`` (not with an
@@ -117,10 +138,10 @@ class InfluxHtmClient(InfluxDBClient):
         """
         since_ns, until_ns = time_range(since, until)
         if aggregation is not None and not isinstance(aggregation, dict):
-            raise ValueError(f'aggregation must be a dict like {{"method": "mean", "period": "10m"}}, '
-                             f"got {aggregation!r}")
-        if aggregation is not None and aggregation.get("period") is not None \
-                and (since_ns is None or until_ns is None):
+            raise ValueError(
+                f'aggregation must be a dict like {{"method": "mean", "period": "10m"}}, got {aggregation!r}'
+            )
+        if aggregation is not None and aggregation.get("period") is not None and (since_ns is None or until_ns is None):
             # GROUP BY time() needs both bounds (InfluxDB would otherwise stop at now()): use the data's.
             first, last = self.series_time_bounds(source, fields[0], tags)
             if first is None:
@@ -130,8 +151,18 @@ class InfluxHtmClient(InfluxDBClient):
             if since_ns > until_ns:
                 return []
         last_n = limit is not None and until_ns is not None and since is None
-        query, params = build_select(source, fields, tags, since_ns=since_ns, until_ns=until_ns, limit=limit,
-                                     aggregation=aggregation, fill=fill, last_n=last_n, tag_columns=tag_columns)
+        query, params = build_select(
+            source,
+            fields,
+            tags,
+            since_ns=since_ns,
+            until_ns=until_ns,
+            limit=limit,
+            aggregation=aggregation,
+            fill=fill,
+            last_n=last_n,
+            tag_columns=tag_columns,
+        )
         if aggregation is None and limit is None:
             rows = self._select_paged(source, fields, tags, since_ns, until_ns, tag_columns)
         else:
@@ -147,8 +178,9 @@ class InfluxHtmClient(InfluxDBClient):
         """All rows in pages of ``page_size`` (a server's max-row-limit cannot truncate the result)."""
         rows, cursor, seen_at_cursor, page = [], since_ns, 0, self.page_size
         while True:
-            query, params = build_select(source, fields, tags, since_ns=cursor, until_ns=until_ns, limit=page,
-                                         tag_columns=tag_columns)
+            query, params = build_select(
+                source, fields, tags, since_ns=cursor, until_ns=until_ns, limit=page, tag_columns=tag_columns
+            )
             batch = self.query_points(query, params, time_as_ns=True)
             if len(batch) == page and batch[0]["time"] == batch[-1]["time"]:
                 page *= 2  # one instant (several series) fills the page: read it whole
@@ -164,8 +196,7 @@ class InfluxHtmClient(InfluxDBClient):
 
     def _field_keys(self) -> dict:
         result = self.query("SHOW FIELD KEYS")
-        return {key[0]: {row["fieldKey"]: row["fieldType"] for row in rows}
-                for key, rows in result.items()}
+        return {key[0]: {row["fieldKey"]: row["fieldType"] for row in rows} for key, rows in result.items()}
 
     def list_sensors(self, measurement: str | None = None) -> list[Sensor]:
         """All sensors of the database: one per (measurement, value of ``tag_key``) having ``field``.
@@ -192,18 +223,26 @@ class InfluxHtmClient(InfluxDBClient):
     def _is_result_measurement(self, name: str, field_types: dict) -> bool:
         return name.endswith(self.result_suffix) and RAW_SCORE in field_types
 
-    def get_sensor(self, measurement: str, component: str | None = None, *, tag_key: str | None = None,
-                   field: str | None = None, retention_policy: str | None = None) -> Sensor:
+    def get_sensor(
+        self,
+        measurement: str,
+        component: str | None = None,
+        *,
+        tag_key: str | None = None,
+        field: str | None = None,
+        retention_policy: str | None = None,
+    ) -> Sensor:
         """The sensor ``measurement`` / ``tag_key=component`` / ``field`` (no server round trip)."""
-        return Sensor(self, measurement, component, tag_key=tag_key, field=field,
-                      retention_policy=retention_policy)
+        return Sensor(self, measurement, component, tag_key=tag_key, field=field, retention_policy=retention_policy)
 
     def list_models(self) -> list:
         """The library's :class:`HtmSensorModel` objects in the model store for this client's database."""
         from .sensor_model import HtmSensorModel
+
         store = self.model_store
         models = []
         from .store import StoreError
+
         for model_id in store.model_ids():
             try:
                 meta = store.metadata(model_id)
@@ -211,8 +250,14 @@ class InfluxHtmClient(InfluxDBClient):
                 continue
             if meta.origin != "library" or meta.database != self.database:
                 continue
-            sensor = Sensor(self, meta.measurement, meta.component, tag_key=meta.tag_key,
-                            field=meta.source_field, retention_policy=meta.retention_policy)
+            sensor = Sensor(
+                self,
+                meta.measurement,
+                meta.component,
+                tag_key=meta.tag_key,
+                field=meta.source_field,
+                retention_policy=meta.retention_policy,
+            )
             models.append(HtmSensorModel(sensor, model_id=model_id))
         return models
 
@@ -220,6 +265,7 @@ class InfluxHtmClient(InfluxDBClient):
         """Rewrite results stored under the old tag ``field`` under ``source_field``: see
         :func:`influxhtm.results.migrate_results` (``influxhtm migrate-results`` on the command line)."""
         from .results import migrate_results
+
         return migrate_results(self, measurements, drop_old=drop_old, dry_run=dry_run, **kwargs)
 
     # camelCase names of the 2016 seed

@@ -9,7 +9,7 @@ import logging
 import math
 import sys
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Optional
 
 from influxhtm.htm.detector import AnomalyDetector
 from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM, nab_encoder_range, nab_probation, nab_resolution
@@ -23,9 +23,9 @@ class InputError(ValueError):
 
 @dataclass
 class Series:
-    timestamps: List[str]          # as written in the file
-    times: List[datetime.datetime]  # parsed
-    values: List[float]
+    timestamps: list[str]  # as written in the file
+    times: list[datetime.datetime]  # parsed
+    values: list[float]
 
 
 def read_series(path: str) -> Series:
@@ -63,8 +63,13 @@ def read_series(path: str) -> Series:
                 raise InputError(f"{path}: line {line}: value {row[vi]!r} is not finite")
             if previous is not None and stamp < previous and not went_back:
                 # NuPIC scores such records like any other (NAB's machine_temperature has one); say so once.
-                logging.getLogger(__name__).warning("%s: line %d: timestamp %s goes back in time (previous %s); "
-                                                    "scored as it comes, as NuPIC does", path, line, text, previous)
+                logging.getLogger(__name__).warning(
+                    "%s: line %d: timestamp %s goes back in time (previous %s); scored as it comes, as NuPIC does",
+                    path,
+                    line,
+                    text,
+                    previous,
+                )
                 went_back = True
             previous = stamp
             timestamps.append(text)
@@ -75,13 +80,15 @@ def read_series(path: str) -> Series:
     return Series(timestamps, times, values)
 
 
-def nab_detector(series: Series, *, min_value=None, max_value=None, tail=DEFAULT_TAIL, tm=DEFAULT_TM,
-                 prediction_steps=0) -> AnomalyDetector:
+def nab_detector(
+    series: Series, *, min_value=None, max_value=None, tail=DEFAULT_TAIL, tm=DEFAULT_TM, prediction_steps=0
+) -> AnomalyDetector:
     """A detector configured as NAB configures one for this file (whole-file range unless given)."""
     lo = min(series.values) if min_value is None else min_value
     hi = max(series.values) if max_value is None else max_value
-    return AnomalyDetector(lo, hi, probation=nab_probation(len(series.values)), tail=tail, tm=tm,
-                           prediction_steps=prediction_steps)
+    return AnomalyDetector(
+        lo, hi, probation=nab_probation(len(series.values)), tail=tail, tm=tm, prediction_steps=prediction_steps
+    )
 
 
 def _number(x: float) -> str:
@@ -91,14 +98,31 @@ def _number(x: float) -> str:
 def trace_header(series: Series, detector: AnomalyDetector, source: str) -> dict:
     s = detector.settings
     lo, hi = nab_encoder_range(s["min_value"], s["max_value"])
-    return {"format": "influxhtm-golden-1", "source": "influxhtm", "file": source, "rows": len(series.values),
-            "tail": s["tail"], "tmImplementation": "cpp" if s["tm"] == "backtracking" else "tm_cpp",
-            "probationaryPeriod": s["probation"], "inputMin": s["min_value"], "inputMax": s["max_value"],
-            "encoderMinVal": lo, "encoderMaxVal": hi, "resolution": nab_resolution(lo, hi)}
+    return {
+        "format": "influxhtm-golden-1",
+        "source": "influxhtm",
+        "file": source,
+        "rows": len(series.values),
+        "tail": s["tail"],
+        "tmImplementation": "cpp" if s["tm"] == "backtracking" else "tm_cpp",
+        "probationaryPeriod": s["probation"],
+        "inputMin": s["min_value"],
+        "inputMax": s["max_value"],
+        "encoderMinVal": lo,
+        "encoderMaxVal": hi,
+        "resolution": nab_resolution(lo, hi),
+    }
 
 
-def detect(series: Series, out_path: str, detector: AnomalyDetector, *, trace_path: Optional[str] = None,
-           source: str = "", progress: bool = True) -> None:
+def detect(
+    series: Series,
+    out_path: str,
+    detector: AnomalyDetector,
+    *,
+    trace_path: Optional[str] = None,
+    source: str = "",
+    progress: bool = True,
+) -> None:
     """Scores every record and writes `timestamp,value,anomaly_score,raw_score,anomaly_likelihood`
     (+ `prediction` when the detector predicts)."""
     from tqdm import tqdm  # progress bars only where a file is scored, not in the UDF
@@ -113,20 +137,43 @@ def detect(series: Series, out_path: str, detector: AnomalyDetector, *, trace_pa
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow([*NAB_COLUMNS, *([PREDICTION] if predicting else [])])
             rows = zip(series.timestamps, series.times, series.values)
-            for i, (stamp, when, value) in enumerate(tqdm(rows, total=len(series.values), disable=not progress,
-                                                          file=sys.stderr, unit="rec", desc=source or None)):
+            for i, (stamp, when, value) in enumerate(
+                tqdm(
+                    rows,
+                    total=len(series.values),
+                    disable=not progress,
+                    file=sys.stderr,
+                    unit="rec",
+                    desc=source or None,
+                )
+            ):
                 if trace:
                     scores, internals = detector.handle_traced(when, value)
-                    record = {"i": i, "t": stamp, "v": value, "b": internals["b"], "enc": internals["enc"],
-                              "sp": internals["sp"], "pc": internals["pc"], "raw": scores.raw_score,
-                              ("L1" if one_sided else "L2"): scores.anomaly_likelihood,
-                              ("F1" if one_sided else "F2"): scores.anomaly_score,
-                              "sp_anom": internals["sp_anom"], "segs": internals["segs"], "syns": internals["syns"]}
+                    record = {
+                        "i": i,
+                        "t": stamp,
+                        "v": value,
+                        "b": internals["b"],
+                        "enc": internals["enc"],
+                        "sp": internals["sp"],
+                        "pc": internals["pc"],
+                        "raw": scores.raw_score,
+                        ("L1" if one_sided else "L2"): scores.anomaly_likelihood,
+                        ("F1" if one_sided else "F2"): scores.anomaly_score,
+                        "sp_anom": internals["sp_anom"],
+                        "segs": internals["segs"],
+                        "syns": internals["syns"],
+                    }
                     trace.write(json.dumps(record) + "\n")
                 else:
                     scores = detector.handle(when, value)
-                row = [stamp, _number(value), _number(scores.anomaly_score), _number(scores.raw_score),
-                       _number(scores.anomaly_likelihood)]
+                row = [
+                    stamp,
+                    _number(value),
+                    _number(scores.anomaly_score),
+                    _number(scores.raw_score),
+                    _number(scores.anomaly_likelihood),
+                ]
                 if predicting:
                     row.append("" if scores.prediction is None else _number(scores.prediction))
                 writer.writerow(row)

@@ -12,17 +12,40 @@ import re
 from collections.abc import Mapping
 
 __all__ = [
-    "AGGREGATE_METHODS", "Nanos", "aggregate_call", "build_select", "field_key", "fill_clause", "format_field",
-    "format_float", "from_ns", "line", "parse_duration", "qualified_measurement", "quote_ident", "quote_literal",
-    "series_key", "tag_condition", "to_ns", "to_utc", "validate_duration",
+    "AGGREGATE_METHODS",
+    "Nanos",
+    "aggregate_call",
+    "build_select",
+    "field_key",
+    "fill_clause",
+    "format_field",
+    "format_float",
+    "from_ns",
+    "line",
+    "parse_duration",
+    "qualified_measurement",
+    "quote_ident",
+    "quote_literal",
+    "series_key",
+    "tag_condition",
+    "to_ns",
+    "to_utc",
+    "validate_duration",
 ]
 
 UTC = _dt.timezone.utc
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 _DURATION_UNITS_NS = {
-    "ns": 1, "u": 1_000, "µ": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-    "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000, "w": 604_800_000_000_000,
+    "ns": 1,
+    "u": 1_000,
+    "µ": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+    "d": 86_400_000_000_000,
+    "w": 604_800_000_000_000,
 }
 _DURATION_RE = re.compile(r"(\d+)(ns|u|µ|ms|s|m|h|d|w)")
 
@@ -30,7 +53,7 @@ _DURATION_RE = re.compile(r"(\d+)(ns|u|µ|ms|s|m|h|d|w)")
 def _escape_quoted(text: str, quote: str) -> str:
     if not isinstance(text, str):
         raise TypeError(f"expected a string, got {type(text).__name__}")
-    return (text.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", "\\n"))
+    return text.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", "\\n")
 
 
 def quote_ident(name: str) -> str:
@@ -45,8 +68,7 @@ def quote_literal(text: str) -> str:
     return "'" + _escape_quoted(text, "'") + "'"
 
 
-def qualified_measurement(measurement: str, database: str | None = None,
-                          retention_policy: str | None = None) -> str:
+def qualified_measurement(measurement: str, database: str | None = None, retention_policy: str | None = None) -> str:
     """``"db"."rp"."measurement"``, ``"db".."measurement"`` (default RP) or ``"measurement"``."""
     if database is None:
         if retention_policy is not None:
@@ -145,8 +167,10 @@ def _check_lp_text(text: str, what: str, escaped: str) -> str:
         raise ValueError(f"{what} {text!r} contains a line break, which line protocol cannot carry")
     for index, char in enumerate(text):
         if char == "\\" and (index + 1 == len(text) or text[index + 1] in escaped):
-            raise ValueError(f"{what} {text!r} has a backslash before {text[index + 1:index + 2] or 'its end'!r}, "
-                             "which line protocol cannot carry")
+            raise ValueError(
+                f"{what} {text!r} has a backslash before {text[index + 1 : index + 2] or 'its end'!r}, "
+                "which line protocol cannot carry"
+            )
     return text
 
 
@@ -165,8 +189,11 @@ def series_key(measurement: str, tags: dict) -> str:
         value = tags[key]
         if value is None or value == "":
             continue
-        parts.append(_check_lp_text(key, "tag key", _TAG_SPECIALS).translate(_TAG_ESCAPES) + "="
-                     + _check_lp_text(value, "tag value", _TAG_SPECIALS).translate(_TAG_ESCAPES))
+        parts.append(
+            _check_lp_text(key, "tag key", _TAG_SPECIALS).translate(_TAG_ESCAPES)
+            + "="
+            + _check_lp_text(value, "tag value", _TAG_SPECIALS).translate(_TAG_ESCAPES)
+        )
     return ",".join(parts)
 
 
@@ -206,8 +233,7 @@ def line(measurement: str, tags: dict, fields: dict, time_ns: int) -> str:
     return f"{series_key(measurement, tags)} {field_text} {int(time_ns)}"
 
 
-AGGREGATE_METHODS = ("mean", "median", "mode", "min", "max", "sum", "count", "first", "last", "spread",
-                     "stddev")
+AGGREGATE_METHODS = ("mean", "median", "mode", "min", "max", "sum", "count", "first", "last", "spread", "stddev")
 _PERCENTILE_RE = re.compile(r"percentile_(\d+(?:\.\d+)?)")
 FILL_OPTIONS = ("null", "none", "previous", "linear")
 
@@ -222,8 +248,10 @@ def aggregate_call(method: str, field: str) -> str:
     match = _PERCENTILE_RE.fullmatch(name)
     if match and 0 < float(match.group(1)) <= 100:
         return f"percentile({quote_ident(field)}::field, {match.group(1)})"
-    raise ValueError(f"unknown aggregation method {method!r}: use one of "
-                     f"{', '.join(AGGREGATE_METHODS)} or percentile_N (0 < N <= 100)")
+    raise ValueError(
+        f"unknown aggregation method {method!r}: use one of "
+        f"{', '.join(AGGREGATE_METHODS)} or percentile_N (0 < N <= 100)"
+    )
 
 
 def fill_clause(fill) -> str:
@@ -264,9 +292,19 @@ def tag_condition(tags, params: dict) -> str:
     return "(" + " OR ".join("(" + " AND ".join(parts) + ")" for parts in clauses) + ")"
 
 
-def build_select(source: str, fields, tags, *, since_ns: int | None = None,
-                 until_ns: int | None = None, limit: int | None = None, aggregation: dict | None = None,
-                 fill="none", last_n: bool = False, tag_columns=()) -> tuple[str, dict]:
+def build_select(
+    source: str,
+    fields,
+    tags,
+    *,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    limit: int | None = None,
+    aggregation: dict | None = None,
+    fill="none",
+    last_n: bool = False,
+    tag_columns=(),
+) -> tuple[str, dict]:
     """A SELECT over ``source`` (an already quoted measurement) for ``fields``, filtered by ``tags``.
 
     Returns ``(query, bind_params)``: tag values travel as bind parameters (keys cast ``::tag`` and
@@ -285,13 +323,14 @@ def build_select(source: str, fields, tags, *, since_ns: int | None = None,
         unknown = set(aggregation) - {"method", "period"}
         if unknown:
             raise ValueError(f"unknown aggregation keys {sorted(unknown)}: use 'method' and 'period'")
-        columns = ", ".join(f"{aggregate_call(aggregation['method'], f)} AS {quote_ident(f)}"
-                            for f in fields)
+        columns = ", ".join(f"{aggregate_call(aggregation['method'], f)} AS {quote_ident(f)}" for f in fields)
         if tag_columns:
             raise ValueError("tag_columns cannot go with an aggregation")
     else:
-        columns = ", ".join([f"{quote_ident(f)}::field AS {quote_ident(f)}" for f in fields]
-                            + [f"{quote_ident(t)}::tag AS {quote_ident(t)}" for t in tag_columns])
+        columns = ", ".join(
+            [f"{quote_ident(f)}::field AS {quote_ident(f)}" for f in fields]
+            + [f"{quote_ident(t)}::tag AS {quote_ident(t)}" for t in tag_columns]
+        )
     conditions: list[str] = []
     params: dict = {}
     condition = tag_condition(tags, params)

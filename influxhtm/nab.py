@@ -5,13 +5,12 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import List, Tuple
 
 from influxhtm.detect import detect, nab_detector, read_series
 from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM
 
 
-def corpus_files(data_dir: str) -> List[Tuple[str, str]]:
+def corpus_files(data_dir: str) -> list[tuple[str, str]]:
     """(category, file name) of every CSV one level below `data_dir`, sorted."""
     root = Path(data_dir)
     if not root.is_dir():
@@ -22,7 +21,7 @@ def corpus_files(data_dir: str) -> List[Tuple[str, str]]:
     return found
 
 
-def _run_one(job) -> Tuple[str, int]:
+def _run_one(job) -> tuple[str, int]:
     data_dir, out_dir, name, category, filename, tail, tm = job
     series = read_series(os.path.join(data_dir, category, filename))
     target = Path(out_dir) / name / category
@@ -31,8 +30,15 @@ def _run_one(job) -> Tuple[str, int]:
     return f"{category}/{filename}", len(series.values)
 
 
-def run_corpus(data_dir: str, out_dir: str, *, name: str = "influxhtm", jobs: int = 1, tail: str = DEFAULT_TAIL,
-               tm: str = DEFAULT_TM) -> int:
+def run_corpus(
+    data_dir: str,
+    out_dir: str,
+    *,
+    name: str = "influxhtm",
+    jobs: int = 1,
+    tail: str = DEFAULT_TAIL,
+    tm: str = DEFAULT_TM,
+) -> int:
     """Scores every file (in `jobs` processes); returns the number of records scored."""
     files = corpus_files(data_dir)
     work = [(data_dir, out_dir, name, c, f, tail, tm) for c, f in files]

@@ -47,9 +47,24 @@ from typing import Any, Optional
 from influxhtm.htm.params import nab_probation
 from influxhtm.schema import ANOMALY_SCORE
 
-__all__ = ["NOTHING_FLAGGED", "PROFILES", "FileResult", "Profile", "ProfileResult", "Report", "ScoredSeries",
-           "find_labels", "format_report", "probationary_rows", "read_labels", "report_dict", "rows_of_windows",
-           "score_corpus", "score_results", "sigmoid"]
+__all__ = [
+    "NOTHING_FLAGGED",
+    "PROFILES",
+    "FileResult",
+    "Profile",
+    "ProfileResult",
+    "Report",
+    "ScoredSeries",
+    "find_labels",
+    "format_report",
+    "probationary_rows",
+    "read_labels",
+    "report_dict",
+    "rows_of_windows",
+    "score_corpus",
+    "score_results",
+    "sigmoid",
+]
 
 
 @dataclass(frozen=True)
@@ -251,12 +266,28 @@ class _Corpus:
                 score[f] += weight[first_hit[wid]]
             else:
                 score[f] -= profile.fn
-        return [FileResult(name, score[f], tp=counts[f][0], fp=counts[f][1], fn=counts[f][2], tn=counts[f][3],
-                           windows_detected=detected[f], windows=windows[f]) for f, name in enumerate(self.names)]
+        return [
+            FileResult(
+                name,
+                score[f],
+                tp=counts[f][0],
+                fp=counts[f][1],
+                fn=counts[f][2],
+                tn=counts[f][3],
+                windows_detected=detected[f],
+                windows=windows[f],
+            )
+            for f, name in enumerate(self.names)
+        ]
 
 
-def score_corpus(series: Sequence[ScoredSeries], *, threshold: Optional[float] = None,
-                 profiles: Sequence[Profile] = PROFILES, detector: str = "detector") -> Report:
+def score_corpus(
+    series: Sequence[ScoredSeries],
+    *,
+    threshold: Optional[float] = None,
+    profiles: Sequence[Profile] = PROFILES,
+    detector: str = "detector",
+) -> Report:
     """Scores in-memory series for every profile, at NAB's optimised threshold or at `threshold`."""
     if threshold is not None and not math.isfinite(threshold):
         raise ValueError("the threshold must be a finite number")
@@ -266,8 +297,11 @@ def score_corpus(series: Sequence[ScoredSeries], *, threshold: Optional[float] =
     for profile in profiles:
         chosen = corpus.best_threshold(profile) if threshold is None else float(threshold)
         files = corpus.evaluate(profile, chosen)
-        results.append(ProfileResult(profile, chosen, math.fsum(f.score for f in files), -profile.fn * windows,
-                                     profile.tp * windows, files))
+        results.append(
+            ProfileResult(
+                profile, chosen, math.fsum(f.score for f in files), -profile.fn * windows, profile.tp * windows, files
+            )
+        )
     report = Report(detector, threshold, results, corpus.rows, len(corpus.score), windows)
     if windows == 0:
         report.notes.append("the scored files have no label window: the normalised score is undefined")
@@ -324,15 +358,16 @@ def read_labels(path: str) -> dict[str, list[tuple[str, str]]]:
 
 def find_labels(data_dir: str) -> str:
     """`combined_windows.json` beside the data directory (NAB's and the fixtures' layout) or inside it."""
-    for candidate in (os.path.join(os.path.dirname(os.path.normpath(data_dir)), "combined_windows.json"),
-                      os.path.join(data_dir, "combined_windows.json")):
+    for candidate in (
+        os.path.join(os.path.dirname(os.path.normpath(data_dir)), "combined_windows.json"),
+        os.path.join(data_dir, "combined_windows.json"),
+    ):
         if os.path.isfile(candidate):
             return candidate
     raise ValueError(f"no combined_windows.json beside or in {data_dir}: pass --labels")
 
 
-def rows_of_windows(timestamps: Sequence[str], windows: Sequence[tuple[str, str]],
-                    where: str) -> list[tuple[int, int]]:
+def rows_of_windows(timestamps: Sequence[str], windows: Sequence[tuple[str, str]], where: str) -> list[tuple[int, int]]:
     """Label windows (timestamp pairs) as inclusive row ranges of a file with these timestamps. Each label
     timestamp must name exactly one row."""
     if not windows:
@@ -384,8 +419,15 @@ def _read_results(path: str, data_times: list[str]) -> list[float]:
     return scores
 
 
-def score_results(data_dir: str, labels_path: str, results_dir: str, *, detector: Optional[str] = None,
-                  threshold: Optional[float] = None, profiles: Sequence[Profile] = PROFILES) -> Report:
+def score_results(
+    data_dir: str,
+    labels_path: str,
+    results_dir: str,
+    *,
+    detector: Optional[str] = None,
+    threshold: Optional[float] = None,
+    profiles: Sequence[Profile] = PROFILES,
+) -> Report:
     """Scores a detector's results directory (NAB's layout) against the labelled files of `data_dir`.
     Labelled files without a results file are left out (with a note)."""
     if not os.path.isdir(results_dir):
@@ -407,12 +449,16 @@ def score_results(data_dir: str, labels_path: str, results_dir: str, *, detector
         scores = _read_results(path, times)
         series.append(ScoredSeries(key, scores, rows_of_windows(times, labels[key], f"{labels_path}: {key}")))
     if not series:
-        raise ValueError(f"{results_dir}: no results for any file of {labels_path} "
-                         f"(expected <category>/{name}_<file>.csv)")
+        raise ValueError(
+            f"{results_dir}: no results for any file of {labels_path} (expected <category>/{name}_<file>.csv)"
+        )
     report = score_corpus(series, threshold=threshold, profiles=profiles, detector=name)
     if absent:
-        report.notes.insert(0, f"{len(absent)} of {len(labels)} labelled files have no results and are not scored "
-                               f"(e.g. {', '.join(absent[:3])})")
+        report.notes.insert(
+            0,
+            f"{len(absent)} of {len(labels)} labelled files have no results and are not scored "
+            f"(e.g. {', '.join(absent[:3])})",
+        )
     return report
 
 
@@ -426,22 +472,29 @@ def _fmt(value: Optional[float]) -> str:
 def format_report(report: Report, *, per_file: bool = False) -> str:
     """A table per profile, and a last line with the three normalised scores."""
     mode = "optimised per profile" if report.fixed_threshold is None else f"fixed at {report.fixed_threshold:g}"
-    lines = [f"NAB score of {report.detector}: {len(report.results[0].files)} files, {report.scored_rows} scored "
-             f"records, {report.windows} label windows; threshold {mode}",
-             f"{'profile':<20} {'threshold':>13} {'raw':>9} {'score':>7} {'TP':>6} {'FP':>6} {'FN':>7} {'TN':>8} "
-             f"{'windows':>8}"]
+    lines = [
+        f"NAB score of {report.detector}: {len(report.results[0].files)} files, {report.scored_rows} scored "
+        f"records, {report.windows} label windows; threshold {mode}",
+        f"{'profile':<20} {'threshold':>13} {'raw':>9} {'score':>7} {'TP':>6} {'FP':>6} {'FN':>7} {'TN':>8} "
+        f"{'windows':>8}",
+    ]
     for r in report.results:
-        lines.append(f"{r.profile.name:<20} {r.threshold:>13.10g} {r.raw:>9.4f} {_fmt(r.normalised):>7} "
-                     f"{r.total('tp'):>6} {r.total('fp'):>6} {r.total('fn'):>7} {r.total('tn'):>8} "
-                     f"{r.total('windows_detected'):>4}/{r.total('windows')}")
+        lines.append(
+            f"{r.profile.name:<20} {r.threshold:>13.10g} {r.raw:>9.4f} {_fmt(r.normalised):>7} "
+            f"{r.total('tp'):>6} {r.total('fp'):>6} {r.total('fn'):>7} {r.total('tn'):>8} "
+            f"{r.total('windows_detected'):>4}/{r.total('windows')}"
+        )
     lines.append("(TP/FP/FN/TN: scored records; windows: label windows with a detection)")
     if per_file:
         for r in report.results:
             lines.append(f"\n{r.profile.name} per file (threshold {r.threshold:.10g}):")
-            lines += [f"  {f.name:<58} {f.score:>9.4f}  windows {f.windows_detected}/{f.windows}  FP {f.fp}"
-                      for f in r.files]
-    lines.append("NAB score: " + " / ".join(f"{SHORT_NAMES.get(r.profile.name, r.profile.name)} {_fmt(r.normalised)}"
-                                            for r in report.results))
+            lines += [
+                f"  {f.name:<58} {f.score:>9.4f}  windows {f.windows_detected}/{f.windows}  FP {f.fp}" for f in r.files
+            ]
+    lines.append(
+        "NAB score: "
+        + " / ".join(f"{SHORT_NAMES.get(r.profile.name, r.profile.name)} {_fmt(r.normalised)}" for r in report.results)
+    )
     return "\n".join(lines)
 
 
@@ -450,12 +503,24 @@ def report_dict(report: Report, *, per_file: bool = False) -> dict:
     profiles: dict[str, Any] = {}
     for r in report.results:
         entry: dict[str, Any] = {
-            "weights": {"tp": r.profile.tp, "fp": r.profile.fp, "fn": r.profile.fn}, "threshold": r.threshold,
-            "raw": r.raw, "null": r.null, "perfect": r.perfect, "score": r.normalised,
-            **{k: r.total(k) for k in ("tp", "fp", "fn", "tn", "windows_detected", "windows")}}
+            "weights": {"tp": r.profile.tp, "fp": r.profile.fp, "fn": r.profile.fn},
+            "threshold": r.threshold,
+            "raw": r.raw,
+            "null": r.null,
+            "perfect": r.perfect,
+            "score": r.normalised,
+            **{k: r.total(k) for k in ("tp", "fp", "fn", "tn", "windows_detected", "windows")},
+        }
         if per_file:
             entry["files"] = [vars(f).copy() for f in r.files]
         profiles[r.profile.name] = entry
-    return {"detector": report.detector, "threshold": "optimised" if report.fixed_threshold is None else "fixed",
-            "rows": report.rows, "scored_rows": report.scored_rows, "windows": report.windows,
-            "scores": report.normalised(), "profiles": profiles, "notes": list(report.notes)}
+    return {
+        "detector": report.detector,
+        "threshold": "optimised" if report.fixed_threshold is None else "fixed",
+        "rows": report.rows,
+        "scored_rows": report.scored_rows,
+        "windows": report.windows,
+        "scores": report.normalised(),
+        "profiles": profiles,
+        "notes": list(report.notes),
+    }

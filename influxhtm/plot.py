@@ -30,8 +30,14 @@ def plot_results(results, path: str | os.PathLike, *, threshold: float = 0.5, ti
     if any(r.prediction is not None for r in results):
         top.plot(times, [r.prediction for r in results], lw=0.8, alpha=0.7, label=PREDICTION)
     if flagged:
-        top.scatter([r.time for r in flagged], [r.value for r in flagged], color="red", s=18, zorder=3,
-                    label=f"{ANOMALY_SCORE} > {threshold}")
+        top.scatter(
+            [r.time for r in flagged],
+            [r.value for r in flagged],
+            color="red",
+            s=18,
+            zorder=3,
+            label=f"{ANOMALY_SCORE} > {threshold}",
+        )
     top.legend(loc="upper left")
     top.set_ylabel(VALUE)
     if title:

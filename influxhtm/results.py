@@ -10,13 +10,19 @@ from dataclasses import asdict, dataclass
 from .influxql import field_key, format_field, qualified_measurement, quote_ident, series_key
 from .schema import LEGACY_FIELD_TAG, RESULT_FIELDS, SCORE_FIELDS, SOURCE_FIELD_TAG
 
-__all__ = ["LEGACY_CONDITION", "MIGRATE_CHUNK", "HtmModelResults", "MigrationReport", "ResultMigration",
-           "migrate_results", "prefer_current_tag"]
+__all__ = [
+    "LEGACY_CONDITION",
+    "MIGRATE_CHUNK",
+    "HtmModelResults",
+    "MigrationReport",
+    "ResultMigration",
+    "migrate_results",
+    "prefer_current_tag",
+]
 
 #: InfluxQL condition true for result points under the old tag only (``field`` set, ``source_field`` not)
 LEGACY_CONDITION = f"{quote_ident(LEGACY_FIELD_TAG)} != '' AND {quote_ident(SOURCE_FIELD_TAG)} = ''"
-_LEGACY_SELECT_CONDITION = (f"{quote_ident(LEGACY_FIELD_TAG)}::tag != '' AND "
-                            f"{quote_ident(SOURCE_FIELD_TAG)}::tag = ''")
+_LEGACY_SELECT_CONDITION = f"{quote_ident(LEGACY_FIELD_TAG)}::tag != '' AND {quote_ident(SOURCE_FIELD_TAG)}::tag = ''"
 MIGRATE_CHUNK = 5000
 
 
@@ -83,6 +89,7 @@ def prefer_current_tag(rows: list) -> list:
 
 # -- migration from the old tag ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ResultMigration:
     """Old-tag points of one measurement in one retention policy: copied (or, in a dry run, found)."""
@@ -127,11 +134,14 @@ def _has_legacy_series(client, measurement: str) -> bool:
 
 def _rewritten(measurement: str, fields: list, types: dict, tag_keys: list, row: list) -> str:
     """The line of an old-tag point under the new tag (fields keep their types, time its nanoseconds)."""
-    field_values = row[1:1 + len(fields)]
-    tags = {key: value for key, value in zip(tag_keys, row[1 + len(fields):]) if value not in (None, "")}
+    field_values = row[1 : 1 + len(fields)]
+    tags = {key: value for key, value in zip(tag_keys, row[1 + len(fields) :]) if value not in (None, "")}
     tags[SOURCE_FIELD_TAG] = tags.pop(LEGACY_FIELD_TAG)
-    field_text = ",".join(f"{field_key(name)}={format_field(value, types[name])}"
-                          for name, value in zip(fields, field_values) if value is not None)
+    field_text = ",".join(
+        f"{field_key(name)}={format_field(value, types[name])}"
+        for name, value in zip(fields, field_values)
+        if value is not None
+    )
     return f"{series_key(measurement, tags)} {field_text} {int(row[0])}"
 
 
@@ -149,12 +159,12 @@ def _write(client, lines: list, retention_policy: str) -> int:
     return len(lines)
 
 
-def _copy(client, retention_policy: str, measurement: str, types: dict, tag_keys: list,
-          chunk_size: int) -> int:
+def _copy(client, retention_policy: str, measurement: str, types: dict, tag_keys: list, chunk_size: int) -> int:
     """Copy the old-tag points of one measurement in one RP under the new tag, in time-ordered chunks."""
     fields = sorted(types)
-    columns = ", ".join([f"{quote_ident(name)}::field" for name in fields]
-                        + [f"{quote_ident(key)}::tag" for key in tag_keys])
+    columns = ", ".join(
+        [f"{quote_ident(name)}::field" for name in fields] + [f"{quote_ident(key)}::tag" for key in tag_keys]
+    )
     source = qualified_measurement(measurement, client.database, retention_policy)
     copied, cursor, page = 0, None, chunk_size
     while True:
@@ -169,8 +179,9 @@ def _copy(client, retention_policy: str, measurement: str, types: dict, tag_keys
                 continue
             rows, cursor, page = head, last, chunk_size
         if rows:
-            copied += _write(client, [_rewritten(measurement, fields, types, tag_keys, row) for row in rows],
-                             retention_policy)
+            copied += _write(
+                client, [_rewritten(measurement, fields, types, tag_keys, row) for row in rows], retention_policy
+            )
         if finished:
             return copied
 
@@ -181,8 +192,9 @@ def _count(client, retention_policy: str, measurement: str) -> int:
     return max((value for row in rows for key, value in row.items() if key != "time" and value), default=0)
 
 
-def migrate_results(client, measurements=None, *, drop_old: bool = False, dry_run: bool = False,
-                    chunk_size: int = MIGRATE_CHUNK) -> MigrationReport:
+def migrate_results(
+    client, measurements=None, *, drop_old: bool = False, dry_run: bool = False, chunk_size: int = MIGRATE_CHUNK
+) -> MigrationReport:
     """Rewrite result points stored under the old tag ``field`` under the tag ``source_field``.
 
     InfluxDB 1.x cannot rename a tag, and ``SELECT ... INTO`` turns every tag it does not group by into
@@ -203,8 +215,9 @@ def migrate_results(client, measurements=None, *, drop_old: bool = False, dry_ru
     database = quote_ident(client.database)
     policies = [row["name"] for row in _points(client, f"SHOW RETENTION POLICIES ON {database}")]
     if measurements is None:
-        names = [row["name"] for row in _points(client, "SHOW MEASUREMENTS")
-                 if row["name"].endswith(client.result_suffix)]
+        names = [
+            row["name"] for row in _points(client, "SHOW MEASUREMENTS") if row["name"].endswith(client.result_suffix)
+        ]
     else:
         names = [measurements] if isinstance(measurements, str) else list(measurements)
     copied, dropped = [], []

@@ -19,8 +19,19 @@ from dataclasses import dataclass
 from .influxql import parse_duration, quote_ident, quote_literal, validate_duration
 from .schema import PREDICTION, RESULT_SUFFIX, SCORE_FIELDS, VALUE, result_measurement, result_tags
 
-__all__ = ["Period", "Change", "parse_periods", "plan_retention", "setup_retention", "show_retention",
-           "drop_retention", "default_rp", "rp_name", "cq_name", "cq_statement"]
+__all__ = [
+    "Change",
+    "Period",
+    "cq_name",
+    "cq_statement",
+    "default_rp",
+    "drop_retention",
+    "parse_periods",
+    "plan_retention",
+    "rp_name",
+    "setup_retention",
+    "show_retention",
+]
 
 RP_PREFIX = "htm_"
 CQ_PREFIX = "cq_htm_"
@@ -97,8 +108,7 @@ def _regex_literal(pattern: str) -> str:
     return "/" + pattern.replace("/", "\\/") + "/"
 
 
-def cq_statement(database: str, period: Period, source_rp: str, sensor=None,
-                 suffix: str = RESULT_SUFFIX) -> str:
+def cq_statement(database: str, period: Period, source_rp: str, sensor=None, suffix: str = RESULT_SUFFIX) -> str:
     """The CREATE CONTINUOUS QUERY statement for one period (database-wide or for one sensor)."""
     db = quote_ident(database)
     target = f"{db}.{quote_ident(rp_name(period))}"
@@ -111,11 +121,12 @@ def cq_statement(database: str, period: Period, source_rp: str, sensor=None,
         into = f"{target}.{quote_ident(measurement)}"
         source = f"{db}.{quote_ident(source_rp)}.{quote_ident(measurement)}"
         tags = result_tags(sensor.tags, sensor.field)
-        where = " WHERE " + " AND ".join(f"{quote_ident(k)}::tag = {quote_literal(v)}"
-                                         for k, v in sorted(tags.items()))
-    return (f"CREATE CONTINUOUS QUERY {quote_ident(cq_name(period, sensor))} ON {db} BEGIN "
-            f"SELECT {_select_list()} INTO {into} FROM {source}{where} "
-            f"GROUP BY time({period.every}), * END")
+        where = " WHERE " + " AND ".join(f"{quote_ident(k)}::tag = {quote_literal(v)}" for k, v in sorted(tags.items()))
+    return (
+        f"CREATE CONTINUOUS QUERY {quote_ident(cq_name(period, sensor))} ON {db} BEGIN "
+        f"SELECT {_select_list()} INTO {into} FROM {source}{where} "
+        f"GROUP BY time({period.every}), * END"
+    )
 
 
 def _normalized(statement: str) -> str:
@@ -154,19 +165,37 @@ def plan_retention(client, periods: list[Period], *, sensor=None, source_rp: str
         name = rp_name(period)
         duration = period.keep
         if name not in rps:
-            changes.append(Change("create", "retention policy", name, (
-                f"CREATE RETENTION POLICY {quote_ident(name)} ON {db} DURATION {duration} REPLICATION 1",)))
+            changes.append(
+                Change(
+                    "create",
+                    "retention policy",
+                    name,
+                    (f"CREATE RETENTION POLICY {quote_ident(name)} ON {db} DURATION {duration} REPLICATION 1",),
+                )
+            )
         elif parse_duration(rps[name]["duration"]) != parse_duration(duration):
-            changes.append(Change("alter", "retention policy", name, (
-                f"ALTER RETENTION POLICY {quote_ident(name)} ON {db} DURATION {duration}",)))
+            changes.append(
+                Change(
+                    "alter",
+                    "retention policy",
+                    name,
+                    (f"ALTER RETENTION POLICY {quote_ident(name)} ON {db} DURATION {duration}",),
+                )
+            )
     for period in periods:
         name = cq_name(period, sensor)
         statement = cq_statement(database, period, source_rp, sensor, client.result_suffix)
         if name not in cqs:
             changes.append(Change("create", "continuous query", name, (statement,)))
         elif _normalized(cqs[name]) != _normalized(statement):
-            changes.append(Change("replace", "continuous query", name, (
-                f"DROP CONTINUOUS QUERY {quote_ident(name)} ON {db}", statement)))
+            changes.append(
+                Change(
+                    "replace",
+                    "continuous query",
+                    name,
+                    (f"DROP CONTINUOUS QUERY {quote_ident(name)} ON {db}", statement),
+                )
+            )
     return changes
 
 
@@ -176,8 +205,9 @@ def _apply(client, changes: list[Change]) -> None:
             client.query(statement, method="POST")
 
 
-def setup_retention(client, periods, *, sensor=None, source_rp: str | None = None,
-                    dry_run: bool = False) -> list[Change]:
+def setup_retention(
+    client, periods, *, sensor=None, source_rp: str | None = None, dry_run: bool = False
+) -> list[Change]:
     """Create/alter the RPs and create/replace the CQs for ``periods`` (a list or ``"10m:30d,..."``).
 
     Returns the changes made (or, with ``dry_run``, that would be made); running it twice returns
@@ -209,12 +239,15 @@ def drop_retention(client, *, sensor=None, keep_policies: bool = False, dry_run:
     the ``htm_*`` retention policies, which deletes the downsampled data in them."""
     current = show_retention(client, sensor=sensor)
     db = quote_ident(client.database)
-    changes = [Change("drop", "continuous query", name, (f"DROP CONTINUOUS QUERY {quote_ident(name)} ON {db}",))
-               for name in sorted(current["continuous_queries"])]
+    changes = [
+        Change("drop", "continuous query", name, (f"DROP CONTINUOUS QUERY {quote_ident(name)} ON {db}",))
+        for name in sorted(current["continuous_queries"])
+    ]
     if sensor is None and not keep_policies:
-        changes += [Change("drop", "retention policy", name,
-                           (f"DROP RETENTION POLICY {quote_ident(name)} ON {db}",))
-                    for name in sorted(current["retention_policies"])]
+        changes += [
+            Change("drop", "retention policy", name, (f"DROP RETENTION POLICY {quote_ident(name)} ON {db}",))
+            for name in sorted(current["retention_policies"])
+        ]
     if not dry_run:
         _apply(client, changes)
     return changes

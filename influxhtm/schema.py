@@ -20,9 +20,23 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
-    "ANOMALY_LIKELIHOOD", "ANOMALY_SCORE", "LEGACY_FIELD_TAG", "NAB_COLUMNS", "PREDICTION", "RAW_SCORE", "RESULT_FIELDS",
-    "RESULT_SUFFIX", "SCORE_FIELDS", "SOURCE_FIELD_TAG", "VALUE", "legacy_result_tags", "log_scaled_likelihood",
-    "result_fields", "result_measurement", "result_series_filters", "result_tags",
+    "ANOMALY_LIKELIHOOD",
+    "ANOMALY_SCORE",
+    "LEGACY_FIELD_TAG",
+    "NAB_COLUMNS",
+    "PREDICTION",
+    "RAW_SCORE",
+    "RESULT_FIELDS",
+    "RESULT_SUFFIX",
+    "SCORE_FIELDS",
+    "SOURCE_FIELD_TAG",
+    "VALUE",
+    "legacy_result_tags",
+    "log_scaled_likelihood",
+    "result_fields",
+    "result_measurement",
+    "result_series_filters",
+    "result_tags",
 ]
 
 #: suffix of a result measurement: ``cpu`` -> ``cpu_htm``
@@ -57,9 +71,11 @@ def result_measurement(measurement: str, suffix: str = RESULT_SUFFIX) -> str:
 def result_tags(source_tags: Mapping[str, str], field: str) -> dict:
     """The source tags plus ``source_field=<modelled field>``."""
     if SOURCE_FIELD_TAG in source_tags and source_tags[SOURCE_FIELD_TAG] != field:
-        raise ValueError(f"source tags already have a {SOURCE_FIELD_TAG!r} tag "
-                         f"({source_tags[SOURCE_FIELD_TAG]!r}); the result schema reserves it for the "
-                         "modelled field")
+        raise ValueError(
+            f"source tags already have a {SOURCE_FIELD_TAG!r} tag "
+            f"({source_tags[SOURCE_FIELD_TAG]!r}); the result schema reserves it for the "
+            "modelled field"
+        )
     tags = dict(source_tags)
     tags[SOURCE_FIELD_TAG] = field
     return tags
@@ -106,10 +122,14 @@ def _float_or_none(name: str, value: Any) -> float | None:
     return number
 
 
-def result_fields(value, raw_score, anomaly_likelihood=None, anomaly_score=None,
-                  prediction=None) -> dict:
+def result_fields(value, raw_score, anomaly_likelihood=None, anomaly_score=None, prediction=None) -> dict:
     """The fields of one result point, leaving out the ones that are ``None``."""
-    given = {VALUE: value, RAW_SCORE: raw_score, ANOMALY_LIKELIHOOD: anomaly_likelihood,
-             ANOMALY_SCORE: anomaly_score, PREDICTION: prediction}
+    given = {
+        VALUE: value,
+        RAW_SCORE: raw_score,
+        ANOMALY_LIKELIHOOD: anomaly_likelihood,
+        ANOMALY_SCORE: anomaly_score,
+        PREDICTION: prediction,
+    }
     fields = {name: _float_or_none(name, number) for name, number in given.items()}
     return {name: number for name, number in fields.items() if number is not None}

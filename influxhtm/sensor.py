@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Iterable
+from collections.abc import Iterable
 
 from .influxql import field_key, format_float, qualified_measurement, series_key, to_ns, to_utc
 
@@ -26,9 +26,16 @@ class Sensor:
     :meth:`InfluxHtmClient.get_sensor` or :meth:`InfluxHtmClient.list_sensors`.
     """
 
-    def __init__(self, client, measurement: str, component: str | None = None, *,
-                 tag_key: str | None = None, field: str | None = None,
-                 retention_policy: str | None = None):
+    def __init__(
+        self,
+        client,
+        measurement: str,
+        component: str | None = None,
+        *,
+        tag_key: str | None = None,
+        field: str | None = None,
+        retention_policy: str | None = None,
+    ):
         if not isinstance(measurement, str) or not measurement:
             raise ValueError(f"measurement must be a non-empty string, got {measurement!r}")
         if component is not None and (not isinstance(component, str) or not component):
@@ -50,8 +57,7 @@ class Sensor:
         return {} if self.component is None else {self.tag_key: self.component}
 
     def __repr__(self) -> str:
-        return (f"Sensor(measurement={self.measurement!r}, {self.tag_key}={self.component!r}, "
-                f"field={self.field!r})")
+        return f"Sensor(measurement={self.measurement!r}, {self.tag_key}={self.component!r}, field={self.field!r})"
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Sensor) and self._key() == other._key()
@@ -60,8 +66,7 @@ class Sensor:
         return hash(self._key())
 
     def _key(self):
-        return (self.database, self.retention_policy, self.measurement, self.tag_key, self.component,
-                self.field)
+        return (self.database, self.retention_policy, self.measurement, self.tag_key, self.component, self.field)
 
     def _source(self) -> str:
         return qualified_measurement(self.measurement, self.database, self.retention_policy)
@@ -99,8 +104,9 @@ class Sensor:
         """``(first, last)`` time of the sensor's data as aware UTC datetimes; ``(None, None)`` if empty."""
         return self.client.series_time_bounds(self._source(), self.field, self.tags)
 
-    def get_data(self, since=None, until=None, limit: int | None = None, aggregation: dict | None = None,
-                 fill="none") -> list[dict]:
+    def get_data(
+        self, since=None, until=None, limit: int | None = None, aggregation: dict | None = None, fill="none"
+    ) -> list[dict]:
         """The sensor's points as ``[{"time": aware UTC datetime, "value": float}, ...]``, oldest first.
 
         - ``since``/``until``: inclusive bounds (naive datetimes are UTC, aware ones are converted).
@@ -111,8 +117,16 @@ class Sensor:
           one aggregate over the whole range). ``fill``: none (default), null, previous, linear or a
           number, for empty periods.
         """
-        rows = self.client.select_series(self._source(), [self.field], self.tags, since=since,
-                                         until=until, limit=limit, aggregation=aggregation, fill=fill)
+        rows = self.client.select_series(
+            self._source(),
+            [self.field],
+            self.tags,
+            since=since,
+            until=until,
+            limit=limit,
+            aggregation=aggregation,
+            fill=fill,
+        )
         if self.field != "value":
             for row in rows:
                 row["value"] = row.pop(self.field)
@@ -127,10 +141,10 @@ class Sensor:
         are recorded with a new model and ignored for an existing one.
         """
         from .sensor_model import HtmSensorModel
+
         return HtmSensorModel(self, model_id=model_id, **options)
 
     # camelCase names of the 2016 seed
     getTimeBounds = get_time_bounds
     getData = get_data
     getModel = get_model
-

@@ -24,13 +24,22 @@ from .schema import (
 )
 from .sensor import time_range
 
-__all__ = ["HtmSensorModel", "DETECTOR_OPTIONS"]
+__all__ = ["DETECTOR_OPTIONS", "HtmSensorModel"]
 
 log = logging.getLogger("influxhtm.library")
 
 #: keyword arguments of influxhtm.htm.AnomalyDetector that a model may be created with
-DETECTOR_OPTIONS = ("min_value", "max_value", "probation", "tail", "tm", "prediction_steps", "time_of_day",
-                    "weekend", "resolution")
+DETECTOR_OPTIONS = (
+    "min_value",
+    "max_value",
+    "probation",
+    "tail",
+    "tm",
+    "prediction_steps",
+    "time_of_day",
+    "weekend",
+    "resolution",
+)
 
 BACKFILL_CHUNK = 5000
 
@@ -53,11 +62,18 @@ class HtmSensorModel:
         if unknown:
             raise ValueError(f"unknown model options {sorted(unknown)}; known: {', '.join(DETECTOR_OPTIONS)}")
         from .store import model_id_for
+
         self.sensor = sensor
         self.client = sensor.client
         self.model_id = model_id or model_id_for(
-            "library", sensor.database, sensor.retention_policy or "", sensor.measurement, sensor.tag_key,
-            sensor.component or "", sensor.field)
+            "library",
+            sensor.database,
+            sensor.retention_policy or "",
+            sensor.measurement,
+            sensor.tag_key,
+            sensor.component or "",
+            sensor.field,
+        )
         self.result_measurement = result_measurement(sensor.measurement, self.client.result_suffix)
         self.result_tags = result_tags(sensor.tags, sensor.field)
         self._detector = None
@@ -69,24 +85,39 @@ class HtmSensorModel:
 
     def _new_metadata(self, options: dict):
         from .store import ModelMetadata
+
         s = self.sensor
         return ModelMetadata(
-            origin="library", database=s.database, retention_policy=s.retention_policy,
-            measurement=s.measurement, source_field=s.field, tags=dict(s.tags), tag_key=s.tag_key,
-            component=s.component, result_measurement=self.result_measurement, detector_options=dict(options))
+            origin="library",
+            database=s.database,
+            retention_policy=s.retention_policy,
+            measurement=s.measurement,
+            source_field=s.field,
+            tags=dict(s.tags),
+            tag_key=s.tag_key,
+            component=s.component,
+            result_measurement=self.result_measurement,
+            detector_options=dict(options),
+        )
 
     def _quarantine(self, problem: Exception) -> None:
         """Move the unloadable stored model aside (never deleted) and start a new one with the same
         detector options (the stored ones if they are readable, else this object's)."""
         from .store import StoreError
+
         store = self.client.model_store
         try:
             options = store.metadata(self.model_id).detector_options
         except StoreError:
             options = self._options
         entry = store.quarantine(self.model_id, f"cannot be loaded: {problem}")
-        log.warning("model %s (%r): cannot be loaded (%s); moved to %s; starting a new model",
-                    self.model_id, self.sensor, problem, entry.path)
+        log.warning(
+            "model %s (%r): cannot be loaded (%s); moved to %s; starting a new model",
+            self.model_id,
+            self.sensor,
+            problem,
+            entry.path,
+        )
         store.write_metadata(self.model_id, self._new_metadata(options))
         self._detector = None
 
@@ -100,6 +131,7 @@ class HtmSensorModel:
         """The model's :class:`influxhtm.store.ModelMetadata` record as kept in the model store (an
         unreadable one is quarantined and a new model started)."""
         from .store import ModelNotFoundError, StoreError
+
         store = self.client.model_store
         try:
             return store.metadata(self.model_id)
@@ -133,8 +165,9 @@ class HtmSensorModel:
         if drop_results:
             for tags in result_series_filters(self.sensor.tags, self.sensor.field):
                 where = " AND ".join(f"{quote_ident(k)} = {quote_literal(v)}" for k, v in sorted(tags.items()))
-                self.client.query(f"DROP SERIES FROM {quote_ident(self.result_measurement)} WHERE {where}",
-                                  method="POST")
+                self.client.query(
+                    f"DROP SERIES FROM {quote_ident(self.result_measurement)} WHERE {where}", method="POST"
+                )
 
     # -- detector ----------------------------------------------------------------------------------
 
@@ -150,6 +183,7 @@ class HtmSensorModel:
         cannot be loaded (corrupt, a newer format, refused by the engine) is quarantined: None."""
         from .htm import AnomalyDetector
         from .store import ModelNotFoundError, StoreError
+
         store = self.client.model_store
         try:
             stored = store.load(self.model_id)
@@ -165,12 +199,16 @@ class HtmSensorModel:
                 detector.handle(from_ns(entry.time_ns), entry.value)
                 last_ns = entry.time_ns
             if stored.journal:
-                store.save_checkpoint(self.model_id, detector.save(), stored.metadata.replace(
-                    last_time_ns=last_ns, records_seen=detector.records_seen))
+                store.save_checkpoint(
+                    self.model_id,
+                    detector.save(),
+                    stored.metadata.replace(last_time_ns=last_ns, records_seen=detector.records_seen),
+                )
         return detector
 
     def _new_detector(self):
         from .htm import AnomalyDetector
+
         store = self.client.model_store
         options = dict(self.metadata.detector_options)
         if options.get("min_value") is None or options.get("max_value") is None:
@@ -188,8 +226,10 @@ class HtmSensorModel:
         rows = self.client.select_series(source, [s.field], s.tags, aggregation={"method": "min"})
         high_rows = self.client.select_series(source, [s.field], s.tags, aggregation={"method": "max"})
         if not rows or rows[0].get(s.field) is None:
-            raise ValueError(f"{s!r} has no data to take min_value/max_value from; "
-                             "pass them to get_model(min_value=..., max_value=...)")
+            raise ValueError(
+                f"{s!r} has no data to take min_value/max_value from; "
+                "pass them to get_model(min_value=..., max_value=...)"
+            )
         return float(rows[0][s.field]), float(high_rows[0][s.field])
 
     # -- results -----------------------------------------------------------------------------------
@@ -212,20 +252,35 @@ class HtmSensorModel:
         if hasattr(result, "raw_score") and hasattr(result, "anomaly_score"):  # Scores / HtmModelResults
             timestamp = getattr(result, "time", None) if timestamp is None else timestamp
             value = getattr(result, "value", None) if value is None else value
-            return (timestamp, value, result.raw_score, result.anomaly_likelihood, result.anomaly_score,
-                    result.prediction)
+            return (
+                timestamp,
+                value,
+                result.raw_score,
+                result.anomaly_likelihood,
+                result.anomaly_score,
+                result.prediction,
+            )
         if isinstance(result, dict):
             timestamp = result.get("time", result.get("timestamp")) if timestamp is None else timestamp
             value = result.get(VALUE) if value is None else value
-            return (timestamp, value, result.get(RAW_SCORE), result.get(ANOMALY_LIKELIHOOD),
-                    result.get(ANOMALY_SCORE), result.get(PREDICTION))
-        raise TypeError(f"cannot write {type(result).__name__}: pass an OPF ModelResult, the detector's "
-                        "Scores (with timestamp= and value=), an HtmModelResults or a dict")
+            return (
+                timestamp,
+                value,
+                result.get(RAW_SCORE),
+                result.get(ANOMALY_LIKELIHOOD),
+                result.get(ANOMALY_SCORE),
+                result.get(PREDICTION),
+            )
+        raise TypeError(
+            f"cannot write {type(result).__name__}: pass an OPF ModelResult, the detector's "
+            "Scores (with timestamp= and value=), an HtmModelResults or a dict"
+        )
 
     def _opf_likelihood(self, value, raw, timestamp):
         """Likelihood for OPF results that carry only the raw score (in-memory, per model object)."""
         if self._likelihood is None:
             from .htm import AnomalyLikelihood
+
             self._likelihood = AnomalyLikelihood()
         return self._likelihood.anomalyProbability(value, raw, timestamp)
 
@@ -251,8 +306,9 @@ class HtmSensorModel:
             lines.append(line(self.result_measurement, self.result_tags, fields, to_ns(time)))
         return self.client.write_lines(lines, retention_policy=self.sensor.retention_policy)
 
-    def get_results(self, since=None, until=None, limit: int | None = None, aggregation: dict | None = None,
-                    fill="none") -> list[HtmModelResults]:
+    def get_results(
+        self, since=None, until=None, limit: int | None = None, aggregation: dict | None = None, fill="none"
+    ) -> list[HtmModelResults]:
         """The model's results, oldest first; same arguments and first/last-N rules as ``Sensor.get_data``.
 
         With ``aggregation`` every field is aggregated with the same method. Results written under the
@@ -260,21 +316,27 @@ class HtmSensorModel:
         ``influxhtm migrate-results``, old one not dropped yet), the new one is returned, except that
         ``limit`` and aggregations still see both until the old series are dropped.
         """
-        source = qualified_measurement(self.result_measurement, self.sensor.database,
-                                       self.sensor.retention_policy)
+        source = qualified_measurement(self.result_measurement, self.sensor.database, self.sensor.retention_policy)
         filters = result_series_filters(self.sensor.tags, self.sensor.field)
         raw = aggregation is None and len(filters) > 1
-        rows = self.client.select_series(source, list(RESULT_FIELDS), filters, since=since, until=until,
-                                         limit=limit, aggregation=aggregation, fill=fill,
-                                         tag_columns=[SOURCE_FIELD_TAG] if raw else ())
+        rows = self.client.select_series(
+            source,
+            list(RESULT_FIELDS),
+            filters,
+            since=since,
+            until=until,
+            limit=limit,
+            aggregation=aggregation,
+            fill=fill,
+            tag_columns=[SOURCE_FIELD_TAG] if raw else (),
+        )
         if raw:
             rows = prefer_current_tag(rows)
         return [HtmModelResults.from_row(row) for row in rows]
 
     # -- backfill ----------------------------------------------------------------------------------
 
-    def backfill(self, since=None, until=None, *, chunk_size: int = BACKFILL_CHUNK,
-                 progress: bool = True) -> int:
+    def backfill(self, since=None, until=None, *, chunk_size: int = BACKFILL_CHUNK, progress: bool = True) -> int:
         """Run the detector over the sensor's stored history and write the results; returns records run.
 
         Resumable: the detector is checkpointed to the model store after every chunk with the time of
@@ -311,13 +373,22 @@ class HtmSensorModel:
 
     def _run_backfill(self, source, start_ns, until_ns, last_ns, total, chunk_size, progress) -> int:
         from tqdm import tqdm
+
         s, store, detector = self.sensor, self.client.model_store, self.detector
         done = 0
-        with tqdm(total=total, unit="rec", file=sys.stderr, disable=not progress,
-                  desc=f"backfill {s.measurement}") as bar:
+        with tqdm(
+            total=total, unit="rec", file=sys.stderr, disable=not progress, desc=f"backfill {s.measurement}"
+        ) as bar:
             while True:
-                rows = self.client.select_series(source, [s.field], s.tags, since=Nanos(start_ns),
-                                                 until=_nanos(until_ns), limit=chunk_size, time_as_ns=True)
+                rows = self.client.select_series(
+                    source,
+                    [s.field],
+                    s.tags,
+                    since=Nanos(start_ns),
+                    until=_nanos(until_ns),
+                    limit=chunk_size,
+                    time_as_ns=True,
+                )
                 if not rows:
                     break
                 lines = []
@@ -327,13 +398,17 @@ class HtmSensorModel:
                         continue
                     value = float(row[s.field])
                     scores = detector.handle(from_ns(t_ns), value)
-                    fields = result_fields(value, scores.raw_score, scores.anomaly_likelihood,
-                                           scores.anomaly_score, scores.prediction)
+                    fields = result_fields(
+                        value, scores.raw_score, scores.anomaly_likelihood, scores.anomaly_score, scores.prediction
+                    )
                     lines.append(line(self.result_measurement, self.result_tags, fields, t_ns))
                     last_ns = t_ns
                 self.client.write_lines(lines, retention_policy=s.retention_policy)
-                store.save_checkpoint(self.model_id, detector.save(), store.metadata(self.model_id).replace(
-                    last_time_ns=last_ns, records_seen=detector.records_seen))
+                store.save_checkpoint(
+                    self.model_id,
+                    detector.save(),
+                    store.metadata(self.model_id).replace(last_time_ns=last_ns, records_seen=detector.records_seen),
+                )
                 done += len(lines)
                 bar.update(len(rows))
                 start_ns = rows[-1]["time"] + 1
@@ -342,8 +417,14 @@ class HtmSensorModel:
         return done
 
     def _count(self, source: str, since_ns, until_ns) -> int | None:
-        rows = self.client.select_series(source, [self.sensor.field], self.sensor.tags, since=_nanos(since_ns),
-                                         until=_nanos(until_ns), aggregation={"method": "count"})
+        rows = self.client.select_series(
+            source,
+            [self.sensor.field],
+            self.sensor.tags,
+            since=_nanos(since_ns),
+            until=_nanos(until_ns),
+            aggregation={"method": "count"},
+        )
         return int(rows[0][self.sensor.field]) if rows else 0
 
     # camelCase names of the 2016 seed

@@ -80,8 +80,10 @@ def stream(kap: KapacitorServer, measurement: str, times, values, chunk: int = 5
     """Write the series into Kapacitor in time order."""
     total = len(values)
     for lo in range(0, total, chunk):
-        lines = [f"{measurement},series={measurement} value={float(v)!r} {epoch_ns(t)}"
-                 for t, v in zip(times[lo:lo + chunk], values[lo:lo + chunk])]
+        lines = [
+            f"{measurement},series={measurement} value={float(v)!r} {epoch_ns(t)}"
+            for t, v in zip(times[lo : lo + chunk], values[lo : lo + chunk])
+        ]
         kap.write(lines, db=DATABASE, rp=RP, precision="ns")
     log.info("written %d points to Kapacitor", total)
 
@@ -94,8 +96,9 @@ def wait_for_udf(kap: KapacitorServer, task_id: str, expected: int, timeout: flo
         task = kap.task(task_id)
         if task.get("error"):
             raise RuntimeError(f"task {task_id} failed: {task['error']}")
-        emitted = sum(node.get("emitted", 0) for name, node in task["stats"]["node-stats"].items()
-                      if name.startswith("htm"))
+        emitted = sum(
+            node.get("emitted", 0) for name, node in task["stats"]["node-stats"].items() if name.startswith("htm")
+        )
         if emitted >= expected:
             return
         if emitted - reported >= 1000:
@@ -105,14 +108,16 @@ def wait_for_udf(kap: KapacitorServer, task_id: str, expected: int, timeout: flo
     raise TimeoutError(f"the UDF scored fewer than {expected} points within {timeout:.0f}s")
 
 
-def wait_for_scores(client: InfluxDBClient, measurement: str, expected: int, kap: KapacitorServer,
-                    task_id: str, timeout: float) -> int:
+def wait_for_scores(
+    client: InfluxDBClient, measurement: str, expected: int, kap: KapacitorServer, task_id: str, timeout: float
+) -> int:
     """Poll InfluxDB until `expected` scored points are there; fail early when the task reports an error."""
     deadline = time.monotonic() + timeout
     count = 0
     while time.monotonic() < deadline:
-        rows = list(client.query(f"SELECT count({quote_ident(ANOMALY_SCORE)}) FROM {quote_ident(measurement)}")
-                    .get_points())
+        rows = list(
+            client.query(f"SELECT count({quote_ident(ANOMALY_SCORE)}) FROM {quote_ident(measurement)}").get_points()
+        )
         count = rows[0]["count"] if rows else 0
         if count >= expected:
             return count
@@ -129,8 +134,7 @@ def wait_for_alert_task(kap: KapacitorServer, task_id: str, expected: int, timeo
     seen = 0
     while time.monotonic() < deadline:
         stats = kap.task(task_id).get("stats", {}).get("node-stats", {})
-        seen = max((node.get("collected", 0) for name, node in stats.items() if name.startswith("alert")),
-                   default=0)
+        seen = max((node.get("collected", 0) for name, node in stats.items() if name.startswith("alert")), default=0)
         if seen >= expected:
             return
         time.sleep(0.5)
@@ -167,17 +171,22 @@ def summarize(name, expected, scored, seconds, alerts, windows, learned_from: dt
         lines.append(f"  {a['when']:%Y-%m-%d %H:%M}  {a['message']}  {where}".rstrip())
     if windows:
         detected = [w for w in windows if any(w[0] <= a["when"] <= w[1] for a in counted)]
-        lines.append(f"label windows detected: {len(detected)} of {len(windows)}; "
-                     f"alerts after probation outside any window: {len(counted) - len(inside)}")
+        lines.append(
+            f"label windows detected: {len(detected)} of {len(windows)}; "
+            f"alerts after probation outside any window: {len(counted) - len(inside)}"
+        )
         for lo, hi in windows:
-            lines.append(f"  {lo:%Y-%m-%d %H:%M} .. {hi:%Y-%m-%d %H:%M}  "
-                         f"{'detected' if (lo, hi) in detected else 'missed'}")
+            lines.append(
+                f"  {lo:%Y-%m-%d %H:%M} .. {hi:%Y-%m-%d %H:%M}  {'detected' if (lo, hi) in detected else 'missed'}"
+            )
     return "\n".join(lines)
 
 
-def plot(path: Path, name: str, rows: list[dict], alerts: list[dict], windows, crit: float,
-         learned_from: dt.datetime) -> None:
+def plot(
+    path: Path, name: str, rows: list[dict], alerts: list[dict], windows, crit: float, learned_from: dt.datetime
+) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -228,8 +237,16 @@ def run(args) -> int:
     lo, hi = min(values), max(values)
     probation = nab_probation(len(values))
     learned_from = times[min(probation, len(times) - 1)]
-    log.info("series %s: %d points, %s .. %s, range %.4g .. %.4g; work dir %s",
-             name, len(values), times[0], times[-1], lo, hi, workdir)
+    log.info(
+        "series %s: %d points, %s .. %s, range %.4g .. %.4g; work dir %s",
+        name,
+        len(values),
+        times[0],
+        times[-1],
+        lo,
+        hi,
+        workdir,
+    )
 
     with contextlib.ExitStack() as stack:
         if not args.workdir:  # runs last, after every server has stopped
@@ -237,24 +254,49 @@ def run(args) -> int:
         influx = stack.enter_context(InfluxServer(workdir / "influxdb"))
         client = InfluxDBClient(influx.host, influx.port, database=DATABASE)
         client.create_database(DATABASE)
-        udf = stack.enter_context(UdfServerProcess(workdir / "htm.sock", workdir / "state",
-                                                   log_path=workdir / "udf.log"))
-        kap = stack.enter_context(KapacitorServer(workdir / "kapacitor", influx.url, subscriptions=True,
-                                                  udf_socket=udf.socket_path, kapacitord=kapacitord))
-        kap.define_task("htm_demo", (TICKSCRIPTS / "htm_stream.tick").read_text(), dbrps=[(DATABASE, RP)], vars={
-            "database": DATABASE, "retention_policy": RP, "measurement": name, "group_by":
-                {"type": "list", "value": [{"type": "string", "value": "series"}]},
-            "field": "value", "output_measurement": out_measurement, "min": float(lo), "max": float(hi),
-            "probation": probation})
-        kap.define_task("htm_demo_alert", (TICKSCRIPTS / "htm_alert.tick").read_text(), dbrps=[(DATABASE, RP)],
-                        vars={"database": DATABASE, "retention_policy": RP, "htm_measurement": out_measurement,
-                              "crit": args.crit, "alert_log": str(alert_log)})
+        udf = stack.enter_context(
+            UdfServerProcess(workdir / "htm.sock", workdir / "state", log_path=workdir / "udf.log")
+        )
+        kap = stack.enter_context(
+            KapacitorServer(
+                workdir / "kapacitor", influx.url, subscriptions=True, udf_socket=udf.socket_path, kapacitord=kapacitord
+            )
+        )
+        kap.define_task(
+            "htm_demo",
+            (TICKSCRIPTS / "htm_stream.tick").read_text(),
+            dbrps=[(DATABASE, RP)],
+            vars={
+                "database": DATABASE,
+                "retention_policy": RP,
+                "measurement": name,
+                "group_by": {"type": "list", "value": [{"type": "string", "value": "series"}]},
+                "field": "value",
+                "output_measurement": out_measurement,
+                "min": float(lo),
+                "max": float(hi),
+                "probation": probation,
+            },
+        )
+        kap.define_task(
+            "htm_demo_alert",
+            (TICKSCRIPTS / "htm_alert.tick").read_text(),
+            dbrps=[(DATABASE, RP)],
+            vars={
+                "database": DATABASE,
+                "retention_policy": RP,
+                "htm_measurement": out_measurement,
+                "crit": args.crit,
+                "alert_log": str(alert_log),
+            },
+        )
         started = time.monotonic()
         stream(kap, name, times, values)
         wait_for_udf(kap, "htm_demo", len(values), timeout=max(120.0, 0.05 * len(values)))
         seconds = time.monotonic() - started
-        scored = wait_for_scores(client, out_measurement, len(values), kap, "htm_demo",
-                                 timeout=max(60.0, 0.05 * len(values)))
+        scored = wait_for_scores(
+            client, out_measurement, len(values), kap, "htm_demo", timeout=max(60.0, 0.05 * len(values))
+        )
         wait_for_alert_task(kap, "htm_demo_alert", len(values), timeout=60.0)
         alerts = read_alerts(alert_log)
         columns = ", ".join(quote_ident(column) for column in RESULT_COLUMNS)
@@ -265,11 +307,13 @@ def run(args) -> int:
         write_results(plot_path.with_suffix(".csv"), rows)
         print(f"plot: {plot_path}\nscores: {plot_path.with_suffix('.csv')}")
         if args.keep:
-            print(f"\nThe stack keeps running until Ctrl-C (work dir {workdir}):\n"
-                  f"  InfluxDB   {influx.url}   e.g. curl -G {influx.url}/query --data-urlencode db={DATABASE} "
-                  f"--data-urlencode 'q=SELECT * FROM \"{out_measurement}\" LIMIT 5'\n"
-                  f"  Kapacitor  {kap.url}   e.g. {kapacitord.parent / 'kapacitor'} -url {kap.url} show htm_demo\n"
-                  f"  UDF server {udf.socket_path} (pid {udf.pid}), alerts in {alert_log}")
+            print(
+                f"\nThe stack keeps running until Ctrl-C (work dir {workdir}):\n"
+                f"  InfluxDB   {influx.url}   e.g. curl -G {influx.url}/query --data-urlencode db={DATABASE} "
+                f"--data-urlencode 'q=SELECT * FROM \"{out_measurement}\" LIMIT 5'\n"
+                f"  Kapacitor  {kap.url}   e.g. {kapacitord.parent / 'kapacitor'} -url {kap.url} show htm_demo\n"
+                f"  UDF server {udf.socket_path} (pid {udf.pid}), alerts in {alert_log}"
+            )
             with contextlib.suppress(KeyboardInterrupt):
                 while kap.running and udf.running:
                     time.sleep(1.0)

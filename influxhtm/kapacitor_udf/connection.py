@@ -12,6 +12,7 @@
   Consecutive points of a backlog go to a handler that overrides `Handler.point_run` together (at most
   `MAX_POINT_RUN`; a stop takes effect between runs).
 """
+
 from __future__ import annotations
 
 import io
@@ -21,7 +22,7 @@ import os
 import socket
 import threading
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 from google.protobuf.message import DecodeError
 
@@ -239,7 +240,7 @@ class StreamTransport:
         view = memoryview(data)
         while view:
             written = self._stdout.write(view)
-            view = view[len(view) if written is None else written:]
+            view = view[len(view) if written is None else written :]
         self._stdout.flush()
 
     def interrupt_read(self) -> None:
@@ -283,8 +284,14 @@ def decode_request(frame: bytes) -> udf_pb2.Request:
 class Connection:
     """Serves one connection with one handler until end of input, an error, or stop()."""
 
-    def __init__(self, transport, handler_factory: HandlerFactory, *,
-                 max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, name: str = None):
+    def __init__(
+        self,
+        transport,
+        handler_factory: HandlerFactory,
+        *,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        name: Optional[str] = None,
+    ):
         self.name = name or f"udf connection {next(_connection_ids)}"
         self._transport = transport
         self._handler_factory = handler_factory
@@ -436,8 +443,9 @@ class Connection:
                     for frame in decoder.feed(chunk):
                         request = decode_request(frame)
                         if request.WhichOneof("message") == "keepalive":
-                            emitter.emit(udf_pb2.Response(
-                                keepalive=udf_pb2.KeepaliveResponse(time=request.keepalive.time)))
+                            emitter.emit(
+                                udf_pb2.Response(keepalive=udf_pb2.KeepaliveResponse(time=request.keepalive.time))
+                            )
                         else:
                             requests.append(request)
                 finally:

@@ -1,6 +1,6 @@
 """Length-prefixed framing of the UDF stream: an unsigned varint byte count, then the message bytes."""
 
-from typing import Iterator
+from collections.abc import Iterator
 
 DEFAULT_MAX_FRAME_SIZE = 64 << 20
 _MAX_VARINT_BYTES = 10
@@ -83,7 +83,7 @@ class FrameDecoder:
                         self._body_size, pos = decoded
                 if end - pos < self._body_size:
                     return
-                frame = bytes(buffer[pos:pos + self._body_size])
+                frame = bytes(buffer[pos : pos + self._body_size])
                 pos += self._body_size
                 self._body_size = None
                 yield frame
@@ -99,11 +99,13 @@ class FrameDecoder:
             raise self._error
         if self._body_size is not None:
             self._error = ProtocolError(
-                f"stream ended in the middle of a frame: {len(self._buffer)} of {self._body_size} body bytes received")
+                f"stream ended in the middle of a frame: {len(self._buffer)} of {self._body_size} body bytes received"
+            )
             raise self._error
         if self._buffer:
             self._error = ProtocolError(
-                f"stream ended in the middle of a frame length prefix ({len(self._buffer)} bytes)")
+                f"stream ended in the middle of a frame length prefix ({len(self._buffer)} bytes)"
+            )
             raise self._error
 
     def _read_length(self, buffer, pos, end):
@@ -120,7 +122,8 @@ class FrameDecoder:
             if byte < 0x80:
                 if value > self.max_frame_size:
                     raise ProtocolError(
-                        f"frame of {value} bytes exceeds the maximum frame size of {self.max_frame_size} bytes")
+                        f"frame of {value} bytes exceeds the maximum frame size of {self.max_frame_size} bytes"
+                    )
                 return value, pos + index + 1
             shift += 7
         raise AssertionError("unreachable: a 10th varint byte either ends the varint or overflows")

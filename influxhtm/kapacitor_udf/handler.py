@@ -50,4 +50,3 @@ class Handler:
 
     def close(self) -> None:
         """The connection ended or the server is shutting down: flush and checkpoint. Default: nothing."""
-

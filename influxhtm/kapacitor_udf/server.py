@@ -29,8 +29,15 @@ class UdfServer:
     it aborts a node), calls close() on every live handler, then on_shutdown(), and removes the socket file.
     """
 
-    def __init__(self, socket_path, handler_factory: HandlerFactory, *, socket_mode: int = 0o660,
-                 max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, on_shutdown=None):
+    def __init__(
+        self,
+        socket_path,
+        handler_factory: HandlerFactory,
+        *,
+        socket_mode: int = 0o660,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        on_shutdown=None,
+    ):
         self.socket_path = os.fspath(socket_path)
         self._handler_factory = handler_factory
         self._socket_mode = socket_mode
@@ -168,8 +175,7 @@ class UdfServer:
             return
         sock.setblocking(True)
         connection = Connection(SocketTransport(sock), self._handler_factory, max_frame_size=self._max_frame_size)
-        thread = threading.Thread(target=self._serve_connection, args=(connection,), name=connection.name,
-                                  daemon=True)
+        thread = threading.Thread(target=self._serve_connection, args=(connection,), name=connection.name, daemon=True)
         with self._lock:
             self._connections[connection] = thread
         log.info("%s: accepted", connection.name)

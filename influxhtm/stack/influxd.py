@@ -39,9 +39,15 @@ class InfluxServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, tmpdir: str | os.PathLike, *, cq_run_interval: str = "1s",
-                 influxd: str | None = None, startup_timeout: float = 30.0,
-                 log_level: str = "warn") -> None:
+    def __init__(
+        self,
+        tmpdir: str | os.PathLike,
+        *,
+        cq_run_interval: str = "1s",
+        influxd: str | None = None,
+        startup_timeout: float = 30.0,
+        log_level: str = "warn",
+    ) -> None:
         self.root = Path(tmpdir)
         self.cq_run_interval = cq_run_interval
         self.influxd = influxd or shutil.which("influxd")
@@ -134,9 +140,10 @@ bind-address = {_toml_str(f"{self.host}:{self.rpc_port}")}
         except TimeoutError:
             self.stop()
             raise InfluxServerError(
-                f"influxd did not answer /ping within {self.startup_timeout}s; log: {self.log_path}") from None
+                f"influxd did not answer /ping within {self.startup_timeout}s; log: {self.log_path}"
+            ) from None
 
-    def start(self) -> "InfluxServer":
+    def start(self) -> InfluxServer:
         """Start the server and wait until ``/ping`` answers. Returns ``self``."""
         if self.running:
             return self
@@ -145,8 +152,14 @@ bind-address = {_toml_str(f"{self.host}:{self.rpc_port}")}
         self.root.mkdir(parents=True, exist_ok=True)
         # INFLUXDB_* variables override the config file; keep the server private to this config.
         env = {k: v for k, v in os.environ.items() if not k.startswith("INFLUXDB_")}
-        self._proc = ManagedProcess("influxd", [self.influxd, "-config", str(self.config_path)], self.log_path,
-                                    env=env, cwd=self.root, stop_timeout=STOP_TIMEOUT)
+        self._proc = ManagedProcess(
+            "influxd",
+            [self.influxd, "-config", str(self.config_path)],
+            self.log_path,
+            env=env,
+            cwd=self.root,
+            stop_timeout=STOP_TIMEOUT,
+        )
         for _ in range(3):  # a free port can be taken between choosing and binding it
             if self._launch():
                 return self
@@ -157,7 +170,7 @@ bind-address = {_toml_str(f"{self.host}:{self.rpc_port}")}
         if self._proc is not None:
             self._proc.stop(timeout)
 
-    def __enter__(self) -> "InfluxServer":
+    def __enter__(self) -> InfluxServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -1,8 +1,8 @@
 """Run a real kapacitord: locate or build the binary, render the repository's kapacitor.conf, talk to its HTTP API.
 
-    with KapacitorServer(tmpdir, influx.url, udf_socket=sock) as kap:
-        kap.define_task("cpu_htm", script, dbrps=[("telegraf", "autogen")])
-        kap.write("cpu,host=a usage_idle=12.5 1700000000", db="telegraf", precision="s")
+with KapacitorServer(tmpdir, influx.url, udf_socket=sock) as kap:
+    kap.define_task("cpu_htm", script, dbrps=[("telegraf", "autogen")])
+    kap.write("cpu,host=a usage_idle=12.5 1700000000", db="telegraf", precision="s")
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from influxhtm.examples import KAPACITOR_CONF
 
@@ -75,15 +75,17 @@ def find_kapacitord(*, build: bool = False) -> Path:
         return Path(on_path)
     if not build:
         raise FileNotFoundError(
-            f"kapacitord {version} not found: set KAPACITORD, put it on PATH, or run scripts/build-kapacitor")
+            f"kapacitord {version} not found: set KAPACITORD, put it on PATH, or run scripts/build-kapacitor"
+        )
     if not BUILD_SCRIPT.is_file():
         raise FileNotFoundError(f"kapacitord not found and the build script {BUILD_SCRIPT} is missing")
     log.warning("kapacitord %s not found; building it with %s (this can take a long time)", version, BUILD_SCRIPT)
     done = subprocess.run([str(BUILD_SCRIPT), "--version", version], stdout=subprocess.PIPE, text=True)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        raise FileNotFoundError(f"{BUILD_SCRIPT} --version {version} failed (exit {done.returncode}); "
-                                "see its messages above")
+        raise FileNotFoundError(
+            f"{BUILD_SCRIPT} --version {version} failed (exit {done.returncode}); see its messages above"
+        )
     path = Path(lines[-1]) / "kapacitord"
     if not path.is_file():
         raise FileNotFoundError(f"{BUILD_SCRIPT} reported {lines[-1]} but it holds no kapacitord")
@@ -92,8 +94,9 @@ def find_kapacitord(*, build: bool = False) -> Path:
 
 def kapacitord_version(kapacitord: str | os.PathLike) -> str:
     """The version a kapacitord binary reports (`kapacitord version`), e.g. "1.8.3"."""
-    out = subprocess.run([str(kapacitord), "version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, timeout=30).stdout
+    out = subprocess.run(
+        [str(kapacitord), "version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30
+    ).stdout
     match = re.search(r"Kapacitor\b.*?\bv?(\d+\.\d+\.\d+)", out)  # "Kapacitor OSS version 1.8.3 (git: ...)"
     if not match:
         raise KapacitorError(f"{kapacitord} version printed no version: {out.strip()!r}")
@@ -102,6 +105,7 @@ def kapacitord_version(kapacitord: str | os.PathLike) -> str:
 
 # ----------------------------------------------------------------------------------------------
 # Config rendering: the repository's kapacitor.conf holds literal defaults; replace them key by key.
+
 
 def _toml_value(value: object) -> str:
     if isinstance(value, bool):
@@ -124,8 +128,14 @@ def _table_name(line: str) -> str | None:
     return None
 
 
-def udf_table(name: str, *, socket_path: str | None = None, prog: Sequence[str] | None = None,
-              env: Mapping[str, str] | None = None, timeout: str = "20s") -> str:
+def udf_table(
+    name: str,
+    *,
+    socket_path: str | None = None,
+    prog: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: str = "20s",
+) -> str:
     """TOML text of one `[udf.functions.<name>]` table: a socket UDF or a process UDF (prog = [program, *args])."""
     if (socket_path is None) == (prog is None):
         raise ValueError("give exactly one of socket_path and prog")
@@ -142,8 +152,9 @@ def udf_table(name: str, *, socket_path: str | None = None, prog: Sequence[str] 
     return "\n".join(lines) + "\n"
 
 
-def render_config(template: str, settings: Mapping[str, object], *, drop_tables: Iterable[str] = (),
-                  append: str = "") -> str:
+def render_config(
+    template: str, settings: Mapping[str, object], *, drop_tables: Iterable[str] = (), append: str = ""
+) -> str:
     """Return `template` with values replaced and tables removed or added.
 
     settings: dotted keys as they appear in the file ("data_dir", "http.bind-address", "influxdb.urls",
@@ -189,6 +200,7 @@ def render_config(template: str, settings: Mapping[str, object], *, drop_tables:
 
 # ----------------------------------------------------------------------------------------------
 
+
 class KapacitorServer:
     """A kapacitord on a free loopback port, configured from the repository's kapacitor.conf.
 
@@ -202,15 +214,24 @@ class KapacitorServer:
     Use as a context manager, or call start() and stop().
     """
 
-    def __init__(self, tmpdir: str | os.PathLike, influx_url: str | None = None, *, subscriptions: bool = False,
-                 udf_socket: str | os.PathLike | None = None,
-                 udf_batch_socket: str | os.PathLike | None = None,
-                 udf_prog: Sequence[str] | None = None, udf_env: Mapping[str, str] | None = None,
-                 extra_udfs: Mapping[str, Mapping[str, object]] | None = None,
-                 udf_timeout: str = "20s", snapshot_interval: str = "10s", log_level: str = "INFO",
-                 kapacitord: str | os.PathLike | None = None,
-                 config_template: str | os.PathLike = KAPACITOR_CONF,
-                 startup_timeout: float = 60.0):
+    def __init__(
+        self,
+        tmpdir: str | os.PathLike,
+        influx_url: str | None = None,
+        *,
+        subscriptions: bool = False,
+        udf_socket: str | os.PathLike | None = None,
+        udf_batch_socket: str | os.PathLike | None = None,
+        udf_prog: Sequence[str] | None = None,
+        udf_env: Mapping[str, str] | None = None,
+        extra_udfs: Mapping[str, Mapping[str, object]] | None = None,
+        udf_timeout: str = "20s",
+        snapshot_interval: str = "10s",
+        log_level: str = "INFO",
+        kapacitord: str | os.PathLike | None = None,
+        config_template: str | os.PathLike = KAPACITOR_CONF,
+        startup_timeout: float = 60.0,
+    ):
         self.dir = Path(tmpdir)
         self.influx_url = influx_url
         self.subscriptions = subscriptions
@@ -229,8 +250,13 @@ class KapacitorServer:
         self.port = free_port(self.host)
         self.config_path = self.dir / "kapacitor.conf"
         self.log_path = self.dir / "kapacitord.log"
-        self._proc = ManagedProcess("kapacitord", [str(self.binary), "-config", str(self.config_path)],
-                                    self.log_path, cwd=self.dir, stop_timeout=STOP_TIMEOUT)
+        self._proc = ManagedProcess(
+            "kapacitord",
+            [str(self.binary), "-config", str(self.config_path)],
+            self.log_path,
+            cwd=self.dir,
+            stop_timeout=STOP_TIMEOUT,
+        )
 
     @property
     def url(self) -> str:
@@ -278,7 +304,7 @@ class KapacitorServer:
             extra += udf_table(name, **{"timeout": self.udf_timeout, **spec})
         return render_config(self.config_template.read_text(), settings, drop_tables=drop, append=extra)
 
-    def start(self) -> "KapacitorServer":
+    def start(self) -> KapacitorServer:
         """Start kapacitord (keeping any data from an earlier start) and wait until it answers ping."""
         if self.running:
             raise KapacitorError("kapacitord is already running")
@@ -289,10 +315,10 @@ class KapacitorServer:
         except TimeoutError:
             self.stop()
             raise KapacitorError(
-                f"kapacitord did not answer ping within {self.startup_timeout}s:\n{self.log_tail()}") from None
+                f"kapacitord did not answer ping within {self.startup_timeout}s:\n{self.log_tail()}"
+            ) from None
         if not up:
-            raise KapacitorError(
-                f"kapacitord exited with {self._proc.returncode} during startup:\n{self.log_tail()}")
+            raise KapacitorError(f"kapacitord exited with {self._proc.returncode} during startup:\n{self.log_tail()}")
         log.info("kapacitord %s up at %s (log %s)", self.binary, self.url, self.log_path)
         return self
 
@@ -309,7 +335,7 @@ class KapacitorServer:
         self.stop()
         self.start()
 
-    def __enter__(self) -> "KapacitorServer":
+    def __enter__(self) -> KapacitorServer:
         return self.start()
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -324,8 +350,16 @@ class KapacitorServer:
     # ------------------------------------------------------------------------------------------
     # HTTP API
 
-    def request(self, method: str, path: str, body: object = None, *, params: Mapping[str, str] | None = None,
-                data: bytes | None = None, timeout: float = 60.0) -> object:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+        timeout: float = 60.0,
+    ) -> object:
         """Call /kapacitor/v1<path>; returns the decoded JSON answer (None when empty).
 
         Raises KapacitorError with Kapacitor's own error message on an HTTP error.
@@ -358,12 +392,23 @@ class KapacitorServer:
         except OSError:
             return False
 
-    def define_task(self, task_id: str, script: str, *, type: str = "stream",
-                    dbrps: Sequence[tuple[str, str]] = (), vars: Mapping[str, object] | None = None,
-                    enabled: bool = True) -> dict:
+    def define_task(
+        self,
+        task_id: str,
+        script: str,
+        *,
+        type: str = "stream",
+        dbrps: Sequence[tuple[str, str]] = (),
+        vars: Mapping[str, object] | None = None,
+        enabled: bool = True,
+    ) -> dict:
         """Create a task from TICKscript text; `vars` are plain Python values (see task_vars())."""
-        body: dict[str, object] = {"id": task_id, "type": type, "script": script,
-                                   "status": "enabled" if enabled else "disabled"}
+        body: dict[str, object] = {
+            "id": task_id,
+            "type": type,
+            "script": script,
+            "status": "enabled" if enabled else "disabled",
+        }
         if dbrps:
             body["dbrps"] = [{"db": db, "rp": rp} for db, rp in dbrps]
         if vars:
@@ -374,13 +419,27 @@ class KapacitorServer:
         """Create a task template."""
         return self.request("POST", "/templates", {"id": template_id, "type": type, "script": script})
 
-    def define_task_from_template(self, task_id: str, template_id: str, *, vars: Mapping[str, object],
-                                  dbrps: Sequence[tuple[str, str]], enabled: bool = True) -> dict:
+    def define_task_from_template(
+        self,
+        task_id: str,
+        template_id: str,
+        *,
+        vars: Mapping[str, object],
+        dbrps: Sequence[tuple[str, str]],
+        enabled: bool = True,
+    ) -> dict:
         """Create a task from a template and its vars."""
-        return self.request("POST", "/tasks", {
-            "id": task_id, "template-id": template_id, "vars": task_vars(vars),
-            "dbrps": [{"db": db, "rp": rp} for db, rp in dbrps],
-            "status": "enabled" if enabled else "disabled"})
+        return self.request(
+            "POST",
+            "/tasks",
+            {
+                "id": task_id,
+                "template-id": template_id,
+                "vars": task_vars(vars),
+                "dbrps": [{"db": db, "rp": rp} for db, rp in dbrps],
+                "status": "enabled" if enabled else "disabled",
+            },
+        )
 
     def enable_task(self, task_id: str) -> dict:
         return self.request("PATCH", f"/tasks/{task_id}", {"status": "enabled"})
@@ -402,8 +461,9 @@ class KapacitorServer:
     def write(self, lines: str | Iterable[str], *, db: str, rp: str = "autogen", precision: str = "ns") -> None:
         """Write line-protocol points straight into Kapacitor (POST /kapacitor/v1/write)."""
         body = lines if isinstance(lines, str) else "\n".join(lines)
-        self.request("POST", "/write", params={"db": db, "rp": rp, "precision": precision},
-                     data=body.encode(), timeout=600)
+        self.request(
+            "POST", "/write", params={"db": db, "rp": rp, "precision": precision}, data=body.encode(), timeout=600
+        )
 
 
 def task_vars(values: Mapping[str, object]) -> dict:

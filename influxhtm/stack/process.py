@@ -12,8 +12,9 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,16 @@ class ManagedProcess:
     registers stop() with atexit). start() may be called again once the child has exited.
     """
 
-    def __init__(self, name: str, command: Sequence[str], log_path: str | os.PathLike, *,
-                 env: Mapping[str, str] | None = None, cwd: str | os.PathLike | None = None,
-                 stop_timeout: float = 10.0):
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        log_path: str | os.PathLike,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike | None = None,
+        stop_timeout: float = 10.0,
+    ):
         self.name = name
         self.command = [str(arg) for arg in command]
         self.log_path = Path(log_path)
@@ -71,8 +79,14 @@ class ManagedProcess:
         self._release()  # the log of an earlier child that exited by itself
         self._log_file = open(self.log_path, "ab")
         self._popen = subprocess.Popen(
-            self.command, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
-            cwd=self.cwd, env=self.env, start_new_session=True)
+            self.command,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            cwd=self.cwd,
+            env=self.env,
+            start_new_session=True,
+        )
         atexit.register(self.stop)  # never outlive this Python process
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

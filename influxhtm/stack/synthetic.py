@@ -26,6 +26,7 @@ ANOMALY_KINDS = ("spike", "flatline", "pattern_change", "level_shift")
 @dataclass(frozen=True)
 class Anomaly:
     """One injected anomaly: its kind, the samples it changes [start, end) and its label window."""
+
     kind: str
     start: datetime
     end: datetime
@@ -52,14 +53,15 @@ def _normal_level(t: datetime) -> float:
     hour = t.hour + t.minute / 60.0
     # Working-hours bump (peaks mid-afternoon) on top of a gentle day/night sine.
     daily = 0.5 * (1 - math.cos(2 * math.pi * hour / 24.0))
-    bump = math.exp(-((hour - 14.0) ** 2) / (2 * 2.5 ** 2))
+    bump = math.exp(-((hour - 14.0) ** 2) / (2 * 2.5**2))
     weekday = t.weekday() < 5
     scale = 1.0 if weekday else 0.45
     return 15.0 + scale * (20.0 * daily + 35.0 * bump)
 
 
-def generate(*, seed: int = 7, start: datetime = datetime(2026, 1, 5), days: int = 21,
-             interval: timedelta = timedelta(minutes=5)) -> SyntheticSeries:
+def generate(
+    *, seed: int = 7, start: datetime = datetime(2026, 1, 5), days: int = 21, interval: timedelta = timedelta(minutes=5)
+) -> SyntheticSeries:
     """A deterministic labelled series of `days` days at `interval` (default 21 days = 6048 samples).
 
     Needs at least 14 days so that the anomalies come after a full normal week.
@@ -106,8 +108,7 @@ def generate(*, seed: int = 7, start: datetime = datetime(2026, 1, 5), days: int
         # NAB centres a window on the anomaly's start; a bounded anomaly's window also covers its span.
         lo = max(0, i - windows_len // 2)
         hi = min(count - 1, max(i + windows_len // 2, end + windows_len // 2 if end < count else 0))
-        anomalies.append(Anomaly(kind, timestamps[i], timestamps[end - 1] + interval,
-                                 (timestamps[lo], timestamps[hi])))
+        anomalies.append(Anomaly(kind, timestamps[i], timestamps[end - 1] + interval, (timestamps[lo], timestamps[hi])))
     return SyntheticSeries(timestamps, [round(v, 4) for v in values], anomalies)
 
 
@@ -136,5 +137,4 @@ def read_windows(path: str | Path, name: str | None = None) -> list[tuple[dateti
     matches = [k for k in data if k == name or k.endswith("/" + name)]
     if len(matches) != 1:
         raise KeyError(f"{path}: no single entry for {name!r}")
-    return [(datetime.strptime(a, NAB_TIME_FORMAT), datetime.strptime(b, NAB_TIME_FORMAT))
-            for a, b in data[matches[0]]]
+    return [(datetime.strptime(a, NAB_TIME_FORMAT), datetime.strptime(b, NAB_TIME_FORMAT)) for a, b in data[matches[0]]]

@@ -6,8 +6,8 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .process import ManagedProcess
 
@@ -27,9 +27,16 @@ class UdfServerProcess:
     `socket_path`. The child's stderr goes to `log_path`. start() waits until the socket accepts.
     """
 
-    def __init__(self, socket_path: str | os.PathLike, state_dir: str | os.PathLike | None = None, *,
-                 batch: bool = False, log_path: str | os.PathLike | None = None,
-                 command: Sequence[str] | None = None, startup_timeout: float = 60.0):
+    def __init__(
+        self,
+        socket_path: str | os.PathLike,
+        state_dir: str | os.PathLike | None = None,
+        *,
+        batch: bool = False,
+        log_path: str | os.PathLike | None = None,
+        command: Sequence[str] | None = None,
+        startup_timeout: float = 60.0,
+    ):
         self.socket_path = Path(socket_path)
         self.state_dir = Path(state_dir) if state_dir is not None else None
         if command is None:
@@ -51,7 +58,7 @@ class UdfServerProcess:
     def running(self) -> bool:
         return self._proc.running
 
-    def start(self) -> "UdfServerProcess":
+    def start(self) -> UdfServerProcess:
         if self.running:
             raise RuntimeError("the UDF server is already running")
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,11 +66,11 @@ class UdfServerProcess:
             up = self._proc.start(self._accepts, self.startup_timeout, interval=0.1)
         except TimeoutError:
             self.kill()
-            raise RuntimeError(f"UDF server did not listen on {self.socket_path} within {self.startup_timeout}s:\n"
-                               f"{self.log_tail()}") from None
+            raise RuntimeError(
+                f"UDF server did not listen on {self.socket_path} within {self.startup_timeout}s:\n{self.log_tail()}"
+            ) from None
         if not up:
-            raise RuntimeError(f"UDF server {self.command} exited with {self._proc.returncode}:\n"
-                               f"{self.log_tail()}")
+            raise RuntimeError(f"UDF server {self.command} exited with {self._proc.returncode}:\n{self.log_tail()}")
         log.info("UDF server up on %s (pid %d, log %s)", self.socket_path, self.pid, self.log_path)
         return self
 
@@ -89,7 +96,7 @@ class UdfServerProcess:
         """The last lines of the UDF server's log."""
         return self._proc.log_tail(lines)
 
-    def __enter__(self) -> "UdfServerProcess":
+    def __enter__(self) -> UdfServerProcess:
         return self.start()
 
     def __exit__(self, exc_type, exc, tb) -> None:

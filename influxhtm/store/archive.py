@@ -104,7 +104,7 @@ def read_archive(path: str | os.PathLike) -> tuple[dict, dict[str, bytes]]:
     """(manifest, {file name: bytes}) of an archive, every check of the module docstring passed."""
     where = os.fspath(path)
     try:
-        tar = tarfile.open(where, mode="r:gz")  # noqa: SIM115 (closed by the `with tar` below)
+        tar = tarfile.open(where, mode="r:gz")
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ArchiveError(f"{where} is not an influxhtm model archive (not a gzip tar: {exc})") from None
     members: dict[str, bytes] = {}

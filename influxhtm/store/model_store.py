@@ -502,7 +502,7 @@ class ModelStore:
             return f
         generation = self._current_generation(model_id)
         # one write() per record; kept open in the LRU cache of journals
-        f = open(self._path(model_id, journal_name(generation)), "ab", buffering=0)  # noqa: SIM115
+        f = open(self._path(model_id, journal_name(generation)), "ab", buffering=0)
         self._journals[model_id] = f
         while len(self._journals) > self._max_open:
             _, old = self._journals.popitem(last=False)

@@ -8,6 +8,7 @@ them. Until a checkpoint is committed, the previous one plus the journals reprod
 at any moment loses nothing. The queue is short: when it is full the worker simply tries again on the
 model's next point, which bounds the memory held by copies.
 """
+
 from __future__ import annotations
 
 import collections
@@ -24,8 +25,14 @@ log = logging.getLogger("influxhtm.udf")
 class CheckpointJob:
     """One model's state at one moment, to be written as checkpoint `generation` of `model_id`."""
 
-    def __init__(self, model_id: str, generation: int, detector: AnomalyDetector, metadata: ModelMetadata,
-                 done: Callable[[bool], None]):
+    def __init__(
+        self,
+        model_id: str,
+        generation: int,
+        detector: AnomalyDetector,
+        metadata: ModelMetadata,
+        done: Callable[[bool], None],
+    ):
         self.model_id = model_id
         self.generation = generation
         self.detector = detector
@@ -85,6 +92,5 @@ class Checkpointer:
                 self.on_written()
             return True
         except (OSError, StoreError, ValueError) as exc:
-            log.error("model %s: background checkpoint failed (the journal keeps every input): %s",
-                      job.model_id, exc)
+            log.error("model %s: background checkpoint failed (the journal keeps every input): %s", job.model_id, exc)
             return False

@@ -1,12 +1,13 @@
 """Entry point of the UDF server: `influxhtm udf ...`, `python -m influxhtm.udf`, `udf/influxhtm-udf`."""
+
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
 
-from influxhtm.store import ModelStore, default_state_dir
 from influxhtm.kapacitor_udf import SocketInUseError, UdfServer, run_process
+from influxhtm.store import ModelStore, default_state_dir
 
 from .handler import HtmHandler
 from .metrics import UdfMetrics
@@ -23,21 +24,38 @@ def _octal(text: str) -> int:
 
 
 def add_udf_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--socket", metavar="PATH",
-                        help="serve on this unix socket (socket UDF); without it: process mode on stdin/stdout")
-    parser.add_argument("--state-dir", metavar="DIR", default=None,
-                        help=f"checkpoints, journals and metadata of the models (default {default_state_dir()})")
-    parser.add_argument("--batch", action="store_true",
-                        help="want and provide a batch edge (for @htm_batch()); default: stream")
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="serve on this unix socket (socket UDF); without it: process mode on stdin/stdout",
+    )
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        default=None,
+        help=f"checkpoints, journals and metadata of the models (default {default_state_dir()})",
+    )
+    parser.add_argument(
+        "--batch", action="store_true", help="want and provide a batch edge (for @htm_batch()); default: stream"
+    )
     parser.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9108")
-    parser.add_argument("--socket-mode", type=_octal, default=0o660, metavar="MODE",
-                        help="file mode of the socket (default 0660)")
-    parser.add_argument("--journal-fsync", action="store_true",
-                        help="fsync every journal record (survives power loss; slower). Default: write to the "
-                             "OS at once (survives kill -9)")
-    parser.add_argument("--max-resident-models", type=int, default=0, metavar="N",
-                        help="keep at most N models in memory, evicting the least recently used to the state "
-                             "dir (default 0 = no limit)")
+    parser.add_argument(
+        "--socket-mode", type=_octal, default=0o660, metavar="MODE", help="file mode of the socket (default 0660)"
+    )
+    parser.add_argument(
+        "--journal-fsync",
+        action="store_true",
+        help="fsync every journal record (survives power loss; slower). Default: write to the "
+        "OS at once (survives kill -9)",
+    )
+    parser.add_argument(
+        "--max-resident-models",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep at most N models in memory, evicting the least recently used to the state "
+        "dir (default 0 = no limit)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -58,8 +76,7 @@ def run_udf(args: argparse.Namespace) -> int:
     try:
         if args.socket:
             log.info("serving on %s, state dir %s", args.socket, state_dir)
-            server = UdfServer(args.socket, handler_factory, socket_mode=args.socket_mode,
-                               on_shutdown=registry.close)
+            server = UdfServer(args.socket, handler_factory, socket_mode=args.socket_mode, on_shutdown=registry.close)
             try:
                 server.serve_forever()
             except (SocketInUseError, OSError) as exc:

@@ -9,6 +9,7 @@ and the end of a warm-up they are written at once. A stored model that cannot be
 newer format, refused by the engine, or made with other model options) is quarantined by the store,
 never deleted, and the group starts a new model.
 """
+
 from __future__ import annotations
 
 import collections
@@ -127,8 +128,9 @@ class GroupModel:
         stored = self.store.load(self.model_id)
         meta = stored.metadata
         if meta.model_params != self.options.model_params():
-            raise OptionsChanged(f"stored model options {meta.model_params} differ from the task's "
-                                 f"{self.options.model_params()}")
+            raise OptionsChanged(
+                f"stored model options {meta.model_params} differ from the task's {self.options.model_params()}"
+            )
         self.created = meta.created or self.created
         self.template = meta.template or self.template
         self.detector_options = dict(meta.detector_options)
@@ -212,17 +214,20 @@ class GroupModel:
         if len(self.warmup) < self.options.warmup:
             return []
         field = self.options.field
-        out = [Scored(p if p is not None else point_from_template(self.template, t, field, v), v, s)
-               for t, v, p, s in self._finish_warm_up()]
+        out = [
+            Scored(p if p is not None else point_from_template(self.template, t, field, v), v, s)
+            for t, v, p, s in self._finish_warm_up()
+        ]
         self.checkpoint()
         return out
 
     # ---- persistence -----------------------------------------------------------------------
     def due(self, now: float) -> bool:
         o = self.options
-        return not self.checkpoint_pending and (self.unsaved >= o.checkpointEvery or (
-            self.dirty_since is not None and now - self.last_checkpoint >= o.checkpointInterval / 1e9
-        ))
+        return not self.checkpoint_pending and (
+            self.unsaved >= o.checkpointEvery
+            or (self.dirty_since is not None and now - self.last_checkpoint >= o.checkpointInterval / 1e9)
+        )
 
     def checkpoint(self) -> bool:
         """Save the model now (or, during warm-up, its metadata: the journal holds the buffer); True if written."""
@@ -242,8 +247,13 @@ class GroupModel:
             return False
         dirty_since = self.dirty_since
         generation = self.store.begin_checkpoint(self.model_id)
-        job = CheckpointJob(self.model_id, generation, self.detector.copy(), self.metadata(),
-                            done=lambda ok: self._background_done(ok, dirty_since))
+        job = CheckpointJob(
+            self.model_id,
+            generation,
+            self.detector.copy(),
+            self.metadata(),
+            done=lambda ok: self._background_done(ok, dirty_since),
+        )
         if not checkpointer.submit(job):  # closed meanwhile: the journals keep everything
             return False
         self.checkpoint_pending = True
@@ -309,8 +319,13 @@ class ModelRegistry:
                 cause, reason = "unloadable", f"cannot be loaded: {exc}"
             entry = self.store.quarantine(model.model_id, reason, cause=cause)
             self.metrics.quarantined.labels(cause).inc()
-            log.warning("model %s (task %s node %s group %r): %s; moved to %s; starting a new model",
-                        model.model_id, *key, reason, entry.path)
+            log.warning(
+                "model %s (task %s node %s group %r): %s; moved to %s; starting a new model",
+                model.model_id,
+                *key,
+                reason,
+                entry.path,
+            )
             model = GroupModel(key, options, self.store, template)
         model.start_fresh()
         return model
@@ -400,4 +415,3 @@ class ModelRegistry:
     def __len__(self) -> int:
         with self._lock:
             return len(self._models)
-

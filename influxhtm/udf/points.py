@@ -1,4 +1,5 @@
 """Reading the modelled value from an input point and building the output points."""
+
 from __future__ import annotations
 
 import math
@@ -110,8 +111,14 @@ def passthrough_point(src: udf_pb2.Point, options: HtmOptions) -> udf_pb2.Point:
     score field are left out, so the output measurement never sees a second type for those names.
     """
     out = _base(src, options, keep_fields=True)
-    names = {options.field, options.valueField, options.rawScoreField, options.likelihoodField,
-             options.scoreField, options.predictionField}
+    names = {
+        options.field,
+        options.valueField,
+        options.rawScoreField,
+        options.likelihoodField,
+        options.scoreField,
+        options.predictionField,
+    }
     for fmap in (out.fieldsDouble, out.fieldsInt, out.fieldsString, out.fieldsBool):
         for name in names:
             if name in fmap:

@@ -41,9 +41,10 @@ def influx_client(influxdb_server):
 def udf_servers(tmp_path_factory):
     """The stream and the batch `influxhtm udf` socket servers, sharing one state dir."""
     root = tmp_path_factory.mktemp("udf")
-    with UdfServerProcess(root / "htm.sock", root / "state", log_path=root / "htm.log") as stream, \
-            UdfServerProcess(root / "htm_batch.sock", root / "state", batch=True,
-                             log_path=root / "htm_batch.log") as batch:
+    with (
+        UdfServerProcess(root / "htm.sock", root / "state", log_path=root / "htm.log") as stream,
+        UdfServerProcess(root / "htm_batch.sock", root / "state", batch=True, log_path=root / "htm_batch.log") as batch,
+    ):
         yield stream, batch
 
 
@@ -51,7 +52,12 @@ def udf_servers(tmp_path_factory):
 def kapacitor(tmp_path_factory, kapacitord_path, influxdb_server, influx_client, udf_servers):
     """The session's kapacitord: @htm() and @htm_batch() on the UDF servers, InfluxDB subscriptions on."""
     stream, batch = udf_servers
-    with KapacitorServer(tmp_path_factory.mktemp("kapacitor"), influxdb_server.url, subscriptions=True,
-                         udf_socket=stream.socket_path, udf_batch_socket=batch.socket_path,
-                         kapacitord=kapacitord_path) as kap:
+    with KapacitorServer(
+        tmp_path_factory.mktemp("kapacitor"),
+        influxdb_server.url,
+        subscriptions=True,
+        udf_socket=stream.socket_path,
+        udf_batch_socket=batch.socket_path,
+        kapacitord=kapacitord_path,
+    ) as kap:
         yield kap

@@ -28,7 +28,7 @@ class Series:
     times: list[dt.datetime]
     values: list[float]
 
-    def head(self, n: int) -> "Series":
+    def head(self, n: int) -> Series:
         return Series(self.times[:n], self.values[:n])
 
 
@@ -57,23 +57,30 @@ def interleave(*groups: list[str]) -> list[str]:
 def stream_vars(measurement: str, series: Series, *, group_by: list[str], **extra) -> dict:
     """Vars for tickscripts/htm_stream.tick with NAB's settings for `series` (whole-series range)."""
     values = {
-        "database": DB, "retention_policy": RP, "measurement": measurement,
+        "database": DB,
+        "retention_policy": RP,
+        "measurement": measurement,
         "group_by": {"type": "list", "value": [{"type": "string", "value": g} for g in group_by]},
-        "field": "value", "output_measurement": result_measurement(measurement),
-        "min": float(min(series.values)), "max": float(max(series.values)),
+        "field": "value",
+        "output_measurement": result_measurement(measurement),
+        "min": float(min(series.values)),
+        "max": float(max(series.values)),
         "probation": nab_probation(len(series.values)),
     }
     values.update(extra)
     return values
 
 
-def offline_scores(series: Series, *, prediction_steps: int = 1, min_value=None, max_value=None,
-                   probation=None) -> list:
+def offline_scores(
+    series: Series, *, prediction_steps: int = 1, min_value=None, max_value=None, probation=None
+) -> list:
     """The oracle: the same detector run in-process over the series (what `influxhtm detect` does)."""
-    det = AnomalyDetector(min(series.values) if min_value is None else min_value,
-                          max(series.values) if max_value is None else max_value,
-                          probation=nab_probation(len(series.values)) if probation is None else probation,
-                          prediction_steps=prediction_steps)
+    det = AnomalyDetector(
+        min(series.values) if min_value is None else min_value,
+        max(series.values) if max_value is None else max_value,
+        probation=nab_probation(len(series.values)) if probation is None else probation,
+        prediction_steps=prediction_steps,
+    )
     return [det.handle(t, v) for t, v in zip(series.times, series.values)]
 
 
@@ -81,8 +88,16 @@ def query(client: InfluxDBClient, text: str) -> list[dict]:
     return list(client.query(text, epoch="ns").get_points())
 
 
-def wait_count(client: InfluxDBClient, measurement: str, expected: int, *, where: str = "",
-               kap=None, task_id: str | None = None, timeout: float = 300.0) -> int:
+def wait_count(
+    client: InfluxDBClient,
+    measurement: str,
+    expected: int,
+    *,
+    where: str = "",
+    kap=None,
+    task_id: str | None = None,
+    timeout: float = 300.0,
+) -> int:
     """Wait until `expected` points of `measurement` are in InfluxDB; fail fast on a task error."""
     deadline = time.monotonic() + timeout
     count = 0

@@ -18,9 +18,22 @@ def test_demo_scores_every_point_detects_the_clear_anomalies_and_plots(tmp_path)
     synthetic.write_windows(series, labels, "synthetic.csv")
     assert synthetic.read_windows(labels) == series.windows
 
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "demo.py"), "--data", str(data),
-                           "--labels", str(labels), "--plot", str(plot)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "demo.py"),
+            "--data",
+            str(data),
+            "--labels",
+            str(labels),
+            "--plot",
+            str(plot),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
     assert done.returncode == 0, done.stderr[-4000:]
     out = done.stdout

@@ -12,8 +12,19 @@ from influxhtm.htm.params import nab_probation
 from influxhtm.influxql import quote_ident
 from influxhtm.schema import result_measurement
 
-from .helpers import (DB, RP, TICKSCRIPTS, interleave, lines, nab_series, offline_scores, query,
-                      assert_scores_equal, stream_vars, wait_count)
+from .helpers import (
+    DB,
+    RP,
+    TICKSCRIPTS,
+    assert_scores_equal,
+    interleave,
+    lines,
+    nab_series,
+    offline_scores,
+    query,
+    stream_vars,
+    wait_count,
+)
 
 JUMPSUP = "artificialWithAnomaly/art_daily_jumpsup.csv"
 JUMPSUP_WINDOW = (dt.datetime(2014, 4, 10, 16, 15), dt.datetime(2014, 4, 12, 1, 45))  # combined_windows.json
@@ -24,11 +35,18 @@ def jumpsup(kapacitor, influx_client, tmp_path_factory):
     """art_daily_jumpsup through htm_stream.tick, with htm_alert.tick watching the results."""
     series = nab_series(JUMPSUP)
     alert_log = tmp_path_factory.mktemp("alerts") / "alerts.log"
-    kapacitor.define_task("e2e_jumpsup", (TICKSCRIPTS / "htm_stream.tick").read_text(), dbrps=[(DB, RP)],
-                          vars=stream_vars("jumpsup", series, group_by=["host"]))
-    kapacitor.define_task("e2e_jumpsup_alert", (TICKSCRIPTS / "htm_alert.tick").read_text(), dbrps=[(DB, RP)],
-                          vars={"database": DB, "retention_policy": RP, "htm_measurement": "jumpsup_htm",
-                                "alert_log": str(alert_log)})
+    kapacitor.define_task(
+        "e2e_jumpsup",
+        (TICKSCRIPTS / "htm_stream.tick").read_text(),
+        dbrps=[(DB, RP)],
+        vars=stream_vars("jumpsup", series, group_by=["host"]),
+    )
+    kapacitor.define_task(
+        "e2e_jumpsup_alert",
+        (TICKSCRIPTS / "htm_alert.tick").read_text(),
+        dbrps=[(DB, RP)],
+        vars={"database": DB, "retention_policy": RP, "htm_measurement": "jumpsup_htm", "alert_log": str(alert_log)},
+    )
     kapacitor.write(lines("jumpsup", {"host": "nab"}, series), db=DB, rp=RP)
     wait_count(influx_client, "jumpsup_htm", len(series.values), kap=kapacitor, task_id="e2e_jumpsup")
     rows = query(influx_client, 'SELECT * FROM "jumpsup_htm"')
@@ -41,8 +59,13 @@ def test_one_result_point_per_input_with_source_tags_and_float_fields(jumpsup, i
     assert {(r["host"], r["source_field"]) for r in rows} == {("nab", "value")}
     assert "field" not in rows[0]
     types = {r["fieldKey"]: r["fieldType"] for r in query(influx_client, 'SHOW FIELD KEYS FROM "jumpsup_htm"')}
-    assert types == {"value": "float", "raw_score": "float", "anomaly_likelihood": "float",
-                     "anomaly_score": "float", "prediction": "float"}
+    assert types == {
+        "value": "float",
+        "raw_score": "float",
+        "anomaly_likelihood": "float",
+        "anomaly_score": "float",
+        "prediction": "float",
+    }
 
 
 def test_scores_equal_the_offline_detector(jumpsup):
@@ -70,16 +93,23 @@ def test_alert_fires_inside_the_labelled_window(jumpsup, kapacitor):
 
 
 def test_each_group_keeps_its_own_model(kapacitor, influx_client):
-    names = ["artificialWithAnomaly/art_daily_jumpsup.csv", "artificialWithAnomaly/art_daily_jumpsdown.csv",
-             "artificialWithAnomaly/art_daily_flatmiddle.csv"]
+    names = [
+        "artificialWithAnomaly/art_daily_jumpsup.csv",
+        "artificialWithAnomaly/art_daily_jumpsdown.csv",
+        "artificialWithAnomaly/art_daily_flatmiddle.csv",
+    ]
     rows_per_group = 500
     groups = {f"h{i}": nab_series(name, rows_per_group) for i, name in enumerate(names)}
     lo = min(min(s.values) for s in groups.values())
     hi = max(max(s.values) for s in groups.values())
     probation = nab_probation(rows_per_group)
     first = next(iter(groups.values()))
-    kapacitor.define_task("e2e_groups", (TICKSCRIPTS / "htm_stream.tick").read_text(), dbrps=[(DB, RP)],
-                          vars=stream_vars("groups", first, group_by=["host"], min=lo, max=hi, probation=probation))
+    kapacitor.define_task(
+        "e2e_groups",
+        (TICKSCRIPTS / "htm_stream.tick").read_text(),
+        dbrps=[(DB, RP)],
+        vars=stream_vars("groups", first, group_by=["host"], min=lo, max=hi, probation=probation),
+    )
     kapacitor.write(interleave(*(lines("groups", {"host": h}, s) for h, s in groups.items())), db=DB, rp=RP)
     wait_count(influx_client, "groups_htm", 3 * rows_per_group, kap=kapacitor, task_id="e2e_groups")
     for host, series in groups.items():
@@ -92,12 +122,23 @@ def test_template_serves_several_measurements(kapacitor, influx_client):
     example = json.loads((TICKSCRIPTS / "htm_stream_template.vars.json").read_text())
     assert {"measurement", "field", "output_measurement"} <= example.keys()
     rows = 350  # > warmup (288): the learned range is used, then the warm-up points are replayed
-    series = {"tpl_a": nab_series("artificialWithAnomaly/art_daily_jumpsup.csv", rows),
-              "tpl_b": nab_series("artificialNoAnomaly/art_daily_small_noise.csv", rows)}
+    series = {
+        "tpl_a": nab_series("artificialWithAnomaly/art_daily_jumpsup.csv", rows),
+        "tpl_b": nab_series("artificialNoAnomaly/art_daily_small_noise.csv", rows),
+    }
     for measurement in series:
-        kapacitor.define_task_from_template(f"e2e_{measurement}", "e2e_htm_template", dbrps=[(DB, RP)], vars={
-            "database": DB, "retention_policy": RP, "measurement": measurement, "field": "value",
-            "output_measurement": result_measurement(measurement)})
+        kapacitor.define_task_from_template(
+            f"e2e_{measurement}",
+            "e2e_htm_template",
+            dbrps=[(DB, RP)],
+            vars={
+                "database": DB,
+                "retention_policy": RP,
+                "measurement": measurement,
+                "field": "value",
+                "output_measurement": result_measurement(measurement),
+            },
+        )
     for measurement, s in series.items():
         kapacitor.write(lines(measurement, {"host": "x"}, s), db=DB, rp=RP)
     for measurement, s in series.items():
@@ -111,8 +152,12 @@ def test_template_serves_several_measurements(kapacitor, influx_client):
 
 def test_bad_option_reports_the_udf_message(kapacitor):
     series = nab_series(JUMPSUP, 10)
-    task = kapacitor.define_task("e2e_bad_option", (TICKSCRIPTS / "htm_stream.tick").read_text(), dbrps=[(DB, RP)],
-                                 vars=stream_vars("bad", series, group_by=["host"], tm="cells9000"))
+    task = kapacitor.define_task(
+        "e2e_bad_option",
+        (TICKSCRIPTS / "htm_stream.tick").read_text(),
+        dbrps=[(DB, RP)],
+        vars=stream_vars("bad", series, group_by=["host"], tm="cells9000"),
+    )
     message = task["error"]
     deadline = time.monotonic() + 20
     while not message and time.monotonic() < deadline:  # the UDF node's init runs just after the start

@@ -16,8 +16,9 @@ CPC = NAB_DATA / "realAdExchange" / "exchange-2_cpc_results.csv"
 
 
 def influxhtm(*args, check=True):
-    return subprocess.run([sys.executable, "-m", "influxhtm.cli", *map(str, args)], capture_output=True, text=True,
-                          check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "influxhtm.cli", *map(str, args)], capture_output=True, text=True, check=check
+    )
 
 
 def test_detect_output_equals_nupic_and_trace_has_golden_keys(tmp_path):
@@ -47,13 +48,16 @@ def test_detect_with_prediction_column(tmp_path):
     assert all(r["prediction"] != "" for r in rows)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("time,value\n2020-01-01 00:00:00,1\n", "header"),
-    ("timestamp,value\n2020-01-01 00:00:00,abc\n", "line 2: value 'abc' is not a number"),
-    ("timestamp,value\n2020-01-01 00:00:00,1\nyesterday,2\n", "line 3: unrecognised timestamp"),
-    ("timestamp,value\n2020-01-01 00:00:00,nan\n", "line 2: value 'nan' is not finite"),
-    ("timestamp,value\n", "no data rows"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("time,value\n2020-01-01 00:00:00,1\n", "header"),
+        ("timestamp,value\n2020-01-01 00:00:00,abc\n", "line 2: value 'abc' is not a number"),
+        ("timestamp,value\n2020-01-01 00:00:00,1\nyesterday,2\n", "line 3: unrecognised timestamp"),
+        ("timestamp,value\n2020-01-01 00:00:00,nan\n", "line 2: value 'nan' is not finite"),
+        ("timestamp,value\n", "no data rows"),
+    ],
+)
 def test_detect_reports_bad_rows(tmp_path, content, message):
     src = tmp_path / "in.csv"
     src.write_text(content)
@@ -72,26 +76,35 @@ def test_detect_scores_timestamps_going_back_like_nupic_and_warns(tmp_path):
 
 def test_nab_writes_results_layout_and_scores_it(tmp_path):
     data = tmp_path / "data"
-    for category, name in [("realAdExchange", "exchange-2_cpc_results.csv"),
-                           ("artificialNoAnomaly", "art_flatline.csv")]:
+    for category, name in [
+        ("realAdExchange", "exchange-2_cpc_results.csv"),
+        ("artificialNoAnomaly", "art_flatline.csv"),
+    ]:
         (data / category).mkdir(parents=True)
         shutil.copy(NAB_DATA / category / name, data / category / name)
     run = influxhtm("nab", "--data", data, "--out", tmp_path / "results", "--jobs", "2", "--labels", NAB_LABELS)
     produced = sorted(p.relative_to(tmp_path / "results").as_posix() for p in (tmp_path / "results").rglob("*.csv"))
-    assert produced == ["influxhtm/artificialNoAnomaly/influxhtm_art_flatline.csv",
-                        "influxhtm/realAdExchange/influxhtm_exchange-2_cpc_results.csv"]
+    assert produced == [
+        "influxhtm/artificialNoAnomaly/influxhtm_art_flatline.csv",
+        "influxhtm/realAdExchange/influxhtm_exchange-2_cpc_results.csv",
+    ]
     assert "29 of 31 labelled files have no results" in run.stderr
     printed = re.search(r"NAB score: standard (\S+) / low FP (\S+) / low FN (\S+)", run.stdout)
     assert printed, run.stdout
     # The same results scored again by `nab-score`, at NAB's optimised thresholds and at a fixed one.
     results = tmp_path / "results" / "influxhtm"
-    report = json.loads(influxhtm("nab-score", "--data", data, "--labels", NAB_LABELS, "--results", results,
-                                  "--json").stdout)
+    report = json.loads(
+        influxhtm("nab-score", "--data", data, "--labels", NAB_LABELS, "--results", results, "--json").stdout
+    )
     assert report["detector"] == "influxhtm" and report["windows"] == 1 and report["threshold"] == "optimised"
-    assert [f"{report['scores'][p]:.2f}" for p in ("standard", "reward_low_FP_rate", "reward_low_FN_rate")] == \
-        list(printed.groups())
-    fixed = json.loads(influxhtm("nab-score", "--data", data, "--labels", NAB_LABELS, "--results", results,
-                                 "--json", "--threshold", "0.5").stdout)
+    assert [f"{report['scores'][p]:.2f}" for p in ("standard", "reward_low_FP_rate", "reward_low_FN_rate")] == list(
+        printed.groups()
+    )
+    fixed = json.loads(
+        influxhtm(
+            "nab-score", "--data", data, "--labels", NAB_LABELS, "--results", results, "--json", "--threshold", "0.5"
+        ).stdout
+    )
     assert fixed["threshold"] == "fixed" and fixed["profiles"]["standard"]["threshold"] == 0.5
 
 
@@ -101,7 +114,8 @@ def test_nab_score_finds_the_labels_beside_the_data_and_reports_bad_input(tmp_pa
     with open(CPC) as f:
         times = [row["timestamp"] for row in csv.DictReader(f)]
     (results / "mine_exchange-2_cpc_results.csv").write_text(
-        "timestamp,anomaly_score\n" + "".join(f"{t},0.0\n" for t in times))
+        "timestamp,anomaly_score\n" + "".join(f"{t},0.0\n" for t in times)
+    )
     table = influxhtm("nab-score", "--data", NAB_DATA, "--results", tmp_path / "mine").stdout
     assert "NAB score: standard 0.00 / low FP 0.00 / low FN 0.00" in table  # the null detector
     (results / "mine_exchange-2_cpc_results.csv").write_text("timestamp,anomaly_score\n" + f"{times[0]},0.0\n")

@@ -5,7 +5,6 @@ import pytest
 
 from influxhtm.htm import AnomalyDetector
 from influxhtm.htm.timestamps import parse_timestamp
-
 from tests.engine.golden import load_trace, trace_names
 
 # The acceptance bars: encoder bits and SP columns on 100 % of records; raw and final scores on ≥ 99 %.
@@ -16,10 +15,14 @@ def run_trace(name, tail):
     header, records = load_trace(name)
     encoders = header["params"]["modelParams"]["sensorParams"]["encoders"]
     assert encoders["value"]["type"] == "RandomDistributedScalarEncoder"
-    detector = AnomalyDetector(header["inputMin"], header["inputMax"],
-                               probation=int(header["probationaryPeriod"]), tail=tail,
-                               tm="tm" if header["tmImplementation"] == "tm_cpp" else "backtracking",
-                               prediction_steps=1 if header.get("classifier") else 0)
+    detector = AnomalyDetector(
+        header["inputMin"],
+        header["inputMax"],
+        probation=int(header["probationaryPeriod"]),
+        tail=tail,
+        tm="tm" if header["tmImplementation"] == "tm_cpp" else "backtracking",
+        prediction_steps=1 if header.get("classifier") else 0,
+    )
     outputs = [detector.handle_traced(parse_timestamp(r["t"]), r["v"]) for r in records]
     return records, outputs
 
@@ -28,8 +31,9 @@ def run_trace(name, tail):
 def test_detector_matches_nupic(name):
     records, outputs = run_trace(name, "one-sided")
     n = len(records)
-    enc_sp_mismatch = [r["i"] for r, (_, t) in zip(records, outputs)
-                       if t["enc"] != r["enc"] or t["sp"] != r["sp"] or t["b"] != r["b"]]
+    enc_sp_mismatch = [
+        r["i"] for r, (_, t) in zip(records, outputs) if t["enc"] != r["enc"] or t["sp"] != r["sp"] or t["b"] != r["b"]
+    ]
     assert not enc_sp_mismatch, f"encoder/SP differ from NuPIC at records {enc_sp_mismatch[:10]}"
     raw_equal = sum(s.raw_score == r["raw"] for r, (s, _) in zip(records, outputs))
     final_equal = sum(s.anomaly_score == r["F1"] for r, (s, _) in zip(records, outputs))

@@ -47,8 +47,7 @@ def assert_matches(report, case):
         assert result.raw == pytest.approx(want["raw_score"], abs=TOL)
         assert result.normalised == pytest.approx(want["normalized"], abs=TOL)
         counts = [result.total(k) for k in ("tp", "fp", "fn", "tn", "windows_detected")]
-        assert counts == [want[k] for k in ("tp_records", "fp_records", "fn_records", "tn_records",
-                                            "windows_detected")]
+        assert counts == [want[k] for k in ("tp_records", "fp_records", "fn_records", "tn_records", "windows_detected")]
         for f in result.files:
             assert f.score == pytest.approx(want["per_file"][f.name], abs=TOL), (result.profile.name, f.name)
 
@@ -83,8 +82,11 @@ def test_artime_headline_figures():
     # The rounded figures the reference scorer prints, as recorded in tests/fixtures/README.md.
     optimised = reference("artime", None)["profiles"]
     assert [round(optimised[p.name]["normalized"], 2) for p in PROFILES] == [73.55, 65.59, 78.59]
-    assert [round(reference("artime", 0.5)["profiles"][p.name]["normalized"], 2) for p in PROFILES] == \
-        [63.58, 59.24, 66.91]
+    assert [round(reference("artime", 0.5)["profiles"][p.name]["normalized"], 2) for p in PROFILES] == [
+        63.58,
+        59.24,
+        66.91,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +94,21 @@ def nupic_series():
     """NuPIC 1.0.5's final scores (F1, NAB's one-sided convention) of the golden traces, as in-memory series."""
     labels = read_labels(str(NAB_LABELS))
     series = []
-    for name in ["TravelTime_387", "art_daily_jumpsup", "art_daily_small_noise", "exchange-2_cpc_results",
-                 "machine_temperature_system_failure", "nyc_taxi"]:
+    for name in [
+        "TravelTime_387",
+        "art_daily_jumpsup",
+        "art_daily_small_noise",
+        "exchange-2_cpc_results",
+        "machine_temperature_system_failure",
+        "nyc_taxi",
+    ]:
         header, records = load_trace(name)
         times = [r["t"] for r in records]
-        series.append(ScoredSeries(header["file"], [r["F1"] for r in records],
-                                   rows_of_windows(times, labels[header["file"]], name)))
+        series.append(
+            ScoredSeries(
+                header["file"], [r["F1"] for r in records], rows_of_windows(times, labels[header["file"]], name)
+            )
+        )
     return sorted(series, key=lambda s: s.name)
 
 
@@ -183,8 +194,13 @@ def test_after_a_one_row_window_a_false_positive_costs_the_full_fp_weight():
 def test_probationary_records_are_not_scored():
     results = corpus_score({3, 14})
     assert results[STANDARD.name].raw == -1.0
-    assert results[STANDARD.name].total("tp") + results[STANDARD.name].total("fp") + \
-        results[STANDARD.name].total("fn") + results[STANDARD.name].total("tn") == N - 15
+    assert (
+        results[STANDARD.name].total("tp")
+        + results[STANDARD.name].total("fp")
+        + results[STANDARD.name].total("fn")
+        + results[STANDARD.name].total("tn")
+        == N - 15
+    )
 
 
 def test_window_inside_probation_is_ignored_and_one_straddling_it_is_scored_on_its_later_rows():
@@ -196,9 +212,11 @@ def test_window_inside_probation_is_ignored_and_one_straddling_it_is_scored_on_i
 
 
 def test_normalisation_uses_every_window_of_every_scored_file():
-    files = [ScoredSeries("a/one.csv", [1.0 if i == 50 else 0.0 for i in range(N)], [WINDOW]),
-             ScoredSeries("a/two.csv", [0.0] * N, [(30, 39), (60, 69)]),
-             ScoredSeries("b/three.csv", [1.0 if i == 20 else 0.0 for i in range(N)], [])]
+    files = [
+        ScoredSeries("a/one.csv", [1.0 if i == 50 else 0.0 for i in range(N)], [WINDOW]),
+        ScoredSeries("a/two.csv", [0.0] * N, [(30, 39), (60, 69)]),
+        ScoredSeries("b/three.csv", [1.0 if i == 20 else 0.0 for i in range(N)], []),
+    ]
     result = score_corpus(files, threshold=0.5).results[0]
     assert [f.score for f in result.files] == pytest.approx([1.0, -2.0, -0.11])
     assert (result.null, result.perfect) == (-3.0, 3.0)
@@ -240,11 +258,12 @@ def test_results_must_align_with_the_data(tmp_path):
     (data / "f.csv").write_text("timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,2\n")
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"cat/f.csv": []}))
-    for content, message in [("timestamp,anomaly_score\n2014-04-01 00:00:00,0\n", "1 rows, the data file has 2"),
-                             ("timestamp,anomaly_score\n2014-04-01 00:00:00,0\n2014-04-01 00:10:00,0\n", "line 3"),
-                             ("timestamp,anomaly_score\n2014-04-01 00:00:00,0\n2014-04-01T00:05:00,1.5\n",
-                              "not in \\[0, 1\\]"),
-                             ("timestamp,score\n2014-04-01 00:00:00,0\n2014-04-01 00:05:00,0\n", "no anomaly_score")]:
+    for content, message in [
+        ("timestamp,anomaly_score\n2014-04-01 00:00:00,0\n", "1 rows, the data file has 2"),
+        ("timestamp,anomaly_score\n2014-04-01 00:00:00,0\n2014-04-01 00:10:00,0\n", "line 3"),
+        ("timestamp,anomaly_score\n2014-04-01 00:00:00,0\n2014-04-01T00:05:00,1.5\n", "not in \\[0, 1\\]"),
+        ("timestamp,score\n2014-04-01 00:00:00,0\n2014-04-01 00:05:00,0\n", "no anomaly_score"),
+    ]:
         (results / "det_f.csv").write_text(content)
         with pytest.raises(ValueError, match=message):
             score_results(str(tmp_path / "data"), str(labels), str(tmp_path / "det"))

@@ -1,4 +1,5 @@
 """Starting the HTM UDF agent (influxhtm.udf) as a socket server or a process UDF, for the tests."""
+
 import os
 import subprocess
 import sys
@@ -20,7 +21,8 @@ def start_socket_server(sock_path: str, state_dir: str, *extra: str) -> subproce
     """Start `python -m influxhtm.udf --socket` and wait until its socket exists."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "influxhtm.udf", "--socket", sock_path, "--state-dir", state_dir, *extra],
-        env=subprocess_env(), cwd=REPO,
+        env=subprocess_env(),
+        cwd=REPO,
     )
     deadline = time.monotonic() + 20
     while not os.path.exists(sock_path):
@@ -35,5 +37,6 @@ def start_socket_server(sock_path: str, state_dir: str, *extra: str) -> subproce
 
 def spawn_process_udf(state_dir: str, *extra: str) -> UdfClient:
     """Start `python -m influxhtm.udf` as a process UDF (stdin/stdout); the client's .process is the child."""
-    return UdfClient.spawn([sys.executable, "-u", "-m", "influxhtm.udf", "--state-dir", state_dir, *extra],
-                           env=subprocess_env(), cwd=REPO)
+    return UdfClient.spawn(
+        [sys.executable, "-u", "-m", "influxhtm.udf", "--state-dir", state_dir, *extra], env=subprocess_env(), cwd=REPO
+    )

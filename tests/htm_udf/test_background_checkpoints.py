@@ -1,12 +1,13 @@
 """Checkpoints written in the background while the stream goes on: what lands on disk, and what a failed
 or never-finished checkpoint costs (nothing: the journals keep every input)."""
+
 import math
 import threading
 
-from influxhtm.store import ModelStore
-from tests.udf_protocol.client import make_point, option
-from influxhtm.udf import HtmHandler, ModelRegistry
 from influxhtm.kapacitor_udf import udf_pb2
+from influxhtm.store import ModelStore
+from influxhtm.udf import HtmHandler, ModelRegistry
+from tests.udf_protocol.client import make_point, option
 
 SEC = 10**9
 OPTIONS = [option("field", "usage"), option("min", 0.0), option("max", 100.0), option("checkpointEvery", 10)]

@@ -1,5 +1,6 @@
 """`influxhtm models list|show|delete`, the `udf/influxhtm-udf` program, the Prometheus endpoint, and what
 starting the UDF imports."""
+
 import json
 import os
 import socket
@@ -35,8 +36,9 @@ def test_models_list_show_delete(server, capsys):
     assert c.ask(init_request(*RANGE, task_id="cpu_alert")).success
     for i in range(3):
         for host in ("a", "b"):
-            c.send(request(make_point((10 + i) * SEC, 1.0 * i, field="usage", group=f"host={host}",
-                                      tags={"host": host})))
+            c.send(
+                request(make_point((10 + i) * SEC, 1.0 * i, field="usage", group=f"host={host}", tags={"host": host}))
+            )
     c.points(6)
     c.close_write()  # the end of a connection checkpoints its models
     c.read_until_eof(timeout=30)
@@ -109,17 +111,25 @@ def test_metrics_endpoint(socket_server):
 def test_starting_the_udf_imports_no_optional_dependency():
     """`influxhtm udf` starts with the engine and protobuf: no Prometheus client (until --metrics), no
     numpy, InfluxDB client, plotting or progress bars."""
-    code = ("import sys, influxhtm.udf.main; "
-            "print(sorted(m for m in ('prometheus_client', 'numpy', 'influxdb', 'matplotlib', 'tqdm') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True,
-                         timeout=60, check=True).stdout
+    code = (
+        "import sys, influxhtm.udf.main; "
+        "print(sorted(m for m in ('prometheus_client', 'numpy', 'influxdb', 'matplotlib', 'tqdm') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert json.loads(out.replace("'", '"')) == []
 
 
 def test_second_server_refuses_a_live_socket(server):
-    proc = subprocess.run([sys.executable, "-m", "influxhtm.udf", "--socket", server.sock, "--state-dir", server.state],
-                          env=subprocess_env(), capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "influxhtm.udf", "--socket", server.sock, "--state-dir", server.state],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert "already listening" in proc.stderr
     c = server.connect()  # the first server is unaffected

@@ -1,5 +1,6 @@
 """Zero lost model updates: kill -9 of the server, restart, continue == an uninterrupted run; a model that
 cannot be resumed is quarantined (kept, counted, listed) and its group starts anew."""
+
 import json
 import math
 import os
@@ -51,14 +52,17 @@ def reference(tmp_path, options, pts):
         srv.wait()
 
 
-@pytest.mark.parametrize("options, kill_after", [
-    # checkpoints every 7 points per group: recovery = checkpoint + journal replay
-    ([option("field", "usage"), option("min", 0.0), option("max", 110.0), option("checkpointEvery", 7)], 40),
-    # default checkpointing: recovery = journal replay only
-    ([option("field", "usage"), option("min", 0.0), option("max", 110.0)], 25),
-    # learned range: killed after the warm-up completed (the warm-up points come from the journal)
-    ([option("field", "usage"), option("warmup", 12), option("checkpointEvery", 10)], 30),
-])
+@pytest.mark.parametrize(
+    "options, kill_after",
+    [
+        # checkpoints every 7 points per group: recovery = checkpoint + journal replay
+        ([option("field", "usage"), option("min", 0.0), option("max", 110.0), option("checkpointEvery", 7)], 40),
+        # default checkpointing: recovery = journal replay only
+        ([option("field", "usage"), option("min", 0.0), option("max", 110.0)], 25),
+        # learned range: killed after the warm-up completed (the warm-up points come from the journal)
+        ([option("field", "usage"), option("warmup", 12), option("checkpointEvery", 10)], 30),
+    ],
+)
 def test_kill9_then_restart_continues_exactly(tmp_path, socket_server, options, kill_after):
     pts = stream(60)
     expected = reference(tmp_path, options, pts)
@@ -69,8 +73,8 @@ def test_kill9_then_restart_continues_exactly(tmp_path, socket_server, options, 
     srv.kill9()
     srv.restart()
     c2 = srv.connect()
-    rest = run(c2, options, pts[kill_after * len(HOSTS):])
-    assert scores(rest) == expected[len(first):]
+    rest = run(c2, options, pts[kill_after * len(HOSTS) :])
+    assert scores(rest) == expected[len(first) :]
 
 
 def test_kill9_during_warmup_loses_no_point(tmp_path, socket_server):
@@ -165,8 +169,10 @@ def scrape(port):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
-    return {name: float(value) for name, _, value in
-            (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))}
+    return {
+        name: float(value)
+        for name, _, value in (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))
+    }
 
 
 def test_corrupt_checkpoint_is_quarantined_and_the_group_starts_anew(socket_server):
@@ -188,7 +194,7 @@ def test_corrupt_checkpoint_is_quarantined_and_the_group_starts_anew(socket_serv
     Path(path).write_bytes(bytes(data))
     srv.restart()
     c = srv.connect()
-    more = stream(9)[len(pts):]
+    more = stream(9)[len(pts) :]
     assert len(run(c, options, more)) == len(more)  # every group answered, the broken one by a new model
     manifest = json.loads(c.ask(snapshot_request()).snapshot)
     seen = {m["group"]: m["records_seen"] for m in manifest["models"]}

@@ -1,10 +1,11 @@
 """Models evicted to the state dir (--max-resident-models) come back exactly: outputs equal an unlimited run."""
+
 import math
 
-from influxhtm.store import ModelStore
-from tests.udf_protocol.client import make_point, option
-from influxhtm.udf import HtmHandler, ModelRegistry
 from influxhtm.kapacitor_udf import udf_pb2
+from influxhtm.store import ModelStore
+from influxhtm.udf import HtmHandler, ModelRegistry
+from tests.udf_protocol.client import make_point, option
 
 SEC = 10**9
 
@@ -27,8 +28,9 @@ def run(tmp_path, name, max_resident, options):
     for i in range(24):
         for g in range(3):
             v = 50 + 30 * math.sin(i / (3.0 + g))
-            handler.point(make_point((1_700_000_000 + 60 * i) * SEC, v, field="usage", group=f"g{g}",
-                                     tags={"g": str(g)}))
+            handler.point(
+                make_point((1_700_000_000 + 60 * i) * SEC, v, field="usage", group=f"g{g}", tags={"g": str(g)})
+            )
     handler.close()
     return registry, [(p.time, p.tags["g"], sorted(p.fieldsDouble.items())) for p in out.points]
 

@@ -20,26 +20,30 @@ def run(argv):
 
 @pytest.fixture
 def env(influxdb_server, tmp_path, monkeypatch):
-    for name in ["INFLUX_HOST", "INFLUX_PORT", "INFLUX_DATABASE", "INFLUX_USERNAME", "INFLUX_PASSWORD",
-                 "INFLUX_SSL"]:
+    for name in ["INFLUX_HOST", "INFLUX_PORT", "INFLUX_DATABASE", "INFLUX_USERNAME", "INFLUX_PASSWORD", "INFLUX_SSL"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("INFLUX_HOST", influxdb_server.host)
     monkeypatch.setenv("INFLUX_PORT", str(influxdb_server.port))
     monkeypatch.setenv("INFLUX_DATABASE", "clitest")
     monkeypatch.setenv("INFLUXHTM_STATE_DIR", str(tmp_path / "models"))
-    client = InfluxHtmClient(influxdb_server.host, influxdb_server.port, database="clitest",
-                             create_database=True, model_dir=tmp_path / "models")
+    client = InfluxHtmClient(
+        influxdb_server.host,
+        influxdb_server.port,
+        database="clitest",
+        create_database=True,
+        model_dir=tmp_path / "models",
+    )
     start = datetime.datetime(2024, 5, 1)
     client.get_sensor("motion", "Front+Door").write(
-        [(start + datetime.timedelta(minutes=i), float(i % 7)) for i in range(120)])
-    client.get_sensor("motion", "it's \"odd\"; DROP").write([(start, 1.0)])
+        [(start + datetime.timedelta(minutes=i), float(i % 7)) for i in range(120)]
+    )
+    client.get_sensor("motion", 'it\'s "odd"; DROP').write([(start, 1.0)])
     yield client
     client.drop_database("clitest")
 
 
 def test_connection_flags_fall_back_to_environment_and_defaults(monkeypatch):
-    for name in ["INFLUX_HOST", "INFLUX_PORT", "INFLUX_DATABASE", "INFLUX_USERNAME", "INFLUX_PASSWORD",
-                 "INFLUX_SSL"]:
+    for name in ["INFLUX_HOST", "INFLUX_PORT", "INFLUX_DATABASE", "INFLUX_USERNAME", "INFLUX_PASSWORD", "INFLUX_SSL"]:
         monkeypatch.delenv(name, raising=False)
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command", required=True))
@@ -57,24 +61,85 @@ def test_connection_flags_fall_back_to_environment_and_defaults(monkeypatch):
 def test_sensors_list_and_data(env, capsys):
     assert run(["sensors", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["motion\tcomponent=Front+Door\tvalue", "motion\tcomponent=it's \"odd\"; DROP\tvalue"]
+    assert lines == ["motion\tcomponent=Front+Door\tvalue", 'motion\tcomponent=it\'s "odd"; DROP\tvalue']
 
-    assert run(["sensors", "data", "--measurement", "motion", "--component", "Front+Door",
-                "--until", "2024-05-01T01:59:00Z", "--limit", "3"]) == 0
+    assert (
+        run(
+            [
+                "sensors",
+                "data",
+                "--measurement",
+                "motion",
+                "--component",
+                "Front+Door",
+                "--until",
+                "2024-05-01T01:59:00Z",
+                "--limit",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.splitlines() == [
-        "time,value", "2024-05-01T01:57:00Z,5.0", "2024-05-01T01:58:00Z,6.0", "2024-05-01T01:59:00Z,0.0"]
+        "time,value",
+        "2024-05-01T01:57:00Z,5.0",
+        "2024-05-01T01:58:00Z,6.0",
+        "2024-05-01T01:59:00Z,0.0",
+    ]
 
-    assert run(["sensors", "data", "--measurement", "motion", "--component", "Front+Door",
-                "--method", "max", "--period", "1h"]) == 0
+    assert (
+        run(
+            [
+                "sensors",
+                "data",
+                "--measurement",
+                "motion",
+                "--component",
+                "Front+Door",
+                "--method",
+                "max",
+                "--period",
+                "1h",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.splitlines() == [
-        "time,value", "2024-05-01T00:00:00Z,6.0", "2024-05-01T01:00:00Z,6.0"]
+        "time,value",
+        "2024-05-01T00:00:00Z,6.0",
+        "2024-05-01T01:00:00Z,6.0",
+    ]
 
-    assert run(["sensors", "data", "--measurement", "motion", "--component", "it's \"odd\"; DROP",
-                "--since", "2024-05-01T00:00:00Z", "--until", "2024-05-01T00:30:00Z",
-                "--method", "count", "--period", "10m", "--fill", "0"]) == 0
+    assert (
+        run(
+            [
+                "sensors",
+                "data",
+                "--measurement",
+                "motion",
+                "--component",
+                'it\'s "odd"; DROP',
+                "--since",
+                "2024-05-01T00:00:00Z",
+                "--until",
+                "2024-05-01T00:30:00Z",
+                "--method",
+                "count",
+                "--period",
+                "10m",
+                "--fill",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.splitlines() == [
-        "time,value", "2024-05-01T00:00:00Z,1", "2024-05-01T00:10:00Z,0", "2024-05-01T00:20:00Z,0",
-        "2024-05-01T00:30:00Z,0"]
+        "time,value",
+        "2024-05-01T00:00:00Z,1",
+        "2024-05-01T00:10:00Z,0",
+        "2024-05-01T00:20:00Z,0",
+        "2024-05-01T00:30:00Z,0",
+    ]
 
 
 def test_bad_aggregation_is_a_clear_error(env):
@@ -111,8 +176,9 @@ def test_backfill_and_plot(env, tmp_path, capsys):
     results = env.get_sensor("motion", "Front+Door").get_model().get_results()
     assert len(results) == 120
     png = tmp_path / "plot.png"
-    assert run(["plot", "--measurement", "motion", "--component", "Front+Door", "-o", str(png),
-                "--threshold", "0.4"]) == 0
+    assert (
+        run(["plot", "--measurement", "motion", "--component", "Front+Door", "-o", str(png), "--threshold", "0.4"]) == 0
+    )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "120 points" in capsys.readouterr().err
 

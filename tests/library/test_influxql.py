@@ -3,12 +3,21 @@
 import datetime
 
 import pytest
-from hypothesis import given, settings, HealthCheck
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from influxhtm.client import InfluxHtmClient
-from influxhtm.influxql import (Nanos, build_select, from_ns, line, parse_duration, quote_ident, quote_literal,
-                                to_ns, to_utc)
+from influxhtm.influxql import (
+    Nanos,
+    build_select,
+    from_ns,
+    line,
+    parse_duration,
+    quote_ident,
+    quote_literal,
+    to_ns,
+    to_utc,
+)
 
 UTC = datetime.timezone.utc
 
@@ -57,15 +66,19 @@ def test_line_protocol_floats_only():
 
 
 def test_build_select_binds_tag_values():
-    query, params = build_select('"m"', ["value"], {"component": "x'; DROP"}, since_ns=1, until_ns=2, limit=3,
-                                 last_n=True)
-    assert query == ('SELECT "value"::field AS "value" FROM "m" WHERE "component"::tag = $tag0 '
-                     'AND time >= 1 AND time <= 2 ORDER BY time DESC LIMIT 3')
+    query, params = build_select(
+        '"m"', ["value"], {"component": "x'; DROP"}, since_ns=1, until_ns=2, limit=3, last_n=True
+    )
+    assert query == (
+        'SELECT "value"::field AS "value" FROM "m" WHERE "component"::tag = $tag0 '
+        "AND time >= 1 AND time <= 2 ORDER BY time DESC LIMIT 3"
+    )
     assert params == {"tag0": "x'; DROP"}
 
 
 names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(
-    lambda s: not s.endswith("\\") and not any(s[i] == "\\" and s[i + 1] in ",= " for i in range(len(s) - 1)))
+    lambda s: not s.endswith("\\") and not any(s[i] == "\\" and s[i + 1] in ",= " for i in range(len(s) - 1))
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

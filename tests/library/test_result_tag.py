@@ -43,8 +43,13 @@ def old_line(i: int, component="door", field="value", measurement="motion_htm") 
 @pytest.fixture
 def client(influxdb_server, tmp_path, request):
     name = "tag_" + request.node.name[:30]
-    c = InfluxHtmClient(host=influxdb_server.host, port=influxdb_server.port, database=name,
-                        create_database=True, model_dir=tmp_path / "models")
+    c = InfluxHtmClient(
+        host=influxdb_server.host,
+        port=influxdb_server.port,
+        database=name,
+        create_database=True,
+        model_dir=tmp_path / "models",
+    )
     yield c
     c.drop_database(name)
 
@@ -55,11 +60,14 @@ def series_keys(client, measurement="motion_htm") -> list:
 
 # -- the schema -------------------------------------------------------------------------------------------------
 
+
 def test_the_tag_is_source_field_and_filters_find_old_and_new():
     assert SOURCE_FIELD_TAG == "source_field" and LEGACY_FIELD_TAG == "field"
     assert result_tags({"host": "a"}, "usage") == {"host": "a", "source_field": "usage"}
     assert result_series_filters({"host": "a"}, "usage") == [
-        {"host": "a", "source_field": "usage"}, {"host": "a", "field": "usage", "source_field": ""}]
+        {"host": "a", "source_field": "usage"},
+        {"host": "a", "field": "usage", "source_field": ""},
+    ]
     # a source series with its own `field` tag: the old schema never wrote its results, so no old filter
     assert result_series_filters({"field": "x"}, "usage") == [{"field": "x", "source_field": "usage"}]
     with pytest.raises(ValueError, match="source_field"):
@@ -67,23 +75,35 @@ def test_the_tag_is_source_field_and_filters_find_old_and_new():
 
 
 def test_select_of_any_of_several_tag_sets_quotes_the_keyword():
-    query, params = build_select('"m_htm"', [VALUE], result_series_filters({"component": "a"}, "value"),
-                                 tag_columns=[SOURCE_FIELD_TAG])
-    assert query == ('SELECT "value"::field AS "value", "source_field"::tag AS "source_field" FROM "m_htm" WHERE '
-                     '(("component"::tag = $tag0_0 AND "source_field"::tag = $tag0_1) OR '
-                     '("component"::tag = $tag1_0 AND "field"::tag = $tag1_1 AND "source_field"::tag = $tag1_2))')
+    query, params = build_select(
+        '"m_htm"', [VALUE], result_series_filters({"component": "a"}, "value"), tag_columns=[SOURCE_FIELD_TAG]
+    )
+    assert query == (
+        'SELECT "value"::field AS "value", "source_field"::tag AS "source_field" FROM "m_htm" WHERE '
+        '(("component"::tag = $tag0_0 AND "source_field"::tag = $tag0_1) OR '
+        '("component"::tag = $tag1_0 AND "field"::tag = $tag1_1 AND "source_field"::tag = $tag1_2))'
+    )
     assert params == {"tag0_0": "a", "tag0_1": "value", "tag1_0": "a", "tag1_1": "value", "tag1_2": ""}
 
 
 def test_prefer_current_tag_keeps_the_new_twin_only():
-    rows = [{"time": 1, "value": 1.0, SOURCE_FIELD_TAG: None},
-            {"time": 2, "value": 2.0, SOURCE_FIELD_TAG: None}, {"time": 2, "value": 2.5, SOURCE_FIELD_TAG: "value"},
-            {"time": 3, "value": 3.0, SOURCE_FIELD_TAG: "value"}, {"time": 3, "value": 3.5, SOURCE_FIELD_TAG: "v"}]
-    assert prefer_current_tag(rows) == [{"time": 1, "value": 1.0}, {"time": 2, "value": 2.5},
-                                        {"time": 3, "value": 3.0}, {"time": 3, "value": 3.5}]
+    rows = [
+        {"time": 1, "value": 1.0, SOURCE_FIELD_TAG: None},
+        {"time": 2, "value": 2.0, SOURCE_FIELD_TAG: None},
+        {"time": 2, "value": 2.5, SOURCE_FIELD_TAG: "value"},
+        {"time": 3, "value": 3.0, SOURCE_FIELD_TAG: "value"},
+        {"time": 3, "value": 3.5, SOURCE_FIELD_TAG: "v"},
+    ]
+    assert prefer_current_tag(rows) == [
+        {"time": 1, "value": 1.0},
+        {"time": 2, "value": 2.5},
+        {"time": 3, "value": 3.0},
+        {"time": 3, "value": 3.5},
+    ]
 
 
 # -- reading old and new results ---------------------------------------------------------------------------------
+
 
 def test_results_under_the_old_tag_are_read_with_the_new(client):
     model = client.get_sensor("motion", "door").get_model()
@@ -91,17 +111,30 @@ def test_results_under_the_old_tag_are_read_with_the_new(client):
     model.write([dict(scores(i), time=at(i)) for i in range(5, 10)])  # after it
     # not this sensor's: another component, another modelled field, and a new-style point whose source
     # series has a tag `field` (it must not pass for an old one)
-    client.write_lines([old_line(3, component="window"), old_line(4, field="other"),
-                        line("motion_htm", {"component": "door", "field": "value", SOURCE_FIELD_TAG: "other"},
-                             scores(99), to_ns(at(7)))])
+    client.write_lines(
+        [
+            old_line(3, component="window"),
+            old_line(4, field="other"),
+            line(
+                "motion_htm",
+                {"component": "door", "field": "value", SOURCE_FIELD_TAG: "other"},
+                scores(99),
+                to_ns(at(7)),
+            ),
+        ]
+    )
     assert series_keys(client) == [
-        "motion_htm,component=door,field=other", "motion_htm,component=door,field=value",
-        "motion_htm,component=door,field=value,source_field=other", "motion_htm,component=door,source_field=value",
-        "motion_htm,component=window,field=value"]
+        "motion_htm,component=door,field=other",
+        "motion_htm,component=door,field=value",
+        "motion_htm,component=door,field=value,source_field=other",
+        "motion_htm,component=door,source_field=value",
+        "motion_htm,component=window,field=value",
+    ]
 
     results = model.get_results()
     assert [(r.time, r.value, r.raw_score, r.anomaly_score) for r in results] == [
-        (at(i), float(i), i / 100, i / 1000) for i in range(10)]
+        (at(i), float(i), i / 100, i / 1000) for i in range(10)
+    ]
     assert [r.value for r in model.get_results(limit=3)] == [0.0, 1.0, 2.0]
     assert [r.value for r in model.get_results(until=at(9), limit=3)] == [7.0, 8.0, 9.0]
     assert [r.value for r in model.get_results(since=at(3), until=at(6))] == [3.0, 4.0, 5.0, 6.0]
@@ -109,8 +142,9 @@ def test_results_under_the_old_tag_are_read_with_the_new(client):
     assert total.value == 10
     buckets = model.get_results(aggregation={"method": "max", "period": "5m"})
     assert [r.value for r in buckets] == [4.0, 9.0]
-    first, last = client.series_time_bounds('"motion_htm"', VALUE, result_series_filters({"component": "door"},
-                                                                                             "value"))
+    first, last = client.series_time_bounds(
+        '"motion_htm"', VALUE, result_series_filters({"component": "door"}, "value")
+    )
     assert (first, last) == (at(0), at(9))
 
     # a point under both tags (copied, old one not dropped yet) is returned once, with the new values
@@ -121,8 +155,10 @@ def test_results_under_the_old_tag_are_read_with_the_new(client):
     model.delete(drop_results=True)  # drops the old-tag series of the model too, nothing else
     assert model.get_results() == []
     assert series_keys(client) == [
-        "motion_htm,component=door,field=other", "motion_htm,component=door,field=value,source_field=other",
-        "motion_htm,component=window,field=value"]
+        "motion_htm,component=door,field=other",
+        "motion_htm,component=door,field=value,source_field=other",
+        "motion_htm,component=window,field=value",
+    ]
 
 
 def test_paged_read_of_old_and_new_results(client):
@@ -135,12 +171,17 @@ def test_paged_read_of_old_and_new_results(client):
 
 # -- migration ---------------------------------------------------------------------------------------------------
 
+
 def _stored(client, measurement, rp="autogen"):
     """{(series tags, time): fields} of every point (the tags from GROUP BY *, empty ones left out)."""
-    result = client.query(f'SELECT * FROM {quote_ident(rp)}.{quote_ident(measurement)} GROUP BY *', epoch="ns")
-    return {(tuple(sorted((k, v) for k, v in tags.items() if v)), row["time"]):
-            {k: v for k, v in row.items() if k != "time" and v is not None}
-            for (_, tags), rows in result.items() for row in rows}
+    result = client.query(f"SELECT * FROM {quote_ident(rp)}.{quote_ident(measurement)} GROUP BY *", epoch="ns")
+    return {
+        (tuple(sorted((k, v) for k, v in tags.items() if v)), row["time"]): {
+            k: v for k, v in row.items() if k != "time" and v is not None
+        }
+        for (_, tags), rows in result.items()
+        for row in rows
+    }
 
 
 def _renamed(stored):
@@ -164,18 +205,27 @@ def old_results(client):
         lines.append(old_line(i))
         lines.append(old_line(i, component="window", measurement="motion_htm"))
     for i in range(5):  # other fields a task may keep (.keepFields): their types must survive
-        lines.append(f'cpu_htm,field=usage_idle,host=a\\ b kept=7i,note="it\\"s",up=true,value={i}.0 '
-                     f"{to_ns(at(i))}")
+        lines.append(f'cpu_htm,field=usage_idle,host=a\\ b kept=7i,note="it\\"s",up=true,value={i}.0 {to_ns(at(i))}')
     # a new-style point whose source series has a `field` tag
-    lines.append(line("cpu_htm", {"host": "c", "field": "x", SOURCE_FIELD_TAG: "usage_idle"}, scores(1),
-                      to_ns(at(1))))
+    lines.append(line("cpu_htm", {"host": "c", "field": "x", SOURCE_FIELD_TAG: "usage_idle"}, scores(1), to_ns(at(1))))
     client.write_lines(lines)
-    client.write_lines([line("motion_htm", {"component": "door", LEGACY_FIELD_TAG: "value"},
-                             {"anomaly_score_max": 0.5, "value": 3.0}, to_ns(at(i * 10))) for i in range(3)],
-                       retention_policy="htm_10m")
-    return {("autogen", "motion_htm"): _stored(client, "motion_htm"),
-            ("autogen", "cpu_htm"): _stored(client, "cpu_htm"),
-            ("htm_10m", "motion_htm"): _stored(client, "motion_htm", "htm_10m")}
+    client.write_lines(
+        [
+            line(
+                "motion_htm",
+                {"component": "door", LEGACY_FIELD_TAG: "value"},
+                {"anomaly_score_max": 0.5, "value": 3.0},
+                to_ns(at(i * 10)),
+            )
+            for i in range(3)
+        ],
+        retention_policy="htm_10m",
+    )
+    return {
+        ("autogen", "motion_htm"): _stored(client, "motion_htm"),
+        ("autogen", "cpu_htm"): _stored(client, "cpu_htm"),
+        ("htm_10m", "motion_htm"): _stored(client, "motion_htm", "htm_10m"),
+    }
 
 
 @pytest.fixture
@@ -190,20 +240,28 @@ def source_with_a_field_tag(client):
 def test_migration_dry_run_changes_nothing(client, old_results):
     report = migrate_results(client, drop_old=True, dry_run=True)
     assert sorted((m.retention_policy, m.measurement, m.points) for m in report.copied) == [
-        ("autogen", "cpu_htm", 5), ("autogen", "motion_htm", 46), ("htm_10m", "motion_htm", 3)]
+        ("autogen", "cpu_htm", 5),
+        ("autogen", "motion_htm", 46),
+        ("htm_10m", "motion_htm", 3),
+    ]
     assert sorted(report.dropped) == [
         """DROP SERIES FROM "cpu_htm" WHERE "field" != '' AND "source_field" = ''""",
-        """DROP SERIES FROM "motion_htm" WHERE "field" != '' AND "source_field" = ''"""]
+        """DROP SERIES FROM "motion_htm" WHERE "field" != '' AND "source_field" = ''""",
+    ]
     assert _stored(client, "motion_htm") == old_results[("autogen", "motion_htm")]
     assert _stored(client, "cpu_htm") == old_results[("autogen", "cpu_htm")]
 
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 5000])
-def test_migration_copies_every_point_then_drops_the_old_series(client, old_results, source_with_a_field_tag,
-                                                                 chunk_size):
+def test_migration_copies_every_point_then_drops_the_old_series(
+    client, old_results, source_with_a_field_tag, chunk_size
+):
     report = migrate_results(client, chunk_size=chunk_size)
     assert sorted((m.retention_policy, m.measurement, m.points) for m in report.copied) == [
-        ("autogen", "cpu_htm", 5), ("autogen", "motion_htm", 46), ("htm_10m", "motion_htm", 3)]
+        ("autogen", "cpu_htm", 5),
+        ("autogen", "motion_htm", 46),
+        ("htm_10m", "motion_htm", 3),
+    ]
     assert report.dropped == ()
     for (rp, measurement), before in old_results.items():  # old points kept, each copied under the new tag
         after = _stored(client, measurement, rp)
@@ -211,8 +269,15 @@ def test_migration_copies_every_point_then_drops_the_old_series(client, old_resu
         copies = {k: v for k, v in after.items() if k not in before}
         assert copies == {k: v for k, v in _renamed(before).items() if k not in before}
     types = {row["fieldKey"]: row["fieldType"] for row in client.query('SHOW FIELD KEYS FROM "cpu_htm"').get_points()}
-    assert types == {"kept": "integer", "note": "string", "up": "boolean", "value": "float", RAW_SCORE: "float",
-                     ANOMALY_LIKELIHOOD: "float", ANOMALY_SCORE: "float"}
+    assert types == {
+        "kept": "integer",
+        "note": "string",
+        "up": "boolean",
+        "value": "float",
+        RAW_SCORE: "float",
+        ANOMALY_LIKELIHOOD: "float",
+        ANOMALY_SCORE: "float",
+    }
     # readers see each point once meanwhile
     model = client.get_sensor("motion", "door").get_model()
     assert [r.value for r in model.get_results()] == [float(i) for i in range(23)]
@@ -221,8 +286,10 @@ def test_migration_copies_every_point_then_drops_the_old_series(client, old_resu
     assert len(again.dropped) == 2
     for (rp, measurement), before in old_results.items():
         assert _stored(client, measurement, rp) == _renamed(before)
-    assert series_keys(client, "cpu_htm") == ["cpu_htm,field=x,host=c,source_field=usage_idle",
-                                              "cpu_htm,host=a\\ b,source_field=usage_idle"]
+    assert series_keys(client, "cpu_htm") == [
+        "cpu_htm,field=x,host=c,source_field=usage_idle",
+        "cpu_htm,host=a\\ b,source_field=usage_idle",
+    ]
     assert [r.value for r in model.get_results()] == [float(i) for i in range(23)]
     assert migrate_results(client, drop_old=True).copied == ()  # nothing left under the old tag
 

@@ -13,15 +13,15 @@ from influxhtm.schema import ANOMALY_LIKELIHOOD, ANOMALY_SCORE, LEGACY_FIELD_TAG
 @pytest.fixture
 def client(influxdb_server, tmp_path, request):
     name = "ret_" + request.node.name[-20:].replace("[", "_").replace("]", "_")
-    c = InfluxHtmClient(host=influxdb_server.host, port=influxdb_server.port, database=name,
-                        create_database=True, model_dir=tmp_path)
+    c = InfluxHtmClient(
+        host=influxdb_server.host, port=influxdb_server.port, database=name, create_database=True, model_dir=tmp_path
+    )
     yield c
     c.drop_database(name)
 
 
 def test_parse_periods():
-    assert parse_periods("10m:30d, 1h:365d,1d:INF") == [Period("10m", "30d"), Period("1h", "365d"),
-                                                         Period("1d", "INF")]
+    assert parse_periods("10m:30d, 1h:365d,1d:INF") == [Period("10m", "30d"), Period("1h", "365d"), Period("1d", "INF")]
     for bad in ["", "10m", "10x:30d", "10m:30m", "1d:2h", "10m:30d,10m:1h", "0s:1h"]:
         with pytest.raises(ValueError):
             parse_periods(bad)
@@ -30,20 +30,34 @@ def test_parse_periods():
 def test_setup_creates_rps_and_cqs_and_is_idempotent(client):
     changes = setup_retention(client, "10m:30d,1h:365d,1d:INF")
     assert [(c.action, c.name) for c in changes] == [
-        ("create", "htm_10m"), ("create", "htm_1h"), ("create", "htm_1d"),
-        ("create", "cq_htm_10m"), ("create", "cq_htm_1h"), ("create", "cq_htm_1d")]
+        ("create", "htm_10m"),
+        ("create", "htm_1h"),
+        ("create", "htm_1d"),
+        ("create", "cq_htm_10m"),
+        ("create", "cq_htm_1h"),
+        ("create", "cq_htm_1d"),
+    ]
     rps = {row["name"]: row for row in client.query(f'SHOW RETENTION POLICIES ON "{client.database}"').get_points()}
     assert rps["htm_10m"]["duration"] == "720h0m0s"
     assert rps["htm_1h"]["duration"] == "8760h0m0s"
     assert rps["htm_1d"]["duration"] == "0s"
     assert rps["autogen"]["default"] is True  # the default RP is left alone
-    cqs = {row["name"]: row["query"]
-           for row in client.query("SHOW CONTINUOUS QUERIES").get_points(measurement=client.database)}
+    cqs = {
+        row["name"]: row["query"]
+        for row in client.query("SHOW CONTINUOUS QUERIES").get_points(measurement=client.database)
+    }
     assert set(cqs) == {"cq_htm_10m", "cq_htm_1h", "cq_htm_1d"}
     query = cqs["cq_htm_10m"]
-    for part in ["mean(value) AS value", "mean(prediction) AS prediction", "max(anomaly_score) AS anomaly_score_max",
-                 "mean(anomaly_score) AS anomaly_score_mean", "max(raw_score) AS raw_score_max",
-                 "GROUP BY time(10m), *", "INTO " + client.database + ".htm_10m.:MEASUREMENT", "/^.*_htm$/"]:
+    for part in [
+        "mean(value) AS value",
+        "mean(prediction) AS prediction",
+        "max(anomaly_score) AS anomaly_score_max",
+        "mean(anomaly_score) AS anomaly_score_mean",
+        "max(raw_score) AS raw_score_max",
+        "GROUP BY time(10m), *",
+        "INTO " + client.database + ".htm_10m.:MEASUREMENT",
+        "/^.*_htm$/",
+    ]:
         assert part in query
 
     assert setup_retention(client, "10m:30d,1h:365d,1d:INF") == []  # twice = no change
@@ -62,7 +76,7 @@ def test_dry_run_changes_nothing(client):
 
 
 def test_sensor_cq_with_hostile_component_and_drop(client):
-    odd = client.get_sensor("motion", "it's \"odd\"; DROP")
+    odd = client.get_sensor("motion", 'it\'s "odd"; DROP')
     plain = client.get_sensor("motion", "Front+Door")
     setup_retention(client, "10m:30d", sensor=odd)
     setup_retention(client, "10m:30d", sensor=plain)
@@ -91,15 +105,28 @@ def test_continuous_query_runs_and_keeps_tags(client):
     for i in range(80):  # 8 s of results, 10 per second, two series
         t = start + i * 100_000_000
         for component, base in (("a", 0.0), ("b", 10.0)):
-            lines.append(line("motion_htm", {"component": component, SOURCE_FIELD_TAG: "value"},
-                              {VALUE: base + i, RAW_SCORE: 0.0, ANOMALY_LIKELIHOOD: 0.5,
-                               ANOMALY_SCORE: 1.0 if i % 10 == 3 else 0.1}, t))
+            lines.append(
+                line(
+                    "motion_htm",
+                    {"component": component, SOURCE_FIELD_TAG: "value"},
+                    {
+                        VALUE: base + i,
+                        RAW_SCORE: 0.0,
+                        ANOMALY_LIKELIHOOD: 0.5,
+                        ANOMALY_SCORE: 1.0 if i % 10 == 3 else 0.1,
+                    },
+                    t,
+                )
+            )
     client.write_lines(lines)
     deadline = time.monotonic() + 20
     rows = []
     while time.monotonic() < deadline:
-        rows = list(client.query('SELECT * FROM "htm_2s"."motion_htm" GROUP BY *', epoch="ns").get_points(
-            tags={"component": "a", SOURCE_FIELD_TAG: "value"}))
+        rows = list(
+            client.query('SELECT * FROM "htm_2s"."motion_htm" GROUP BY *', epoch="ns").get_points(
+                tags={"component": "a", SOURCE_FIELD_TAG: "value"}
+            )
+        )
         if len(rows) >= 2:
             break
         time.sleep(0.5)
@@ -109,8 +136,11 @@ def test_continuous_query_runs_and_keeps_tags(client):
     assert row["value"] == pytest.approx(sum(expected) / len(expected))
     assert row["anomaly_score_max"] == 1.0  # the spike survives downsampling
     assert row["anomaly_score_mean"] < 1.0
-    b_rows = list(client.query('SELECT * FROM "htm_2s"."motion_htm" GROUP BY *').get_points(
-        tags={"component": "b", SOURCE_FIELD_TAG: "value"}))
+    b_rows = list(
+        client.query('SELECT * FROM "htm_2s"."motion_htm" GROUP BY *').get_points(
+            tags={"component": "b", SOURCE_FIELD_TAG: "value"}
+        )
+    )
     assert b_rows, "tags were not kept (GROUP BY *)"
 
 

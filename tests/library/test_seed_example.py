@@ -15,8 +15,13 @@ UTC = datetime.timezone.utc
 
 @pytest.fixture
 def seed_client(influxdb_server, tmp_path):
-    client = InfluxHtmClient(host=influxdb_server.host, port=influxdb_server.port, database="seed",
-                             create_database=True, model_dir=tmp_path / "models")
+    client = InfluxHtmClient(
+        host=influxdb_server.host,
+        port=influxdb_server.port,
+        database="seed",
+        create_database=True,
+        model_dir=tmp_path / "models",
+    )
     yield client
     client.drop_database("seed")
 

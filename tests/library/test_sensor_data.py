@@ -17,8 +17,9 @@ START = datetime.datetime(2024, 1, 1, tzinfo=UTC)
 @pytest.fixture
 def client(influxdb_server, tmp_path, request):
     name = "data_" + re.sub(r"[^A-Za-z0-9]", "_", request.node.name)[:40]
-    c = InfluxHtmClient(host=influxdb_server.host, port=influxdb_server.port, database=name,
-                        create_database=True, model_dir=tmp_path)
+    c = InfluxHtmClient(
+        host=influxdb_server.host, port=influxdb_server.port, database=name, create_database=True, model_dir=tmp_path
+    )
     yield c
     c.drop_database(name)
 
@@ -37,13 +38,27 @@ def noisy(client):
     return sensor, points
 
 
-METHODS = ["mean", "median", "mode", "min", "max", "sum", "count", "first", "last", "spread", "stddev",
-           "percentile_95", "percentile_50"]
+METHODS = [
+    "mean",
+    "median",
+    "mode",
+    "min",
+    "max",
+    "sum",
+    "count",
+    "first",
+    "last",
+    "spread",
+    "stddev",
+    "percentile_95",
+    "percentile_50",
+]
 
 
 def _hand_written(method: str) -> str:
-    call = "percentile(\"value\", " + method.split("_")[1] + ")" if method.startswith("percentile") \
-        else f'{method}("value")'
+    call = (
+        'percentile("value", ' + method.split("_")[1] + ")" if method.startswith("percentile") else f'{method}("value")'
+    )
     return call
 
 
@@ -53,8 +68,10 @@ def test_aggregation_matches_hand_written_influxql(client, noisy, method):
     since, until = points[100]["time"], points[900]["time"]
     got = sensor.get_data(since=since, until=until, aggregation={"method": method, "period": "1h"})
     since_text, until_text = (t.isoformat().replace("+00:00", "Z") for t in (since, until))
-    q = (f"SELECT {_hand_written(method)} FROM \"power\" WHERE \"component\" = 'meter-1' "
-         f"AND time >= '{since_text}' AND time <= '{until_text}' GROUP BY time(1h) fill(none)")
+    q = (
+        f'SELECT {_hand_written(method)} FROM "power" WHERE "component" = \'meter-1\' '
+        f"AND time >= '{since_text}' AND time <= '{until_text}' GROUP BY time(1h) fill(none)"
+    )
     expected = list(client.query(q).get_points())
     assert len(got) == len(expected) > 5
     for row, exp in zip(got, expected):
@@ -69,8 +86,7 @@ def test_aggregation_values_are_right(noisy):
     assert first["time"] == START and first["value"] == pytest.approx(sum(hour) / len(hour))
     whole = sensor.get_data(aggregation={"method": "count"})
     assert [r["value"] for r in whole] == [1000]
-    assert sensor.get_data(aggregation={"method": "max"})[0]["value"] == pytest.approx(
-        max(p["value"] for p in points))
+    assert sensor.get_data(aggregation={"method": "max"})[0]["value"] == pytest.approx(max(p["value"] for p in points))
 
 
 def test_fill_and_bad_aggregations(client):
@@ -79,11 +95,21 @@ def test_fill_and_bad_aggregations(client):
     rows = sensor.get_data(aggregation={"method": "mean", "period": "10m"}, fill="previous")
     assert [r["value"] for r in rows] == [1.0, 1.0, 1.0, 3.0]
     assert [r["value"] for r in sensor.get_data(aggregation={"method": "mean", "period": "10m"})] == [1.0, 3.0]
-    assert [r["value"] for r in sensor.get_data(aggregation={"method": "sum", "period": "10m"}, fill=0)] == \
-        [1.0, 0.0, 0.0, 3.0]
-    for bad in [{"method": "avg", "period": "1h"}, {"method": "mean", "period": "1 hour"},
-                {"method": "mean", "period": "1h; DROP DATABASE x"}, {"method": "percentile_101"},
-                {"period": "1h"}, {"method": "mean", "every": "1h"}, "mean"]:
+    assert [r["value"] for r in sensor.get_data(aggregation={"method": "sum", "period": "10m"}, fill=0)] == [
+        1.0,
+        0.0,
+        0.0,
+        3.0,
+    ]
+    for bad in [
+        {"method": "avg", "period": "1h"},
+        {"method": "mean", "period": "1 hour"},
+        {"method": "mean", "period": "1h; DROP DATABASE x"},
+        {"method": "percentile_101"},
+        {"period": "1h"},
+        {"method": "mean", "every": "1h"},
+        "mean",
+    ]:
         with pytest.raises(ValueError):
             sensor.get_data(aggregation=bad)
     with pytest.raises(ValueError):
@@ -108,8 +134,19 @@ def test_first_and_last_n(noisy):
     assert last_hours == all_hours[-2:]
 
 
-HOSTILE = ["it's \"odd\"; DROP", "back\\slash", "a,b=c d", "Robert'); DROP DATABASE x;--", "ünï ∞",
-           "\"", "'", "$tag0", "/regex/", "\\\\x", "a\\b\\c"]
+HOSTILE = [
+    'it\'s "odd"; DROP',
+    "back\\slash",
+    "a,b=c d",
+    "Robert'); DROP DATABASE x;--",
+    "ünï ∞",
+    '"',
+    "'",
+    "$tag0",
+    "/regex/",
+    "\\\\x",
+    "a\\b\\c",
+]
 
 
 @pytest.mark.parametrize("name", HOSTILE)
@@ -141,20 +178,24 @@ def test_unwritable_names_are_refused(client):
 def test_time_zones(client):
     sensor = client.get_sensor("tz", "c")
     plus2 = datetime.timezone(datetime.timedelta(hours=2))
-    sensor.write([
-        {"time": datetime.datetime(2024, 6, 1, 12, 0), "value": 1.0},  # naive = UTC
-        {"time": datetime.datetime(2024, 6, 1, 14, 1, tzinfo=plus2), "value": 2.0},  # 12:01 UTC
-        {"time": "2024-06-01T12:02:00Z", "value": 3.0},
-        {"time": "2024-06-01T07:03:00-05:00", "value": 4.0},  # 12:03 UTC
-        {"time": datetime.datetime(2024, 6, 1, 12, 4, tzinfo=UTC).timestamp(), "value": 5.0},  # epoch s
-    ])
+    sensor.write(
+        [
+            {"time": datetime.datetime(2024, 6, 1, 12, 0), "value": 1.0},  # naive = UTC
+            {"time": datetime.datetime(2024, 6, 1, 14, 1, tzinfo=plus2), "value": 2.0},  # 12:01 UTC
+            {"time": "2024-06-01T12:02:00Z", "value": 3.0},
+            {"time": "2024-06-01T07:03:00-05:00", "value": 4.0},  # 12:03 UTC
+            {"time": datetime.datetime(2024, 6, 1, 12, 4, tzinfo=UTC).timestamp(), "value": 5.0},  # epoch s
+        ]
+    )
     rows = sensor.get_data()
     assert [r["time"] for r in rows] == [datetime.datetime(2024, 6, 1, 12, m, tzinfo=UTC) for m in range(5)]
     assert all(r["time"].utcoffset() == datetime.timedelta(0) for r in rows)
     # bounds given in another zone select the same instants
     minus4 = datetime.timezone(datetime.timedelta(hours=-4))
-    got = sensor.get_data(since=datetime.datetime(2024, 6, 1, 14, 1, tzinfo=plus2),
-                          until=datetime.datetime(2024, 6, 1, 8, 3, tzinfo=minus4))
+    got = sensor.get_data(
+        since=datetime.datetime(2024, 6, 1, 14, 1, tzinfo=plus2),
+        until=datetime.datetime(2024, 6, 1, 8, 3, tzinfo=minus4),
+    )
     assert [r["value"] for r in got] == [2.0, 3.0, 4.0]
     assert sensor.get_data(since=datetime.datetime(2024, 6, 1, 12, 3)) == rows[3:]
     with pytest.raises(ValueError):

@@ -20,15 +20,22 @@ N = 1200
 
 
 def series(n=N):
-    return [(START + datetime.timedelta(minutes=5 * i),
-             50 + 20 * math.sin(i / 12) + (40 if i in (700, 1000) else 0)) for i in range(n)]
+    return [
+        (START + datetime.timedelta(minutes=5 * i), 50 + 20 * math.sin(i / 12) + (40 if i in (700, 1000) else 0))
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
 def client(influxdb_server, tmp_path, request):
     name = "model_" + request.node.name[:30]
-    c = InfluxHtmClient(host=influxdb_server.host, port=influxdb_server.port, database=name,
-                        create_database=True, model_dir=tmp_path / "models")
+    c = InfluxHtmClient(
+        host=influxdb_server.host,
+        port=influxdb_server.port,
+        database=name,
+        create_database=True,
+        model_dir=tmp_path / "models",
+    )
     for component in ("once", "resumed", "crashed"):
         c.get_sensor("cpu", component).write(series())
     yield c
@@ -49,8 +56,7 @@ def test_backfill_resumes_to_the_same_results(client, capsys):
     assert [r.value for r in reference] == [v for _, v in series()]
 
     resumed = client.get_sensor("cpu", "resumed").get_model(**options)
-    assert resumed.backfill(until=START + datetime.timedelta(minutes=5 * 499), chunk_size=300,
-                            progress=False) == 500
+    assert resumed.backfill(until=START + datetime.timedelta(minutes=5 * 499), chunk_size=300, progress=False) == 500
     assert resumed.records_seen == 500
     # a fresh object (as in a new process) picks up from the store
     again = client.get_sensor("cpu", "resumed").get_model()
@@ -128,7 +134,12 @@ def test_results_schema_and_write_of_detector_scores(client):
     assert all(isinstance(r, HtmModelResults) for r in results)
     for r, (t, v, s) in zip(results, written):
         assert (r.time, r.value, r.raw_score, r.anomaly_likelihood, r.anomaly_score) == (
-            t, v, s.raw_score, s.anomaly_likelihood, s.anomaly_score)
+            t,
+            v,
+            s.raw_score,
+            s.anomaly_likelihood,
+            s.anomaly_score,
+        )
         assert r.prediction == (None if s.prediction is None else pytest.approx(s.prediction))
     series_keys = [row["key"] for row in client.query('SHOW SERIES FROM "cpu_htm"').get_points()]
     assert series_keys == ["cpu_htm,component=once,source_field=value"]
@@ -156,7 +167,7 @@ def test_min_max_needed_without_data(client):
     model = client.get_sensor("cpu", "no-such-component").get_model()
     assert model.backfill(progress=False) == 0  # no history: nothing to do
     with pytest.raises(ValueError, match="min_value"):
-        model.detector
+        _ = model.detector
     with pytest.raises(ValueError, match="unknown model options"):
         client.get_sensor("cpu", "once").get_model(minimum=3)
 

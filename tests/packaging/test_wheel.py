@@ -69,25 +69,35 @@ def test_detect_and_nab_run_from_the_wheel(venv, tmp_path):
         w = csv.writer(f)
         w.writerow(["timestamp", "value"])
         for i in range(400):
-            w.writerow([f"2024-01-{1 + i // 288:02d} {(i % 288) // 12:02d}:{(i % 12) * 5:02d}:00",
-                        50 + 40 * math.sin(i / 9)])
+            w.writerow(
+                [f"2024-01-{1 + i // 288:02d} {(i % 288) // 12:02d}:{(i % 12) * 5:02d}:00", 50 + 40 * math.sin(i / 9)]
+            )
     scores = tmp_path / "scores.csv"
     run([str(venv / "influxhtm"), "detect", str(series), "-o", str(scores), "--quiet"], cwd=tmp_path)
     rows = list(csv.DictReader(open(scores)))
     assert len(rows) == 400 and all(0.0 <= float(r["anomaly_score"]) <= 1.0 for r in rows)
-    run([str(venv / "influxhtm"), "nab", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "results")],
-        cwd=tmp_path)
+    run(
+        [str(venv / "influxhtm"), "nab", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "results")],
+        cwd=tmp_path,
+    )
     assert (tmp_path / "results" / "influxhtm" / "synthetic" / "influxhtm_wave.csv").is_file()
 
 
 def test_udf_serves_from_the_wheel_with_engine_and_protobuf_only(venv, tmp_path):
     python = str(venv / "python")
-    loaded = run([python, "-c", "import sys, influxhtm.cli; influxhtm.cli.build_parser(); import influxhtm.udf.main; "
-                  "print(' '.join(m for m in sys.modules if m.split('.')[0] in %r))" % (HEAVY_MODULES,)],
-                 cwd=tmp_path)
+    loaded = run(
+        [
+            python,
+            "-c",
+            "import sys, influxhtm.cli; influxhtm.cli.build_parser(); import influxhtm.udf.main; "
+            f"print(' '.join(m for m in sys.modules if m.split('.')[0] in {HEAVY_MODULES!r}))",
+        ],
+        cwd=tmp_path,
+    )
     assert loaded.strip() == ""
-    with UdfClient.spawn([str(venv / "influxhtm"), "udf", "--state-dir", str(tmp_path / "state")],
-                         cwd=tmp_path) as client:
+    with UdfClient.spawn(
+        [str(venv / "influxhtm"), "udf", "--state-dir", str(tmp_path / "state")], cwd=tmp_path
+    ) as client:
         assert "field" in client.ask(info_request()).options
         assert client.ask(init_request(option("field", "v"), option("min", 0.0), option("max", 10.0))).success
         for i in range(5):

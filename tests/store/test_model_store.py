@@ -22,7 +22,6 @@ from influxhtm.store import (
 )
 
 
-
 def model_dir(store, mid):
     return os.path.join(store.root, "models", mid)
 

@@ -77,8 +77,9 @@ class UdfClient:
     def spawn(cls, argv, *, env=None, cwd=None) -> "UdfClient":
         """Start a process UDF with pipes on stdin/stdout; its stderr goes to a file (see stderr_text())."""
         stderr_file = tempfile.TemporaryFile()
-        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr_file,
-                                   env=env, cwd=cwd, bufsize=0)
+        process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr_file, env=env, cwd=cwd, bufsize=0
+        )
 
         def close_write():
             try:
@@ -93,8 +94,14 @@ class UdfClient:
             process.wait()
             process.stdout.close()
 
-        return cls(process.stdout.fileno(), process.stdin.fileno(), close_write, close, process=process,
-                   stderr_file=stderr_file)
+        return cls(
+            process.stdout.fileno(),
+            process.stdin.fileno(),
+            close_write,
+            close,
+            process=process,
+            stderr_file=stderr_file,
+        )
 
     def send(self, request: udf_pb2.Request) -> None:
         self.send_raw(encode_request(request))
@@ -108,7 +115,7 @@ class UdfClient:
                 self._read_available()
             if writable:
                 try:
-                    written = os.write(self._write_fd, pending[:1 << 16])
+                    written = os.write(self._write_fd, pending[: 1 << 16])
                 except BlockingIOError:
                     continue
                 pending = pending[written:]
@@ -203,6 +210,7 @@ class UdfClient:
     def __exit__(self, *exc_info):
         self.close()
 
+
 def take_frame(buffer: bytearray):
     """Remove and return the first complete frame body from buffer, or None if there is none yet."""
     length = 0
@@ -212,8 +220,8 @@ def take_frame(buffer: bytearray):
             start = index + 1
             if len(buffer) - start < length:
                 return None
-            frame = bytes(buffer[start:start + length])
-            del buffer[:start + length]
+            frame = bytes(buffer[start : start + length])
+            del buffer[: start + length]
             return frame
     if len(buffer) >= 10:
         raise AssertionError("UDF sent a frame length prefix longer than 10 bytes")
@@ -270,8 +278,7 @@ def info_request() -> udf_pb2.Request:
     return udf_pb2.Request(info=udf_pb2.InfoRequest())
 
 
-def init_request(*options: udf_pb2.Option, task_id: str = "task1", node_id: str = "htm2",
-                 **named) -> udf_pb2.Request:
+def init_request(*options: udf_pb2.Option, task_id: str = "task1", node_id: str = "htm2", **named) -> udf_pb2.Request:
     """An InitRequest with the given Options, then one single-valued option per keyword (see option())."""
     init = udf_pb2.InitRequest(taskID=task_id, nodeID=node_id, options=options)
     init.options.extend(option(name, value) for name, value in named.items())
@@ -290,12 +297,31 @@ def restore_request(snapshot: bytes) -> udf_pb2.Request:
     return udf_pb2.Request(restore=udf_pb2.RestoreRequest(snapshot=snapshot))
 
 
-def make_point(time_ns: int, value=None, *, field: str = "value", name: str = "cpu", group: str = "",
-               tags=None, dims=(), database: str = "telegraf", rp: str = "autogen", extra=None) -> udf_pb2.Point:
+def make_point(
+    time_ns: int,
+    value=None,
+    *,
+    field: str = "value",
+    name: str = "cpu",
+    group: str = "",
+    tags=None,
+    dims=(),
+    database: str = "telegraf",
+    rp: str = "autogen",
+    extra=None,
+) -> udf_pb2.Point:
     """A Point with ``field`` = value (typed from Python: bool, int, float, str; None for no field) plus
     the double fields in ``extra``."""
-    point = udf_pb2.Point(time=time_ns, name=name, database=database, retentionPolicy=rp, group=group,
-                          dimensions=dims, tags=tags or {}, fieldsDouble=extra or {})
+    point = udf_pb2.Point(
+        time=time_ns,
+        name=name,
+        database=database,
+        retentionPolicy=rp,
+        group=group,
+        dimensions=dims,
+        tags=tags or {},
+        fieldsDouble=extra or {},
+    )
     if isinstance(value, bool):
         point.fieldsBool[field] = value
     elif isinstance(value, int):
@@ -311,5 +337,6 @@ def make_point(time_ns: int, value=None, *, field: str = "value", name: str = "c
 
 def point_request(time_ns: int, **fields) -> udf_pb2.Request:
     """A stream Point of measurement ``cpu``, group ``host=a``, with the given double fields."""
-    return request(make_point(time_ns, name="cpu", database="db", group="host=a", tags={"host": "a"},
-                              dims=["host"], extra=fields))
+    return request(
+        make_point(time_ns, name="cpu", database="db", group="host=a", tags={"host": "a"}, dims=["host"], extra=fields)
+    )

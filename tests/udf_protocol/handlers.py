@@ -19,8 +19,11 @@ class EchoHandler(Handler):
         self.points = 0
 
     def info(self):
-        return udf_pb2.InfoResponse(wants=udf_pb2.STREAM, provides=udf_pb2.STREAM,
-                                    options={"print": udf_pb2.OptionInfo(valueTypes=[udf_pb2.STRING])})
+        return udf_pb2.InfoResponse(
+            wants=udf_pb2.STREAM,
+            provides=udf_pb2.STREAM,
+            options={"print": udf_pb2.OptionInfo(valueTypes=[udf_pb2.STRING])},
+        )
 
     def init(self, request):
         for option in request.options:
@@ -36,7 +39,7 @@ class EchoHandler(Handler):
     def restore(self, request):
         if not request.snapshot.startswith(b"points="):
             return udf_pb2.RestoreResponse(success=False, error="not an echo snapshot")
-        self.points = int(request.snapshot[len(b"points="):])
+        self.points = int(request.snapshot[len(b"points=") :])
         return udf_pb2.RestoreResponse(success=True)
 
     def begin_batch(self, begin):

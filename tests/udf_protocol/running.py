@@ -13,8 +13,12 @@ class RunningServer:
     def __init__(self, socket_path, **server_options):
         self.socket_path = socket_path
         self.events = []
-        self.server = UdfServer(socket_path, lambda emitter: EchoHandler(emitter, self.events),
-                                on_shutdown=lambda: self.events.append("shutdown"), **server_options)
+        self.server = UdfServer(
+            socket_path,
+            lambda emitter: EchoHandler(emitter, self.events),
+            on_shutdown=lambda: self.events.append("shutdown"),
+            **server_options,
+        )
         self.error = None
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()

@@ -6,9 +6,8 @@ import time
 import pytest
 
 from influxhtm.kapacitor_udf import Handler, UdfServer, udf_pb2
-from influxhtm.kapacitor_udf.framing import encode_varint
-
 from influxhtm.kapacitor_udf.connection import MAX_POINT_RUN
+from influxhtm.kapacitor_udf.framing import encode_varint
 
 from .client import UdfClient, encode_request, info_request, init_request, keepalive_request, point_request
 from .handlers import EchoHandler
@@ -54,11 +53,19 @@ def test_init_restore_points_snapshot_round_trip(echo_server):
 
 def test_batches_round_trip_in_order(echo_server):
     begin = udf_pb2.BeginBatch(name="cpu", group="host=a", tags={"host": "a"}, size=2, byName=True)
-    points = [udf_pb2.Point(time=t, group="host=a", tags={"host": "a"}, fieldsInt={"n": t},
-                            fieldsString={"s": "x"}, fieldsBool={"b": t % 2 == 0}) for t in (10, 20)]
+    points = [
+        udf_pb2.Point(
+            time=t,
+            group="host=a",
+            tags={"host": "a"},
+            fieldsInt={"n": t},
+            fieldsString={"s": "x"},
+            fieldsBool={"b": t % 2 == 0},
+        )
+        for t in (10, 20)
+    ]
     end = udf_pb2.EndBatch(name="cpu", group="host=a", tmax=20, tags={"host": "a"}, byName=True)
-    requests = ([udf_pb2.Request(begin=begin)] + [udf_pb2.Request(point=p) for p in points]
-                + [udf_pb2.Request(end=end)])
+    requests = [udf_pb2.Request(begin=begin)] + [udf_pb2.Request(point=p) for p in points] + [udf_pb2.Request(end=end)]
     with UdfClient.connect(echo_server.socket_path) as client:
         for request in requests:
             client.send(request)
@@ -88,8 +95,11 @@ def test_keepalive_answered_while_the_handler_is_busy(echo_server):
 
 def test_output_of_a_backlog_is_not_held_until_the_backlog_is_done(echo_server):
     """Requests that arrive together are answered as they are handled, not all at the end."""
-    backlog = [point_request(1, value=1.0, sleep=0.05), point_request(2, value=2.0, sleep=0.05),
-               point_request(3, value=3.0, sleep=3.0)]
+    backlog = [
+        point_request(1, value=1.0, sleep=0.05),
+        point_request(2, value=2.0, sleep=0.05),
+        point_request(3, value=3.0, sleep=3.0),
+    ]
     with UdfClient.connect(echo_server.socket_path) as client:
         client.send_raw(b"".join(encode_request(r) for r in backlog))
         started = time.monotonic()
@@ -159,8 +169,7 @@ def test_end_of_input_drains_queued_requests_before_close(echo_server):
 
 
 def test_handler_exception_fails_only_its_connection(echo_server):
-    with UdfClient.connect(echo_server.socket_path) as healthy, \
-            UdfClient.connect(echo_server.socket_path) as failing:
+    with UdfClient.connect(echo_server.socket_path) as healthy, UdfClient.connect(echo_server.socket_path) as failing:
         assert healthy.call(init_request()).init.success
         failing.send(udf_pb2.Request(point=udf_pb2.Point(name="raise")))
         failing.send(point_request(2, value=2.0))  # never handled: the connection ends at the error
@@ -182,8 +191,7 @@ BAD_STREAMS = {
 
 @pytest.mark.parametrize("stream", BAD_STREAMS.values(), ids=BAD_STREAMS.keys())
 def test_bad_frames_fail_only_their_connection(echo_server, stream):
-    with UdfClient.connect(echo_server.socket_path) as healthy, \
-            UdfClient.connect(echo_server.socket_path) as broken:
+    with UdfClient.connect(echo_server.socket_path) as healthy, UdfClient.connect(echo_server.socket_path) as broken:
         assert healthy.call(init_request()).init.success
         broken.send(keepalive_request(7))
         broken.send_raw(stream)  # the connection is failed without waiting for more input
@@ -239,11 +247,14 @@ class _MisbehavingHandler(Handler):
         return udf_pb2.InitResponse(success=True)
 
 
-@pytest.mark.parametrize("request_, message", [
-    (info_request(), "info() returned InitResponse, expected InfoResponse"),
-    (init_request(), "refusing to send a Response with no message case set"),
-    (udf_pb2.Request(point=udf_pb2.Point()), "_MisbehavingHandler does not accept points"),
-])
+@pytest.mark.parametrize(
+    "request_, message",
+    [
+        (info_request(), "info() returned InitResponse, expected InfoResponse"),
+        (init_request(), "refusing to send a Response with no message case set"),
+        (udf_pb2.Request(point=udf_pb2.Point()), "_MisbehavingHandler does not accept points"),
+    ],
+)
 def test_handler_contract_violations_become_error_responses(socket_dir, request_, message):
     server = UdfServer(socket_dir / "bad.sock", _MisbehavingHandler)
     thread = threading.Thread(target=server.serve_forever)

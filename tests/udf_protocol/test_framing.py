@@ -11,16 +11,24 @@ from influxhtm.kapacitor_udf.framing import encode_varint
 from .client import encode_length
 
 
-@pytest.mark.parametrize("value, encoded", [
-    (0, b"\x00"), (1, b"\x01"), (127, b"\x7f"), (128, b"\x80\x01"), (300, b"\xac\x02"),
-    (2 ** 32, b"\x80\x80\x80\x80\x10"), (2 ** 64 - 1, b"\xff" * 9 + b"\x01"),
-])
+@pytest.mark.parametrize(
+    "value, encoded",
+    [
+        (0, b"\x00"),
+        (1, b"\x01"),
+        (127, b"\x7f"),
+        (128, b"\x80\x01"),
+        (300, b"\xac\x02"),
+        (2**32, b"\x80\x80\x80\x80\x10"),
+        (2**64 - 1, b"\xff" * 9 + b"\x01"),
+    ],
+)
 def test_varint_encoding(value, encoded):
     assert encode_varint(value) == encoded
     assert encode_length(value) == encoded  # the test client's independent encoder agrees
 
 
-@pytest.mark.parametrize("value", [-1, 2 ** 64])
+@pytest.mark.parametrize("value", [-1, 2**64])
 def test_varint_out_of_range_is_rejected(value):
     with pytest.raises(ValueError):
         encode_varint(value)
@@ -58,11 +66,11 @@ def test_default_maximum_is_64_mib():
 
 
 def test_full_64_bit_lengths_are_decoded_and_overflow_is_an_error():
-    decoder = FrameDecoder(max_frame_size=2 ** 64 - 1)
+    decoder = FrameDecoder(max_frame_size=2**64 - 1)
     assert list(decoder.feed(b"\xff" * 9 + b"\x01")) == []
     assert decoder.mid_frame
     with pytest.raises(ProtocolError, match="overflows 64 bits"):
-        list(FrameDecoder(max_frame_size=2 ** 64 - 1).feed(b"\xff" * 9 + b"\x02"))
+        list(FrameDecoder(max_frame_size=2**64 - 1).feed(b"\xff" * 9 + b"\x02"))
     with pytest.raises(ProtocolError, match="overflows 64 bits"):
         list(FrameDecoder().feed(b"\x80" * 11))
 
@@ -141,9 +149,9 @@ def reference_decode(stream, max_frame_size):
                 break
         else:
             return frames, True  # prefix longer than 10 bytes
-        if length >= 2 ** 64 or length > max_frame_size or pos + length > len(stream):
+        if length >= 2**64 or length > max_frame_size or pos + length > len(stream):
             return frames, True  # overflow, too big, or ends inside a body
-        frames.append(stream[pos:pos + length])
+        frames.append(stream[pos : pos + length])
         pos += length
     return frames, False
 
@@ -166,11 +174,14 @@ def test_arbitrary_bytes_decode_as_the_reference_does_at_any_split(stream, cuts,
 
 
 @settings(max_examples=300, deadline=1000)
-@given(st.lists(st.binary(max_size=40), max_size=8), st.binary(min_size=1, max_size=12),
-       st.lists(st.integers(min_value=0), max_size=6))
+@given(
+    st.lists(st.binary(max_size=40), max_size=8),
+    st.binary(min_size=1, max_size=12),
+    st.lists(st.integers(min_value=0), max_size=6),
+)
 def test_valid_frames_followed_by_garbage(payloads, garbage, cuts):
     stream = b"".join(encode_frame(payload) for payload in payloads) + b"\xff" * 10 + garbage
-    frames, failed = decode_all(split_at(stream, cuts), max_frame_size=2 ** 64 - 1)
+    frames, failed = decode_all(split_at(stream, cuts), max_frame_size=2**64 - 1)
     assert failed and frames == payloads
 
 

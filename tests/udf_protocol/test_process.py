@@ -5,8 +5,8 @@ import time
 
 from influxhtm.kapacitor_udf import encode_frame, run_process, udf_pb2
 
-from .conftest import REPO_ROOT
 from .client import UdfClient, decode_responses, info_request, init_request, keepalive_request, point_request
+from .conftest import REPO_ROOT
 from .handlers import EchoHandler
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from influxhtm.kapacitor_udf import SocketInUseError, UdfServer
 
-from .conftest import REPO_ROOT
 from .client import UdfClient, info_request, init_request, point_request
+from .conftest import REPO_ROOT
 from .handlers import EchoHandler
 from .running import RunningServer
 
@@ -67,7 +67,7 @@ def test_non_socket_file_is_left_alone(socket_dir):
 
 
 def test_missing_directory_is_a_clear_error(socket_dir):
-    with pytest.raises(OSError, match="cannot listen on UDF socket .*missing"):
+    with pytest.raises(OSError, match=r"cannot listen on UDF socket .*missing"):
         UdfServer(socket_dir / "missing" / "x.sock", EchoHandler).serve_forever()
 
 
@@ -117,8 +117,12 @@ def test_shutdown_before_serving_returns_immediately(socket_dir):
 def test_stop_signal_to_a_server_process(socket_dir, echo_command, signum):
     path = socket_dir / "proc.sock"
     events = socket_dir / "events.txt"
-    process = subprocess.Popen(echo_command + ["--socket", str(path), "--events", str(events)],
-                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        echo_command + ["--socket", str(path), "--events", str(events)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         with UdfClient.connect(path, timeout=20) as client:
             assert client.call(init_request()).init.success

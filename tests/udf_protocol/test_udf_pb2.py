@@ -27,8 +27,10 @@ def parse_proto(text):
     (name, number, type text, label, oneof name)."""
     text = re.sub(r"//[^\n]*", "", text)
     package = re.search(r"\bpackage\s+(\w+)\s*;", text).group(1)
-    enums = {name: {value: int(number) for value, number in re.findall(r"(\w+)\s*=\s*(\d+)\s*;", body)}
-             for name, body in re.findall(r"\benum\s+(\w+)\s*\{([^}]*)\}", text)}
+    enums = {
+        name: {value: int(number) for value, number in re.findall(r"(\w+)\s*=\s*(\d+)\s*;", body)}
+        for name, body in re.findall(r"\benum\s+(\w+)\s*\{([^}]*)\}", text)
+    }
     messages = {}
     for name, body in re.findall(r"\bmessage\s+(\w+)\s*\{((?:[^{}]|\{[^{}]*\})*)\}", text):
         fields = {}
@@ -37,9 +39,14 @@ def parse_proto(text):
         sections = [(None, plain_body)] + oneof_bodies
         for oneof, section in sections:
             for label, type_text, field_name, number in re.findall(
-                    r"(repeated\s+)?(map\s*<\s*\w+\s*,\s*\w+\s*>|\w+)\s+(\w+)\s*=\s*(\d+)\s*;", section):
-                fields[field_name] = (int(number), re.sub(r"\s+", "", type_text),
-                                      "repeated" if label else "single", oneof)
+                r"(repeated\s+)?(map\s*<\s*\w+\s*,\s*\w+\s*>|\w+)\s+(\w+)\s*=\s*(\d+)\s*;", section
+            ):
+                fields[field_name] = (
+                    int(number),
+                    re.sub(r"\s+", "", type_text),
+                    "repeated" if label else "single",
+                    oneof,
+                )
         messages[name] = fields
     return package, enums, messages
 
@@ -94,18 +101,31 @@ def test_parser_sees_every_message_of_the_proto_file():
     assert messages["OptionInfo"]["valueTypes"] == (1, "ValueType", "repeated", None)
 
 
-@pytest.mark.parametrize("message, wire", [
-    # Expected bytes derived by hand from the protobuf encoding rules and Kapacitor's field numbers.
-    (udf_pb2.Response(keepalive=udf_pb2.KeepaliveResponse(time=5)), b"\x1a\x02\x08\x05"),
-    (udf_pb2.Response(snapshot=udf_pb2.SnapshotResponse(snapshot=b"")), b"\x22\x00"),
-    (udf_pb2.Response(error=udf_pb2.ErrorResponse(error="x")), b"\x32\x03\x0a\x01x"),
-    (udf_pb2.Request(point=udf_pb2.Point(byName=True, fieldsBool={"b": True})),
-     b"\x8a\x01\x09\x58\x01\x62\x05\x0a\x01b\x10\x01"),
-    (udf_pb2.Request(end=udf_pb2.EndBatch(tmax=1)), b"\x92\x01\x02\x18\x01"),
-    (udf_pb2.InitRequest(options=[udf_pb2.Option(name="d", values=[
-        udf_pb2.OptionValue(type=udf_pb2.DURATION, durationValue=10)])], taskID="t", nodeID="n"),
-     b"\x0a\x09\x0a\x01d\x12\x04\x08\x04\x30\x0a\x12\x01t\x1a\x01n"),
-], ids=["keepalive", "empty-snapshot", "error", "point-byName-fieldsBool", "end-batch", "init-duration-option"])
+@pytest.mark.parametrize(
+    "message, wire",
+    [
+        # Expected bytes derived by hand from the protobuf encoding rules and Kapacitor's field numbers.
+        (udf_pb2.Response(keepalive=udf_pb2.KeepaliveResponse(time=5)), b"\x1a\x02\x08\x05"),
+        (udf_pb2.Response(snapshot=udf_pb2.SnapshotResponse(snapshot=b"")), b"\x22\x00"),
+        (udf_pb2.Response(error=udf_pb2.ErrorResponse(error="x")), b"\x32\x03\x0a\x01x"),
+        (
+            udf_pb2.Request(point=udf_pb2.Point(byName=True, fieldsBool={"b": True})),
+            b"\x8a\x01\x09\x58\x01\x62\x05\x0a\x01b\x10\x01",
+        ),
+        (udf_pb2.Request(end=udf_pb2.EndBatch(tmax=1)), b"\x92\x01\x02\x18\x01"),
+        (
+            udf_pb2.InitRequest(
+                options=[
+                    udf_pb2.Option(name="d", values=[udf_pb2.OptionValue(type=udf_pb2.DURATION, durationValue=10)])
+                ],
+                taskID="t",
+                nodeID="n",
+            ),
+            b"\x0a\x09\x0a\x01d\x12\x04\x08\x04\x30\x0a\x12\x01t\x1a\x01n",
+        ),
+    ],
+    ids=["keepalive", "empty-snapshot", "error", "point-byName-fieldsBool", "end-batch", "init-duration-option"],
+)
 def test_wire_format(message, wire):
     assert message.SerializeToString() == wire
     assert type(message).FromString(wire) == message
