@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from .influxql import Nanos, from_ns, line, qualified_measurement, quote_ident, quote_literal, to_ns
 from .results import HtmModelResults, prefer_current_tag
@@ -23,6 +24,9 @@ from .schema import (
     result_tags,
 )
 from .sensor import time_range
+
+if TYPE_CHECKING:
+    from .htm import AnomalyLikelihood
 
 __all__ = ["DETECTOR_OPTIONS", "HtmSensorModel"]
 
@@ -77,7 +81,7 @@ class HtmSensorModel:
         self.result_measurement = result_measurement(sensor.measurement, self.client.result_suffix)
         self.result_tags = result_tags(sensor.tags, sensor.field)
         self._detector = None
-        self._likelihood = None
+        self._likelihood: AnomalyLikelihood | None = None
         self._options = dict(options)
         store = self.client.model_store
         if not store.exists(self.model_id):

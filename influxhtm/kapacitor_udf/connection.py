@@ -53,12 +53,12 @@ class _Mailbox:
 
     def __init__(self, max_delay: float = 0.0):
         self._lock = threading.Lock()
-        self._items = []
+        self._items: list = []
         self._closed = False
         self._ready = False  # the consumer must take the items now
-        self._due = None  # monotonic deadline of the oldest held item
+        self._due: float | None = None  # monotonic deadline of the oldest held item
         self._max_delay = max_delay
-        self._waiter = None  # a held lock the consumer blocks on while there is nothing to take
+        self._waiter: threading.Lock | None = None  # a held lock the consumer blocks on while there is nothing to take
 
     def put(self, item) -> bool:
         """Add one item; False (item dropped) once the mailbox is closed."""

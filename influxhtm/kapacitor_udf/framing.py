@@ -1,5 +1,7 @@
 """Length-prefixed framing of the UDF stream: an unsigned varint byte count, then the message bytes."""
 
+from __future__ import annotations
+
 from collections.abc import Iterator
 
 DEFAULT_MAX_FRAME_SIZE = 64 << 20
@@ -44,8 +46,8 @@ class FrameDecoder:
             raise ValueError(f"max_frame_size must not be negative, got {max_frame_size}")
         self.max_frame_size = max_frame_size
         self._buffer = bytearray()
-        self._body_size = None  # length of the frame being received, once its prefix is complete
-        self._error = None
+        self._body_size: int | None = None  # length of the frame being received, once its prefix is complete
+        self._error: ProtocolError | None = None
 
     @property
     def mid_frame(self) -> bool:
@@ -81,10 +83,11 @@ class FrameDecoder:
                         if decoded is None:
                             return
                         self._body_size, pos = decoded
-                if end - pos < self._body_size:
+                size = self._body_size
+                if end - pos < size:
                     return
-                frame = bytes(buffer[pos : pos + self._body_size])
-                pos += self._body_size
+                frame = bytes(buffer[pos : pos + size])
+                pos += size
                 self._body_size = None
                 yield frame
         except ProtocolError as error:

@@ -1,5 +1,7 @@
 """Socket UDF server: many concurrent Kapacitor connections on one unix socket, a thread per connection."""
 
+from __future__ import annotations
+
 import logging
 import os
 import selectors
@@ -44,10 +46,10 @@ class UdfServer:
         self._max_frame_size = max_frame_size
         self._on_shutdown = on_shutdown
         self._lock = threading.Lock()
-        self._connections = {}  # Connection -> its thread
+        self._connections: dict[Connection, threading.Thread] = {}
         self._stop_requested = False
-        self._wake_write = None
-        self._serving_thread = None
+        self._wake_write: int | None = None
+        self._serving_thread: threading.Thread | None = None
         self._done = threading.Event()
 
     def serve_forever(self) -> None:

@@ -135,6 +135,7 @@ bind-address = {_toml_str(f"{self.host}:{self.rpc_port}")}
         while self.rpc_port == self.port:
             self.rpc_port = free_port(self.host)
         self._write_config()
+        assert self._proc is not None, "start() makes the process before launching it"
         try:
             return self._proc.start(self._ping, self.startup_timeout, interval=0.05)
         except TimeoutError:

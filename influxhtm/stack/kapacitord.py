@@ -18,6 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from influxhtm.examples import KAPACITOR_CONF
 
@@ -26,7 +27,7 @@ from .process import ManagedProcess, free_port
 try:
     import tomllib  # Python >= 3.11: check rendered configs before kapacitord sees them
 except ModuleNotFoundError:
-    tomllib = None
+    tomllib = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ def udf_table(
     if socket_path is not None:
         lines.append(f"  socket = {_toml_value(str(socket_path))}")
     else:
+        assert prog is not None
         lines.append(f"  prog = {_toml_value(str(prog[0]))}")
         lines.append(f"  args = {_toml_value([str(a) for a in prog[1:]])}")
     lines.append(f"  timeout = {_toml_value(timeout)}")
@@ -224,7 +226,7 @@ class KapacitorServer:
         udf_batch_socket: str | os.PathLike | None = None,
         udf_prog: Sequence[str] | None = None,
         udf_env: Mapping[str, str] | None = None,
-        extra_udfs: Mapping[str, Mapping[str, object]] | None = None,
+        extra_udfs: Mapping[str, Mapping[str, Any]] | None = None,
         udf_timeout: str = "20s",
         snapshot_interval: str = "10s",
         log_level: str = "INFO",
@@ -359,7 +361,7 @@ class KapacitorServer:
         params: Mapping[str, str] | None = None,
         data: bytes | None = None,
         timeout: float = 60.0,
-    ) -> object:
+    ) -> Any:
         """Call /kapacitor/v1<path>; returns the decoded JSON answer (None when empty).
 
         Raises KapacitorError with Kapacitor's own error message on an HTTP error.

@@ -14,7 +14,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ManagedProcess:
         self.cwd = cwd
         self.stop_timeout = stop_timeout
         self._popen: subprocess.Popen | None = None
-        self._log_file = None
+        self._log_file: BinaryIO | None = None
 
     @property
     def running(self) -> bool:

@@ -200,6 +200,7 @@ class GroupModel:
         return answers
 
     def _learn(self, times_ns: list[int], values: list[float]) -> list:
+        assert self.detector is not None, "learning starts after the warm-up made the detector"
         self.records_seen += len(times_ns)
         if times_ns:
             self.last_time_ns = times_ns[-1]
