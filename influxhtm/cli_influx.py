@@ -243,6 +243,8 @@ def _cmd_migrate_results(args) -> int:
 
 def register(subparsers) -> None:
     """Add ``sensors``, ``backfill``, ``plot``, ``retention`` and ``migrate-results`` to ``influxhtm``."""
+    from influxhtm.htm.params import DEFAULT_PROBATION, DEFAULT_TM, TM_CHOICES
+
     conn = _connection_parent()
     when = _range_parent()
 
@@ -267,9 +269,9 @@ def register(subparsers) -> None:
                               help="run the sensor's HTM model over its stored history (resumable)")
     p.add_argument("--min", type=float, dest="min_value", help="data minimum (default: stored data's)")
     p.add_argument("--max", type=float, dest="max_value", help="data maximum (default: stored data's)")
-    p.add_argument("--tm", choices=["backtracking", "tm"], help="temporal memory (default backtracking)")
+    p.add_argument("--tm", choices=TM_CHOICES, help=f"temporal memory (default {DEFAULT_TM})")
     p.add_argument("--prediction-steps", type=int, help="also predict N steps ahead (prediction field)")
-    p.add_argument("--probation", type=int, help="likelihood probation in records (default 750)")
+    p.add_argument("--probation", type=int, help=f"likelihood probation in records (default {DEFAULT_PROBATION})")
     p.add_argument("--chunk-size", type=int, default=5000, help="records per read/checkpoint (default 5000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_guarded(_cmd_backfill))

@@ -35,11 +35,7 @@ pub struct SpatialAnomaly {
 impl SpatialAnomaly {
     /// `tolerance` is the fraction of the seen range allowed outside it (NAB: 0.05).
     pub fn new(tolerance: f64) -> Self {
-        SpatialAnomaly {
-            tolerance,
-            min_seen: None,
-            max_seen: None,
-        }
+        SpatialAnomaly { tolerance, min_seen: None, max_seen: None }
     }
 
     /// Checks `value` against the values seen before it, then adds it to the seen min/max.

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::anomaly::{final_score, SpatialAnomaly};
+use crate::error::{invalid, Error};
 use crate::likelihood::AnomalyLikelihood;
 use crate::model::{HtmModel, StepOutput, StepTrace};
 
@@ -39,13 +40,13 @@ impl Detector {
 
     /// Scores one record exactly as NAB's `handleRecord` does. Non-finite values are rejected
     /// before anything changes, so a bad record never alters the state.
-    pub fn handle(&mut self, timestamp_s: i64, value: f64, trace: Option<&mut StepTrace>) -> Result<Scores, String> {
+    pub fn handle(&mut self, timestamp_s: i64, value: f64, trace: Option<&mut StepTrace>) -> Result<Scores, Error> {
         if !value.is_finite() {
-            return Err(format!("value must be a finite number, got {value}"));
+            return Err(invalid(format!("value must be a finite number, got {value}")));
         }
         let step = self.model.run(timestamp_s, value, true, trace)?;
         let spatial_anomaly = self.spatial.check_and_update(value);
-        let likelihood = self.likelihood.anomaly_probability(value, step.raw_score as f64, timestamp_s);
+        let likelihood = self.likelihood.anomaly_probability(value, f64::from(step.raw_score), timestamp_s);
         let anomaly_score = final_score(likelihood, spatial_anomaly);
         Ok(Scores { raw_score: step.raw_score, likelihood, anomaly_score, spatial_anomaly, step })
     }

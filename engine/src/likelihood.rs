@@ -10,6 +10,8 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{invalid, Error};
+
 /// Width of the moving average over the raw scores (NuPIC's `averagingWindow`).
 const AVERAGING_WINDOW: usize = 10;
 /// A tail probability at or below this is in the red zone (computed like NuPIC, not the literal 1e-5).
@@ -42,10 +44,7 @@ struct Normal {
 }
 
 /// NuPIC's "null distribution", used when there is too little data or the metric is flat.
-const NULL_DISTRIBUTION: Normal = Normal {
-    mean: 0.5,
-    stdev: 1e3,
-};
+const NULL_DISTRIBUTION: Normal = Normal { mean: 0.5, stdev: 1e3 };
 
 /// NuPIC's `MovingAverage`: a window of the last raw scores and their running total.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -104,9 +103,8 @@ pub struct AnomalyLikelihood {
 impl AnomalyLikelihood {
     /// Same parameters as NuPIC's constructor; probation = `learning_period + estimation_samples`.
     ///
-    /// Panics if `historic_window_size < estimation_samples` (NuPIC raises ValueError) or if
-    /// `reestimation_period` is 0. With a probation of 0 the first record is scored against the null
-    /// distribution (NuPIC raises on its empty history).
+    /// # Panics
+    /// On parameters [`AnomalyLikelihood::try_new`] rejects; use it to get the error instead.
     pub fn new(
         learning_period: u32,
         estimation_samples: u32,
@@ -114,19 +112,41 @@ impl AnomalyLikelihood {
         reestimation_period: u32,
         tail: Tail,
     ) -> Self {
-        assert!(
-            historic_window_size >= estimation_samples,
-            "estimation_samples ({estimation_samples}) exceeds historic_window_size ({historic_window_size})"
-        );
-        assert!(
-            reestimation_period > 0,
-            "reestimation_period must be positive"
-        );
-        AnomalyLikelihood {
+        Self::try_new(learning_period, estimation_samples, historic_window_size, reestimation_period, tail)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Builds the likelihood, or explains why the parameters cannot work: the estimation samples
+    /// must fit in the history window (NuPIC raises ValueError otherwise; an estimate from a window
+    /// shorter than its sample count never sees its samples), the re-estimation period must be
+    /// positive, and the probation must fit in a u32. With a probation of 0 the first record is
+    /// scored against the null distribution (NuPIC raises on its empty history).
+    pub fn try_new(
+        learning_period: u32,
+        estimation_samples: u32,
+        historic_window_size: u32,
+        reestimation_period: u32,
+        tail: Tail,
+    ) -> Result<Self, Error> {
+        if estimation_samples > historic_window_size {
+            return Err(invalid(format!(
+                "estimation_samples ({estimation_samples}) exceeds historic_window_size \
+                 ({historic_window_size})"
+            )));
+        }
+        if reestimation_period == 0 {
+            return Err(invalid("reestimation_period must be positive"));
+        }
+        let probation = learning_period.checked_add(estimation_samples).ok_or_else(|| {
+            invalid(format!(
+                "learning_period ({learning_period}) + estimation_samples ({estimation_samples}) \
+                 exceeds {}",
+                u32::MAX
+            ))
+        })?;
+        Ok(AnomalyLikelihood {
             learning_period,
-            probation: learning_period
-                .checked_add(estimation_samples)
-                .expect("learning_period + estimation_samples overflows u32"),
+            probation,
             historic_window_size,
             reestimation_period,
             tail,
@@ -135,7 +155,7 @@ impl AnomalyLikelihood {
             estimate: None,
             scratch: Vec::new(),
             scratch_squares: Vec::new(),
-        }
+        })
     }
 
     /// NuPIC's `anomalyProbability(value, anomalyScore, timestamp)`: the likelihood that the current
@@ -145,11 +165,7 @@ impl AnomalyLikelihood {
         let likelihood = if self.iteration < u64::from(self.probation) {
             0.5
         } else {
-            if self.estimate.is_none()
-                || self
-                    .iteration
-                    .is_multiple_of(u64::from(self.reestimation_period))
-            {
+            if self.estimate.is_none() || self.iteration.is_multiple_of(u64::from(self.reestimation_period)) {
                 self.reestimate();
             }
             let tail = self.tail;
@@ -167,11 +183,7 @@ impl AnomalyLikelihood {
             self.history.pop_front();
         }
         if self.historic_window_size > 0 {
-            self.history.push_back(Record {
-                timestamp_s,
-                value,
-                raw: raw_score,
-            });
+            self.history.push_back(Record { timestamp_s, value, raw: raw_score });
         }
         self.iteration += 1;
         likelihood
@@ -194,30 +206,22 @@ impl AnomalyLikelihood {
 
     /// Re-fits the distribution and resets the moving average and filter state from the history.
     fn reestimate(&mut self) {
-        let shifted_out = self
-            .iteration
-            .saturating_sub(u64::from(self.historic_window_size));
-        let skip = self
-            .iteration
-            .min(u64::from(self.learning_period).saturating_sub(shifted_out))
-            as usize;
+        let shifted_out = self.iteration.saturating_sub(u64::from(self.historic_window_size));
+        let skip = self.iteration.min(u64::from(self.learning_period).saturating_sub(shifted_out)) as usize;
 
         let mut moving_average = MovingAverage::default();
         self.scratch.clear();
-        self.scratch
-            .extend(self.history.iter().map(|r| moving_average.push(r.raw)));
+        self.scratch.extend(self.history.iter().map(|r| moving_average.push(r.raw)));
         let last_average = self.scratch.last().copied();
 
         let distribution = if self.scratch.len() <= skip {
             NULL_DISTRIBUTION
         } else {
-            let (mean, variance) =
-                mean_and_variance(&self.scratch[skip..], &mut self.scratch_squares);
+            let (mean, variance) = mean_and_variance(&self.scratch[skip..], &mut self.scratch_squares);
             let fitted = Normal::clamped(mean, variance);
             // Flat metrics confuse the model (NuPIC's "hack alert"): report them as not anomalous.
             self.scratch.clear();
-            self.scratch
-                .extend(self.history.iter().skip(skip).map(|r| r.value));
+            self.scratch.extend(self.history.iter().skip(skip).map(|r| r.value));
             let (_, metric_variance) = mean_and_variance(&self.scratch, &mut self.scratch_squares);
             if metric_variance < FLAT_METRIC_VARIANCE {
                 NULL_DISTRIBUTION
@@ -238,10 +242,7 @@ impl Normal {
     fn clamped(mean: f64, variance: f64) -> Normal {
         let mean = if mean < 0.03 { 0.03 } else { mean };
         let variance = if variance < 0.0003 { 0.0003 } else { variance };
-        Normal {
-            mean,
-            stdev: if variance > 0.0 { variance.sqrt() } else { 0.0 },
-        }
+        Normal { mean, stdev: if variance > 0.0 { variance.sqrt() } else { 0.0 } }
     }
 }
 
@@ -305,8 +306,7 @@ const NUMPY_BUFFER_SIZE: usize = 8192;
 /// buffer-sized chunk's pairwise sum is added in turn (verified against the golden traces, whose
 /// 8640-record windows span two chunks).
 fn numpy_sum(data: &[f64]) -> f64 {
-    data.chunks(NUMPY_BUFFER_SIZE)
-        .fold(0.0, |acc, chunk| acc + pairwise_sum(chunk))
+    data.chunks(NUMPY_BUFFER_SIZE).fold(0.0, |acc, chunk| acc + pairwise_sum(chunk))
 }
 
 /// numpy's pairwise summation: plain loop below 8 elements, 8 interleaved accumulators up to 128,
@@ -406,9 +406,7 @@ mod tests {
     fn probation_answers_one_half() {
         let mut likelihood = AnomalyLikelihood::new(6, 4, 8640, 100, Tail::OneSided);
         assert_eq!(likelihood.probation(), 10);
-        let raws: Vec<f64> = (0..30)
-            .map(|i| if i % 3 == 0 { 0.5 } else { 0.0 })
-            .collect();
+        let raws: Vec<f64> = (0..30).map(|i| if i % 3 == 0 { 0.5 } else { 0.0 }).collect();
         let out = run(&mut likelihood, &raws);
         assert!(out[..10].iter().all(|&l| l == 0.5));
         assert!(out[10..].iter().all(|&l| l != 0.5));
@@ -421,19 +419,9 @@ mod tests {
         // Quiet history: the fit is clamped to mean 0.03, variance 0.0003.
         run(&mut likelihood, &[0.0; 30]);
         // A burst of raw 1.0: window averages 0.1, 0.2, 0.3, ...
-        let burst: Vec<f64> = (0..4)
-            .map(|i| likelihood.anomaly_probability(i as f64, 1.0, 0))
-            .collect();
-        assert!(
-            burst[0] < 0.99999,
-            "average 0.1 is not yet red: {}",
-            burst[0]
-        );
-        assert!(
-            burst[1] > 0.99999,
-            "first red-zone record is reported as is: {}",
-            burst[1]
-        );
+        let burst: Vec<f64> = (0..4).map(|i| likelihood.anomaly_probability(i as f64, 1.0, 0)).collect();
+        assert!(burst[0] < 0.99999, "average 0.1 is not yet red: {}", burst[0]);
+        assert!(burst[1] > 0.99999, "first red-zone record is reported as is: {}", burst[1]);
         assert_eq!(burst[2], 1.0 - (1.0 - 0.999));
         assert_eq!(burst[3], 1.0 - (1.0 - 0.999));
     }
@@ -442,31 +430,20 @@ mod tests {
     fn tails_differ_only_below_the_mean() {
         let mut one = AnomalyLikelihood::new(50, 50, 8640, 100, Tail::OneSided);
         let mut two = AnomalyLikelihood::new(50, 50, 8640, 100, Tail::TwoSided);
-        let raws: Vec<f64> = (0..100)
-            .map(|i| if i % 2 == 0 { 1.0 } else { 0.0 })
-            .collect();
+        let raws: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 1.0 } else { 0.0 }).collect();
         run(&mut one, &raws);
         run(&mut two, &raws);
         // Above the mean (~0.5) both agree.
         for _ in 0..3 {
-            let (a, b) = (
-                one.anomaly_probability(1.0, 1.0, 0),
-                two.anomaly_probability(1.0, 1.0, 0),
-            );
+            let (a, b) = (one.anomaly_probability(1.0, 1.0, 0), two.anomaly_probability(1.0, 1.0, 0));
             assert_eq!(a, b);
         }
-        let (a, b) = (
-            one.anomaly_probability(1.0, 1.0, 0),
-            two.anomaly_probability(1.0, 1.0, 0),
-        );
+        let (a, b) = (one.anomaly_probability(1.0, 1.0, 0), two.anomaly_probability(1.0, 1.0, 0));
         assert!(a == b && a > 0.5, "one-sided {a}, two-sided {b}");
         // Below the mean: one-sided says "not anomalous", two-sided mirrors it upwards. The first
         // record below the mean follows one near it, so the red-zone filter leaves it alone.
         for step in 0..10 {
-            let (a, b) = (
-                one.anomaly_probability(1.0, 0.0, 0),
-                two.anomaly_probability(1.0, 0.0, 0),
-            );
+            let (a, b) = (one.anomaly_probability(1.0, 0.0, 0), two.anomaly_probability(1.0, 0.0, 0));
             if a < 0.5 {
                 assert!(b > 0.5, "one-sided {a}, two-sided {b}");
                 assert!((a + b - 1.0).abs() < 1e-12, "one-sided {a}, two-sided {b}");
@@ -500,10 +477,7 @@ mod tests {
             (-2.0, 1.995322265018953),
         ] {
             let got = python27_erfc(x);
-            assert!(
-                ((got - want) / want).abs() < 1e-14,
-                "erfc({x}) = {got}, want {want}"
-            );
+            assert!(((got - want) / want).abs() < 1e-14, "erfc({x}) = {got}, want {want}");
         }
         assert_eq!(python27_erfc(30.0), 0.0);
         assert!(python27_erfc(f64::NAN).is_nan());
@@ -511,10 +485,7 @@ mod tests {
 
     #[test]
     fn log_likelihood_and_nab_periods() {
-        assert_eq!(
-            AnomalyLikelihood::compute_log_likelihood(0.5),
-            0.0301029996658834
-        );
+        assert_eq!(AnomalyLikelihood::compute_log_likelihood(0.5), 0.0301029996658834);
         assert_eq!(AnomalyLikelihood::compute_log_likelihood(1.0), 1.0);
         assert_eq!(nab_probationary_period(4032), 604);
         assert_eq!(nab_probationary_period(10_320), 750);
@@ -527,5 +498,22 @@ mod tests {
     #[should_panic(expected = "exceeds historic_window_size")]
     fn rejects_window_smaller_than_estimation_samples() {
         AnomalyLikelihood::new(10, 200, 100, 100, Tail::OneSided);
+    }
+
+    #[test]
+    fn invalid_parameters_are_errors_not_panics() {
+        let err = |l, e, h, r| AnomalyLikelihood::try_new(l, e, h, r, Tail::OneSided).err().map(|e| e.to_string());
+        // A probation of 20,000 or 10^9 split NAB's way (half estimation samples) against NuPIC's
+        // 8640-record window: the case that used to panic in the UDF.
+        for probation in [20_000, 1_000_000_000] {
+            let (learning, estimation) = nab_likelihood_periods(probation);
+            let message = err(learning, estimation, 8640, 100).expect("rejected");
+            assert!(message.contains("exceeds historic_window_size"), "{message}");
+        }
+        let (learning, estimation) = nab_likelihood_periods(17_280);
+        assert_eq!(err(learning, estimation, 8640, 100), None);
+        assert!(err(1, 1, 10, 0).unwrap().contains("reestimation_period"));
+        assert!(err(u32::MAX, 1, 10, 1).unwrap().contains("exceeds"));
+        assert!(matches!(AnomalyLikelihood::try_new(0, 20, 10, 1, Tail::TwoSided), Err(Error::InvalidParams(_))));
     }
 }

@@ -7,8 +7,16 @@ use crate::anomaly::raw_anomaly_score;
 use crate::backtracking_tm::{BacktrackingTm, BacktrackingTmParams};
 use crate::classifier::{opf_predictions, opf_region_alpha, SdrClassifier};
 use crate::encoders::{DateEncoder, DatePart, Rdse};
+use crate::error::{invalid, Error};
+use crate::fault;
 use crate::spatial_pooler::{SpParams, SpatialPooler};
 use crate::temporal_memory::{TemporalMemory, TemporalMemoryParams};
+
+/// The widest encoder output the spatial pooler takes (its input limit); checked before any encoder
+/// allocates, so an absurd width is refused instead of allocated.
+pub const MAX_INPUT_WIDTH: u32 = 1 << 16;
+/// The farthest prediction horizon: the classifier keeps the active cells of that many past records.
+pub const MAX_PREDICTION_STEP: u32 = 10_000;
 
 /// One encoder of the sensor, in SP input order (the caller sorts NuPIC's encoder keys).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -51,6 +59,8 @@ enum Encoder {
     Rdse(Rdse),
 }
 
+// One per model: its size does not matter, and a box would add an indirection to every step.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 enum SequenceMemory {
     Backtracking(BacktrackingTm),
@@ -132,53 +142,46 @@ pub struct HtmModel {
 
 impl HtmModel {
     /// Builds a model; invalid configurations are reported, never silently adjusted.
-    pub fn new(config: ModelConfig) -> Result<Self, String> {
+    pub fn new(config: ModelConfig) -> Result<Self, Error> {
         if config.encoders.is_empty() {
-            return Err("the model needs at least one encoder".into());
+            return Err(invalid("the model needs at least one encoder"));
+        }
+        let rdse_count = config.encoders.iter().filter(|e| matches!(e, EncoderConfig::Rdse { .. })).count();
+        if rdse_count != 1 {
+            return Err(invalid("the model needs exactly one value (RDSE) encoder"));
         }
         let mut width = 0u32;
         let mut encoders = Vec::with_capacity(config.encoders.len());
         for enc in &config.encoders {
-            let e = match *enc {
-                EncoderConfig::TimeOfDay { w, radius } => Encoder::Date(DateEncoder::new(DatePart::TimeOfDay { w, radius })),
-                EncoderConfig::DayOfWeek { w, radius } => Encoder::Date(DateEncoder::new(DatePart::DayOfWeek { w, radius })),
-                EncoderConfig::Weekend { w } => Encoder::Date(DateEncoder::new(DatePart::Weekend { w })),
-                EncoderConfig::Rdse { resolution, w, n, seed } => {
-                    if !(resolution > 0.0) || !resolution.is_finite() {
-                        return Err(format!("RDSE resolution must be a positive number, got {resolution}"));
-                    }
-                    if w == 0 || n <= w {
-                        return Err(format!("RDSE needs 0 < w < n, got w={w} n={n}"));
-                    }
-                    Encoder::Rdse(Rdse::new(resolution, w, n, seed))
-                }
-            };
-            width += match &e {
-                Encoder::Date(d) => d.width(),
-                Encoder::Rdse(r) => r.width(),
-            };
+            let e = build_encoder(enc)?;
+            width = width.checked_add(e.width()).filter(|&w| w <= MAX_INPUT_WIDTH).ok_or_else(|| {
+                invalid(format!("the encoders are wider than the spatial pooler's {MAX_INPUT_WIDTH} input bits"))
+            })?;
             encoders.push(e);
-        }
-        if encoders.iter().filter(|e| matches!(e, Encoder::Rdse(_))).count() != 1 {
-            return Err("the model needs exactly one value (RDSE) encoder".into());
         }
         let mut sp_params = config.sp;
         sp_params.input_width = width;
         sp_params.potential_radius = width;
-        let sp = SpatialPooler::new(sp_params)?;
-        let memory = match config.sequence_memory {
-            SequenceMemoryConfig::Backtracking(p) => SequenceMemory::Backtracking(BacktrackingTm::new(p)?),
-            SequenceMemoryConfig::TemporalMemory(p) => SequenceMemory::TemporalMemory(TemporalMemory::new(p)?),
-        };
-        let classifier = match config.classifier {
-            None => None,
-            Some(c) => {
-                let first = *c.steps.first().ok_or("classifier steps must not be empty")?;
-                // The OPF hands region parameters over as text, so the classifier learns with alpha
-                // rounded to 6 significant digits; reproduce that for NuPIC's predictions.
-                Some((SdrClassifier::new(c.steps, opf_region_alpha(c.alpha), c.act_value_alpha)?, first))
+        let columns = sp_params.column_count;
+        let sp = SpatialPooler::new(sp_params).map_err(Error::InvalidParams)?;
+        let (memory, memory_columns) = match config.sequence_memory {
+            SequenceMemoryConfig::Backtracking(p) => {
+                let n = p.number_of_cols;
+                let tm = BacktrackingTm::new(p).map_err(Error::InvalidParams)?;
+                (SequenceMemory::Backtracking(tm), n)
+            }
+            SequenceMemoryConfig::TemporalMemory(p) => {
+                let n = p.column_count;
+                let tm = TemporalMemory::new(p).map_err(Error::InvalidParams)?;
+                (SequenceMemory::TemporalMemory(tm), n)
             }
         };
+        if memory_columns != columns {
+            return Err(invalid(format!(
+                "the sequence memory has {memory_columns} columns, the spatial pooler {columns}"
+            )));
+        }
+        let classifier = config.classifier.map(build_classifier).transpose()?;
         Ok(HtmModel {
             encoders,
             sp,
@@ -197,9 +200,15 @@ impl HtmModel {
 
     /// Runs one record. `timestamp_s` is the naive wall-clock time as seconds since 1970-01-01 00:00:00;
     /// a NaN value encodes as "missing" (no value bits, no classifier update), as in NuPIC.
-    pub fn run(&mut self, timestamp_s: i64, value: f64, learn: bool, trace: Option<&mut StepTrace>) -> Result<StepOutput, String> {
+    pub fn run(
+        &mut self,
+        timestamp_s: i64,
+        value: f64,
+        learn: bool,
+        trace: Option<&mut StepTrace>,
+    ) -> Result<StepOutput, Error> {
         if value.is_infinite() {
-            return Err(format!("value must be finite, got {value}"));
+            return Err(invalid(format!("value must be finite, got {value}")));
         }
         let mut scratch = std::mem::take(&mut self.scratch);
         let result = self.step(timestamp_s, value, learn, &mut scratch, trace);
@@ -207,14 +216,21 @@ impl HtmModel {
         result
     }
 
-    fn step(&mut self, timestamp_s: i64, value: f64, learn: bool, s: &mut Scratch, trace: Option<&mut StepTrace>) -> Result<StepOutput, String> {
+    fn step(
+        &mut self,
+        timestamp_s: i64,
+        value: f64,
+        learn: bool,
+        s: &mut Scratch,
+        trace: Option<&mut StepTrace>,
+    ) -> Result<StepOutput, Error> {
         s.bits.clear();
         let mut offset = 0u32;
         let mut bucket = None;
         for enc in &mut self.encoders {
             match enc {
                 Encoder::Date(d) => {
-                    d.encode(timestamp_s, offset, &mut s.bits).map_err(|e| e.to_string())?;
+                    d.encode(timestamp_s, offset, &mut s.bits).map_err(|e| invalid(e.to_string()))?;
                     offset += d.width();
                 }
                 Encoder::Rdse(r) => {
@@ -225,6 +241,7 @@ impl HtmModel {
         }
         s.bits.sort_unstable();
         self.sp.compute(&s.bits, learn, &mut s.columns);
+        fault::check(value);
         let raw_score = raw_anomaly_score(&s.columns, &self.prev_predicted);
         if let Some(t) = trace {
             t.encoding.clone_from(&s.bits);
@@ -241,7 +258,9 @@ impl HtmModel {
         let mut out = StepOutput { raw_score, bucket, ..StepOutput::default() };
         if let (Some((classifier, step)), Some(b)) = (self.classifier.as_mut(), bucket) {
             self.memory.active_cells(&mut s.cells);
-            if let Some(result) = classifier.compute(self.record_num, &s.cells, b, value, learn, true)? {
+            let result =
+                classifier.compute(self.record_num, &s.cells, b, value, learn, true).map_err(Error::InvalidParams)?;
+            if let Some(result) = result {
                 if let Some((_, probs)) = result.probabilities.iter().find(|(k, _)| *k == *step) {
                     let (best, preds) = opf_predictions(&result.actual_values, probs);
                     out.best_prediction = Some(best);
@@ -251,5 +270,111 @@ impl HtmModel {
         }
         self.record_num += 1;
         Ok(out)
+    }
+}
+
+impl Encoder {
+    fn width(&self) -> u32 {
+        match self {
+            Encoder::Date(d) => d.width(),
+            Encoder::Rdse(r) => r.width(),
+        }
+    }
+}
+
+/// One encoder from its configuration, or why it cannot be built.
+fn build_encoder(config: &EncoderConfig) -> Result<Encoder, Error> {
+    let date = |part| DateEncoder::try_new(part).map(Encoder::Date);
+    let built = match *config {
+        EncoderConfig::TimeOfDay { w, radius } => date(DatePart::TimeOfDay { w, radius }),
+        EncoderConfig::DayOfWeek { w, radius } => date(DatePart::DayOfWeek { w, radius }),
+        EncoderConfig::Weekend { w } => date(DatePart::Weekend { w }),
+        EncoderConfig::Rdse { resolution, w, n, seed } => {
+            if n > MAX_INPUT_WIDTH {
+                return Err(invalid(format!("RDSE: n must be at most {MAX_INPUT_WIDTH}, got {n}")));
+            }
+            Rdse::try_new(resolution, w, n, seed).map(Encoder::Rdse)
+        }
+    };
+    built.map_err(|e| invalid(e.to_string()))
+}
+
+/// The SDR classifier and its first (reported) step, or why it cannot be built.
+fn build_classifier(c: ClassifierConfig) -> Result<(SdrClassifier, u32), Error> {
+    let first = *c.steps.first().ok_or_else(|| invalid("classifier steps must not be empty"))?;
+    if let Some(&step) = c.steps.iter().find(|&&s| s > MAX_PREDICTION_STEP) {
+        return Err(invalid(format!("classifier steps must be at most {MAX_PREDICTION_STEP}, got {step}")));
+    }
+    // The OPF hands region parameters over as text, so the classifier learns with alpha rounded to
+    // 6 significant digits; reproduce that for NuPIC's predictions.
+    let classifier =
+        SdrClassifier::new(c.steps, opf_region_alpha(c.alpha), c.act_value_alpha).map_err(Error::InvalidParams)?;
+    Ok((classifier, first))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ModelConfig {
+        ModelConfig {
+            encoders: vec![
+                EncoderConfig::TimeOfDay { w: 21, radius: 9.49 },
+                EncoderConfig::Rdse { resolution: 0.5, w: 21, n: 400, seed: 42 },
+            ],
+            sp: SpParams::nab(0),
+            sequence_memory: SequenceMemoryConfig::Backtracking(BacktrackingTmParams::nab()),
+            classifier: Some(ClassifierConfig { steps: vec![1], alpha: 0.035, act_value_alpha: 0.3 }),
+        }
+    }
+
+    fn rejected(change: impl FnOnce(&mut ModelConfig), words: &str) {
+        let mut c = config();
+        change(&mut c);
+        match HtmModel::new(c) {
+            Err(Error::InvalidParams(m)) => assert!(m.contains(words), "{m}"),
+            other => panic!("expected InvalidParams with {words:?}, got {:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn invalid_configurations_are_errors_not_panics() {
+        assert!(HtmModel::new(config()).is_ok());
+        let rdse = |resolution, w, n| EncoderConfig::Rdse { resolution, w, n, seed: 1 };
+        rejected(|c| c.encoders[1] = rdse(0.5, 20, 400), "odd");
+        rejected(|c| c.encoders[1] = rdse(0.5, 21, 100), "6 * w");
+        rejected(|c| c.encoders[1] = rdse(f64::NAN, 21, 400), "resolution");
+        rejected(|c| c.encoders[1] = rdse(0.5, 21, u32::MAX), "at most");
+        rejected(|c| c.encoders[0] = EncoderConfig::TimeOfDay { w: 22, radius: 1.0 }, "odd");
+        rejected(|c| c.encoders.truncate(1), "exactly one");
+        rejected(|c| c.encoders.clear(), "at least one");
+        rejected(|c| c.sp.column_count = 1024, "columns");
+        rejected(|c| c.classifier.as_mut().unwrap().steps = vec![MAX_PREDICTION_STEP + 1], "at most");
+        rejected(|c| c.classifier.as_mut().unwrap().steps.clear(), "empty");
+    }
+
+    #[test]
+    fn the_injected_fault_panics_inside_the_step_on_its_value_only() {
+        const TRIGGER: f64 = 987_654.321_5;
+        let mut model = HtmModel::new(config()).unwrap();
+        fault::panic_on_value(Some(TRIGGER));
+        let before = model.run(0, 1.0, true, None).map(|s| s.raw_score);
+        let hit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.run(60, TRIGGER, true, None)));
+        fault::panic_on_value(None);
+        assert!(before.is_ok());
+        let payload = hit.expect_err("the trigger value panics");
+        let message = payload.downcast_ref::<String>().expect("a formatted message");
+        assert!(message.contains("injected fault"), "{message}");
+        // Disarmed, the same value is an ordinary input.
+        assert!(model.run(120, TRIGGER, true, None).is_ok());
+    }
+
+    #[test]
+    fn an_infinite_value_is_an_error_and_changes_nothing() {
+        let mut model = HtmModel::new(config()).unwrap();
+        assert!(matches!(model.run(0, f64::INFINITY, true, None), Err(Error::InvalidParams(_))));
+        assert_eq!(model.record_num(), 0);
+        model.run(0, 1.0, true, None).unwrap();
+        assert_eq!(model.record_num(), 1);
     }
 }

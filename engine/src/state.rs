@@ -12,6 +12,8 @@ use flate2::write::DeflateEncoder;
 use flate2::{read::DeflateDecoder, Compression};
 use serde::{de::DeserializeOwned, Serialize};
 
+use crate::error::Error;
+
 const MAGIC: &[u8; 4] = b"IHTM";
 /// Bumped whenever the container or the serialized layout of any engine struct changes.
 /// 1: uncompressed payload. 2: deflate-compressed payload, compact spatial pooler.
@@ -50,12 +52,23 @@ pub fn encode<T: Serialize>(kind: StateKind, value: &T) -> Vec<u8> {
     out
 }
 
-/// Validates and decodes a blob written by [`encode`] with the same `kind`.
-pub fn decode<T: DeserializeOwned>(kind: StateKind, blob: &[u8]) -> Result<T, String> {
+/// Validates and decodes a blob written by [`encode`] with the same `kind`; every failure is
+/// [`Error::CorruptState`].
+pub fn decode<T: DeserializeOwned>(kind: StateKind, blob: &[u8]) -> Result<T, Error> {
+    check_and_decode(kind, blob).map_err(Error::CorruptState)
+}
+
+fn check_and_decode<T: DeserializeOwned>(kind: StateKind, blob: &[u8]) -> Result<T, String> {
     if blob.len() < 6 || &blob[0..4] != MAGIC {
         return Err("not an influxhtm model state (bad magic or too short)".into());
     }
     let version = u16::from_le_bytes([blob[4], blob[5]]);
+    if version > FORMAT_VERSION {
+        return Err(format!(
+            "state format version {version} is newer than this engine's version {FORMAT_VERSION} \
+             (written by a newer influxhtm; upgrade to load it)"
+        ));
+    }
     if version != FORMAT_VERSION {
         return Err(format!(
             "unsupported state format version {version} (this engine reads version {FORMAT_VERSION}; \
@@ -71,15 +84,16 @@ pub fn decode<T: DeserializeOwned>(kind: StateKind, blob: &[u8]) -> Result<T, St
     if blob[7] != CODEC_DEFLATE {
         return Err(format!("unknown state compression codec {}", blob[7]));
     }
-    let field = |range: std::ops::Range<usize>| u64::from_le_bytes(blob[range].try_into().unwrap());
+    let mut le_u64 = [0u8; 8];
+    let mut field = |range: std::ops::Range<usize>| {
+        le_u64.copy_from_slice(&blob[range]);
+        u64::from_le_bytes(le_u64)
+    };
     let (stored_len, raw_len) = (field(8..16), field(16..24));
-    let crc = u32::from_le_bytes(blob[24..28].try_into().unwrap());
+    let crc = u32::from_le_bytes([blob[24], blob[25], blob[26], blob[27]]);
     let stored = &blob[HEADER_LEN..];
     if stored.len() as u64 != stored_len {
-        return Err(format!(
-            "state is truncated or padded: payload {} bytes, header says {stored_len}",
-            stored.len()
-        ));
+        return Err(format!("state is truncated or padded: payload {} bytes, header says {stored_len}", stored.len()));
     }
     if crc32fast::hash(stored) != crc {
         return Err("state checksum mismatch (corrupted data)".into());
@@ -126,12 +140,16 @@ mod tests {
     #[test]
     fn wrong_kind_version_and_garbage_are_rejected() {
         let (_, blob) = blob();
-        assert!(decode::<Vec<u32>>(StateKind::Detector, &blob).unwrap_err().contains("kind"));
+        assert!(decode::<Vec<u32>>(StateKind::Detector, &blob).unwrap_err().message().contains("kind"));
         let mut old = blob.clone();
         old[4..6].copy_from_slice(&1u16.to_le_bytes());
-        assert!(decode::<Vec<u32>>(StateKind::Model, &old).unwrap_err().contains("version 1"));
-        assert!(decode::<Vec<u32>>(StateKind::Model, b"nonsense").unwrap_err().contains("magic"));
-        assert!(decode::<Vec<u32>>(StateKind::Model, &blob[..12]).unwrap_err().contains("truncated"));
+        assert!(decode::<Vec<u32>>(StateKind::Model, &old).unwrap_err().message().contains("version 1"));
+        assert!(decode::<Vec<u32>>(StateKind::Model, b"nonsense").unwrap_err().message().contains("magic"));
+        assert!(decode::<Vec<u32>>(StateKind::Model, &blob[..12]).unwrap_err().message().contains("truncated"));
+        let mut newer = blob.clone();
+        newer[4..6].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        let err = decode::<Vec<u32>>(StateKind::Model, &newer).unwrap_err();
+        assert!(matches!(err, Error::CorruptState(_)) && err.message().contains("newer"), "{err}");
     }
 
     #[test]
@@ -140,13 +158,16 @@ mod tests {
         for at in [HEADER_LEN, blob.len() / 2, blob.len() - 1] {
             let mut bad = blob.clone();
             bad[at] ^= 0x10;
-            assert!(decode::<Vec<u32>>(StateKind::Model, &bad).unwrap_err().contains("checksum"), "byte {at}");
+            assert!(
+                decode::<Vec<u32>>(StateKind::Model, &bad).unwrap_err().message().contains("checksum"),
+                "byte {at}"
+            );
         }
-        let err = decode::<Vec<u32>>(StateKind::Model, &blob[..blob.len() - 1]).unwrap_err();
+        let err = decode::<Vec<u32>>(StateKind::Model, &blob[..blob.len() - 1]).unwrap_err().to_string();
         assert!(err.contains("truncated"), "{err}");
         let mut padded = blob.clone();
         padded.push(0);
-        assert!(decode::<Vec<u32>>(StateKind::Model, &padded).unwrap_err().contains("padded"));
+        assert!(decode::<Vec<u32>>(StateKind::Model, &padded).unwrap_err().message().contains("padded"));
     }
 
     #[test]
@@ -155,7 +176,7 @@ mod tests {
         for raw_len in [0u64, 1, 4007, 4009, u64::MAX] {
             let mut bad = blob.clone();
             bad[16..24].copy_from_slice(&raw_len.to_le_bytes());
-            let err = decode::<Vec<u32>>(StateKind::Model, &bad).unwrap_err();
+            let err = decode::<Vec<u32>>(StateKind::Model, &bad).unwrap_err().to_string();
             assert!(err.contains("does not decompress"), "{raw_len}: {err}");
         }
     }

@@ -4,35 +4,38 @@ import datetime
 from typing import Optional
 
 from influxhtm import _engine
+from influxhtm._engine import InvalidParams
+from influxhtm.htm.params import DEFAULT_TAIL, HISTORIC_WINDOW_SIZE, REESTIMATION_PERIOD, TAILS
 from influxhtm.htm.timestamps import wall_clock_seconds
 
-TAILS = ("one-sided", "two-sided")
+__all__ = ["TAILS", "AnomalyLikelihood"]
+
+#: The engine counts records in 32 bits.
+MAX_U32 = 2**32 - 1
 
 
 class AnomalyLikelihood:
     """Turns a stream of raw anomaly scores into likelihoods, exactly as NuPIC 1.0.5 does.
 
     `tail="one-sided"` (default) is the convention of NAB's published results (NuPIC <= 0.5.7);
-    `tail="two-sided"` is stock NuPIC 1.0.5 (values below the mean also look unlikely).
+    `tail="two-sided"` is stock NuPIC 1.0.5 (values below the mean also look unlikely). Parameters the
+    engine cannot use raise InvalidParams (a ValueError).
     """
 
-    def __init__(self, claLearningPeriod: Optional[int] = None, learningPeriod: int = 288,
-                 estimationSamples: int = 100, historicWindowSize: int = 8640, reestimationPeriod: int = 100,
-                 tail: str = "one-sided"):
+    def __init__(
+        self,
+        claLearningPeriod: Optional[int] = None,
+        learningPeriod: int = 288,
+        estimationSamples: int = 100,
+        historicWindowSize: int = HISTORIC_WINDOW_SIZE,
+        reestimationPeriod: int = REESTIMATION_PERIOD,
+        tail: str = DEFAULT_TAIL,
+    ):
         if claLearningPeriod is not None:
             learningPeriod = claLearningPeriod
-        if tail not in TAILS:
-            raise ValueError(f"tail must be one of {TAILS}, got {tail!r}")
-        for name, v in (("learningPeriod", learningPeriod), ("estimationSamples", estimationSamples),
-                        ("historicWindowSize", historicWindowSize), ("reestimationPeriod", reestimationPeriod)):
-            if int(v) != v or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
-        if historicWindowSize < estimationSamples:
-            raise ValueError("historicWindowSize must be >= estimationSamples")
-        if reestimationPeriod < 1:
-            raise ValueError("reestimationPeriod must be >= 1")
-        self._engine = _engine.Likelihood(int(learningPeriod), int(estimationSamples), int(historicWindowSize),
-                                          int(reestimationPeriod), tail)
+        self._engine = _engine.Likelihood(
+            likelihood_params(learningPeriod, estimationSamples, historicWindowSize, reestimationPeriod, tail)
+        )
 
     def anomalyProbability(self, value: float, anomalyScore: float, timestamp=None) -> float:
         """The likelihood (0..1) that the current record is anomalous, given its raw anomaly score."""
@@ -50,6 +53,32 @@ class AnomalyLikelihood:
 
     @classmethod
     def load(cls, blob: bytes) -> "AnomalyLikelihood":
+        """Restores a likelihood saved with `save()`; CorruptState (a ValueError) for anything else."""
         obj = cls.__new__(cls)
         obj._engine = _engine.Likelihood.load(bytes(blob))
         return obj
+
+
+def likelihood_params(
+    learning_period: int, estimation_samples: int, historic_window_size: int, reestimation_period: int, tail: str
+) -> _engine.LikelihoodParams:
+    """The engine's typed likelihood parameters; InvalidParams names the first unusable one."""
+    if tail not in TAILS:
+        raise InvalidParams(f"tail must be one of {TAILS}, got {tail!r}")
+    values = {
+        "learningPeriod": learning_period,
+        "estimationSamples": estimation_samples,
+        "historicWindowSize": historic_window_size,
+        "reestimationPeriod": reestimation_period,
+    }
+    for name, v in values.items():
+        whole = isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+        if isinstance(v, bool) or not whole or not 0 <= v <= MAX_U32:
+            raise InvalidParams(f"{name} must be an integer from 0 to {MAX_U32}, got {v!r}")
+    return _engine.LikelihoodParams(
+        learning_period=int(learning_period),
+        estimation_samples=int(estimation_samples),
+        historic_window_size=int(historic_window_size),
+        reestimation_period=int(reestimation_period),
+        tail=tail,
+    )

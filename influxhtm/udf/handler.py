@@ -1,17 +1,30 @@
-"""The `@htm()` UDF handler: one instance per Kapacitor connection (one task node, or the Info probe)."""
+"""The `@htm()` UDF handler: one instance per Kapacitor connection (one task node, or the Info probe).
+
+An engine error while a group's model learns (any `EngineError`, including `EnginePanic`, a Rust panic
+caught at the engine boundary) stays with that group: its points of that call go on unscored (or are
+dropped, per `.onBadPoint()`), are counted as bad points of reason `engine_error` and logged, and the
+model is dropped from memory without being saved (a panic may have left it half-updated). The group's
+next point reopens it from the state dir, last checkpoint + journal, so a passing fault loses nothing;
+a model whose replay fails again is quarantined by the registry and the group starts a new model. Every
+other group, connection and task goes on.
+"""
+
 from __future__ import annotations
 
 import json
 import logging
 import time
 
+from influxhtm.htm import EngineError
 from influxhtm.kapacitor_udf import Emitter, Handler, udf_pb2
 
 from .models import GroupModel, ModelRegistry
 from .options import HtmOptions, OptionError, info_options, parse_options
-from .points import output_name, passthrough_point, read_value, scored_point, template_of
+from .points import output_name, passthrough_point, point_from_template, read_value, scored_point, template_of
 
 log = logging.getLogger("influxhtm.udf")
+
+ENGINE_ERROR = "engine_error"  # bad-points reason: the engine failed on the group's model
 
 STREAM, BATCH = 0, 1  # Kapacitor's EdgeType wire numbers
 SNAPSHOT_FORMAT = "influxhtm-udf-snapshot"
@@ -33,6 +46,7 @@ class HtmHandler(Handler):
         self._batch_out: list[udf_pb2.Point] = []
         self._groups: dict[str, str] = {}  # group -> model id touched by this connection
         self._logged: set[tuple[str, str]] = set()
+        self.metrics.bad_points.labels(ENGINE_ERROR)  # shown as 0 until it happens
 
     # ---- management ----------------------------------------------------------------------------
     def info(self) -> udf_pb2.InfoResponse:
@@ -49,8 +63,13 @@ class HtmHandler(Handler):
             return udf_pb2.InitResponse(success=False, error=str(exc))
         self.options = options
         self.task, self.node = request.taskID, request.nodeID
-        log.info("task %s node %s: field %r, %s edge", self.task, self.node, options.field,
-                 "batch" if self.batch else "stream")
+        log.info(
+            "task %s node %s: field %r, %s edge",
+            self.task,
+            self.node,
+            options.field,
+            "batch" if self.batch else "stream",
+        )
         return udf_pb2.InitResponse(success=True)
 
     def snapshot(self) -> udf_pb2.SnapshotResponse:
@@ -80,8 +99,13 @@ class HtmHandler(Handler):
         """Preload the models a manifest names; an unusable snapshot only costs a warning."""
         problem = self._restore(request.snapshot)
         if problem:
-            log.warning("task %s node %s: %s; starting without the snapshot (models still resume from "
-                        "the state dir on their next point)", self.task, self.node, problem)
+            log.warning(
+                "task %s node %s: %s; starting without the snapshot (models still resume from "
+                "the state dir on their next point)",
+                self.task,
+                self.node,
+                problem,
+            )
         return udf_pb2.RestoreResponse(success=True)
 
     def _restore(self, data: bytes) -> str | None:
@@ -118,6 +142,13 @@ class HtmHandler(Handler):
             self.registry.checkpoint_all(self.task, self.node)
 
     # ---- data ------------------------------------------------------------------------------------
+    @property
+    def _live(self) -> HtmOptions:
+        """The options of an initialised handler (Kapacitor sends data only after a successful init)."""
+        if self.options is None:
+            raise RuntimeError("point received before a successful init")
+        return self.options
+
     def begin_batch(self, begin: udf_pb2.BeginBatch) -> None:
         self._begin = begin
         self._batch_out = []
@@ -165,11 +196,11 @@ class HtmHandler(Handler):
         answers: list[list[udf_pb2.Point]] = [[] for _ in points]
         by_group: dict[str, list[tuple[int, udf_pb2.Point, float]]] = {}
         for index, point in enumerate(points):
-            value, reason = read_value(point, self.options.field)
-            if reason is None:
-                by_group.setdefault(point.group, []).append((index, point, value))
-            else:
+            value, reason = read_value(point, self._live.field)
+            if reason is not None:
                 answers[index] = self._bad(point, reason)
+            elif value is not None:
+                by_group.setdefault(point.group, []).append((index, point, value))
         for group, inputs in by_group.items():
             self._learn(group, inputs, answers)
         return [out for answer in answers for out in answer]
@@ -177,17 +208,23 @@ class HtmHandler(Handler):
     def _learn(self, group: str, inputs: list[tuple[int, udf_pb2.Point, float]], answers: list) -> None:
         """Feed one group's inputs (index, point, value) to its model; fill answers[index]."""
         key = (self.task, self.node, group)
-        while True:
-            model = self.registry.get(key, self.options, lambda: template_of(inputs[0][1]))
-            with model.lock:
-                if not model.evicted:
-                    self._groups[group] = model.model_id
-                    self._feed(model, inputs, answers)
-                    return
+        try:
+            while True:
+                model = self.registry.get(key, self._live, lambda: template_of(inputs[0][1]))
+                with model.lock:
+                    if not model.evicted:
+                        self._groups[group] = model.model_id
+                        failed = self._feed(model, inputs, answers)
+                        break
+        except EngineError as exc:  # the model could not be created or reopened
+            self._engine_failed(group, [(index, point) for index, point, _ in inputs], [], answers, exc)
+            return
+        if failed:
+            self._drop(key, model)
 
-    def _feed(self, model: GroupModel, inputs: list[tuple[int, udf_pb2.Point, float]], answers: list) -> None:
-        """_learn with the model's lock held."""
-        options = self.options
+    def _feed(self, model: GroupModel, inputs: list[tuple[int, udf_pb2.Point, float]], answers: list) -> bool:
+        """_learn with the model's lock held; True if the engine failed (see _engine_failed)."""
+        options = self._live
         accepted, last_time = [], model.last_time_ns
         for index, point, value in inputs:
             if last_time is not None and point.time <= last_time:
@@ -196,25 +233,88 @@ class HtmHandler(Handler):
                 accepted.append((index, point, value))
                 last_time = point.time
         if not accepted:
-            return
+            return False
         started = time.perf_counter()
-        scored = model.accept([(point.time, value, point) for _, point, value in accepted])
+        try:
+            scored = model.accept([(point.time, value, point) for _, point, value in accepted])
+        except EngineError as exc:
+            self._engine_failed(
+                model.key[2],
+                [(index, point) for index, point, _ in accepted],
+                self._waiting(model, accepted),
+                answers,
+                exc,
+            )
+            return True
         self.metrics.step_seconds.observe((time.perf_counter() - started) / len(accepted))
         for (index, _, _), results in zip(accepted, scored):
             answers[index] = [scored_point(s.point, options, s.value, s.scores) for s in results]
         if model.due(time.monotonic()):
             self.registry.checkpoint_due(model)
+        return False
+
+    def _waiting(self, model: GroupModel, accepted: list) -> list[udf_pb2.Point]:
+        """Points of earlier calls still buffered by the model's unfinished warm-up (they were waiting for
+        the model), rebuilt from the model's template if they came back from the journal."""
+        mine = {id(point) for _, point, _ in accepted}
+        return [
+            p if p is not None else point_from_template(model.template, t, self._live.field, v)
+            for t, v, p in model.warmup
+            if id(p) not in mine
+        ]
+
+    def _engine_failed(
+        self,
+        group: str,
+        inputs: list[tuple[int, udf_pb2.Point]],
+        waiting: list[udf_pb2.Point],
+        answers: list,
+        exc: EngineError,
+    ) -> None:
+        """Answer a failed group's inputs (index, point) unscored (the waiting warm-up points too, with the
+        first input), count and log it."""
+        log.error(
+            "task %s node %s group %r: engine error (%s: %s); %d point(s) not scored; the model is "
+            "reopened from the state dir on the group's next point",
+            self.task,
+            self.node,
+            group,
+            type(exc).__name__,
+            exc,
+            len(inputs) + len(waiting),
+        )
+        for position, (index, point) in enumerate(inputs):
+            points = [*waiting, point] if position == 0 else [point]
+            answers[index] = [out for p in points for out in self._bad(p, ENGINE_ERROR)]
+
+    def _drop(self, key: tuple[str, str, str], model: GroupModel) -> None:
+        """Forget a model whose engine call failed without saving it: its state may be half-updated, while
+        the state dir holds its last checkpoint and every input since (the journal)."""
+        with model.lock:
+            model.dirty_since = None  # nothing of it is written on eviction
+        try:
+            self.registry.evict(key)
+        except EngineError as exc:  # a background checkpoint failed meanwhile and marked it dirty again
+            log.error("model %s: dropped without a checkpoint (%s)", model.model_id, exc)
 
     def _bad(self, point: udf_pb2.Point, reason: str) -> list[udf_pb2.Point]:
         self.metrics.bad_points.labels(reason).inc()
         if (point.group, reason) not in self._logged:
             self._logged.add((point.group, reason))
-            log.warning("task %s node %s group %r: point at %d not scored: %s (field %r); further %s points "
-                        "of this group are counted, not logged", self.task, self.node, point.group,
-                        point.time, _REASON_TEXT[reason], self.options.field, reason)
-        if self.options.onBadPoint == "drop":
+            log.warning(
+                "task %s node %s group %r: point at %d not scored: %s (field %r); further %s points "
+                "of this group are counted, not logged",
+                self.task,
+                self.node,
+                point.group,
+                point.time,
+                _REASON_TEXT[reason],
+                self._live.field,
+                reason,
+            )
+        if self._live.onBadPoint == "drop":
             return []
-        return [passthrough_point(point, self.options)]
+        return [passthrough_point(point, self._live)]
 
 
 _REASON_TEXT = {
@@ -225,4 +325,5 @@ _REASON_TEXT = {
     "inf": "the value is infinite",
     "magnitude": "the value's magnitude exceeds 1e15",
     "time_order": "its time is not after the group's previous point",
+    ENGINE_ERROR: "the engine failed on the group's model",
 }

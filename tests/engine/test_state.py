@@ -1,12 +1,14 @@
 """Checkpoints: save at record k, load, continue → identical to the uninterrupted detector; corrupt
 or foreign blobs are refused with a clear error."""
 
+import struct
+
 import pytest
 
-from influxhtm.htm import AnomalyDetector, ModelFactory, anomaly_params
-
-from tests.engine.golden import NAB_DATA
+from influxhtm import _engine
 from influxhtm.detect import read_series
+from influxhtm.htm import AnomalyDetector, AnomalyLikelihood, CorruptState, ModelFactory, anomaly_params
+from tests.engine.golden import NAB_DATA
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +41,28 @@ def test_corrupt_state_is_rejected(series):
         detector.handle(t, v)
     blob = bytearray(detector.save())
     blob[-5] ^= 0xFF
-    with pytest.raises(ValueError, match="checksum"):
+    with pytest.raises(CorruptState, match="checksum"):
         AnomalyDetector.load(bytes(blob))
-    with pytest.raises(ValueError, match="truncated"):
+    with pytest.raises(CorruptState, match="truncated"):
         AnomalyDetector.load(bytes(blob[:-100]))
-    with pytest.raises(ValueError, match="magic"):
+    with pytest.raises(CorruptState, match="magic"):
         AnomalyDetector.load(b"not a model at all, just some bytes")
     model = ModelFactory.create(anomaly_params(0, 100))
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(CorruptState, match="kind"):
         AnomalyDetector.load(model.save())
+    with pytest.raises(CorruptState, match="kind"):
+        AnomalyLikelihood.load(model.save())
+    with pytest.raises(ValueError, match="checksum"):  # callers of the old binding caught ValueError
+        AnomalyDetector.load(bytes(blob))
+
+
+def test_a_state_from_a_newer_engine_is_refused_as_corrupt_state():
+    blob = bytearray(AnomalyDetector(0, 100).save())
+    blob[4:6] = struct.pack("<H", _engine.STATE_FORMAT_VERSION + 1)
+    with pytest.raises(CorruptState, match="newer"):
+        AnomalyDetector.load(bytes(blob))
+    with pytest.raises(CorruptState, match="newer"):
+        ModelFactory.loadFromCheckpoint(bytes(blob))
 
 
 def test_opf_model_checkpoint_round_trip(tmp_path, series):

@@ -52,7 +52,7 @@ def test_stream_points_are_scored_and_keep_their_series_identity(server):
     for p, (_, v) in zip(outs, sent):
         assert p.name == "cpu_htm"
         assert (p.database, p.retentionPolicy) == ("telegraf", "autogen")
-        assert dict(p.tags) == {"host": "a", "dc": "x", "field": "usage"}
+        assert dict(p.tags) == {"host": "a", "dc": "x", "source_field": "usage"}
         assert list(p.dimensions) == ["host"] and p.group == "host=a"
         assert set(p.fieldsDouble) == SCORE_FIELDS
         assert p.fieldsDouble["value"] == v
@@ -214,7 +214,7 @@ def test_batch_edge(socket_server):
         assert begin.name == "cpu_htm" and begin.size == 3
         assert end.name == "cpu_htm" and dict(end.tags) == {"host": host}
         assert end.tmax == (1000 + k * 10 + 2) * SEC
-        assert all(dict(p.tags) == {"host": host, "field": "usage"} for p in pts)
+        assert all(dict(p.tags) == {"host": host, "source_field": "usage"} for p in pts)
         assert all(set(p.fieldsDouble) == SCORE_FIELDS for p in pts)
     manifest = json.loads(c2.ask(snapshot_request()).snapshot)
     assert {m["group"]: m["records_seen"] for m in manifest["models"]} == {"host=a": 6, "host=b": 3}

@@ -1,0 +1,291 @@
+"""Type stub of `influxhtm._engine`, the Rust engine (engine/src/python.rs; keep the two in step).
+
+Configuration goes in as typed objects (`ModelConfig` from plain dicts, `LikelihoodParams` from
+keywords), results come out as frozen objects with named attributes, and every error is an
+`EngineError`. Every call releases the GIL. A panic inside the engine raises `EnginePanic` and poisons
+the object it happened in: every later call on it raises `EnginePanic` too.
+"""
+
+from collections.abc import Sequence
+from typing import Literal, Optional, TypedDict, Union, final
+
+__all__ = [
+    "STATE_FORMAT_VERSION",
+    "CorruptState",
+    "Detector",
+    "DetectorScores",
+    "EngineError",
+    "EnginePanic",
+    "InvalidParams",
+    "Likelihood",
+    "LikelihoodParams",
+    "Model",
+    "ModelConfig",
+    "StepResult",
+    "StepTrace",
+]
+
+STATE_FORMAT_VERSION: int
+
+# ---- exceptions ----------------------------------------------------------------------------------
+
+class EngineError(Exception):
+    """Base class of every error the HTM engine raises."""
+
+class InvalidParams(EngineError, ValueError):
+    """A configuration value or an input the engine cannot use. Also a ValueError."""
+
+class CorruptState(EngineError, ValueError):
+    """A state blob that is not an engine state, is damaged, or has an unsupported (e.g. newer)
+    format version. Also a ValueError."""
+
+class EnginePanic(EngineError):
+    """An internal engine panic, caught at the boundary; the object it happened in is poisoned."""
+
+# ---- configuration -------------------------------------------------------------------------------
+
+class TimeOfDayEncoder(TypedDict):
+    type: Literal["time_of_day"]
+    w: int
+    radius: float
+
+class DayOfWeekEncoder(TypedDict):
+    type: Literal["day_of_week"]
+    w: int
+    radius: float
+
+class WeekendEncoder(TypedDict):
+    type: Literal["weekend"]
+    w: int
+
+class RdseEncoder(TypedDict):
+    type: Literal["rdse"]
+    resolution: float
+    w: int
+    n: int
+    seed: int
+
+EncoderParams = Union[TimeOfDayEncoder, DayOfWeekEncoder, WeekendEncoder, RdseEncoder]
+
+class SpatialPoolerParams(TypedDict):
+    """The spatial pooler; its input width is the encoders' total width."""
+
+    column_count: int
+    potential_pct: float
+    global_inhibition: bool
+    num_active_columns_per_inh_area: int
+    stimulus_threshold: int
+    syn_perm_active_inc: float
+    syn_perm_inactive_dec: float
+    syn_perm_connected: float
+    min_pct_overlap_duty_cycle: float
+    duty_cycle_period: int
+    boost_strength: float
+    seed: int
+    wrap_around: bool
+
+class BacktrackingParams(TypedDict):
+    """NuPIC's backtracking TM (Cells4)."""
+
+    type: Literal["backtracking"]
+    number_of_cols: int
+    cells_per_column: int
+    activation_threshold: int
+    min_threshold: int
+    new_synapse_count: int
+    initial_perm: float
+    connected_perm: float
+    permanence_inc: float
+    permanence_dec: float
+    permanence_max: float
+    global_decay: float
+    max_age: int
+    max_segments_per_cell: int
+    max_synapses_per_segment: int
+    pam_length: int
+    max_inf_backtrack: int
+    max_lrn_backtrack: int
+    max_seq_length: int
+    seed: int
+
+class TemporalMemoryParams(TypedDict):
+    """NuPIC's TemporalMemory."""
+
+    type: Literal["temporal_memory"]
+    column_count: int
+    cells_per_column: int
+    activation_threshold: int
+    min_threshold: int
+    max_new_synapse_count: int
+    initial_permanence: float
+    connected_permanence: float
+    permanence_increment: float
+    permanence_decrement: float
+    predicted_segment_decrement: float
+    max_segments_per_cell: int
+    max_synapses_per_segment: int
+    seed: int
+
+class ClassifierParams(TypedDict):
+    """The SDR classifier; `steps[0]` is the reported horizon (each step at most 10,000)."""
+
+    steps: list[int]
+    alpha: float
+    act_value_alpha: float
+
+@final
+class ModelConfig:
+    """Everything needed to build a model. A missing or ill-typed key raises InvalidParams naming
+    it; the values are validated when a Model or Detector is built from the config."""
+
+    def __new__(
+        cls,
+        *,
+        encoders: Sequence[EncoderParams],
+        sp: SpatialPoolerParams,
+        sequence_memory: Union[BacktrackingParams, TemporalMemoryParams],
+        classifier: Optional[ClassifierParams] = None,
+    ) -> ModelConfig: ...
+
+@final
+class LikelihoodParams:
+    """NuPIC's AnomalyLikelihood parameters; InvalidParams unless `estimation_samples <=
+    historic_window_size`, `reestimation_period >= 1` and the probation fits in 32 bits."""
+
+    def __new__(
+        cls,
+        *,
+        learning_period: int,
+        estimation_samples: int,
+        historic_window_size: int,
+        reestimation_period: int,
+        tail: str,
+    ) -> LikelihoodParams:
+        """`tail` is "one-sided" or "two-sided"."""
+    @property
+    def learning_period(self) -> int: ...
+    @property
+    def estimation_samples(self) -> int: ...
+    @property
+    def historic_window_size(self) -> int: ...
+    @property
+    def reestimation_period(self) -> int: ...
+    @property
+    def tail(self) -> str: ...
+    @property
+    def probation(self) -> int:
+        """Records answered with 0.5: learning period + estimation samples."""
+
+# ---- results -------------------------------------------------------------------------------------
+
+@final
+class StepResult:
+    """What `Model.run` returns for one record."""
+
+    @property
+    def raw_score(self) -> float:
+        """Fraction of active columns that were not predicted (a float32 value)."""
+    @property
+    def bucket(self) -> Optional[int]:
+        """RDSE bucket of the value; None for a missing value."""
+    @property
+    def best_prediction(self) -> Optional[float]:
+        """Best prediction for the first classifier step; None without a classifier."""
+    @property
+    def predictions(self) -> list[tuple[float, float]]:
+        """Up to 8 (value, probability) pairs, most likely first."""
+
+@final
+class DetectorScores:
+    """What `Detector.handle` returns for one record."""
+
+    @property
+    def raw_score(self) -> float: ...
+    @property
+    def anomaly_likelihood(self) -> float: ...
+    @property
+    def anomaly_score(self) -> float:
+        """NAB's final score: the log-scaled likelihood, 1.0 on a spatial anomaly."""
+    @property
+    def spatial_anomaly(self) -> bool: ...
+    @property
+    def best_prediction(self) -> Optional[float]: ...
+    @property
+    def bucket(self) -> Optional[int]: ...
+
+@final
+class StepTrace:
+    """The internals of one record, for parity debugging."""
+
+    @property
+    def encoding(self) -> list[int]: ...
+    @property
+    def active_columns(self) -> list[int]: ...
+    @property
+    def predicted_columns(self) -> list[int]: ...
+    @property
+    def active_cells(self) -> list[int]: ...
+    @property
+    def segments(self) -> int: ...
+    @property
+    def synapses(self) -> int: ...
+
+# ---- engine objects ------------------------------------------------------------------------------
+
+@final
+class Model:
+    """An HTM model: encoders, spatial pooler, sequence memory, optional classifier."""
+
+    def __new__(cls, config: ModelConfig, settings: str = ...) -> Model: ...
+    settings: str  # opaque text of the Python face, saved with the state
+    def run(self, timestamp_s: int, value: float, learn: bool = True) -> StepResult:
+        """One record; `timestamp_s` is naive wall-clock seconds, a NaN value is "missing"."""
+    @property
+    def record_num(self) -> int: ...
+    @property
+    def poisoned(self) -> Optional[str]:
+        """The message of the panic that poisoned this model, or None."""
+    def save(self) -> bytes: ...
+    @staticmethod
+    def load(blob: bytes) -> Model:
+        """Raises CorruptState for a blob that is not a model state."""
+
+@final
+class Detector:
+    """NAB's `numenta` detector: model + likelihood + spatial-anomaly rule."""
+
+    def __new__(cls, config: ModelConfig, likelihood: LikelihoodParams, settings: str = ...) -> Detector: ...
+    settings: str  # opaque text of the Python face, saved with the state
+    def handle(self, timestamp_s: int, value: float) -> DetectorScores:
+        """One record; InvalidParams (and no change) for a non-finite value."""
+    def handle_traced(self, timestamp_s: int, value: float) -> tuple[DetectorScores, StepTrace]: ...
+    def handle_many(self, timestamps_s: Sequence[int], values: Sequence[float]) -> list[DetectorScores]:
+        """Many records in one call; stops at the first bad one (InvalidParams naming its index),
+        keeping the records before it."""
+    @property
+    def records_seen(self) -> int: ...
+    @property
+    def poisoned(self) -> Optional[str]:
+        """The message of the panic that poisoned this detector, or None."""
+    def copy(self) -> Detector: ...
+    def save(self) -> bytes: ...
+    @staticmethod
+    def load(blob: bytes) -> Detector:
+        """Raises CorruptState for a blob that is not a detector state."""
+
+@final
+class Likelihood:
+    """NuPIC's AnomalyLikelihood on its own."""
+
+    def __new__(cls, params: LikelihoodParams) -> Likelihood: ...
+    def anomaly_probability(self, value: float, raw_score: float, timestamp_s: int) -> float: ...
+    @staticmethod
+    def compute_log_likelihood(likelihood: float) -> float: ...
+    @property
+    def poisoned(self) -> Optional[str]: ...
+    def save(self) -> bytes: ...
+    @staticmethod
+    def load(blob: bytes) -> Likelihood: ...
+
+def _inject_panic_on_value(value: Optional[float]) -> None:
+    """TEST ONLY: every model step that sees exactly `value` panics half-way (None disarms)."""
