@@ -16,7 +16,7 @@ import sys
 from .results import MIGRATE_CHUNK
 from .schema import ANOMALY_SCORE, LEGACY_FIELD_TAG, RESULT_SUFFIX, SOURCE_FIELD_TAG
 
-__all__ = ["register", "connect"]
+__all__ = ["connect", "register"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -31,8 +31,10 @@ def _connection_parent() -> argparse.ArgumentParser:
     group.add_argument("--username", help="user (INFLUX_USERNAME, default root)")
     group.add_argument("--password", help="password (INFLUX_PASSWORD, default root)")
     group.add_argument("--ssl", action="store_true", default=None, help="use HTTPS (INFLUX_SSL=1)")
-    group.add_argument("--state-dir", help="model store, shared with `influxhtm udf` (INFLUXHTM_STATE_DIR, default "
-                                           "$XDG_STATE_HOME/influxhtm)")
+    group.add_argument(
+        "--state-dir",
+        help="model store, shared with `influxhtm udf` (INFLUXHTM_STATE_DIR, default $XDG_STATE_HOME/influxhtm)",
+    )
     return parent
 
 
@@ -71,12 +73,17 @@ def connect(args):
             raise ValueError(f"invalid INFLUX_SSL {text!r}: use 1/0, true/false, yes/no")
         ssl = text in _TRUE
     return InfluxHtmClient(
-        host=args.host or env.get("INFLUX_HOST") or "localhost", port=port,
+        host=args.host or env.get("INFLUX_HOST") or "localhost",
+        port=port,
         username=args.username or env.get("INFLUX_USERNAME") or "root",
         password=args.password if args.password is not None else env.get("INFLUX_PASSWORD", "root"),
-        database=args.database or env.get("INFLUX_DATABASE") or "htm", ssl=ssl, verify_ssl=ssl,
-        tag_key=getattr(args, "tag_key", None) or "component", field=getattr(args, "field", None) or "value",
-        model_dir=args.state_dir)
+        database=args.database or env.get("INFLUX_DATABASE") or "htm",
+        ssl=ssl,
+        verify_ssl=ssl,
+        tag_key=getattr(args, "tag_key", None) or "component",
+        field=getattr(args, "field", None) or "value",
+        model_dir=args.state_dir,
+    )
 
 
 def _sensor(client, args):
@@ -85,24 +92,34 @@ def _sensor(client, args):
 
 def _guarded(func):
     """Turn InfluxDB client errors into a clear message and exit status 2."""
+
     def run(args) -> int:
         from influxdb.exceptions import InfluxDBClientError, InfluxDBServerError
+
         try:
             return func(args)
         except (InfluxDBClientError, InfluxDBServerError) as exc:
             print(f"influxhtm {args.command}: InfluxDB error: {exc}", file=sys.stderr)
             return 2
+
     return run
 
 
 # -- sensors --------------------------------------------------------------------------------------
 
+
 def _cmd_sensors_list(args) -> int:
     client = connect(args)
     sensors = client.list_sensors(args.measurement)
     if args.json:
-        json.dump([{"measurement": s.measurement, "tag_key": s.tag_key, "component": s.component,
-                    "field": s.field} for s in sensors], sys.stdout, indent=2)
+        json.dump(
+            [
+                {"measurement": s.measurement, "tag_key": s.tag_key, "component": s.component, "field": s.field}
+                for s in sensors
+            ],
+            sys.stdout,
+            indent=2,
+        )
         print()
     else:
         for s in sensors:
@@ -124,21 +141,29 @@ def _cmd_sensors_data(args) -> int:
         fill = float(args.fill)
     except ValueError:
         fill = args.fill
-    rows = _sensor(client, args).get_data(since=args.since, until=args.until, limit=args.limit,
-                                          aggregation=_aggregation(args), fill=fill)
+    rows = _sensor(client, args).get_data(
+        since=args.since, until=args.until, limit=args.limit, aggregation=_aggregation(args), fill=fill
+    )
     writer = csv.writer(sys.stdout)
     writer.writerow(["time", "value"])
     for row in rows:
-        writer.writerow([row["time"].isoformat().replace("+00:00", "Z"),
-                         "" if row["value"] is None else repr(row["value"])])
+        writer.writerow(
+            [row["time"].isoformat().replace("+00:00", "Z"), "" if row["value"] is None else repr(row["value"])]
+        )
     return 0
 
 
 # -- backfill / plot ------------------------------------------------------------------------------
 
+
 def _model_options(args) -> dict:
-    options = {"min_value": args.min_value, "max_value": args.max_value, "tm": args.tm,
-               "prediction_steps": args.prediction_steps, "probation": args.probation}
+    options = {
+        "min_value": args.min_value,
+        "max_value": args.max_value,
+        "tm": args.tm,
+        "prediction_steps": args.prediction_steps,
+        "probation": args.probation,
+    }
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -146,11 +171,13 @@ def _cmd_backfill(args) -> int:
     client = connect(args)
     sensor = _sensor(client, args)
     model = sensor.get_model(**_model_options(args))
-    count = model.backfill(since=args.since, until=args.until, chunk_size=args.chunk_size,
-                           progress=not args.quiet)
+    count = model.backfill(since=args.since, until=args.until, chunk_size=args.chunk_size, progress=not args.quiet)
     last = model.last_time
-    print(f"backfill {sensor!r}: {count} records scored; model {model.model_id} has seen "
-          f"{model.records_seen} up to {last.isoformat() if last else '-'}", file=sys.stderr)
+    print(
+        f"backfill {sensor!r}: {count} records scored; model {model.model_id} has seen "
+        f"{model.records_seen} up to {last.isoformat() if last else '-'}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -160,13 +187,18 @@ def _cmd_plot(args) -> int:
     client = connect(args)
     sensor = _sensor(client, args)
     results = sensor.get_model().get_results(since=args.since, until=args.until)
-    flagged = plot_results(results, args.output, threshold=args.threshold,
-                           title=f"{sensor.measurement} {sensor.tag_key}={sensor.component} ({sensor.field})")
+    flagged = plot_results(
+        results,
+        args.output,
+        threshold=args.threshold,
+        title=f"{sensor.measurement} {sensor.tag_key}={sensor.component} ({sensor.field})",
+    )
     print(f"wrote {args.output}: {len(results)} points, {flagged} over {args.threshold}", file=sys.stderr)
     return 0
 
 
 # -- retention ------------------------------------------------------------------------------------
+
 
 def _retention_sensor(client, args):
     if args.measurement is None:
@@ -190,8 +222,9 @@ def _cmd_retention_setup(args) -> int:
 
     periods = parse_periods(args.periods)
     client = connect(args)
-    changes = setup_retention(client, periods, sensor=_retention_sensor(client, args), source_rp=args.source_rp,
-                              dry_run=args.dry_run)
+    changes = setup_retention(
+        client, periods, sensor=_retention_sensor(client, args), source_rp=args.source_rp, dry_run=args.dry_run
+    )
     _print_changes(changes, args.dry_run)
     return 0
 
@@ -212,20 +245,23 @@ def _cmd_retention_drop(args) -> int:
     from .retention import drop_retention
 
     client = connect(args)
-    changes = drop_retention(client, sensor=_retention_sensor(client, args), keep_policies=args.keep_policies,
-                             dry_run=args.dry_run)
+    changes = drop_retention(
+        client, sensor=_retention_sensor(client, args), keep_policies=args.keep_policies, dry_run=args.dry_run
+    )
     _print_changes(changes, args.dry_run)
     return 0
 
 
 # -- migration from the old tag ------------------------------------------------------------------
 
+
 def _cmd_migrate_results(args) -> int:
     from .results import migrate_results
 
     client = connect(args)
-    report = migrate_results(client, args.measurement, drop_old=args.drop_old, dry_run=args.dry_run,
-                             chunk_size=args.chunk_size)
+    report = migrate_results(
+        client, args.measurement, drop_old=args.drop_old, dry_run=args.dry_run, chunk_size=args.chunk_size
+    )
     verb = "to copy" if args.dry_run else "copied"
     for item in report.copied:
         print(f"{item.retention_policy}.{item.measurement}	{item.points} points {verb}")
@@ -240,6 +276,7 @@ def _cmd_migrate_results(args) -> int:
 
 
 # -- registration ---------------------------------------------------------------------------------
+
 
 def register(subparsers) -> None:
     """Add ``sensors``, ``backfill``, ``plot``, ``retention`` and ``migrate-results`` to ``influxhtm``."""
@@ -256,17 +293,22 @@ def register(subparsers) -> None:
     p.add_argument("--field", default="value", help="value field (default value)")
     p.add_argument("--json", action="store_true", help="JSON instead of tab-separated lines")
     p.set_defaults(func=_guarded(_cmd_sensors_list))
-    p = sensors_sub.add_parser("data", parents=[conn, _sensor_parent(True), when],
-                               help="print a sensor's data as CSV (time,value)")
+    p = sensors_sub.add_parser(
+        "data", parents=[conn, _sensor_parent(True), when], help="print a sensor's data as CSV (time,value)"
+    )
     p.add_argument("--limit", type=int, help="first N points from --since, or last N up to --until")
-    p.add_argument("--method", help="aggregate: mean, median, min, max, sum, count, first, last, spread, "
-                                    "stddev, percentile_N")
+    p.add_argument(
+        "--method", help="aggregate: mean, median, min, max, sum, count, first, last, spread, stddev, percentile_N"
+    )
     p.add_argument("--period", help="aggregation period, e.g. 10m")
     p.add_argument("--fill", default="none", help="empty periods: none (default), null, previous, linear or a number")
     p.set_defaults(func=_guarded(_cmd_sensors_data))
 
-    p = subparsers.add_parser("backfill", parents=[conn, _sensor_parent(True), when],
-                              help="run the sensor's HTM model over its stored history (resumable)")
+    p = subparsers.add_parser(
+        "backfill",
+        parents=[conn, _sensor_parent(True), when],
+        help="run the sensor's HTM model over its stored history (resumable)",
+    )
     p.add_argument("--min", type=float, dest="min_value", help="data minimum (default: stored data's)")
     p.add_argument("--max", type=float, dest="max_value", help="data maximum (default: stored data's)")
     p.add_argument("--tm", choices=TM_CHOICES, help=f"temporal memory (default {DEFAULT_TM})")
@@ -276,40 +318,53 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_guarded(_cmd_backfill))
 
-    p = subparsers.add_parser("plot", parents=[conn, _sensor_parent(True), when],
-                              help="PNG of value, prediction and anomaly score of a sensor's results")
+    p = subparsers.add_parser(
+        "plot",
+        parents=[conn, _sensor_parent(True), when],
+        help="PNG of value, prediction and anomaly score of a sensor's results",
+    )
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
     p.add_argument("--threshold", type=float, default=0.5, help=f"mark points with {ANOMALY_SCORE} over it")
     p.set_defaults(func=_guarded(_cmd_plot))
 
     retention = subparsers.add_parser("retention", help="retention policies + continuous queries for results")
     retention_sub = retention.add_subparsers(dest="retention_command", required=True)
-    p = retention_sub.add_parser("setup", parents=[conn, _sensor_parent(False)],
-                                 help="create RPs htm_<p> and CQs cq_htm_<p> (idempotent)")
-    p.add_argument("--periods", default="10m:30d,1h:365d,1d:INF",
-                   help="EVERY:KEEP,... (default 10m:30d,1h:365d,1d:INF)")
+    p = retention_sub.add_parser(
+        "setup", parents=[conn, _sensor_parent(False)], help="create RPs htm_<p> and CQs cq_htm_<p> (idempotent)"
+    )
+    p.add_argument(
+        "--periods", default="10m:30d,1h:365d,1d:INF", help="EVERY:KEEP,... (default 10m:30d,1h:365d,1d:INF)"
+    )
     p.add_argument("--source-rp", help="RP the results are written to (default: the database's default)")
     p.add_argument("--dry-run", action="store_true", help="print the InfluxQL, change nothing")
     p.set_defaults(func=_guarded(_cmd_retention_setup))
-    p = retention_sub.add_parser("show", parents=[conn, _sensor_parent(False)],
-                                 help="show the htm_* RPs and cq_htm_* CQs")
+    p = retention_sub.add_parser(
+        "show", parents=[conn, _sensor_parent(False)], help="show the htm_* RPs and cq_htm_* CQs"
+    )
     p.set_defaults(func=_guarded(_cmd_retention_show))
-    p = retention_sub.add_parser("drop", parents=[conn, _sensor_parent(False)],
-                                 help="drop the CQs and (for a database) the RPs with their data")
+    p = retention_sub.add_parser(
+        "drop", parents=[conn, _sensor_parent(False)], help="drop the CQs and (for a database) the RPs with their data"
+    )
     p.add_argument("--keep-policies", action="store_true", help="drop only the continuous queries")
     p.add_argument("--dry-run", action="store_true", help="print the InfluxQL, change nothing")
     p.set_defaults(func=_guarded(_cmd_retention_drop))
 
     p = subparsers.add_parser(
-        "migrate-results", parents=[conn],
+        "migrate-results",
+        parents=[conn],
         help=f"rewrite results stored under the old tag {LEGACY_FIELD_TAG!r} under {SOURCE_FIELD_TAG!r}",
         description=f"Copy every result point tagged {LEGACY_FIELD_TAG}=<field> (and no {SOURCE_FIELD_TAG}) to "
-                    f"the same point tagged {SOURCE_FIELD_TAG}=<field>, in every retention policy of the "
-                    "database; with --drop-old then drop the old series. Idempotent.")
-    p.add_argument("--measurement", action="append",
-                   help=f"only this result measurement (repeatable; default every *{RESULT_SUFFIX} one)")
+        f"the same point tagged {SOURCE_FIELD_TAG}=<field>, in every retention policy of the "
+        "database; with --drop-old then drop the old series. Idempotent.",
+    )
+    p.add_argument(
+        "--measurement",
+        action="append",
+        help=f"only this result measurement (repeatable; default every *{RESULT_SUFFIX} one)",
+    )
     p.add_argument("--drop-old", action="store_true", help="after copying, DROP SERIES of the old-tag series")
     p.add_argument("--dry-run", action="store_true", help="count the points and print the statements, change nothing")
-    p.add_argument("--chunk-size", type=int, default=MIGRATE_CHUNK,
-                   help=f"points per read/write (default {MIGRATE_CHUNK})")
+    p.add_argument(
+        "--chunk-size", type=int, default=MIGRATE_CHUNK, help=f"points per read/write (default {MIGRATE_CHUNK})"
+    )
     p.set_defaults(func=_guarded(_cmd_migrate_results))

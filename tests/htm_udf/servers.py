@@ -7,21 +7,14 @@ import time
 
 from tests.udf_protocol.client import UdfClient
 
+# Children run in the repository root, where `python -m` finds the test modules (tests.*).
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def subprocess_env() -> dict:
-    """This environment with the repository on PYTHONPATH."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
-    return env
 
 
 def start_socket_server(sock_path: str, state_dir: str, *extra: str) -> subprocess.Popen:
     """Start `python -m influxhtm.udf --socket` and wait until its socket exists."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "influxhtm.udf", "--socket", sock_path, "--state-dir", state_dir, *extra],
-        env=subprocess_env(),
         cwd=REPO,
     )
     deadline = time.monotonic() + 20
@@ -37,6 +30,4 @@ def start_socket_server(sock_path: str, state_dir: str, *extra: str) -> subproce
 
 def spawn_process_udf(state_dir: str, *extra: str) -> UdfClient:
     """Start `python -m influxhtm.udf` as a process UDF (stdin/stdout); the client's .process is the child."""
-    return UdfClient.spawn(
-        [sys.executable, "-u", "-m", "influxhtm.udf", "--state-dir", state_dir, *extra], env=subprocess_env(), cwd=REPO
-    )
+    return UdfClient.spawn([sys.executable, "-u", "-m", "influxhtm.udf", "--state-dir", state_dir, *extra], cwd=REPO)

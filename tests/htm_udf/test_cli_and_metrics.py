@@ -10,7 +10,7 @@ import time
 import urllib.request
 
 from influxhtm.store.cli import main as cli_main
-from tests.htm_udf.servers import REPO, subprocess_env
+from tests.htm_udf.servers import REPO
 from tests.udf_protocol.client import (
     UdfClient,
     info_request,
@@ -64,7 +64,7 @@ def test_executable_serves_info_in_process_mode(tmp_path):
     prog = os.path.join(REPO, "udf", "influxhtm-udf")
     assert os.access(prog, os.X_OK)
     # run with this interpreter (the shebang picks the python3 on PATH, which may lack the dependencies)
-    c = UdfClient.spawn([sys.executable, prog, "--state-dir", str(tmp_path / "state")], env=subprocess_env())
+    c = UdfClient.spawn([sys.executable, prog, "--state-dir", str(tmp_path / "state")], cwd=REPO)
     assert "field" in c.ask(info_request()).options
     c.close_write()
     c.read_until_eof(timeout=30)
@@ -117,7 +117,7 @@ def test_starting_the_udf_imports_no_optional_dependency():
         "if m in sys.modules))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
     ).stdout
     assert json.loads(out.replace("'", '"')) == []
 
@@ -125,7 +125,7 @@ def test_starting_the_udf_imports_no_optional_dependency():
 def test_second_server_refuses_a_live_socket(server):
     proc = subprocess.run(
         [sys.executable, "-m", "influxhtm.udf", "--socket", server.sock, "--state-dir", server.state],
-        env=subprocess_env(),
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,

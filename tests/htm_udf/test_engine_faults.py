@@ -15,7 +15,7 @@ import pytest
 
 from influxhtm import _engine
 from influxhtm.kapacitor_udf import udf_pb2
-from tests.htm_udf.servers import REPO, subprocess_env
+from tests.htm_udf.servers import REPO
 from tests.udf_protocol.client import (
     UdfClient,
     encode_request,
@@ -62,7 +62,6 @@ def faulty_server(tmp_path):
                 "--state-dir",
                 str(tmp_path / "state"),
             ],
-            env=subprocess_env(),
             cwd=REPO,
             stderr=log_file,
         )

@@ -1,5 +1,6 @@
 """A whole UDF session over a real unix socket and a real process pipe: Info, Init, points, keepalive,
 snapshot, restore, batch edge, warm-up."""
+
 import json
 import math
 import os
@@ -7,9 +8,18 @@ import stat
 
 import pytest
 
-from tests.udf_protocol.client import (encode_request, info_request, init_request, keepalive_request, make_point,
-                                      option, request, restore_request, snapshot_request)
 from influxhtm.kapacitor_udf import udf_pb2
+from tests.udf_protocol.client import (
+    encode_request,
+    info_request,
+    init_request,
+    keepalive_request,
+    make_point,
+    option,
+    request,
+    restore_request,
+    snapshot_request,
+)
 
 SEC = 10**9
 SCORE_FIELDS = {"value", "raw_score", "anomaly_likelihood", "anomaly_score", "prediction"}
@@ -65,8 +75,12 @@ def test_stream_points_are_scored_and_keep_their_series_identity(server):
 
 def test_int_fields_byname_measurement_keepfields_and_field_names(server):
     c = server.connect()
-    opts = RANGE + [option("measurement", "cpu_scores"), option("keepFields", True),
-                    option("predictionSteps", 0), option("scoreField", "score")]
+    opts = RANGE + [
+        option("measurement", "cpu_scores"),
+        option("keepFields", True),
+        option("predictionSteps", 0),
+        option("scoreField", "score"),
+    ]
     assert c.ask(init_request(*opts)).success
     p = make_point(5 * SEC, 42, field="usage", name="cpu", group="cpu\nhost=a", tags={"host": "a"}, dims=["host"])
     p.byName = True
@@ -110,6 +124,7 @@ def test_a_backlog_is_answered_exactly_like_points_sent_one_by_one(socket_server
     """Points that queue up behind a busy worker are learned in runs (one engine call per group and run);
     the answers, their order and every score equal those of the same points sent one at a time, through
     a warm-up, interleaved groups, a string value and a point going back in time."""
+
     def on(host, t, value):
         return make_point(t, value, field="usage", group=f"host={host}", tags={"host": host}, dims=["host"])
 
@@ -162,10 +177,17 @@ def test_snapshot_manifest_and_restore_round_trip(server):
     assert c2.sync() == []
 
 
-@pytest.mark.parametrize("snapshot", [b"", b"\x00\xffgarbage", b'{"format": "other"}',
-                                      b'{"format": "influxhtm-udf-snapshot", "version": 99}',
-                                      b'{"format": "influxhtm-udf-snapshot", "version": 1, "task": "task1", '
-                                      b'"node": "htm2", "models": [{"id": "nope", "group": "g"}]}'])
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        b"",
+        b"\x00\xffgarbage",
+        b'{"format": "other"}',
+        b'{"format": "influxhtm-udf-snapshot", "version": 99}',
+        b'{"format": "influxhtm-udf-snapshot", "version": 1, "task": "task1", '
+        b'"node": "htm2", "models": [{"id": "nope", "group": "g"}]}',
+    ],
+)
 def test_unusable_snapshot_means_fresh_start_not_failure(server, snapshot):
     c = server.connect()
     assert c.ask(init_request(*RANGE)).success
@@ -201,15 +223,23 @@ def test_batch_edge(socket_server):
         tags = {"host": host}
         c2.send(request(udf_pb2.BeginBatch(name="cpu", group=f"host={host}", tags=tags, size=3)))
         for i in range(3):
-            p = make_point((1000 + b * 10 + i) * SEC, 10.0 * i, field="usage", name="", group=f"host={host}",
-                           tags=tags, database="", rp="")
+            p = make_point(
+                (1000 + b * 10 + i) * SEC,
+                10.0 * i,
+                field="usage",
+                name="",
+                group=f"host={host}",
+                tags=tags,
+                database="",
+                rp="",
+            )
             c2.send(request(p))
         c2.send(request(udf_pb2.EndBatch(name="cpu", group=f"host={host}", tmax=(1000 + b * 10 + 2) * SEC, tags=tags)))
     got = c2.sync()
     kinds = [r.WhichOneof("message") for r in got]
     assert kinds == (["begin"] + ["point"] * 3 + ["end"]) * 3
     for k in range(3):
-        begin, pts, end = got[5 * k].begin, [r.point for r in got[5 * k + 1: 5 * k + 4]], got[5 * k + 4].end
+        begin, pts, end = got[5 * k].begin, [r.point for r in got[5 * k + 1 : 5 * k + 4]], got[5 * k + 4].end
         host = ["a", "b", "a"][k]
         assert begin.name == "cpu_htm" and begin.size == 3
         assert end.name == "cpu_htm" and dict(end.tags) == {"host": host}
