@@ -176,15 +176,7 @@ def _show(args) -> int:
             directory, report = store.model_dir(args.model_id), {"id": args.model_id, "status": "ok"}
         else:
             entry = store.quarantined_entry(args.model_id)
-            directory = entry.path
-            report = {
-                "id": entry.name,
-                "status": "quarantined",
-                "model_id": entry.model_id,
-                "reason": entry.reason,
-                "cause": entry.cause,
-                "quarantined_at": entry.time,
-            }
+            directory, report = entry.path, _quarantine_row(entry)
     except (ModelNotFoundError, ValueError):
         print(
             f"influxhtm models show: no model or quarantined entry {args.model_id!r} in {store.root}", file=sys.stderr

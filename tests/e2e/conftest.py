@@ -22,10 +22,17 @@ def kapacitord_path(request):
     """The kapacitord binary; built by scripts/build-kapacitor when it is not there yet (slow once).
     Its version is printed in the test report, so a run says which Kapacitor it drove."""
     path = find_kapacitord(build=True)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"end-to-end tests drive kapacitord {kapacitord_version(path)} ({path})")
+    request.config.stash[DRIVEN_KAPACITORD] = f"{kapacitord_version(path)} ({path})"
     return path
+
+
+DRIVEN_KAPACITORD = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Say which kapacitord the end-to-end tests drove (test output is captured, the summary is not)."""
+    if DRIVEN_KAPACITORD in config.stash:
+        terminalreporter.write_line(f"end-to-end tests drove kapacitord {config.stash[DRIVEN_KAPACITORD]}")
 
 
 @pytest.fixture(scope="session")

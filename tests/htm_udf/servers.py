@@ -1,4 +1,5 @@
-"""Starting the HTM UDF agent (influxhtm.udf) as a socket server or a process UDF, for the tests."""
+"""Running the HTM UDF agent (influxhtm.udf) for the tests: a socket server, a process UDF, or an in-process
+handler whose output a CollectingEmitter keeps."""
 
 import os
 import subprocess
@@ -31,3 +32,13 @@ def start_socket_server(sock_path: str, state_dir: str, *extra: str) -> subproce
 def spawn_process_udf(state_dir: str, *extra: str) -> UdfClient:
     """Start `python -m influxhtm.udf` as a process UDF (stdin/stdout); the client's .process is the child."""
     return UdfClient.spawn([sys.executable, "-u", "-m", "influxhtm.udf", "--state-dir", state_dir, *extra], cwd=REPO)
+
+
+class CollectingEmitter:
+    """The emitter of an in-process HtmHandler: keeps every point it emits in .points."""
+
+    def __init__(self):
+        self.points = []
+
+    def emit_point(self, point):
+        self.points.append(point)

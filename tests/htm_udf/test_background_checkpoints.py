@@ -7,18 +7,11 @@ import threading
 from influxhtm.kapacitor_udf import udf_pb2
 from influxhtm.store import ModelStore
 from influxhtm.udf import HtmHandler, ModelRegistry
+from tests.htm_udf.servers import CollectingEmitter
 from tests.udf_protocol.client import make_point, option
 
 SEC = 10**9
 OPTIONS = [option("field", "usage"), option("min", 0.0), option("max", 100.0), option("checkpointEvery", 10)]
-
-
-class Collect:
-    def __init__(self):
-        self.points = []
-
-    def emit_point(self, p):
-        self.points.append(p)
 
 
 def series(n):
@@ -27,7 +20,7 @@ def series(n):
 
 def start(store):
     registry = ModelRegistry(store)
-    out = Collect()
+    out = CollectingEmitter()
     handler = HtmHandler(out, registry)
     request = udf_pb2.InitRequest(taskID="t", nodeID="n")
     request.options.extend(OPTIONS)

@@ -15,7 +15,7 @@ import pytest
 
 from influxhtm import _engine
 from influxhtm.kapacitor_udf import udf_pb2
-from tests.htm_udf.servers import REPO
+from tests.htm_udf.servers import REPO, CollectingEmitter
 from tests.udf_protocol.client import (
     UdfClient,
     encode_request,
@@ -133,15 +133,8 @@ def test_an_engine_error_is_counted_and_logged_in_process(tmp_path, caplog):
     from influxhtm.store import ModelStore
     from influxhtm.udf import HtmHandler, ModelRegistry
 
-    class Collect:
-        def __init__(self):
-            self.points = []
-
-        def emit_point(self, p):
-            self.points.append(p)
-
     registry = ModelRegistry(ModelStore(tmp_path))
-    out = Collect()
+    out = CollectingEmitter()
     handler = HtmHandler(out, registry)
     init = udf_pb2.InitRequest(taskID="t", nodeID="n")
     init.options.extend(RANGE)

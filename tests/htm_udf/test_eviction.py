@@ -5,22 +5,15 @@ import math
 from influxhtm.kapacitor_udf import udf_pb2
 from influxhtm.store import ModelStore
 from influxhtm.udf import HtmHandler, ModelRegistry
+from tests.htm_udf.servers import CollectingEmitter
 from tests.udf_protocol.client import make_point, option
 
 SEC = 10**9
 
 
-class Collect:
-    def __init__(self):
-        self.points = []
-
-    def emit_point(self, p):
-        self.points.append(p)
-
-
 def run(tmp_path, name, max_resident, options):
     registry = ModelRegistry(ModelStore(tmp_path / name), max_resident=max_resident)
-    out = Collect()
+    out = CollectingEmitter()
     handler = HtmHandler(out, registry)
     req = udf_pb2.InitRequest(taskID="t", nodeID="n")
     req.options.extend(options)

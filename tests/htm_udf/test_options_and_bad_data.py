@@ -6,7 +6,7 @@ import math
 import pytest
 
 from influxhtm.kapacitor_udf import udf_pb2
-from tests.htm_udf.servers import start_socket_server
+from tests.htm_udf.servers import CollectingEmitter, start_socket_server
 from tests.udf_protocol.client import Duration, UdfClient, init_request, make_point, option, request, snapshot_request
 
 SEC = 10**9
@@ -229,15 +229,8 @@ def test_bad_points_logged_once_per_group_and_reason(tmp_path):
     from influxhtm.store import ModelStore
     from influxhtm.udf import HtmHandler, ModelRegistry
 
-    class Collect:
-        def __init__(self):
-            self.points = []
-
-        def emit_point(self, p):
-            self.points.append(p)
-
     registry = ModelRegistry(ModelStore(tmp_path))
-    handler = HtmHandler(Collect(), registry)
+    handler = HtmHandler(CollectingEmitter(), registry)
     req = udf_pb2.InitRequest(taskID="t", nodeID="n")
     req.options.extend(RANGE)
     assert handler.init(req).success
