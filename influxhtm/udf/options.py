@@ -18,10 +18,9 @@ from dataclasses import fields as dc_fields
 from typing import Any
 
 from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM, PROBATION_LIMIT, TAILS, TM_CHOICES
+from influxhtm.kapacitor_udf.udf_pb2 import BOOL, DOUBLE, DURATION, INT, STRING, ValueType
 
-# Kapacitor's ValueType wire numbers (udf.proto)
-BOOL, INT, DOUBLE, STRING, DURATION = 0, 1, 2, 3, 4
-TYPE_NAMES = {BOOL: "BOOL", INT: "INT", DOUBLE: "DOUBLE", STRING: "STRING", DURATION: "DURATION"}
+TYPE_NAMES = {number: ValueType.Name(number) for number in (BOOL, INT, DOUBLE, STRING, DURATION)}
 _VALUE_ATTR = {
     BOOL: "boolValue",
     INT: "intValue",
