@@ -15,8 +15,11 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::error::Error;
 
 const MAGIC: &[u8; 4] = b"IHTM";
-/// Bumped whenever the container or the serialized layout of any engine struct changes.
-/// 1: uncompressed payload. 2: deflate-compressed payload, compact spatial pooler.
+/// Bumped whenever the container, the serialized layout of any engine struct, or the meaning of stored
+/// state changes (a stored value that today's code would read differently), so a loader can convert.
+/// 1: uncompressed payload. 2: deflate-compressed payload, compact spatial pooler. (Version 2 blobs of the
+/// first release hold classifier weights learned before NuPIC's in-place softmax was reproduced: they load
+/// and score exactly, only their predictions drift; see tests/fixtures/state/README.md.)
 pub const FORMAT_VERSION: u16 = 2;
 const CODEC_DEFLATE: u8 = 1;
 /// Deflate level: level 1 compresses engine state nearly as well as 6 at a fraction of the time.
