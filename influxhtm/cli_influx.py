@@ -2,7 +2,7 @@
 ``migrate-results``.
 
 Connection flags default to the environment: INFLUX_HOST, INFLUX_PORT, INFLUX_DATABASE, INFLUX_USERNAME,
-INFLUX_PASSWORD, INFLUX_SSL; the model store to INFLUXHTM_STATE_DIR.
+INFLUX_PASSWORD, INFLUX_SSL, INFLUX_RETRY_TIMEOUT; the model store to INFLUXHTM_STATE_DIR.
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ def _connection_parent() -> argparse.ArgumentParser:
     group.add_argument("--username", help="user (INFLUX_USERNAME, default root)")
     group.add_argument("--password", help="password (INFLUX_PASSWORD, default root)")
     group.add_argument("--ssl", action="store_true", default=None, help="use HTTPS (INFLUX_SSL=1)")
+    group.add_argument(
+        "--retry-timeout",
+        metavar="SECONDS",
+        help="keep retrying while InfluxDB is unreachable or answers 5xx for this long, then fail; "
+        "0: no retries (INFLUX_RETRY_TIMEOUT, default 300)",
+    )
     group.add_argument(
         "--state-dir",
         help="model store, shared with `influxhtm udf` (INFLUXHTM_STATE_DIR, default $XDG_STATE_HOME/influxhtm)",
@@ -72,6 +78,13 @@ def connect(args):
         if text not in _TRUE | _FALSE:
             raise ValueError(f"invalid INFLUX_SSL {text!r}: use 1/0, true/false, yes/no")
         ssl = text in _TRUE
+    retry_text = args.retry_timeout or env.get("INFLUX_RETRY_TIMEOUT") or None
+    try:
+        retry_timeout = None if retry_text is None else float(retry_text)
+    except ValueError:
+        raise ValueError(
+            f"invalid retry timeout {retry_text!r} (from --retry-timeout or INFLUX_RETRY_TIMEOUT)"
+        ) from None
     return InfluxHtmClient(
         host=args.host or env.get("INFLUX_HOST") or "localhost",
         port=port,
@@ -83,6 +96,7 @@ def connect(args):
         tag_key=getattr(args, "tag_key", None) or "component",
         field=getattr(args, "field", None) or "value",
         model_dir=args.state_dir,
+        retry_timeout=retry_timeout,
     )
 
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from influxdb import InfluxDBClient
 
 from .influxql import build_select, from_ns, quote_ident, to_ns
+from .retry import RetryPolicy
 from .schema import RAW_SCORE, RESULT_SUFFIX
 from .sensor import Sensor, time_range
 from .store import default_state_dir
+
+if TYPE_CHECKING:
+    from .store import ModelStore
 
 __all__ = ["InfluxHtmClient"]
 
 DEFAULT_DATABASE = "htm"
 WRITE_BATCH_SIZE = 5000
 READ_PAGE_SIZE = 10000
+REQUEST_TIMEOUT = 60.0  # seconds per HTTP request (InfluxDBClient's default is to wait forever)
 
 
 class InfluxHtmClient(InfluxDBClient):
@@ -30,7 +36,11 @@ class InfluxHtmClient(InfluxDBClient):
     - ``field``: the field that holds a sensor's value (default ``"value"``);
     - ``model_dir``: the model store directory (default: the state dir `influxhtm udf` uses,
       :func:`influxhtm.store.default_state_dir`; the store is shared);
-    - ``result_suffix``: suffix of result measurements (default ``"_htm"``).
+    - ``result_suffix``: suffix of result measurements (default ``"_htm"``);
+    - ``retry_timeout``: seconds to keep retrying a request while InfluxDB is unreachable or answers
+      5xx (default 300; 0: no retries), or ``retry``: a whole :class:`influxhtm.retry.RetryPolicy`
+      (backoff 0.5 s doubling to 30 s by default). Every request of the client goes through it; 4xx
+      answers are never retried. ``timeout`` (seconds per request) defaults to 60.
 
     Times are UTC: naive datetimes are taken as UTC, aware ones are converted; returned datetimes are
     timezone-aware UTC.
@@ -49,17 +59,24 @@ class InfluxHtmClient(InfluxDBClient):
         field="value",
         model_dir=None,
         result_suffix=RESULT_SUFFIX,
+        retry: RetryPolicy | None = None,
+        retry_timeout: float | None = None,
         **kwargs,
     ):
         if not database:
             raise ValueError("InfluxHtmClient needs a database name")
+        if retry is not None and retry_timeout is not None:
+            raise ValueError("pass retry= or retry_timeout=, not both")
+        self.retry = retry if retry is not None else RetryPolicy(**_deadline(retry_timeout))
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+        kwargs["retries"] = 1  # one attempt per request(): self.retry does the retrying, with backoff
         super().__init__(host=host, port=port, username=username, password=password, database=database, **kwargs)
         self.tag_key = tag_key
         self.field = field
         self.model_dir = Path(model_dir) if model_dir is not None else Path(default_state_dir())
         self.result_suffix = result_suffix
         self.page_size = READ_PAGE_SIZE
-        self._model_store = None
+        self._model_store: ModelStore | None = None
         if create_database:
             self.create_database(database)
 
@@ -76,6 +93,23 @@ class InfluxHtmClient(InfluxDBClient):
 
             self._model_store = ModelStore(self.model_dir)
         return self._model_store
+
+    # -- every HTTP request: retried by self.retry -------------------------------------------------
+
+    def request(
+        self, url, method="GET", params=None, data=None, stream=False, expected_response_code=200, headers=None
+    ):
+        """``InfluxDBClient.request`` under :attr:`retry`: transient faults are retried with backoff until its
+        deadline, permanent ones raise at once (see :mod:`influxhtm.retry`). ``/ping`` is not retried."""
+
+        def attempt():
+            return super(InfluxHtmClient, self).request(
+                url, method, params, data, stream, expected_response_code, headers
+            )
+
+        if url == "ping":
+            return attempt()
+        return self.retry.call(attempt, _describe_request(url, params, data), f"InfluxDB at {self._baseurl}")
 
     # -- raw helpers used by Sensor / HtmSensorModel ------------------------------------------------
 
@@ -272,3 +306,30 @@ class InfluxHtmClient(InfluxDBClient):
     listSensors = list_sensors
     getSensor = get_sensor
     listModels = list_models
+
+
+def _deadline(retry_timeout) -> dict:
+    if retry_timeout is None:
+        return {}
+    try:
+        seconds = float(retry_timeout)
+    except (TypeError, ValueError):
+        raise ValueError(f"retry_timeout must be a number of seconds, got {retry_timeout!r}") from None
+    if not seconds >= 0:
+        raise ValueError(f"retry_timeout must be >= 0 seconds, got {retry_timeout!r}")
+    return {"deadline": seconds}
+
+
+def _describe_request(url: str, params, data) -> str:
+    """``write of 5000 points to database "htm"``, ``query SELECT ...``: the request, for messages."""
+    params = params or {}
+    db = f' to database "{params["db"]}"' if params.get("db") else ""
+    if url == "write":
+        if isinstance(data, str):
+            data = data.encode()
+        count = data.count(b"\n") + (not data.endswith(b"\n")) if isinstance(data, bytes) and data else None
+        return f"write of {count} points{db}" if count else f"write{db}"
+    if url == "query" and params.get("q"):
+        text = " ".join(str(params["q"]).split())
+        return "query " + (text if len(text) <= 120 else text[:117] + "...")
+    return f"{url} request"

@@ -81,6 +81,7 @@ class HtmSensorModel:
         self.result_measurement = result_measurement(sensor.measurement, self.client.result_suffix)
         self.result_tags = result_tags(sensor.tags, sensor.field)
         self._detector = None
+        self._unwritten: tuple[list, int] | None = None  # (result lines, last time) scored, not yet written
         self._likelihood: AnomalyLikelihood | None = None
         self._options = dict(options)
         store = self.client.model_store
@@ -166,6 +167,7 @@ class HtmSensorModel:
         under the old tag ``field`` too)."""
         self.client.model_store.delete(self.model_id)
         self._detector = None
+        self._unwritten = None
         if drop_results:
             for tags in result_series_filters(self.sensor.tags, self.sensor.field):
                 where = " AND ".join(f"{quote_ident(k)} = {quote_literal(v)}" for k, v in sorted(tags.items()))
@@ -341,16 +343,28 @@ class HtmSensorModel:
     # -- backfill ----------------------------------------------------------------------------------
 
     def backfill(self, since=None, until=None, *, chunk_size: int = BACKFILL_CHUNK, progress: bool = True) -> int:
-        """Run the detector over the sensor's stored history and write the results; returns records run.
+        """Run the detector over the sensor's stored history and write the results; returns how many records
+        it scored and wrote (counting a chunk an earlier call scored but could not write).
 
-        Resumable: the detector is checkpointed to the model store after every chunk with the time of
-        the last record it saw, and a later call continues after that time (records at or before it are
-        never fed twice). Records with a time equal to the previous one are skipped. Progress goes to
-        stderr (tqdm) unless ``progress=False``.
+        Resumable: each chunk is read, scored, its results written, and only then the detector
+        checkpointed to the model store with the time of the last record it saw; a later call continues
+        after that time (records at or before it are never fed twice). Records with a time equal to the
+        previous one are skipped. Progress goes to stderr (tqdm) unless ``progress=False``.
+
+        While InfluxDB is unreachable the client retries each read and write (``client.retry``) and the
+        scored chunk waits for its write. When the retry deadline passes, the error is raised with the
+        chunk still unwritten and the checkpoint at the chunk before; the next ``backfill()`` of this
+        object writes that chunk first (not scoring it again), a new object re-scores it from the
+        checkpoint. Results are points keyed by time, so a chunk written twice is stored once.
         """
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         since_ns, until_ns = time_range(since, until)
+        flushed = self._flush_unwritten() if self._unwritten is not None else 0
+        return flushed + self._backfill(since_ns, until_ns, chunk_size, progress)
+
+    def _backfill(self, since_ns, until_ns, chunk_size: int, progress: bool) -> int:
+        """Backfill from the checkpoint: the records after it (within since/until)."""
         if self._detector is None:  # resume (or quarantine an unloadable model) before reading its progress
             self._detector = self._restored_detector()
         last_ns = self._last_time_ns()
@@ -372,13 +386,35 @@ class HtmSensorModel:
         try:
             return self._run_backfill(source, start_ns, until_ns, last_ns, total, chunk_size, progress)
         except BaseException:
-            self._detector = None  # ahead of its checkpoint: the next call reloads it from the store
+            if self._unwritten is None:
+                self._detector = None  # ahead of its checkpoint: the next call reloads it from the store
             raise
+
+    def _flush_unwritten(self) -> int:
+        """Write the scored chunk a failed backfill left, then checkpoint the detector that scored it."""
+        assert self._unwritten is not None and self._detector is not None
+        lines, last_ns = self._unwritten
+        self._write_and_checkpoint(lines, last_ns)
+        return len(lines)
+
+    def _write_and_checkpoint(self, lines: list, last_ns) -> None:
+        """Write a scored chunk (the client retries), then checkpoint: the store never gets ahead of
+        InfluxDB. If the write fails for good, the chunk is kept for the next backfill()."""
+        store, detector = self.client.model_store, self._detector
+        assert detector is not None
+        self._unwritten = (lines, last_ns)
+        self.client.write_lines(lines, retention_policy=self.sensor.retention_policy)
+        self._unwritten = None
+        store.save_checkpoint(
+            self.model_id,
+            detector.save(),
+            store.metadata(self.model_id).replace(last_time_ns=last_ns, records_seen=detector.records_seen),
+        )
 
     def _run_backfill(self, source, start_ns, until_ns, last_ns, total, chunk_size, progress) -> int:
         from tqdm import tqdm
 
-        s, store, detector = self.sensor, self.client.model_store, self.detector
+        s, detector = self.sensor, self.detector
         done = 0
         with tqdm(
             total=total, unit="rec", file=sys.stderr, disable=not progress, desc=f"backfill {s.measurement}"
@@ -407,12 +443,7 @@ class HtmSensorModel:
                     )
                     lines.append(line(self.result_measurement, self.result_tags, fields, t_ns))
                     last_ns = t_ns
-                self.client.write_lines(lines, retention_policy=s.retention_policy)
-                store.save_checkpoint(
-                    self.model_id,
-                    detector.save(),
-                    store.metadata(self.model_id).replace(last_time_ns=last_ns, records_seen=detector.records_seen),
-                )
+                self._write_and_checkpoint(lines, last_ns)
                 done += len(lines)
                 bar.update(len(rows))
                 start_ns = rows[-1]["time"] + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -34,7 +35,8 @@ class InfluxServer:
     HTTP listens on a free 127.0.0.1 port, the RPC (backup) bind on another; usage reporting and the
     ``_internal`` monitor store are off; subscriptions (how InfluxDB feeds Kapacitor) are on.
     ``cq_run_interval`` sets how often continuous queries are checked (short by default so tests can
-    watch a CQ run). Stopping sends SIGTERM, then SIGKILL.
+    watch a CQ run). Stopping sends SIGTERM, then SIGKILL. After a stop, :meth:`start` (or
+    :meth:`restart`) runs influxd again on the same ports and data, as a server restart would.
     """
 
     host = "127.0.0.1"
@@ -128,12 +130,13 @@ bind-address = {_toml_str(f"{self.host}:{self.rpc_port}")}
         except (urllib.error.URLError, OSError):
             return False
 
-    def _launch(self) -> bool:
+    def _launch(self, new_ports: bool = True) -> bool:
         """Start influxd once; True when /ping answers, False when it died (e.g. port taken)."""
-        self.port = free_port(self.host)
-        self.rpc_port = free_port(self.host)
-        while self.rpc_port == self.port:
+        if new_ports:
+            self.port = free_port(self.host)
             self.rpc_port = free_port(self.host)
+            while self.rpc_port == self.port:
+                self.rpc_port = free_port(self.host)
         self._write_config()
         assert self._proc is not None, "start() makes the process before launching it"
         try:
@@ -145,9 +148,14 @@ bind-address = {_toml_str(f"{self.host}:{self.rpc_port}")}
             ) from None
 
     def start(self) -> InfluxServer:
-        """Start the server and wait until ``/ping`` answers. Returns ``self``."""
+        """Start the server and wait until ``/ping`` answers. Returns ``self``.
+
+        The first start chooses free ports; a start after :meth:`stop` keeps them (and the data), so
+        clients of the first run reach the restarted server.
+        """
         if self.running:
             return self
+        restart = self.port is not None
         if not self.influxd:
             raise InfluxServerError("influxd not found on PATH (run scripts/install-influxdb)")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -161,10 +169,18 @@ bind-address = {_toml_str(f"{self.host}:{self.rpc_port}")}
             cwd=self.root,
             stop_timeout=STOP_TIMEOUT,
         )
-        for _ in range(3):  # a free port can be taken between choosing and binding it
-            if self._launch():
+        for attempt in range(3):  # a free port can be taken between choosing and binding it
+            if self._launch(new_ports=not restart):
                 return self
+            if restart:  # the old ports may still be held for a moment
+                time.sleep(0.5 * (attempt + 1))
         raise InfluxServerError(f"influxd failed to start; log tail:\n{self._proc.log_tail()}")
+
+    def restart(self, down: float = 0.0) -> InfluxServer:
+        """Stop the server, wait ``down`` seconds, start it again on the same ports and data."""
+        self.stop()
+        time.sleep(down)
+        return self.start()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the server: SIGTERM, then SIGKILL after ``timeout`` seconds. Idempotent."""
