@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 from .archive import export_model, import_model
@@ -110,8 +111,48 @@ def _quarantine_row(entry: QuarantinedModel) -> dict:
     return row
 
 
+def _degraded(root: str) -> dict[str, dict]:
+    """Degraded models of the live UDF servers on this state dir, from their status files
+    (udf-status-<pid>.json, best effort: a server that cannot write even that is not shown)."""
+    found: dict[str, dict] = {}
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return found
+    for name in sorted(names):
+        match = re.fullmatch(r"udf-status-(\d+)\.json", name)
+        if not match or not _alive(int(match.group(1))):
+            continue  # a server that died keeps no state in memory: its models load from the store
+        try:
+            with open(os.path.join(root, name), "rb") as f:
+                status = json.loads(f.read())
+            for model_id, info in dict(status.get("degraded") or {}).items():
+                found[str(model_id)] = {**dict(info), "pid": int(match.group(1))}
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _rows(store: ModelStore) -> list[dict]:
-    return [_row(store, m) for m in store.model_ids()] + [_quarantine_row(q) for q in store.quarantined()]
+    degraded = _degraded(store.root)
+    rows = [_row(store, m) for m in store.model_ids()]
+    for model_id in sorted(set(degraded) - {r["id"] for r in rows}):
+        rows.append({"id": model_id, "status": "ok", "origin": "udf"})  # its directory is gone (or unreadable)
+    for r in rows:
+        if r["id"] in degraded and r["status"] == "ok":
+            r["status"] = "degraded"
+            r["storage_fault"] = degraded[r["id"]]
+    return rows + [_quarantine_row(q) for q in store.quarantined()]
 
 
 def _source(row: dict) -> tuple[str, str]:
@@ -143,6 +184,12 @@ def _list(args) -> int:
             line += f"  ({r['error']})"
         elif r["status"] == "quarantined":
             line += f"  ({r['reason']})"
+        elif r["status"] == "degraded":
+            fault = r["storage_fault"]
+            line += (
+                f"  (storage fault {fault.get('cause')} since {fault.get('since')}, server pid {fault.get('pid')}:"
+                f" scored but not journaled; {fault.get('unjournaled', '?')} input(s) at the last status write)"
+            )
         print(line)
     return 0
 

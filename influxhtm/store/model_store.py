@@ -26,8 +26,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime
+import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import resource
@@ -35,6 +37,7 @@ import shutil
 import struct
 import threading
 import zlib
+from collections.abc import Sequence
 from typing import BinaryIO, NamedTuple
 
 from influxhtm.fileio import fsync_dir, write_atomically
@@ -49,12 +52,15 @@ __all__ = [
     "ModelNotFoundError",
     "ModelStore",
     "QuarantinedModel",
+    "ShortWriteError",
     "StoreError",
     "StoredModel",
     "UnsupportedFormatError",
     "default_state_dir",
     "model_id_for",
 ]
+
+log = logging.getLogger("influxhtm.store")
 
 CHECKPOINT_MAGIC = b"IHTMCKPT"
 #: container version written; every version in _CHECKPOINT_READERS is read
@@ -103,6 +109,10 @@ class CorruptCheckpointError(StoreError):
 
 class UnsupportedFormatError(CorruptCheckpointError):
     """A checkpoint or journal of a format version this code does not read (written by a newer release)."""
+
+
+class ShortWriteError(OSError):
+    """A write that the OS accepted only in part (a full disk can do that); errno is None."""
 
 
 class JournalEntry(NamedTuple):
@@ -257,6 +267,8 @@ class _JournalChain(NamedTuple):
     last_generation: int | None  # None: no usable journal follows the checkpoint
     last_valid_length: int
     unused: list[str]  # journal files outside the chain (older than the checkpoint, or after a break)
+    torn: str | None = None  # the journal whose tail (or header) was cut or damaged, if any
+    torn_bytes: int = 0  # how many bytes of it were not used
 
 
 def _journal_files(directory: str) -> dict[int, str]:
@@ -277,18 +289,28 @@ def journal_chain(directory: str, checkpoint_generation: int) -> _JournalChain:
     files = _journal_files(directory)
     entries: list[JournalEntry] = []
     last, last_length = None, 0
+    torn, torn_bytes = None, 0
     generation = checkpoint_generation
     while generation in files:
         found, records, length, intact = read_journal(files[generation])
         if found != generation:
+            torn, torn_bytes = files[generation], _size(files[generation])
             break
         entries.extend(records)
         last, last_length = generation, length
         if not intact:
+            torn, torn_bytes = files[generation], _size(files[generation]) - length
             break
         generation += 1
     unused = [path for g, path in files.items() if last is None or not checkpoint_generation <= g <= last]
-    return _JournalChain(entries, last, last_length, unused)
+    return _JournalChain(entries, last, last_length, unused, torn, torn_bytes)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _dump_json(value: dict) -> bytes:
@@ -443,6 +465,38 @@ class ModelStore:
                     os.unlink(os.path.join(d, name))
             return True
 
+    def save_state(
+        self, model_id: str, blob: bytes | None, metadata: ModelMetadata | dict, journal: Sequence[JournalEntry] = ()
+    ) -> int:
+        """Write a model's whole state afresh, as after a storage fault: its directory is made again if it
+        is gone, then checkpoint `blob` with a generation newer than any on disk or in use (the journals
+        before it are deleted; the next append starts a fresh journal), or, for a model without a
+        checkpoint yet (`blob` None: a warm-up), journal 0 holding `journal`. Returns the generation."""
+        with self._commit_lock(model_id):
+            with self._lock:
+                self._close_journal(model_id)
+                current = self._current.pop(model_id, None)
+                d = self.model_dir(model_id)
+                os.makedirs(d, exist_ok=True)
+                on_disk = _journal_files(d)
+                committed = self._committed.pop(model_id, None)
+                generation = max([0, current or 0, committed or 0, *on_disk, _checkpoint_generation_on_disk(d)]) + 1
+            if blob is None:
+                data = journal_header(0) + b"".join(encode_record(entry) for entry in journal)
+                write_atomically(os.path.join(d, journal_name(0)), data)
+                self.write_metadata(model_id, metadata)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(d, CHECKPOINT_FILE))
+                for g, path in _journal_files(d).items():
+                    if g != 0:
+                        os.unlink(path)
+                with self._lock:
+                    self._committed[model_id] = 0
+                return 0
+            if not self.commit_checkpoint(model_id, generation, blob, metadata):
+                raise StoreError(f"model {model_id!r}: a newer checkpoint appeared while its state was saved")
+            return generation
+
     def _commit_lock(self, model_id: str) -> threading.RLock:
         with self._lock:
             return self._commit_locks.setdefault(model_id, threading.RLock())
@@ -461,6 +515,15 @@ class ModelStore:
             blob, generation = self._read_checkpoint(model_id)
             metadata = self.metadata(model_id)
             chain = journal_chain(self.model_dir(model_id), generation)
+            if chain.torn is not None and chain.torn_bytes:
+                log.warning(
+                    "model %s: %s ends in %d byte(s) that are not whole, valid records (a crash or a short "
+                    "write); dropped them, keeping the %d input(s) before",
+                    model_id,
+                    os.path.basename(chain.torn),
+                    chain.torn_bytes,
+                    len(chain.entries),
+                )
             self._committed[model_id] = generation
             return StoredModel(blob, metadata, chain.entries)
 
@@ -514,11 +577,24 @@ class ModelStore:
         before return."""
         record = b"".join(encode_record(entry) for entry in entries)
         with self._lock:
-            f = self._open_journal(model_id)
-            if f.write(record) != len(record):
-                raise OSError(f"short write to the journal of model {model_id!r} (disk full?)")
-            if self.journal_fsync:
-                os.fsync(f.fileno())
+            try:
+                f = self._open_journal(model_id)
+                written = f.write(record)
+                if written != len(record):
+                    raise ShortWriteError(
+                        f"short write to the journal of model {model_id!r}: {written} of {len(record)} bytes"
+                    )
+                if self.journal_fsync:
+                    os.fsync(f.fileno())
+                if os.fstat(f.fileno()).st_nlink == 0:  # the file (or its directory) was removed meanwhile
+                    raise FileNotFoundError(
+                        errno.ENOENT, f"the journal of model {model_id!r} was removed from {self.models_dir}"
+                    )
+            except BaseException:
+                # reopen on the next append: the chain is checked again and a torn tail cut
+                self._close_journal(model_id)
+                self._current.pop(model_id, None)
+                raise
 
     # ---- metadata and deletion ---------------------------------------------------------------
     def write_metadata(self, model_id: str, metadata: ModelMetadata | dict) -> None:

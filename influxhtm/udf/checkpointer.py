@@ -32,12 +32,14 @@ class CheckpointJob:
         detector: AnomalyDetector,
         metadata: ModelMetadata,
         done: Callable[[bool], None],
+        failed: Callable[[BaseException], None] | None = None,
     ):
         self.model_id = model_id
         self.generation = generation
         self.detector = detector
         self.metadata = metadata
         self.done = done  # called with True once the checkpoint is on disk (or superseded), False on failure
+        self.failed = failed  # called with the error of a failed write (counts and logs it), before done
 
 
 class Checkpointer:
@@ -92,5 +94,10 @@ class Checkpointer:
                 self.on_written()
             return True
         except (OSError, StoreError, ValueError) as exc:
-            log.error("model %s: background checkpoint failed (the journal keeps every input): %s", job.model_id, exc)
+            if job.failed is not None:
+                job.failed(exc)
+            else:
+                log.error(
+                    "model %s: background checkpoint failed (the journal keeps every input): %s", job.model_id, exc
+                )
             return False

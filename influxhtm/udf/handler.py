@@ -291,7 +291,7 @@ class HtmHandler(Handler):
         """Forget a model whose engine call failed without saving it: its state may be half-updated, while
         the state dir holds its last checkpoint and every input since (the journal)."""
         with model.lock:
-            model.dirty_since = None  # nothing of it is written on eviction
+            model.discard()  # nothing of it is written on eviction
         try:
             self.registry.evict(key)
         except EngineError as exc:  # a background checkpoint failed meanwhile and marked it dirty again

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import sys
 
 from influxhtm.kapacitor_udf import SocketInUseError, UdfServer, run_process
@@ -64,7 +66,14 @@ def run_udf(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(args.log_level)
     state_dir = args.state_dir or default_state_dir()
-    store = ModelStore(state_dir, journal_fsync=args.journal_fsync)
+    try:
+        store = ModelStore(state_dir, journal_fsync=args.journal_fsync)
+        if not os.access(store.models_dir, os.W_OK):
+            raise PermissionError(errno.EACCES, "not writable (read-only file system or permissions)")
+    except OSError as exc:
+        # refused only at startup; storage faults later never stop the scoring (see models.py)
+        log.error("state dir %s cannot be used: %s", state_dir, exc.strerror or exc)
+        return 1
     metrics = UdfMetrics()
     if args.metrics:
         metrics.serve(args.metrics)

@@ -140,6 +140,17 @@ class UdfMetrics:
             "(a point, or one group's share of a backlog run)",
             STEP_BUCKETS,
         )
+        self.degraded_models = Gauge(
+            "influxhtm_udf_degraded_models",
+            "Models whose storage writes fail: scored, but their inputs are not journaled until a full "
+            "checkpoint lands again",
+        )
+        self.storage_write_failures = LabeledCounter(
+            "influxhtm_udf_storage_write_failures",
+            "Failed writes to the state dir (journal appends, checkpoints, metadata), by errno name "
+            "(ENOSPC, EDQUOT, EIO, ENOENT, EROFS, EACCES, ...; short_write)",
+            "errno",
+        )
         self.checkpoint_age = Gauge(
             "influxhtm_udf_checkpoint_age_seconds",
             "Seconds since the oldest model with unsaved updates was last checkpointed",
@@ -174,12 +185,12 @@ def _collector(metrics: UdfMetrics):
         def collect(self):
             for counter in (metrics.points_in, metrics.points_out, metrics.checkpoints):
                 yield CounterMetricFamily(counter.name, counter.documentation, value=counter.value)
-            for labeled in (metrics.bad_points, metrics.quarantined):
+            for labeled in (metrics.bad_points, metrics.quarantined, metrics.storage_write_failures):
                 family = CounterMetricFamily(labeled.name, labeled.documentation, labels=[labeled.label])
                 for label, value in sorted(labeled.values().items()):
                     family.add_metric([label], value)
                 yield family
-            for gauge in (metrics.models, metrics.checkpoint_age):
+            for gauge in (metrics.models, metrics.checkpoint_age, metrics.degraded_models):
                 yield GaugeMetricFamily(gauge.name, gauge.documentation, value=gauge.value)
             h = metrics.step_seconds
             cumulative, total, _ = h.snapshot()

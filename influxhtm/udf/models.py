@@ -8,18 +8,33 @@ due while a stream runs are written in the background (see checkpointer.py); at 
 and the end of a warm-up they are written at once. A stored model that cannot be resumed (corrupt, a
 newer format, refused by the engine, or made with other model options) is quarantined by the store,
 never deleted, and the group starts a new model.
+
+Storage faults (a full disk, a quota, an I/O error, the state dir removed or made read-only, a short
+write) never stop the scoring. A journal append that fails puts that model's persistence in the DEGRADED
+state: its inputs are learned and answered but no longer journaled (nothing is buffered: the model itself
+is the state to save). On its next point after 1 s, 2 s, 4 s ... (at most 60 s) it tries to write its
+whole state afresh (`ModelStore.save_state`: its directory made again if needed, a checkpoint newer than
+anything on disk, a fresh journal); once that lands the model is durable again. A checkpoint that fails
+while the journal works loses nothing (checkpoint + journals still reproduce the model): it is counted
+and logged, and tried again when due. `StorageHealth` logs one line per model and cause, keeps the
+metrics, and a small status file per server process that `influxhtm models list` reads.
 """
 
 from __future__ import annotations
 
 import collections
+import errno
+import json
 import logging
+import os
 import threading
 import time
 from typing import Callable, NamedTuple
 
+from influxhtm.fileio import write_in_place
 from influxhtm.htm import AnomalyDetector, EngineError
-from influxhtm.store import JournalEntry, ModelMetadata, ModelStore, StoreError, model_id_for
+from influxhtm.store import JournalEntry, ModelMetadata, ModelStore, ShortWriteError, StoreError, model_id_for
+from influxhtm.store.metadata import utc_now
 
 from .checkpointer import Checkpointer, CheckpointJob
 from .metrics import UdfMetrics
@@ -53,6 +68,117 @@ def new_detector(options: HtmOptions, lo: float, hi: float) -> AnomalyDetector:
     return AnomalyDetector(**detector_options(options, lo, hi))
 
 
+RETRY_FIRST = 1.0  # seconds until a degraded model first tries to write its state again
+RETRY_MAX = 60.0  # ... doubling up to this
+STATUS_PREFIX = "udf-status-"  # <state-dir>/udf-status-<pid>.json: the degraded models of a live server
+STATUS_RESERVE = 64 * 1024  # allocated when the server starts, so that rewriting it needs no new space
+
+
+def errno_name(exc: BaseException) -> str:
+    """A short cause of a failed write: the errno's name (ENOSPC, EIO, ...), short_write or other."""
+    if isinstance(exc, ShortWriteError):
+        return "short_write"
+    code = getattr(exc, "errno", None)
+    if isinstance(code, int):
+        return errno.errorcode.get(code, f"errno{code}")
+    return "other" if not isinstance(exc, OSError) else "oserror"
+
+
+class StorageHealth:
+    """Failed writes (metrics) and the degraded models of one server process (gauge, status file)."""
+
+    def __init__(self, store: ModelStore, metrics: UdfMetrics):
+        self.store = store
+        self.metrics = metrics
+        self._lock = threading.Lock()
+        self._degraded: dict[str, dict] = {}
+        self.status_path = os.path.join(store.root, f"{STATUS_PREFIX}{os.getpid()}.json")
+        metrics.degraded_models.set_function(self.count)
+        self._remove_stale()
+        try:
+            self._write_status()
+        except OSError as exc:  # e.g. a full disk at startup: models list shows what it can
+            log.warning("cannot write the status file %s: %s", self.status_path, exc)
+
+    def _remove_stale(self) -> None:
+        """Remove the status files of servers that died (kill -9) without removing their own."""
+        try:
+            names = os.listdir(self.store.root)
+        except OSError:
+            return
+        for name in names:
+            pid = name[len(STATUS_PREFIX) : -len(".json")]
+            if not (name.startswith(STATUS_PREFIX) and name.endswith(".json") and pid.isdigit()):
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                try:
+                    os.unlink(os.path.join(self.store.root, name))
+                except OSError:
+                    pass
+            except OSError:  # alive, another user's
+                pass
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._degraded)
+
+    def failed(self, exc: BaseException) -> None:
+        self.metrics.storage_write_failures.labels(errno_name(exc)).inc()
+
+    def set(self, model_id: str, info: dict | None) -> None:
+        """Record a model as degraded (info) or durable again (None), and rewrite the status file."""
+        with self._lock:
+            if info is None:
+                self._degraded.pop(model_id, None)
+            else:
+                self._degraded[model_id] = info
+        try:
+            self._write_status()
+        except OSError:  # best effort; the log and the metrics have it
+            pass
+
+    def _write_status(self) -> None:
+        with self._lock:
+            status = {
+                "format": "influxhtm-udf-status",
+                "version": 1,
+                "pid": os.getpid(),
+                "updated": utc_now(),
+                "degraded": dict(self._degraded),
+            }
+            data = json.dumps(status, sort_keys=True).encode()
+        os.makedirs(self.store.root, exist_ok=True)
+        write_in_place(self.status_path, data, STATUS_RESERVE)
+
+    def close(self) -> None:
+        try:
+            os.unlink(self.status_path)
+        except OSError:
+            pass
+
+
+class Degraded:
+    """A model's persistence while its writes fail: since when, why, and when to try again."""
+
+    def __init__(self, cause: str, now: float):
+        self.cause = cause
+        self.since = now
+        self.since_utc = utc_now()
+        self.unjournaled = 0
+        self.backoff = RETRY_FIRST
+        self.next_retry = now + RETRY_FIRST
+        self.causes_logged = {cause}
+
+    def failed_again(self, now: float) -> None:
+        self.backoff = min(self.backoff * 2, RETRY_MAX)
+        self.next_retry = now + self.backoff
+
+    def info(self) -> dict:
+        return {"cause": self.cause, "since": self.since_utc, "unjournaled": self.unjournaled}
+
+
 class OptionsChanged(Exception):
     """The stored model was made with other model-shaping options than the task's."""
 
@@ -68,8 +194,17 @@ class Scored(NamedTuple):
 class GroupModel:
     """The model of one (task, node, group) plus its warm-up buffer; use under `lock`."""
 
-    def __init__(self, key: tuple[str, str, str], options: HtmOptions, store: ModelStore, template: dict):
+    def __init__(
+        self,
+        key: tuple[str, str, str],
+        options: HtmOptions,
+        store: ModelStore,
+        template: dict,
+        health: StorageHealth | None = None,
+    ):
         self.key = key
+        self.health = health
+        self.degraded: Degraded | None = None  # persistence state: None = durable
         self.model_id = model_id_for(*key)
         self.options = options
         self.store = store
@@ -113,7 +248,10 @@ class GroupModel:
         )
 
     def start_fresh(self) -> None:
-        self.store.write_metadata(self.model_id, self.metadata())
+        try:
+            self.store.write_metadata(self.model_id, self.metadata())
+        except (OSError, StoreError) as exc:  # scoring starts anyway; the state is written once the store works
+            self._degrade(exc)
         if self._range_known():
             self._create_detector(*self._range(()))
 
@@ -152,6 +290,13 @@ class GroupModel:
                 self._finish_warm_up()
         if stored.journal:
             self._mark_dirty()
+        if meta.records_seen > self.records_seen:  # written while degraded: those inputs were not journaled
+            log.warning(
+                "model %s: resumed from the last durable state, %d input(s) behind the model before the "
+                "restart (they arrived while its storage failed and were not journaled)",
+                self.model_id,
+                meta.records_seen - self.records_seen,
+            )
 
     def _range_known(self) -> bool:
         return self.options.min is not None and self.options.max is not None
@@ -192,7 +337,7 @@ class GroupModel:
             answers.append(self._warm_up(*inputs[0]))
             inputs = inputs[1:]
         if inputs:
-            self.store.append_journal(self.model_id, *(JournalEntry(t, v) for t, v, _ in inputs))
+            self._journal([JournalEntry(t, v) for t, v, _ in inputs])
             self.unsaved += len(inputs)
             self._mark_dirty()
             scores = self._learn([t for t, _, _ in inputs], [v for _, v, _ in inputs])
@@ -207,7 +352,7 @@ class GroupModel:
         return self.detector.handle_epochs([epoch_seconds(t) for t in times_ns], values)
 
     def _warm_up(self, time_ns: int, value: float, point) -> list[Scored]:
-        self.store.append_journal(self.model_id, JournalEntry(time_ns, value))
+        self._journal([JournalEntry(time_ns, value)])
         self._seen(time_ns)
         self.unsaved += 1
         self._mark_dirty()
@@ -223,23 +368,126 @@ class GroupModel:
         return out
 
     # ---- persistence -----------------------------------------------------------------------
+    def _journal(self, entries: list[JournalEntry]) -> None:
+        """Append inputs to the journal before the model learns them; while degraded, try to become
+        durable again when the backoff allows, else only count them."""
+        if self.degraded is not None and time.monotonic() >= self.degraded.next_retry:
+            self.restore_durability()
+        if self.degraded is not None:
+            self.degraded.unjournaled += len(entries)
+            return
+        try:
+            self.store.append_journal(self.model_id, *entries)
+        except (OSError, StoreError) as exc:
+            self._degrade(exc)
+            if self.degraded is not None:
+                self.degraded.unjournaled += len(entries)  # a whole record of them may have landed: at most
+
+    def _degrade(self, exc: BaseException) -> None:
+        if self.health is not None:
+            self.health.failed(exc)
+        if self.degraded is not None:
+            return
+        self.degraded = Degraded(errno_name(exc), time.monotonic())
+        log.error(
+            "model %s (task %s node %s group %r): storage fault (%s: %s); persistence DEGRADED: scoring goes "
+            "on, inputs are not journaled; a crash now loses the inputs since the last durable point; "
+            "retrying with backoff",
+            self.model_id,
+            *self.key,
+            self.degraded.cause,
+            exc,
+        )
+        if self.health is not None:
+            self.health.set(self.model_id, self.degraded.info())
+
+    def restore_durability(self) -> bool:
+        """Write the whole state afresh (a degraded model); True if the model is durable now."""
+        degraded = self.degraded
+        if degraded is None:
+            return True
+        try:
+            if self.detector is None:
+                entries = [JournalEntry(t, v) for t, v, _ in self.warmup]
+                self.store.save_state(self.model_id, None, self.metadata(), entries)
+            else:
+                self.store.save_state(self.model_id, self.detector.save(), self.metadata())
+        except (OSError, StoreError) as exc:
+            if self.health is not None:
+                self.health.failed(exc)
+            cause = errno_name(exc)
+            if cause not in degraded.causes_logged:
+                degraded.causes_logged.add(cause)
+                log.error("model %s: still cannot write its state (%s: %s); retrying", self.model_id, cause, exc)
+            degraded.failed_again(time.monotonic())
+            self._note_progress()
+            return False
+        self.degraded = None
+        log.warning(
+            "model %s: storage works again (degraded since %s, %s); full checkpoint written, fresh journal "
+            "started; %d input(s) had not been journaled",
+            self.model_id,
+            degraded.since_utc,
+            degraded.cause,
+            degraded.unjournaled,
+        )
+        if self.health is not None:
+            self.health.set(self.model_id, None)
+        self._saved()
+        return True
+
+    def _note_progress(self) -> None:
+        """Best effort while degraded: the metadata's records_seen tells a restart how far behind it is."""
+        try:
+            self.store.update_metadata(self.model_id, records_seen=self.records_seen, last_time_ns=self.last_time_ns)
+        except (OSError, StoreError, ValueError):
+            pass
+
     def due(self, now: float) -> bool:
         o = self.options
-        return not self.checkpoint_pending and (
-            self.unsaved >= o.checkpointEvery
-            or (self.dirty_since is not None and now - self.last_checkpoint >= o.checkpointInterval / 1e9)
+        return (
+            self.degraded is None
+            and not self.checkpoint_pending
+            and (
+                self.unsaved >= o.checkpointEvery
+                or (self.dirty_since is not None and now - self.last_checkpoint >= o.checkpointInterval / 1e9)
+            )
         )
 
     def checkpoint(self) -> bool:
-        """Save the model now (or, during warm-up, its metadata: the journal holds the buffer); True if written."""
+        """Save the model now (or, during warm-up, its metadata: the journal holds the buffer); True if
+        written. A degraded model tries to write its whole state. A failure is counted and logged, never
+        raised: checkpoint + journal still hold every input the journal took."""
+        if self.degraded is not None:
+            return self.restore_durability()
         if self.dirty_since is None:
             return False
-        if self.detector is None:
-            self.store.write_metadata(self.model_id, self.metadata())
-        else:
-            self.store.save_checkpoint(self.model_id, self.detector.save(), self.metadata())
+        try:
+            if self.detector is None:
+                self.store.write_metadata(self.model_id, self.metadata())
+            else:
+                self.store.save_checkpoint(self.model_id, self.detector.save(), self.metadata())
+        except (OSError, StoreError) as exc:
+            self.checkpoint_failed(exc)
+            return False
         self._saved()
         return True
+
+    def checkpoint_failed(self, exc: BaseException) -> None:
+        """A checkpoint that did not land (the journal holds every input since the last one)."""
+        if self.health is not None:
+            self.health.failed(exc)
+        cause = errno_name(exc)
+        if cause not in self.logged_reasons:
+            self.logged_reasons.add(cause)
+            log.error(
+                "model %s: checkpoint failed (%s: %s); the journal keeps every input; tried again when due "
+                "(further %s failures of this model are counted, not logged)",
+                self.model_id,
+                cause,
+                exc,
+                cause,
+            )
 
     def checkpoint_in_background(self, checkpointer: Checkpointer) -> bool:
         """Queue a copy of the model with the checkpointer; False if there is nothing to save or no room
@@ -247,13 +495,20 @@ class GroupModel:
         if self.dirty_since is None or self.detector is None or not checkpointer.has_room():
             return False
         dirty_since = self.dirty_since
-        generation = self.store.begin_checkpoint(self.model_id)
+        try:
+            generation = self.store.begin_checkpoint(self.model_id)
+        except (OSError, StoreError) as exc:
+            self.checkpoint_failed(exc)
+            self.last_checkpoint = time.monotonic()  # not again before the interval or checkpointEvery points
+            self.unsaved = 0
+            return False
         job = CheckpointJob(
             self.model_id,
             generation,
             self.detector.copy(),
             self.metadata(),
             done=lambda ok: self._background_done(ok, dirty_since),
+            failed=self.checkpoint_failed,
         )
         if not checkpointer.submit(job):  # closed meanwhile: the journals keep everything
             return False
@@ -267,6 +522,20 @@ class GroupModel:
             self.checkpoint_pending = False
             if not ok:  # still unsaved (the journals hold it); the next try comes when due again
                 self.dirty_since = min(dirty_since, self.dirty_since or dirty_since)
+
+    def discard(self) -> None:
+        """Forget the unsaved state (the model is dropped without a checkpoint, e.g. after an engine error)."""
+        self.dirty_since = None
+        degraded, self.degraded = self.degraded, None
+        if degraded is not None:
+            log.error(
+                "model %s: dropped while its storage was degraded: %d unjournaled input(s) are lost; it "
+                "reopens from its last durable state",
+                self.model_id,
+                degraded.unjournaled,
+            )
+            if self.health is not None:
+                self.health.set(self.model_id, None)
 
     def _saved(self) -> None:
         self.unsaved = 0
@@ -283,6 +552,7 @@ class ModelRegistry:
         self.max_resident = max_resident
         self._lock = threading.Lock()
         self._models: collections.OrderedDict[tuple, GroupModel] = collections.OrderedDict()
+        self.health = StorageHealth(store, self.metrics)
         self.checkpointer = Checkpointer(store, on_written=self.metrics.checkpoints.inc)
         self.metrics.track_checkpoint_age(self.oldest_unsaved)
 
@@ -309,7 +579,7 @@ class ModelRegistry:
         return model
 
     def _open(self, key, options, template) -> GroupModel:
-        model = GroupModel(key, options, self.store, template)
+        model = GroupModel(key, options, self.store, template, self.health)
         if self.store.exists(model.model_id):
             try:
                 model.recover()
@@ -318,7 +588,22 @@ class ModelRegistry:
                 cause, reason = "options_changed", str(exc)
             except (StoreError, ValueError, EngineError) as exc:  # EngineError: e.g. a panic in the replay
                 cause, reason = "unloadable", f"cannot be loaded: {exc}"
-            entry = self.store.quarantine(model.model_id, reason, cause=cause)
+            try:
+                entry = self.store.quarantine(model.model_id, reason, cause=cause)
+            except OSError as exc:  # cannot move it aside now: serve a new model in memory, degraded
+                log.error(
+                    "model %s (task %s node %s group %r): %s; cannot quarantine it (%s); serving a new model "
+                    "that is saved once the store can be written",
+                    model.model_id,
+                    *key,
+                    reason,
+                    exc,
+                )
+                model = GroupModel(key, options, self.store, template, self.health)
+                model._degrade(exc)
+                if model._range_known():
+                    model._create_detector(*model._range(()))
+                return model
             self.metrics.quarantined.labels(cause).inc()
             log.warning(
                 "model %s (task %s node %s group %r): %s; moved to %s; starting a new model",
@@ -327,7 +612,7 @@ class ModelRegistry:
                 reason,
                 entry.path,
             )
-            model = GroupModel(key, options, self.store, template)
+            model = GroupModel(key, options, self.store, template, self.health)
         model.start_fresh()
         return model
 
@@ -376,6 +661,10 @@ class ModelRegistry:
         """Finish the background checkpoints, then checkpoint every resident model."""
         self.checkpointer.close()
         self.checkpoint_all()
+        if self.health.count():
+            log.error("%d model(s) could not be saved at shutdown (storage still failing)", self.health.count())
+        else:
+            self.health.close()
 
     def checkpoint_all(self, task: str | None = None, node: str | None = None) -> None:
         with self._lock:
@@ -386,7 +675,9 @@ class ModelRegistry:
             except (OSError, StoreError) as exc:
                 log.error("model %s: checkpoint failed: %s", m.model_id, exc)
 
-    def evict(self, key) -> None:
+    def evict(self, key) -> bool:
+        """Checkpoint a model and drop it from memory; False (it stays resident) if it is degraded and
+        still cannot be saved."""
         with self._lock:
             model = self._models.pop(key, None)
             self.metrics.models.set(len(self._models))
@@ -394,19 +685,27 @@ class ModelRegistry:
             with model.lock:
                 if model.checkpoint():
                     self.metrics.checkpoints.inc()
+                if model.degraded is not None:
+                    with self._lock:
+                        self._models.setdefault(key, model)
+                        self.metrics.models.set(len(self._models))
+                    return False
                 model.evicted = True
+        return True
 
     def _evict_overflow(self, keep) -> None:
         if not self.max_resident:
             return
+        skip: set = set()
         while True:
             with self._lock:
                 if len(self._models) <= self.max_resident:
                     return
-                victim = next((k for k in self._models if k != keep), None)
+                victim = next((k for k, m in self._models.items() if k != keep and k not in skip), None)
             if victim is None:
                 return
-            self.evict(victim)
+            if not self.evict(victim):
+                skip.add(victim)  # degraded: kept in memory, its state is nowhere else
 
     def oldest_unsaved(self) -> float | None:
         with self._lock:
