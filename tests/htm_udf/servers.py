@@ -1,12 +1,14 @@
 """Running the HTM UDF agent (influxhtm.udf) for the tests: a socket server, a process UDF, or an in-process
 handler whose output a CollectingEmitter keeps."""
 
+import math
 import os
 import subprocess
 import sys
 import time
+import urllib.request
 
-from tests.udf_protocol.client import UdfClient
+from tests.udf_protocol.client import UdfClient, make_point
 
 # Children run in the repository root, where `python -m` finds the test modules (tests.*).
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -42,3 +44,36 @@ class CollectingEmitter:
 
     def emit_point(self, point):
         self.points.append(point)
+
+
+def interleaved_stream(n_rounds: int, hosts: tuple) -> list:
+    """Points of one group per host, interleaved, one per minute per group; a jump every 41st round."""
+    out = []
+    for i in range(n_rounds):
+        for k, host in enumerate(hosts):
+            t = (1_700_000_000 + 60 * i) * 10**9
+            v = 50.0 + 30.0 * math.sin(i / (5.0 + k)) + (25.0 if i % 41 == 40 else 0.0)
+            out.append(make_point(t, v, field="usage", group=f"host={host}", tags={"host": host}, dims=["host"]))
+    return out
+
+
+def scores(points) -> list:
+    """What a continuation must reproduce bit for bit: time, group and every field of each output point."""
+    return [(p.time, p.tags["host"], sorted(p.fieldsDouble.items())) for p in points]
+
+
+def scrape_metrics(port: int) -> dict:
+    """The Prometheus text of a server's --metrics endpoint as {sample name with labels: value}."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    return {
+        name: float(value)
+        for name, _, value in (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))
+    }

@@ -2,37 +2,19 @@
 cannot be resumed is quarantined (kept, counted, listed) and its group starts anew."""
 
 import json
-import math
 import os
 import signal
 import socket
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from influxhtm.store import ModelStore, model_id_for
-from tests.htm_udf.servers import start_socket_server
-from tests.udf_protocol.client import UdfClient, init_request, make_point, option, request, snapshot_request
+from tests.htm_udf.servers import interleaved_stream, scores, scrape_metrics, start_socket_server
+from tests.udf_protocol.client import UdfClient, init_request, option, request, snapshot_request
 
 SEC = 10**9
 HOSTS = ("a", "b", "c")
-
-
-def stream(n_rounds):
-    """Interleaved points of three groups, one per minute per group."""
-    out = []
-    for i in range(n_rounds):
-        for k, host in enumerate(HOSTS):
-            t = (1_700_000_000 + 60 * i) * SEC
-            v = 50.0 + 30.0 * math.sin(i / (5.0 + k)) + (25.0 if i % 41 == 40 else 0.0)
-            out.append(make_point(t, v, field="usage", group=f"host={host}", tags={"host": host}, dims=["host"]))
-    return out
-
-
-def scores(points):
-    return [(p.time, p.tags["host"], sorted(p.fieldsDouble.items())) for p in points]
 
 
 def run(client, options, pts):
@@ -64,7 +46,7 @@ def reference(tmp_path, options, pts):
     ],
 )
 def test_kill9_then_restart_continues_exactly(tmp_path, socket_server, options, kill_after):
-    pts = stream(60)
+    pts = interleaved_stream(60, HOSTS)
     expected = reference(tmp_path, options, pts)
     srv = socket_server()
     c = srv.connect()
@@ -80,7 +62,7 @@ def test_kill9_then_restart_continues_exactly(tmp_path, socket_server, options, 
 def test_kill9_during_warmup_loses_no_point(tmp_path, socket_server):
     """Points buffered for the warm-up survive a crash and are answered when the warm-up completes."""
     options = [option("field", "usage"), option("warmup", 20)]
-    pts = stream(30)
+    pts = interleaved_stream(30, HOSTS)
     expected = reference(tmp_path, options, pts)
     srv = socket_server()
     c = srv.connect()
@@ -103,7 +85,7 @@ def test_kill9_during_warmup_loses_no_point(tmp_path, socket_server):
 
 def test_sigterm_checkpoints_every_model(tmp_path, socket_server):
     options = [option("field", "usage"), option("min", 0.0), option("max", 110.0)]
-    pts = stream(10)
+    pts = interleaved_stream(10, HOSTS)
     srv = socket_server()
     c = srv.connect()
     run(c, options, pts)
@@ -122,7 +104,7 @@ def test_sigterm_checkpoints_every_model(tmp_path, socket_server):
 def test_reconnect_finds_models_in_memory(socket_server):
     """A task node that reconnects to a running server continues its models."""
     options = [option("field", "usage"), option("min", 0.0), option("max", 110.0)]
-    pts = stream(6)
+    pts = interleaved_stream(6, HOSTS)
     srv = socket_server()
     c = srv.connect()
     run(c, options, pts[:9])
@@ -140,7 +122,7 @@ def test_reconnect_finds_models_in_memory(socket_server):
 
 
 def test_changed_model_options_start_a_new_model(socket_server):
-    pts = stream(4)
+    pts = interleaved_stream(4, HOSTS)
     srv = socket_server()
     c = srv.connect()
     run(c, [option("field", "usage"), option("min", 0.0), option("max", 110.0)], pts)
@@ -159,27 +141,11 @@ def test_changed_model_options_start_a_new_model(socket_server):
     assert all(q.cause == "options_changed" and "500.0" in q.reason for q in quarantined)
 
 
-def scrape(port):
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    return {
-        name: float(value)
-        for name, _, value in (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))
-    }
-
-
 def test_corrupt_checkpoint_is_quarantined_and_the_group_starts_anew(socket_server):
     from influxhtm.store.cli import main as models
 
     options = [option("field", "usage"), option("min", 0.0), option("max", 110.0)]
-    pts = stream(8)
+    pts = interleaved_stream(8, HOSTS)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -194,12 +160,12 @@ def test_corrupt_checkpoint_is_quarantined_and_the_group_starts_anew(socket_serv
     Path(path).write_bytes(bytes(data))
     srv.restart()
     c = srv.connect()
-    more = stream(9)[len(pts) :]
+    more = interleaved_stream(9, HOSTS)[len(pts) :]
     assert len(run(c, options, more)) == len(more)  # every group answered, the broken one by a new model
     manifest = json.loads(c.ask(snapshot_request()).snapshot)
     seen = {m["group"]: m["records_seen"] for m in manifest["models"]}
     assert seen == {"host=a": 9, "host=b": 1, "host=c": 9}
-    metrics = scrape(port)
+    metrics = scrape_metrics(port)
     assert metrics['influxhtm_udf_quarantined_models_total{cause="unloadable"}'] == 1
     (entry,) = store.quarantined()
     assert entry.model_id == broken and "sha256" in entry.reason

@@ -10,19 +10,17 @@ the continuation bit for bit.
 """
 
 import json
-import math
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
-from tests.htm_udf.servers import REPO, start_socket_server
-from tests.udf_protocol.client import UdfClient, init_request, make_point, option, request, snapshot_request
+from tests.htm_udf.servers import REPO, interleaved_stream, scores, scrape_metrics, start_socket_server
+from tests.udf_protocol.client import UdfClient, init_request, option, request, snapshot_request
 
 SEC = 10**9
 HOSTS = ("a", "b")
@@ -39,40 +37,10 @@ def _namespaces_work() -> bool:
 pytestmark = pytest.mark.skipif(not _namespaces_work(), reason="needs root, unshare -m and nsenter")
 
 
-def stream(n_rounds):
-    out = []
-    for i in range(n_rounds):
-        for k, host in enumerate(HOSTS):
-            t = (1_700_000_000 + 60 * i) * SEC
-            v = 50.0 + 30.0 * math.sin(i / (5.0 + k)) + (25.0 if i % 41 == 40 else 0.0)
-            out.append(make_point(t, v, field="usage", group=f"host={host}", tags={"host": host}, dims=["host"]))
-    return out
-
-
-def scores(points):
-    return [(p.time, p.tags["host"], sorted(p.fieldsDouble.items())) for p in points]
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def scrape(port) -> dict[str, float]:
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    return {
-        name: float(value)
-        for name, _, value in (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))
-    }
 
 
 class FaultyDisk:
@@ -134,7 +102,7 @@ class FaultyDisk:
         self.proc.wait(timeout=30)
 
     def metrics(self) -> dict[str, float]:
-        return scrape(self.port)
+        return scrape_metrics(self.port)
 
     def models_list(self) -> list[dict]:
         code = (
@@ -171,7 +139,7 @@ def disk(tmp_path):
 def expected(tmp_path_factory):
     """Scores of an uninterrupted run over the whole stream (on an ordinary directory)."""
     tmp = tmp_path_factory.mktemp("reference")
-    pts = stream(ROUNDS)
+    pts = interleaved_stream(ROUNDS, HOSTS)
     srv = start_socket_server(str(tmp / "ref.sock"), str(tmp / "state"))
     try:
         c = UdfClient.connect(str(tmp / "ref.sock"))
@@ -193,7 +161,7 @@ class Feed:
     def __init__(self, disk: FaultyDisk, expected, start: int = 0):
         self.disk = disk
         self.expected = expected
-        self.pts = stream(ROUNDS)
+        self.pts = interleaved_stream(ROUNDS, HOSTS)
         self.next = start
         self.client = UdfClient.connect(disk.sock)
         assert self.client.ask(init_request(*OPTIONS)).success
@@ -306,7 +274,7 @@ def test_kill9_while_degraded_restarts_from_the_last_durable_state(disk, expecte
     d.start()
     c = UdfClient.connect(d.sock)
     assert c.ask(init_request(*OPTIONS)).success
-    more = stream(ROUNDS)[feed.next : feed.next + 20]
+    more = interleaved_stream(ROUNDS, HOSTS)[feed.next : feed.next + 20]
     for p in more:
         c.send(request(p))
     got = c.points(len(more))
@@ -323,7 +291,7 @@ def test_kill9_while_degraded_restarts_from_the_last_durable_state(disk, expecte
 def test_disk_full_during_a_warm_up_then_cleared(disk, tmp_path):
     """A learned range: the warm-up buffer is the state to save (journal 0) when the disk has room again."""
     options = [option("field", "usage"), option("warmup", 60), option("checkpointEvery", 10)]
-    pts = stream(120)
+    pts = interleaved_stream(120, HOSTS)
     ref = start_socket_server(str(tmp_path / "ref.sock"), str(tmp_path / "ref_state"))
     try:
         c = UdfClient.connect(str(tmp_path / "ref.sock"))
