@@ -8,6 +8,8 @@ import sys
 import time
 import urllib.request
 
+from influxhtm.kapacitor_udf import udf_pb2
+from influxhtm.udf import HtmHandler, ModelRegistry
 from tests.udf_protocol.client import UdfClient, make_point
 
 # Children run in the repository root, where `python -m` finds the test modules (tests.*).
@@ -46,6 +48,18 @@ class CollectingEmitter:
         self.points.append(point)
 
 
+def start_in_process(store, options, *, max_resident=None):
+    """(registry, handler, emitter): an HtmHandler in this process on `store`, initialised with `options`
+    as task "t", node "n"."""
+    registry = ModelRegistry(store, max_resident=max_resident)
+    out = CollectingEmitter()
+    handler = HtmHandler(out, registry)
+    request = udf_pb2.InitRequest(taskID="t", nodeID="n")
+    request.options.extend(options)
+    assert handler.init(request).success
+    return registry, handler, out
+
+
 def interleaved_stream(n_rounds: int, hosts: tuple) -> list:
     """Points of one group per host, interleaved, one per minute per group; a jump every 41st round."""
     out = []
@@ -62,18 +76,26 @@ def scores(points) -> list:
     return [(p.time, p.tags["host"], sorted(p.fieldsDouble.items())) for p in points]
 
 
-def scrape_metrics(port: int) -> dict:
-    """The Prometheus text of a server's --metrics endpoint as {sample name with labels: value}."""
+def metrics_text(port: int) -> str:
+    """The Prometheus text of a server's --metrics endpoint (retried for up to 10 s while it starts)."""
     deadline = time.monotonic() + 10
     while True:
         try:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-            break
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         except OSError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def parse_metrics(text: str) -> dict:
+    """Prometheus text as {sample name with labels: value}."""
     return {
         name: float(value)
         for name, _, value in (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))
     }
+
+
+def scrape_metrics(port: int) -> dict:
+    """A server's metrics as {sample name with labels: value}."""
+    return parse_metrics(metrics_text(port))

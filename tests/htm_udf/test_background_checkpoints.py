@@ -4,10 +4,9 @@ or never-finished checkpoint costs (nothing: the journals keep every input)."""
 import math
 import threading
 
-from influxhtm.kapacitor_udf import udf_pb2
 from influxhtm.store import ModelStore
-from influxhtm.udf import HtmHandler, ModelRegistry
-from tests.htm_udf.servers import CollectingEmitter
+from influxhtm.udf import ModelRegistry
+from tests.htm_udf.servers import start_in_process
 from tests.udf_protocol.client import make_point, option
 
 SEC = 10**9
@@ -18,16 +17,6 @@ def series(n):
     return [((1_700_000_000 + 60 * i) * SEC, 50 + 30 * math.sin(i / 4.0)) for i in range(n)]
 
 
-def start(store):
-    registry = ModelRegistry(store)
-    out = CollectingEmitter()
-    handler = HtmHandler(out, registry)
-    request = udf_pb2.InitRequest(taskID="t", nodeID="n")
-    request.options.extend(OPTIONS)
-    assert handler.init(request).success
-    return registry, handler, out
-
-
 def restarted(tmp_path, handler) -> bytes:
     """The state of the model a restarted server builds from the state dir (checkpoint + journal)."""
     registry = ModelRegistry(ModelStore(tmp_path))
@@ -36,7 +25,7 @@ def restarted(tmp_path, handler) -> bytes:
 
 def test_background_checkpoints_plus_journal_always_rebuild_the_live_model(tmp_path):
     store = ModelStore(tmp_path)
-    registry, handler, _ = start(store)
+    registry, handler, _ = start_in_process(store, OPTIONS)
     data = series(45)
     for t, v in data:
         handler.point(make_point(t, v, field="usage"))
@@ -60,7 +49,7 @@ def test_a_failed_background_checkpoint_loses_nothing_and_the_stream_goes_on(tmp
         return real_commit(*args)
 
     monkeypatch.setattr(store, "commit_checkpoint", commit)
-    registry, handler, out = start(store)
+    registry, handler, out = start_in_process(store, OPTIONS)
     data = series(60)
     for t, v in data[:30]:
         handler.point(make_point(t, v, field="usage"))

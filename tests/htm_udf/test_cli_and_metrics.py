@@ -6,11 +6,9 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 from influxhtm.store.cli import main as cli_main
-from tests.htm_udf.servers import REPO
+from tests.htm_udf.servers import REPO, metrics_text, parse_metrics
 from tests.udf_protocol.client import (
     UdfClient,
     info_request,
@@ -82,20 +80,8 @@ def test_metrics_endpoint(socket_server):
         c.points(1)
     c.send(request(make_point(20 * SEC, "bad", field="usage")))
     c.points(1)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    metrics = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            metrics[name] = float(value)
+    text = metrics_text(port)
+    metrics = parse_metrics(text)
     assert metrics["influxhtm_udf_points_in_total"] == 6
     assert metrics["influxhtm_udf_points_out_total"] == 6
     assert metrics['influxhtm_udf_bad_points_total{reason="string"}'] == 1

@@ -5,11 +5,10 @@ import errno
 import logging
 import math
 
-from influxhtm.kapacitor_udf import udf_pb2
 from influxhtm.store import ModelStore
-from influxhtm.udf import HtmHandler, ModelRegistry
+from influxhtm.udf import ModelRegistry
 from influxhtm.udf import models as models_module
-from tests.htm_udf.servers import CollectingEmitter
+from tests.htm_udf.servers import start_in_process
 from tests.udf_protocol.client import make_point, option
 
 SEC = 10**9
@@ -18,16 +17,6 @@ OPTIONS = [option("field", "usage"), option("min", 0.0), option("max", 100.0), o
 
 def series(n, start=0):
     return [((1_700_000_000 + 60 * i) * SEC, 50 + 30 * math.sin(i / 4.0)) for i in range(start, n)]
-
-
-def start(store):
-    registry = ModelRegistry(store)
-    out = CollectingEmitter()
-    handler = HtmHandler(out, registry)
-    request = udf_pb2.InitRequest(taskID="t", nodeID="n")
-    request.options.extend(OPTIONS)
-    assert handler.init(request).success
-    return registry, handler, out
 
 
 class Clock:
@@ -42,7 +31,7 @@ def test_backoff_logs_metrics_and_recovery(tmp_path, monkeypatch, caplog):
     store = ModelStore(tmp_path)
     clock = Clock()
     monkeypatch.setattr(models_module.time, "monotonic", clock)
-    registry, handler, out = start(store)
+    registry, handler, out = start_in_process(store, OPTIONS)
     data = series(200)
     for t, v in data[:5]:
         handler.point(make_point(t, v, field="usage"))
@@ -87,7 +76,7 @@ def test_backoff_logs_metrics_and_recovery(tmp_path, monkeypatch, caplog):
 
 def test_a_restart_says_how_many_inputs_it_is_behind(tmp_path, caplog):
     store = ModelStore(tmp_path)
-    registry, handler, _ = start(store)
+    registry, handler, _ = start_in_process(store, OPTIONS)
     for t, v in series(12):
         handler.point(make_point(t, v, field="usage"))
     model = registry.get(("t", "n", ""), handler.options, dict)

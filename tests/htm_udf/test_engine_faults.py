@@ -14,8 +14,7 @@ import time
 import pytest
 
 from influxhtm import _engine
-from influxhtm.kapacitor_udf import udf_pb2
-from tests.htm_udf.servers import REPO, CollectingEmitter
+from tests.htm_udf.servers import REPO, start_in_process
 from tests.udf_protocol.client import (
     UdfClient,
     encode_request,
@@ -131,14 +130,8 @@ def test_a_panic_in_one_groups_model_leaves_every_other_group_and_connection_ser
 def test_an_engine_error_is_counted_and_logged_in_process(tmp_path, caplog):
     """The handler in-process: the bad-points counter of reason engine_error counts every unscored point."""
     from influxhtm.store import ModelStore
-    from influxhtm.udf import HtmHandler, ModelRegistry
 
-    registry = ModelRegistry(ModelStore(tmp_path))
-    out = CollectingEmitter()
-    handler = HtmHandler(out, registry)
-    init = udf_pb2.InitRequest(taskID="t", nodeID="n")
-    init.options.extend(RANGE)
-    assert handler.init(init).success
+    registry, handler, out = start_in_process(ModelStore(tmp_path), RANGE)
     _engine._inject_panic_on_value(TRIGGER)
     try:
         with caplog.at_level(logging.WARNING, logger="influxhtm.udf"):

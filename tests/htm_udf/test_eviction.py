@@ -2,22 +2,15 @@
 
 import math
 
-from influxhtm.kapacitor_udf import udf_pb2
 from influxhtm.store import ModelStore
-from influxhtm.udf import HtmHandler, ModelRegistry
-from tests.htm_udf.servers import CollectingEmitter
+from tests.htm_udf.servers import start_in_process
 from tests.udf_protocol.client import make_point, option
 
 SEC = 10**9
 
 
 def run(tmp_path, name, max_resident, options):
-    registry = ModelRegistry(ModelStore(tmp_path / name), max_resident=max_resident)
-    out = CollectingEmitter()
-    handler = HtmHandler(out, registry)
-    req = udf_pb2.InitRequest(taskID="t", nodeID="n")
-    req.options.extend(options)
-    assert handler.init(req).success
+    registry, handler, out = start_in_process(ModelStore(tmp_path / name), options, max_resident=max_resident)
     for i in range(24):
         for g in range(3):
             v = 50 + 30 * math.sin(i / (3.0 + g))

@@ -5,8 +5,7 @@ import math
 
 import pytest
 
-from influxhtm.kapacitor_udf import udf_pb2
-from tests.htm_udf.servers import CollectingEmitter, start_socket_server
+from tests.htm_udf.servers import start_in_process, start_socket_server
 from tests.udf_protocol.client import Duration, UdfClient, init_request, make_point, option, request, snapshot_request
 
 SEC = 10**9
@@ -227,13 +226,8 @@ def test_bad_points_logged_once_per_group_and_reason(tmp_path):
     import logging
 
     from influxhtm.store import ModelStore
-    from influxhtm.udf import HtmHandler, ModelRegistry
 
-    registry = ModelRegistry(ModelStore(tmp_path))
-    handler = HtmHandler(CollectingEmitter(), registry)
-    req = udf_pb2.InitRequest(taskID="t", nodeID="n")
-    req.options.extend(RANGE)
-    assert handler.init(req).success
+    registry, handler, _ = start_in_process(ModelStore(tmp_path), RANGE)
     records = []
 
     class Catch(logging.Handler):

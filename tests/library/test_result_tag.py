@@ -7,7 +7,6 @@ from dataclasses import fields
 import pytest
 
 from influxhtm.cli_influx import register
-from influxhtm.client import InfluxHtmClient
 from influxhtm.influxql import build_select, line, quote_ident, to_ns
 from influxhtm.results import HtmModelResults, migrate_results, prefer_current_tag
 from influxhtm.schema import (
@@ -38,20 +37,6 @@ def scores(i: int) -> dict:
 def old_line(i: int, component="door", field="value", measurement="motion_htm") -> str:
     """A result point as results were written before the rename: tag `field`."""
     return line(measurement, {"component": component, LEGACY_FIELD_TAG: field}, scores(i), to_ns(at(i)))
-
-
-@pytest.fixture
-def client(influxdb_server, tmp_path, request):
-    name = "tag_" + request.node.name[:30]
-    c = InfluxHtmClient(
-        host=influxdb_server.host,
-        port=influxdb_server.port,
-        database=name,
-        create_database=True,
-        model_dir=tmp_path / "models",
-    )
-    yield c
-    c.drop_database(name)
 
 
 def series_keys(client, measurement="motion_htm") -> list:

@@ -4,20 +4,9 @@ import time
 
 import pytest
 
-from influxhtm.client import InfluxHtmClient
 from influxhtm.influxql import line, quote_ident
 from influxhtm.retention import Period, cq_statement, drop_retention, parse_periods, setup_retention, show_retention
 from influxhtm.schema import ANOMALY_LIKELIHOOD, ANOMALY_SCORE, LEGACY_FIELD_TAG, RAW_SCORE, SOURCE_FIELD_TAG, VALUE
-
-
-@pytest.fixture
-def client(influxdb_server, tmp_path, request):
-    name = "ret_" + request.node.name[-20:].replace("[", "_").replace("]", "_")
-    c = InfluxHtmClient(
-        host=influxdb_server.host, port=influxdb_server.port, database=name, create_database=True, model_dir=tmp_path
-    )
-    yield c
-    c.drop_database(name)
 
 
 def test_parse_periods():

@@ -3,25 +3,12 @@
 import datetime
 import math
 import random
-import re
 import time
 
 import pytest
 
-from influxhtm.client import InfluxHtmClient
-
 UTC = datetime.timezone.utc
 START = datetime.datetime(2024, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def client(influxdb_server, tmp_path, request):
-    name = "data_" + re.sub(r"[^A-Za-z0-9]", "_", request.node.name)[:40]
-    c = InfluxHtmClient(
-        host=influxdb_server.host, port=influxdb_server.port, database=name, create_database=True, model_dir=tmp_path
-    )
-    yield c
-    c.drop_database(name)
 
 
 @pytest.fixture

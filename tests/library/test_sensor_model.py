@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from influxhtm.client import InfluxHtmClient
 from influxhtm.htm import AnomalyDetector, ModelFactory, anomaly_params
 from influxhtm.results import HtmModelResults
 from influxhtm.store import ModelStore
@@ -27,19 +26,11 @@ def series(n=N):
 
 
 @pytest.fixture
-def client(influxdb_server, tmp_path, request):
-    name = "model_" + request.node.name[:30]
-    c = InfluxHtmClient(
-        host=influxdb_server.host,
-        port=influxdb_server.port,
-        database=name,
-        create_database=True,
-        model_dir=tmp_path / "models",
-    )
+def client(client):
+    """The library tests' client, with the series of three sensors written."""
     for component in ("once", "resumed", "crashed"):
-        c.get_sensor("cpu", component).write(series())
-    yield c
-    c.drop_database(name)
+        client.get_sensor("cpu", component).write(series())
+    return client
 
 
 def _scores(results):
