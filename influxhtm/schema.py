@@ -5,7 +5,8 @@ the tests import them (TICKscripts and the README necessarily spell them out).
 
 Measurement ``<source measurement>_htm``, the source tags plus tag ``source_field`` (the modelled field),
 float fields ``value``, ``raw_score``, ``anomaly_likelihood``, ``anomaly_score`` and ``prediction``
-(omitted when there is none).
+(omitted when there is none), boolean ``learning`` (the model is within its probation) and integer
+``records_seen``.
 
 Results written before the tag was renamed carry the modelled field in tag ``field`` instead
 (:data:`LEGACY_FIELD_TAG`; FIELD is an InfluxQL keyword, so an unquoted ``WHERE field = 'x'`` does not
@@ -22,10 +23,12 @@ from typing import Any
 __all__ = [
     "ANOMALY_LIKELIHOOD",
     "ANOMALY_SCORE",
+    "LEARNING",
     "LEGACY_FIELD_TAG",
     "NAB_COLUMNS",
     "PREDICTION",
     "RAW_SCORE",
+    "RECORDS_SEEN",
     "RESULT_FIELDS",
     "RESULT_SUFFIX",
     "SCORE_FIELDS",
@@ -46,13 +49,15 @@ SOURCE_FIELD_TAG = "source_field"
 #: the tag that held it before (still read; ``influxhtm migrate-results`` rewrites it)
 LEGACY_FIELD_TAG = "field"
 
-# Field names of a result point. All floats; a new field gets its name here and its place in
-# RESULT_FIELDS (and, when it is not a float, its own case in result_fields).
+# Field names of a result point. Floats unless said otherwise; a new field gets its name here and its
+# place in RESULT_FIELDS (and, when it is not a float, its own case in result_fields).
 VALUE = "value"  # the input value
 RAW_SCORE = "raw_score"  # fraction of active columns not predicted
 ANOMALY_LIKELIHOOD = "anomaly_likelihood"  # the anomaly likelihood of the raw score
 ANOMALY_SCORE = "anomaly_score"  # the one to alert on (NAB's final score)
 PREDICTION = "prediction"  # best 1-step prediction made at this point, for the next one
+LEARNING = "learning"  # boolean: the model is within its probation (its scores are not to be trusted yet)
+RECORDS_SEEN = "records_seen"  # integer: records the model has learned, this one included
 
 RESULT_FIELDS = (VALUE, RAW_SCORE, ANOMALY_LIKELIHOOD, ANOMALY_SCORE, PREDICTION)
 SCORE_FIELDS = (RAW_SCORE, ANOMALY_LIKELIHOOD, ANOMALY_SCORE)
