@@ -177,6 +177,7 @@ def _model_options(args) -> dict:
         "tm": args.tm,
         "prediction_steps": args.prediction_steps,
         "probation": args.probation,
+        "timezone": args.timezone,
     }
     return {k: v for k, v in options.items() if v is not None}
 
@@ -328,6 +329,12 @@ def register(subparsers) -> None:
     p.add_argument("--tm", choices=TM_CHOICES, help=f"temporal memory (default {DEFAULT_TM})")
     p.add_argument("--prediction-steps", type=int, help="also predict N steps ahead (prediction field)")
     p.add_argument("--probation", type=int, help=f"likelihood probation in records (default {DEFAULT_PROBATION})")
+    p.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="IANA time zone (e.g. Europe/Berlin) whose wall clock the model's time-of-day encoding sees "
+        "(default UTC); kept with the model",
+    )
     p.add_argument("--chunk-size", type=int, default=5000, help="records per read/checkpoint (default 5000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_guarded(_cmd_backfill))

@@ -1,5 +1,12 @@
 """Offline detection over a `timestamp,value` CSV: NAB's numenta detector per record, CSV out,
-optional per-record trace in the golden-trace format (`tests/fixtures/golden/README.md`)."""
+optional per-record trace in the golden-trace format (`tests/fixtures/golden/README.md`).
+
+Time zones: by default the file's timestamps are wall-clock times and are encoded as they are written
+(NAB's convention; an ISO time with an offset shows its own wall clock, as NuPIC's `timetuple()` does).
+With a `timezone` (`influxhtm detect --timezone Europe/Berlin`) every timestamp is an instant — a naive
+one is read as UTC, one with an offset as that instant — and the model encodes its wall clock in that
+zone: the same rule as the UDF's `.timezone()` and the library's `timezone` option, so the same instants
+get the same scores everywhere."""
 
 import csv
 import datetime
@@ -13,8 +20,8 @@ from typing import Optional
 
 from influxhtm.htm.detector import AnomalyDetector
 from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM, nab_encoder_range, nab_probation, nab_resolution
-from influxhtm.htm.timestamps import parse_timestamp
-from influxhtm.schema import NAB_COLUMNS, PREDICTION
+from influxhtm.htm.timestamps import DEFAULT_TIMEZONE, parse_timestamp
+from influxhtm.schema import CSV_STATUS_COLUMNS, NAB_COLUMNS, PREDICTION
 
 
 class InputError(ValueError):
@@ -81,14 +88,35 @@ def read_series(path: str) -> Series:
 
 
 def nab_detector(
-    series: Series, *, min_value=None, max_value=None, tail=DEFAULT_TAIL, tm=DEFAULT_TM, prediction_steps=0
+    series: Series,
+    *,
+    min_value=None,
+    max_value=None,
+    tail=DEFAULT_TAIL,
+    tm=DEFAULT_TM,
+    prediction_steps=0,
+    timezone: Optional[str] = None,
 ) -> AnomalyDetector:
-    """A detector configured as NAB configures one for this file (whole-file range unless given)."""
+    """A detector configured as NAB configures one for this file (whole-file range unless given); with
+    `timezone`, its date encoders see that zone's wall clock (see the module's doc)."""
     lo = min(series.values) if min_value is None else min_value
     hi = max(series.values) if max_value is None else max_value
     return AnomalyDetector(
-        lo, hi, probation=nab_probation(len(series.values)), tail=tail, tm=tm, prediction_steps=prediction_steps
+        lo,
+        hi,
+        probation=nab_probation(len(series.values)),
+        tail=tail,
+        tm=tm,
+        prediction_steps=prediction_steps,
+        timezone=DEFAULT_TIMEZONE if timezone is None else timezone,
     )
+
+
+def as_instant(when: datetime.datetime) -> datetime.datetime:
+    """A file's timestamp as an instant in UTC: a naive one is UTC, one with an offset is converted."""
+    if when.utcoffset() is None:
+        return when.replace(tzinfo=datetime.timezone.utc)
+    return when.astimezone(datetime.timezone.utc)
 
 
 def _number(x: float) -> str:
@@ -122,9 +150,12 @@ def detect(
     trace_path: Optional[str] = None,
     source: str = "",
     progress: bool = True,
+    instants: bool = False,
 ) -> None:
     """Scores every record and writes `timestamp,value,anomaly_score,raw_score,anomaly_likelihood`
-    (+ `prediction` when the detector predicts)."""
+    (+ `prediction` when the detector predicts) + `learning,records_seen` (NAB's scorer reads its columns
+    by name, so the last two do not disturb it). `instants`: the timestamps are instants (naive = UTC)
+    whose wall clock in the detector's zone is encoded (`detect --timezone`); else wall clocks as written."""
     from tqdm import tqdm  # progress bars only where a file is scored, not in the UDF
 
     predicting = detector.settings["prediction_steps"] > 0
@@ -135,7 +166,7 @@ def detect(
             trace.write(json.dumps(trace_header(series, detector, source)) + "\n")
         with open(out_path, "w", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
-            writer.writerow([*NAB_COLUMNS, *([PREDICTION] if predicting else [])])
+            writer.writerow([*NAB_COLUMNS, *([PREDICTION] if predicting else []), *CSV_STATUS_COLUMNS])
             rows = zip(series.timestamps, series.times, series.values)
             for i, (stamp, when, value) in enumerate(
                 tqdm(
@@ -147,6 +178,8 @@ def detect(
                     desc=source or None,
                 )
             ):
+                if instants:
+                    when = as_instant(when)
                 if trace:
                     scores, internals = detector.handle_traced(when, value)
                     record = {
@@ -176,6 +209,7 @@ def detect(
                 ]
                 if predicting:
                     row.append("" if scores.prediction is None else _number(scores.prediction))
+                row += ["true" if scores.learning else "false", str(scores.records_seen)]
                 writer.writerow(row)
     finally:
         if trace:

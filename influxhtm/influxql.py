@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 __all__ = [
     "AGGREGATE_METHODS",
@@ -225,9 +225,19 @@ def format_field(value, field_type: str = "float") -> str:
     raise ValueError(f"unknown field type {field_type!r}")
 
 
-def line(measurement: str, tags: dict, fields: dict, time_ns: int) -> str:
-    """One line-protocol line with float fields; tags are sorted (InfluxDB's preferred order)."""
-    field_text = ",".join(f"{field_key(k)}={format_float(v)}" for k, v in fields.items() if v is not None)
+def _field_type(name: str, value, integers: Collection[str]) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "integer" if name in integers else "float"
+
+
+def line(measurement: str, tags: dict, fields: dict, time_ns: int, *, integers: Collection[str] = ()) -> str:
+    """One line-protocol line; tags are sorted (InfluxDB's preferred order). Fields are floats (an int
+    value too, so a field keeps one type), except bools (``true``/``false``) and the fields named in
+    ``integers`` (``3i``)."""
+    field_text = ",".join(
+        f"{field_key(k)}={format_field(v, _field_type(k, v, integers))}" for k, v in fields.items() if v is not None
+    )
     if not field_text:
         raise ValueError("a point needs at least one field value")
     return f"{series_key(measurement, tags)} {field_text} {int(time_ns)}"

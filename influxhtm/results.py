@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from .influxql import field_key, format_field, qualified_measurement, quote_ident, series_key
-from .schema import LEGACY_FIELD_TAG, RESULT_FIELDS, SCORE_FIELDS, SOURCE_FIELD_TAG
+from .schema import LEGACY_FIELD_TAG, RECORDS_SEEN, RESULT_FIELDS, SCORE_FIELDS, SOURCE_FIELD_TAG
 
 __all__ = [
     "LEGACY_CONDITION",
@@ -43,10 +43,18 @@ class HtmModelResults:
     anomaly_likelihood: float | None = None
     anomaly_score: float | None = None
     prediction: float | None = None
+    #: the model was within its probation at this point (None for results written before the field existed)
+    learning: bool | None = None
+    #: records the model had learned, this one included (None for results written before the field existed)
+    records_seen: int | None = None
 
     @classmethod
     def from_row(cls, row: dict) -> HtmModelResults:
-        return cls(time=row["time"], **{name: row.get(name) for name in RESULT_FIELDS})
+        values = {name: row.get(name) for name in RESULT_FIELDS}
+        seen = values[RECORDS_SEEN]
+        if seen is not None and not isinstance(seen, bool):
+            values[RECORDS_SEEN] = int(seen)  # an aggregation (mean, ...) may make it a float
+        return cls(time=row["time"], **values)
 
     def as_dict(self) -> dict:
         """The row as a plain dict (``time`` plus the result fields)."""

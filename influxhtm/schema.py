@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "ANOMALY_LIKELIHOOD",
     "ANOMALY_SCORE",
+    "CSV_STATUS_COLUMNS",
     "LEARNING",
     "LEGACY_FIELD_TAG",
     "NAB_COLUMNS",
@@ -59,10 +60,13 @@ PREDICTION = "prediction"  # best 1-step prediction made at this point, for the 
 LEARNING = "learning"  # boolean: the model is within its probation (its scores are not to be trusted yet)
 RECORDS_SEEN = "records_seen"  # integer: records the model has learned, this one included
 
-RESULT_FIELDS = (VALUE, RAW_SCORE, ANOMALY_LIKELIHOOD, ANOMALY_SCORE, PREDICTION)
+RESULT_FIELDS = (VALUE, RAW_SCORE, ANOMALY_LIKELIHOOD, ANOMALY_SCORE, PREDICTION, LEARNING, RECORDS_SEEN)
 SCORE_FIELDS = (RAW_SCORE, ANOMALY_LIKELIHOOD, ANOMALY_SCORE)
-#: columns of a NAB results CSV (`influxhtm detect`, `influxhtm nab`); PREDICTION follows when predicting
+#: columns of a NAB results CSV (`influxhtm detect`, `influxhtm nab`); PREDICTION follows when predicting,
+#: then CSV_STATUS_COLUMNS (after NAB's columns, so NAB's scorer reads the file as before)
 NAB_COLUMNS = ("timestamp", VALUE, ANOMALY_SCORE, RAW_SCORE, ANOMALY_LIKELIHOOD)
+#: the last columns of a results CSV: ``learning`` (true/false) and ``records_seen``
+CSV_STATUS_COLUMNS = (LEARNING, RECORDS_SEEN)
 
 # float64 value of ln(1.0000000001 - 1.0): NAB's divisor, which maps a likelihood of 1.0 to exactly 1.0.
 _LOG_SCALE_DIVISOR = -23.02585084720009
@@ -127,8 +131,17 @@ def _float_or_none(name: str, value: Any) -> float | None:
     return number
 
 
-def result_fields(value, raw_score, anomaly_likelihood=None, anomaly_score=None, prediction=None) -> dict:
-    """The fields of one result point, leaving out the ones that are ``None``."""
+def result_fields(
+    value,
+    raw_score,
+    anomaly_likelihood=None,
+    anomaly_score=None,
+    prediction=None,
+    learning=None,
+    records_seen=None,
+) -> dict:
+    """The fields of one result point, leaving out the ones that are ``None``: floats, plus ``learning``
+    as a bool and ``records_seen`` as an int (the line protocol writes ``learning=true records_seen=3i``)."""
     given = {
         VALUE: value,
         RAW_SCORE: raw_score,
@@ -136,5 +149,13 @@ def result_fields(value, raw_score, anomaly_likelihood=None, anomaly_score=None,
         ANOMALY_SCORE: anomaly_score,
         PREDICTION: prediction,
     }
-    fields = {name: _float_or_none(name, number) for name, number in given.items()}
+    fields: dict[str, Any] = {name: _float_or_none(name, number) for name, number in given.items()}
+    if learning is not None:
+        if not isinstance(learning, bool):
+            raise ValueError(f"{LEARNING} must be a bool, got {learning!r}")
+        fields[LEARNING] = learning
+    if records_seen is not None:
+        if isinstance(records_seen, bool) or int(records_seen) != records_seen or records_seen < 0:
+            raise ValueError(f"{RECORDS_SEEN} must be a non-negative integer, got {records_seen!r}")
+        fields[RECORDS_SEEN] = int(records_seen)
     return {name: number for name, number in fields.items() if number is not None}

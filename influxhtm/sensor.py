@@ -137,8 +137,9 @@ class Sensor:
     def get_model(self, model_id: str | None = None, **options):
         """The :class:`HtmSensorModel` of this sensor (loaded from the model store, or new).
 
-        ``options`` are the detector's (``min_value``, ``max_value``, ``probation``, ``tm``, ...); they
-        are recorded with a new model and ignored for an existing one.
+        ``options`` are the detector's (``min_value``, ``max_value``, ``probation``, ``tm``,
+        ``timezone`` — an IANA name such as ``"Europe/Berlin"`` whose wall clock the date encoders see,
+        default ``"UTC"`` — ...); they are recorded with a new model and ignored for an existing one.
         """
         from .sensor_model import HtmSensorModel
 

@@ -12,8 +12,10 @@ from .results import HtmModelResults, prefer_current_tag
 from .schema import (
     ANOMALY_LIKELIHOOD,
     ANOMALY_SCORE,
+    LEARNING,
     PREDICTION,
     RAW_SCORE,
+    RECORDS_SEEN,
     RESULT_FIELDS,
     SOURCE_FIELD_TAG,
     VALUE,
@@ -43,7 +45,10 @@ DETECTOR_OPTIONS = (
     "time_of_day",
     "weekend",
     "resolution",
+    "timezone",
 )
+#: aggregations that also apply to the boolean ``learning`` field (the others leave it out: None)
+_BOOLEAN_AGGREGATES = ("first", "last", "mode")
 
 BACKFILL_CHUNK = 5000
 
@@ -54,8 +59,11 @@ class HtmSensorModel:
     Its metadata (source database, retention policy, measurement, tags, field, detector options,
     created, records seen, last time processed) and its checkpoint live in the model store shared with
     the UDF (``client.model_store``), under :attr:`model_id`. Its results go to the result schema:
-    measurement ``<measurement>_htm``, the sensor's tags plus ``source_field``, float fields (results
-    written under the old tag ``field`` are read too).
+    measurement ``<measurement>_htm``, the sensor's tags plus ``source_field``, float fields, boolean
+    ``learning`` and integer ``records_seen`` (results written under the old tag ``field`` are read too).
+
+    ``timezone`` (an IANA name, default ``"UTC"``) is the zone whose wall clock the time-of-day and weekend
+    encoders see; it is stored with the model.
 
     ``options`` are ``influxhtm.htm.AnomalyDetector``'s keyword arguments; ``min_value``/``max_value``
     default to the range of the sensor's stored data when the detector is first needed.
@@ -65,6 +73,10 @@ class HtmSensorModel:
         unknown = set(options) - set(DETECTOR_OPTIONS)
         if unknown:
             raise ValueError(f"unknown model options {sorted(unknown)}; known: {', '.join(DETECTOR_OPTIONS)}")
+        if "timezone" in options:
+            from .htm.timestamps import time_zone
+
+            time_zone(options["timezone"])  # an unknown zone fails here, not at the first backfill
         from .store import model_id_for
 
         self.sensor = sensor
@@ -241,7 +253,8 @@ class HtmSensorModel:
     # -- results -----------------------------------------------------------------------------------
 
     def _scores_from(self, result, timestamp, value) -> tuple:
-        """(time, value, raw, likelihood, score, prediction) from any accepted result type."""
+        """(time, value, raw, likelihood, score, prediction, learning, records_seen) from any accepted
+        result type (learning and records_seen None where the result does not say)."""
         if hasattr(result, "inferences") and hasattr(result, "rawInput"):  # OPF ModelResult
             raw_input, inferences = result.rawInput, result.inferences
             timestamp = raw_input.get("timestamp") if timestamp is None else timestamp
@@ -254,7 +267,7 @@ class HtmSensorModel:
             predictions = inferences.get("multiStepBestPredictions") or {}
             prediction = predictions[min(predictions)] if predictions else None  # the nearest step
             score = None if likelihood is None else log_scaled_likelihood(likelihood)
-            return timestamp, value, raw, likelihood, score, prediction
+            return timestamp, value, raw, likelihood, score, prediction, None, None
         if hasattr(result, "raw_score") and hasattr(result, "anomaly_score"):  # Scores / HtmModelResults
             timestamp = getattr(result, "time", None) if timestamp is None else timestamp
             value = getattr(result, "value", None) if value is None else value
@@ -265,6 +278,8 @@ class HtmSensorModel:
                 result.anomaly_likelihood,
                 result.anomaly_score,
                 result.prediction,
+                getattr(result, LEARNING, None),
+                getattr(result, RECORDS_SEEN, None),
             )
         if isinstance(result, dict):
             timestamp = result.get("time", result.get("timestamp")) if timestamp is None else timestamp
@@ -276,11 +291,16 @@ class HtmSensorModel:
                 result.get(ANOMALY_LIKELIHOOD),
                 result.get(ANOMALY_SCORE),
                 result.get(PREDICTION),
+                result.get(LEARNING),
+                result.get(RECORDS_SEEN),
             )
         raise TypeError(
             f"cannot write {type(result).__name__}: pass an OPF ModelResult, the detector's "
             "Scores (with timestamp= and value=), an HtmModelResults or a dict"
         )
+
+    def _line(self, fields: dict, time_ns: int) -> str:
+        return line(self.result_measurement, self.result_tags, fields, time_ns, integers=(RECORDS_SEEN,))
 
     def _opf_likelihood(self, value, raw, timestamp):
         """Likelihood for OPF results that carry only the raw score (in-memory, per model object)."""
@@ -303,13 +323,15 @@ class HtmSensorModel:
         results = result if isinstance(result, list) else [result]
         lines = []
         for item in results:
-            time, item_value, raw, likelihood, score, prediction = self._scores_from(item, timestamp, value)
+            time, item_value, raw, likelihood, score, prediction, learning, seen = self._scores_from(
+                item, timestamp, value
+            )
             if time is None:
                 raise ValueError("result has no timestamp: pass timestamp=")
             if raw is None:
                 raise ValueError("result has no raw anomaly score")
-            fields = result_fields(item_value, raw, likelihood, score, prediction)
-            lines.append(line(self.result_measurement, self.result_tags, fields, to_ns(time)))
+            fields = result_fields(item_value, raw, likelihood, score, prediction, learning, seen)
+            lines.append(self._line(fields, to_ns(time)))
         return self.client.write_lines(lines, retention_policy=self.sensor.retention_policy)
 
     def get_results(
@@ -325,9 +347,12 @@ class HtmSensorModel:
         source = qualified_measurement(self.result_measurement, self.sensor.database, self.sensor.retention_policy)
         filters = result_series_filters(self.sensor.tags, self.sensor.field)
         raw = aggregation is None and len(filters) > 1
+        fields = list(RESULT_FIELDS)
+        if aggregation is not None and str(aggregation.get("method", "")).lower() not in _BOOLEAN_AGGREGATES:
+            fields.remove(LEARNING)  # InfluxDB cannot take the mean (etc.) of a boolean
         rows = self.client.select_series(
             source,
-            list(RESULT_FIELDS),
+            fields,
             filters,
             since=since,
             until=until,
@@ -439,9 +464,15 @@ class HtmSensorModel:
                     value = float(row[s.field])
                     scores = detector.handle(from_ns(t_ns), value)
                     fields = result_fields(
-                        value, scores.raw_score, scores.anomaly_likelihood, scores.anomaly_score, scores.prediction
+                        value,
+                        scores.raw_score,
+                        scores.anomaly_likelihood,
+                        scores.anomaly_score,
+                        scores.prediction,
+                        scores.learning,
+                        scores.records_seen,
                     )
-                    lines.append(line(self.result_measurement, self.result_tags, fields, t_ns))
+                    lines.append(self._line(fields, t_ns))
                     last_ns = t_ns
                 self._write_and_checkpoint(lines, last_ns)
                 done += len(lines)

@@ -18,7 +18,7 @@ from influxhtm.htm.params import (
     anomaly_params,
     engine_config,
 )
-from influxhtm.htm.timestamps import wall_clock_seconds
+from influxhtm.htm.timestamps import DEFAULT_TIMEZONE, engine_seconds, local_seconds, time_zone
 
 
 class Scores(NamedTuple):
@@ -28,10 +28,21 @@ class Scores(NamedTuple):
     anomaly_likelihood: float
     anomaly_score: float
     prediction: Optional[float]
+    #: the model is within its probation (`AnomalyDetector.is_learning(records_seen)`); None if not known
+    learning: Optional[bool] = None
+    #: records the model has learned, this one included (1 for its first record); None if not known
+    records_seen: Optional[int] = None
 
     @classmethod
-    def of(cls, scores: _engine.DetectorScores) -> "Scores":
-        return cls(float(scores.raw_score), scores.anomaly_likelihood, scores.anomaly_score, scores.best_prediction)
+    def of(cls, scores: _engine.DetectorScores, records_seen: int, learning: bool) -> "Scores":
+        return cls(
+            float(scores.raw_score),
+            scores.anomaly_likelihood,
+            scores.anomaly_score,
+            scores.best_prediction,
+            learning,
+            records_seen,
+        )
 
 
 class AnomalyDetector:
@@ -40,7 +51,14 @@ class AnomalyDetector:
     `min_value`/`max_value` are the raw data range; NAB's 20 % padding and resolution rule are applied
     here. `probation` is the likelihood's learning + estimation period (NAB: 15 % of the file, at most
     750; default 750; at most PROBATION_LIMIT). `tm="tm"` selects the TemporalMemory (NAB's `numentaTM`).
-    `prediction_steps > 0` enables the SDR classifier and fills `Scores.prediction`.
+    `prediction_steps > 0` enables the SDR classifier and fills `Scores.prediction`. `timezone` (an IANA
+    name, default "UTC") is the zone whose wall clock the time-of-day and weekend encoders see: epoch
+    seconds (`handle_epoch(s)`) and aware datetimes are instants shown in that zone, naive datetimes are
+    wall clocks already (in a UTC model an aware datetime keeps NuPIC's rule: its own wall clock). The zone
+    is saved with the state (states saved before it existed load as UTC).
+
+    Every `Scores` says whether the model is still learning: `records_seen` is k for the model's k-th
+    record (1-based) and `learning` is `is_learning(k)`, i.e. k <= probation.
 
     Parameters the engine cannot use raise InvalidParams (a ValueError). If the engine panics while
     scoring, the call raises EnginePanic and the detector is poisoned (`poisoned` says why): every
@@ -59,7 +77,12 @@ class AnomalyDetector:
         time_of_day: bool = True,
         weekend: bool = False,
         resolution: Optional[float] = None,
+        timezone: str = DEFAULT_TIMEZONE,
     ):
+        try:
+            zone = time_zone(timezone)
+        except ValueError as exc:
+            raise InvalidParams(str(exc)) from None
         if tail not in TAILS:
             raise InvalidParams(f"tail must be one of {TAILS}, got {tail!r}")
         if probation is None:
@@ -95,9 +118,34 @@ class AnomalyDetector:
             "time_of_day": time_of_day,
             "weekend": weekend,
             "resolution": params["modelParams"]["sensorParams"]["encoders"]["value"]["resolution"],
+            "timezone": timezone,
         }
         self._engine = _engine.Detector(config, likelihood, json.dumps(settings))
         self.settings = settings
+        self._zone = zone
+
+    @property
+    def timezone(self) -> str:
+        """The IANA name of the zone the date encoders see ("UTC" for states saved before zones existed)."""
+        return self.settings.get("timezone", DEFAULT_TIMEZONE)
+
+    @property
+    def probation(self) -> int:
+        """The likelihood's probation in records."""
+        return int(self.settings["probation"])
+
+    def is_learning(self, records_seen: int) -> bool:
+        """The one definition of "still learning": the model's `records_seen`-th record (1-based, that
+        record included) is within its probation."""
+        return records_seen <= self.probation
+
+    @property
+    def learning(self) -> bool:
+        """The last record handled was within the probation (True before the first record)."""
+        return self.is_learning(max(self.records_seen, 1))
+
+    def _scores(self, scores: _engine.DetectorScores, records_seen: int) -> Scores:
+        return Scores.of(scores, records_seen, self.is_learning(records_seen))
 
     @property
     def records_seen(self) -> int:
@@ -111,23 +159,30 @@ class AnomalyDetector:
 
     def handle(self, timestamp, value: float) -> Scores:
         """Scores one record. Raises InvalidParams (and changes nothing) for a non-finite or non-numeric value."""
-        return self.handle_epoch(wall_clock_seconds(timestamp), value)
+        return self._handle_local(engine_seconds(timestamp, self._zone), value)
+
+    def _handle_local(self, local: int, value: float) -> Scores:
+        scores = self._engine.handle(local, _number(value))
+        return self._scores(scores, self._engine.records_seen)
 
     def handle_epoch(self, seconds: int, value: float) -> Scores:
-        """Like `handle`, with the time as whole seconds since 1970-01-01 00:00:00 UTC (its wall clock is
-        what the date encoders see)."""
-        return Scores.of(self._engine.handle(seconds, _number(value)))
+        """Like `handle`, with the time as whole seconds since 1970-01-01 00:00:00 UTC (an instant: its wall
+        clock in the detector's time zone is what the date encoders see)."""
+        return self._handle_local(local_seconds(seconds, self._zone), value)
 
     def handle_epochs(self, seconds: Sequence[int], values: Sequence[float]) -> list[Scores]:
         """`handle_epoch` for many records in one engine call (a backlog). Values must be finite numbers;
         a bad one raises InvalidParams naming its index, with the records before it applied."""
         floats = [_number(value) for value in values]
-        return [Scores.of(s) for s in self._engine.handle_many(list(seconds), floats)]
+        local = [local_seconds(s, self._zone) for s in seconds]
+        results = self._engine.handle_many(local, floats)
+        first = self._engine.records_seen - len(results) + 1
+        return [self._scores(s, first + i) for i, s in enumerate(results)]
 
     def handle_traced(self, timestamp, value: float) -> tuple[Scores, dict]:
         """Like `handle`, plus a dict of the model's internals (bucket, encoding, SP columns, predicted
         columns, active cells, segment/synapse counts, spatial flag) for parity debugging."""
-        scores, trace = self._engine.handle_traced(wall_clock_seconds(timestamp), _number(value))
+        scores, trace = self._engine.handle_traced(engine_seconds(timestamp, self._zone), _number(value))
         internals = {
             "b": scores.bucket,
             "enc": trace.encoding,
@@ -138,7 +193,7 @@ class AnomalyDetector:
             "syns": trace.synapses,
             "sp_anom": scores.spatial_anomaly,
         }
-        return Scores.of(scores), internals
+        return self._scores(scores, self._engine.records_seen), internals
 
     def save(self) -> bytes:
         """The detector's complete state (versioned, checksummed, no pickle)."""
@@ -149,6 +204,7 @@ class AnomalyDetector:
         obj = type(self).__new__(type(self))
         obj._engine = self._engine.copy()
         obj.settings = self.settings
+        obj._zone = self._zone
         return obj
 
     @classmethod
@@ -158,6 +214,11 @@ class AnomalyDetector:
         obj = cls.__new__(cls)
         obj._engine = _engine.Detector.load(bytes(blob))
         obj.settings = json.loads(obj._engine.settings)
+        obj.settings.setdefault("timezone", DEFAULT_TIMEZONE)  # saved before zones existed: UTC
+        try:
+            obj._zone = time_zone(obj.settings["timezone"])
+        except ValueError as exc:  # e.g. a zone this machine's tz database does not know
+            raise InvalidParams(f"the saved detector's {exc}") from None
         return obj
 
 

@@ -61,6 +61,7 @@ def detector_options(options: HtmOptions, lo: float, hi: float) -> dict:
         "time_of_day": options.timeOfDay,
         "weekend": options.weekend,
         "resolution": options.resolution,
+        "timezone": options.timezone,
     }
 
 

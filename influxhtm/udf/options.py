@@ -18,7 +18,9 @@ from dataclasses import fields as dc_fields
 from typing import Any
 
 from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM, PROBATION_LIMIT, TAILS, TM_CHOICES
+from influxhtm.htm.timestamps import DEFAULT_TIMEZONE, time_zone
 from influxhtm.kapacitor_udf.udf_pb2 import BOOL, DOUBLE, DURATION, INT, STRING, ValueType
+from influxhtm.schema import LEARNING, RECORDS_SEEN
 
 TYPE_NAMES = {number: ValueType.Name(number) for number in (BOOL, INT, DOUBLE, STRING, DURATION)}
 _VALUE_ATTR = {
@@ -63,6 +65,7 @@ class HtmOptions:
     resolution: float | None = None
     timeOfDay: bool = True
     weekend: bool = False
+    timezone: str = DEFAULT_TIMEZONE  # IANA zone whose wall clock the date encoders see
     predictionSteps: int = 1  # the UDF emits a prediction by default (the library's detector does not)
     probation: int | None = None  # None: the engine face's DEFAULT_PROBATION
     tm: str = DEFAULT_TM
@@ -80,7 +83,7 @@ class HtmOptions:
 
     def model_params(self) -> dict:
         """The options that shape a model; a stored model with other values is not reused."""
-        return {
+        params: dict[str, Any] = {
             "field": self.field,
             "min": self.min,
             "max": self.max,
@@ -93,6 +96,9 @@ class HtmOptions:
             "tail": self.tail,
             "warmup": self.warmup,
         }
+        if self.timezone != DEFAULT_TIMEZONE:  # absent for UTC: models stored before the option still match
+            params["timezone"] = self.timezone
+        return params
 
     def to_json(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dc_fields(self)}
@@ -171,6 +177,7 @@ OPTION_SPECS: dict[str, OptionSpec] = {
         OptionSpec("resolution", DOUBLE, "RDSE resolution (default: NAB rule from the range)", *RESOLUTION_RANGE),
         OptionSpec("timeOfDay", BOOL, "encode the time of day"),
         OptionSpec("weekend", BOOL, "encode weekend/weekday"),
+        _name_option("timezone", "IANA time zone of the date encodings, e.g. 'Europe/Berlin' (default 'UTC')"),
         OptionSpec(
             "predictionSteps", INT, "emit a prediction this many steps ahead (0 = off)", 0, MAX_PREDICTION_STEPS
         ),
@@ -231,6 +238,14 @@ def parse_options(options) -> HtmOptions:
         values[option.name] = value
     if "field" not in values:
         raise OptionError("option .field() is required: name the input field to model, e.g. .field('value')")
+    if "timezone" in values:
+        try:
+            time_zone(values["timezone"])
+        except ValueError:
+            raise OptionError(
+                f"option .timezone() expects an IANA time zone name such as 'Europe/Berlin' or 'UTC'; "
+                f"unknown time zone {values['timezone']!r}"
+            ) from None
     lo, hi = values.get("min"), values.get("max")
     if lo is not None and hi is not None and not lo < hi:
         raise OptionError(f"option .min() must be less than .max(), got min={lo!r} max={hi!r}")
@@ -240,4 +255,10 @@ def parse_options(options) -> HtmOptions:
             "options .valueField(), .rawScoreField(), .likelihoodField(), .scoreField(), .predictionField() "
             f"must name distinct fields, got {names}"
         )
+    for option, name in zip(_OUTPUT_NAME_OPTIONS, names):
+        if name in (LEARNING, RECORDS_SEEN):
+            raise OptionError(
+                f"option .{option}() cannot be {name!r}: every output point has the fields "
+                f"{LEARNING!r} (boolean) and {RECORDS_SEEN!r} (integer)"
+            )
     return HtmOptions(**values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from influxhtm.kapacitor_udf import udf_pb2
-from influxhtm.schema import SOURCE_FIELD_TAG, result_measurement
+from influxhtm.schema import LEARNING, RECORDS_SEEN, SOURCE_FIELD_TAG, result_measurement
 
 from .options import HtmOptions
 
@@ -82,7 +82,8 @@ def _base(src: udf_pb2.Point, options: HtmOptions, keep_fields: bool) -> udf_pb2
 
 
 def scored_point(src: udf_pb2.Point, options: HtmOptions, value: float, scores) -> udf_pb2.Point:
-    """The output point for a scored input: the input's identity plus the double score fields."""
+    """The output point for a scored input: the input's identity plus the double score fields, boolean
+    `learning` (the model is within its probation) and integer `records_seen` (this record included)."""
     out = _base(src, options, options.keepFields)
     values = {
         options.valueField: value,
@@ -92,15 +93,26 @@ def scored_point(src: udf_pb2.Point, options: HtmOptions, value: float, scores) 
     }
     if scores.prediction is not None:
         values[options.predictionField] = scores.prediction
+    flags = {} if scores.learning is None else {LEARNING: bool(scores.learning)}
+    counts = {} if scores.records_seen is None else {RECORDS_SEEN: int(scores.records_seen)}
     if options.keepFields:
-        # a kept source field of the same name must not shadow the score in another type's map
-        for other in (out.fieldsInt, out.fieldsString, out.fieldsBool):
-            for name in values:
-                if name in other:
-                    del other[name]
+        # a kept source field of the same name must not shadow a result field in another type's map
+        for fmap, own in (
+            (out.fieldsDouble, values),
+            (out.fieldsInt, counts),
+            (out.fieldsString, {}),
+            (out.fieldsBool, flags),
+        ):
+            for name in (*values, *flags, *counts):
+                if name in fmap and name not in own:
+                    del fmap[name]
     doubles = out.fieldsDouble
     for name, v in values.items():
         doubles[name] = float(v)
+    for name, flag in flags.items():
+        out.fieldsBool[name] = flag
+    for name, count in counts.items():
+        out.fieldsInt[name] = count
     return out
 
 
@@ -118,6 +130,8 @@ def passthrough_point(src: udf_pb2.Point, options: HtmOptions) -> udf_pb2.Point:
         options.likelihoodField,
         options.scoreField,
         options.predictionField,
+        LEARNING,  # an unscored point does not claim to be a model's record
+        RECORDS_SEEN,
     }
     for fmap in (out.fieldsDouble, out.fieldsInt, out.fieldsString, out.fieldsBool):
         for name in names:

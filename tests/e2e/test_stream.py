@@ -65,7 +65,12 @@ def test_one_result_point_per_input_with_source_tags_and_float_fields(jumpsup, i
         "anomaly_likelihood": "float",
         "anomaly_score": "float",
         "prediction": "float",
+        "learning": "boolean",
+        "records_seen": "integer",
     }
+    probation = nab_probation(len(series.values))
+    assert [r["records_seen"] for r in rows] == list(range(1, len(rows) + 1))
+    assert [r["learning"] for r in rows] == [k <= probation for k in range(1, len(rows) + 1)]
 
 
 def test_scores_equal_the_offline_detector(jumpsup):

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from influxhtm.htm.params import nab_probation
 from tests.engine.golden import NAB_DATA, NAB_LABELS, load_trace
 
 CPC = NAB_DATA / "realAdExchange" / "exchange-2_cpc_results.csv"
@@ -27,7 +28,18 @@ def test_detect_output_equals_nupic_and_trace_has_golden_keys(tmp_path):
     _, golden = load_trace("exchange-2_cpc_results")
     with open(out) as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["timestamp", "value", "anomaly_score", "raw_score", "anomaly_likelihood"]
+    assert list(rows[0]) == [
+        "timestamp",
+        "value",
+        "anomaly_score",
+        "raw_score",
+        "anomaly_likelihood",
+        "learning",
+        "records_seen",
+    ]
+    probation = nab_probation(len(rows))
+    assert [r["records_seen"] for r in rows] == [str(k) for k in range(1, len(rows) + 1)]
+    assert [r["learning"] for r in rows] == ["true"] * probation + ["false"] * (len(rows) - probation)
     assert [r["timestamp"] for r in rows] == [g["t"] for g in golden]
     final_equal = sum(float(r["anomaly_score"]) == g["F1"] for r, g in zip(rows, golden))
     assert final_equal >= 0.99 * len(golden)

@@ -89,6 +89,7 @@ OPTION_RANGES = {
             "inf": math.inf,
         },
     ),
+    "timezone": (NAME, {"empty": "", "type": 1, "blank": " ", "high": "Z" * 1025}),
     "tm": ("'backtracking' or 'tm'", {"unknown": "cells4", "type": 1, "empty": ""}),
     "tail": ("'one-sided' or 'two-sided'", {"unknown": "left", "type": False, "empty": ""}),
     "measurement": (NAME, {"empty": "", "high": "m" * 2000, "type": 1}),

@@ -68,7 +68,9 @@ def test_stream_points_are_scored_and_keep_their_series_identity(server):
         assert p.fieldsDouble["value"] == v
         assert 0.0 <= p.fieldsDouble["anomaly_score"] <= 1.0
         assert 0.0 <= p.fieldsDouble["raw_score"] <= 1.0
-        assert not p.fieldsInt and not p.fieldsString and not p.fieldsBool
+        assert not p.fieldsString
+        assert dict(p.fieldsBool) == {"learning": True}  # within the default probation of 750
+        assert set(p.fieldsInt) == {"records_seen"}
     assert c.ask(keepalive_request(12345)).time == 12345
     assert c.sync() == []
 

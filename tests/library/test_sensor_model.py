@@ -135,6 +135,7 @@ def test_results_schema_and_write_of_detector_scores(client):
     series_keys = [row["key"] for row in client.query('SHOW SERIES FROM "cpu_htm"').get_points()]
     assert series_keys == ["cpu_htm,component=once,source_field=value"]
     types = {row["fieldKey"]: row["fieldType"] for row in client.query('SHOW FIELD KEYS FROM "cpu_htm"').get_points()}
+    assert types.pop("learning") == "boolean" and types.pop("records_seen") == "integer"
     assert set(types.values()) == {"float"}
     assert {"value", "raw_score", "anomaly_likelihood", "anomaly_score"} <= set(types)
     with pytest.raises(ValueError, match="timestamp"):
