@@ -1,4 +1,4 @@
-"""The example deployment files shipped in the wheel: `kapacitor.conf` and the TICKscripts.
+"""The example deployment files shipped in the wheel: `kapacitor.conf`, the TICKscripts and the systemd unit.
 
 The repository's root `kapacitor.conf` and `tickscripts/` point here, so the files exist once.
 `influxhtm examples --out DIR` writes them out for a user who installed the wheel.
@@ -12,11 +12,12 @@ from pathlib import Path
 EXAMPLES_DIR = Path(__file__).resolve().parent
 KAPACITOR_CONF = EXAMPLES_DIR / "kapacitor.conf"
 TICKSCRIPTS_DIR = EXAMPLES_DIR / "tickscripts"
+SYSTEMD_DIR = EXAMPLES_DIR / "systemd"
 
 
 def example_files() -> list[Path]:
     """Every example file, relative to the examples directory, sorted."""
-    paths = [KAPACITOR_CONF, *TICKSCRIPTS_DIR.iterdir()]
+    paths = [KAPACITOR_CONF, *TICKSCRIPTS_DIR.iterdir(), *SYSTEMD_DIR.iterdir()]
     return sorted(p.relative_to(EXAMPLES_DIR) for p in paths if p.is_file())
 
 
@@ -26,7 +27,8 @@ def tickscript(name: str) -> str:
 
 
 def write_examples(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
-    """Copy the example files into out_dir (kapacitor.conf, tickscripts/...); returns the paths written.
+    """Copy the example files into out_dir (kapacitor.conf, tickscripts/..., systemd/...); returns the paths
+    written.
 
     Raises FileExistsError naming the first file that exists already unless overwrite is true.
     """

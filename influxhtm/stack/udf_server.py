@@ -21,8 +21,10 @@ def udf_command(*args: str) -> list[str]:
 
 
 class UdfServerProcess:
-    """`influxhtm udf --socket SOCKET --state-dir STATE_DIR [--batch]`, started and stopped around a block.
+    """`influxhtm udf --socket SOCKET --state-dir STATE_DIR [--batch] [EXTRA_ARGS...]`, started and stopped
+    around a block.
 
+    extra_args: more `influxhtm udf` options, e.g. ("--kapacitor-url", url) to re-enable the tasks at start.
     command: a different argv for a socket UDF server (e.g. a pass-through UDF); it must create
     `socket_path`. The child's stderr goes to `log_path`. start() waits until the socket accepts.
     """
@@ -35,6 +37,7 @@ class UdfServerProcess:
         batch: bool = False,
         log_path: str | os.PathLike | None = None,
         command: Sequence[str] | None = None,
+        extra_args: Sequence[str] = (),
         startup_timeout: float = 60.0,
     ):
         self.socket_path = Path(socket_path)
@@ -45,6 +48,7 @@ class UdfServerProcess:
             command = udf_command("udf", "--socket", str(self.socket_path), "--state-dir", str(self.state_dir))
             if batch:
                 command.append("--batch")
+            command.extend(extra_args)
         self.command = list(command)
         self.log_path = Path(log_path) if log_path else self.socket_path.with_suffix(".log")
         self.startup_timeout = startup_timeout

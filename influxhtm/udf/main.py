@@ -14,6 +14,16 @@ from influxhtm.store import ModelStore, default_state_dir
 from .handler import HtmHandler
 from .metrics import UdfMetrics
 from .models import ModelRegistry
+from .task_healer import (
+    DEFAULT_TIMEOUT,
+    PASSWORD_ENV,
+    USER_ENV,
+    CredentialsError,
+    KapacitorClient,
+    TaskHealer,
+    resolve_credentials,
+    socket_accepts,
+)
 
 log = logging.getLogger("influxhtm.udf")
 
@@ -58,6 +68,31 @@ def add_udf_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep at most N models in memory, evicting the least recently used to the state "
         "dir (default 0 = no limit)",
     )
+    parser.add_argument(
+        "--kapacitor-url",
+        metavar="URL",
+        help="after the socket listens, disable and re-enable the enabled Kapacitor tasks that use this UDF "
+        "(Kapacitor never reconnects to a restarted socket UDF), e.g. http://127.0.0.1:9092",
+    )
+    parser.add_argument(
+        "--kapacitor-credentials",
+        metavar="FILE",
+        help="a file holding `user:password` for Kapacitor's HTTP API (not world-readable); default: the "
+        f"environment variables {USER_ENV} / {PASSWORD_ENV}, else no authentication",
+    )
+    parser.add_argument(
+        "--kapacitor-udf-name",
+        metavar="NAME",
+        help="the UDF's name in kapacitor.conf ([udf.functions.NAME], used as @NAME() in TICKscripts; "
+        "default htm, or htm_batch with --batch)",
+    )
+    parser.add_argument(
+        "--kapacitor-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"keep trying to reach Kapacitor this long (default {DEFAULT_TIMEOUT:.0f})",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -66,6 +101,13 @@ def run_udf(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(args.log_level)
     state_dir = args.state_dir or default_state_dir()
+    healer = None
+    if args.kapacitor_url:
+        try:
+            healer = _task_healer(args)
+        except (CredentialsError, ValueError) as exc:
+            log.error("%s", exc)
+            return 1
     try:
         store = ModelStore(state_dir, journal_fsync=args.journal_fsync)
         if not os.access(store.models_dir, os.W_OK):
@@ -86,6 +128,9 @@ def run_udf(args: argparse.Namespace) -> int:
         if args.socket:
             log.info("serving on %s, state dir %s", args.socket, state_dir)
             server = UdfServer(args.socket, handler_factory, socket_mode=args.socket_mode, on_shutdown=registry.close)
+            if healer is not None and not socket_accepts(args.socket):  # else: a live server, refused below
+                healer.on_reenabled = lambda _task_id: metrics.tasks_reenabled.inc()
+                healer.start()
             try:
                 server.serve_forever()
             except (SocketInUseError, OSError) as exc:
@@ -94,8 +139,22 @@ def run_udf(args: argparse.Namespace) -> int:
             return 0
         return run_process(handler_factory)
     finally:
+        if healer is not None:
+            healer.stop()
         registry.close()
         store.close()
+
+
+def _task_healer(args: argparse.Namespace) -> TaskHealer:
+    """The healer of the --kapacitor-* options (not started); raises CredentialsError or ValueError."""
+    if not args.socket:
+        raise ValueError("--kapacitor-url needs --socket: a process UDF is started by Kapacitor with its task")
+    if not args.kapacitor_timeout > 0:
+        raise ValueError(f"--kapacitor-timeout must be positive, got {args.kapacitor_timeout}")
+    name = args.kapacitor_udf_name or ("htm_batch" if args.batch else "htm")
+    client = KapacitorClient(args.kapacitor_url, resolve_credentials(args.kapacitor_credentials))
+    socket_path = args.socket
+    return TaskHealer(client, name, ready=lambda: socket_accepts(socket_path), timeout=args.kapacitor_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

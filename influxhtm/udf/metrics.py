@@ -151,6 +151,9 @@ class UdfMetrics:
             "(ENOSPC, EDQUOT, EIO, ENOENT, EROFS, EACCES, ...; short_write)",
             "errno",
         )
+        self.tasks_reenabled = Counter(
+            "influxhtm_udf_tasks_reenabled", "Kapacitor tasks disabled and enabled again after the server started"
+        )
         self.checkpoint_age = Gauge(
             "influxhtm_udf_checkpoint_age_seconds",
             "Seconds since the oldest model with unsaved updates was last checkpointed",
@@ -183,7 +186,7 @@ def _collector(metrics: UdfMetrics):
 
     class UdfCollector:
         def collect(self):
-            for counter in (metrics.points_in, metrics.points_out, metrics.checkpoints):
+            for counter in (metrics.points_in, metrics.points_out, metrics.checkpoints, metrics.tasks_reenabled):
                 yield CounterMetricFamily(counter.name, counter.documentation, value=counter.value)
             for labeled in (metrics.bad_points, metrics.quarantined, metrics.storage_write_failures):
                 family = CounterMetricFamily(labeled.name, labeled.documentation, labels=[labeled.label])
