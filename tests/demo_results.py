@@ -23,6 +23,7 @@ def load_demo_results(client: InfluxHtmClient, *, days: int = 14) -> SyntheticSe
     sensor = client.get_sensor(DEMO_MEASUREMENT, DEMO_HOST, tag_key="host", field=DEMO_FIELD)
     sensor.write(zip(series.timestamps, series.values))
     lo, hi = series.value_range
-    model = sensor.get_model(min_value=lo, max_value=hi, probation=nab_probation(len(series.values)))
+    probation = nab_probation(len(series.values))
+    model = sensor.get_model(min_value=lo, max_value=hi, probation=probation, prediction_steps=1)
     model.backfill(progress=False)
     return series
