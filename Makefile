@@ -30,6 +30,7 @@ install: $(VENV)/.installed
 stack: install
 	scripts/install-influxdb
 	scripts/build-kapacitor
+	scripts/install-chromium
 
 demo: stack
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)

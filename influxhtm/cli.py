@@ -26,6 +26,14 @@ def _register_engine(subparsers) -> None:
         help="also predict STEPS records ahead (adds a prediction column)",
     )
     p.add_argument("--trace", help="write a per-record trace (golden-trace format, .jsonl.gz)")
+    p.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="IANA time zone (e.g. Europe/Berlin) whose wall clock the time-of-day encoding sees. With it, "
+        "timestamps are instants: naive ones are read as UTC, ones with an offset as that instant (the "
+        "same rule as the UDF's .timezone() and the library's timezone option, so the same instants get "
+        "the same scores). Without it, timestamps are wall-clock times encoded as written (NAB's convention)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_detect)
 
@@ -67,7 +75,9 @@ def _register_engine(subparsers) -> None:
 
 
 def _register_examples(subparsers) -> None:
-    p = subparsers.add_parser("examples", help="write the example kapacitor.conf and TICKscripts into a directory")
+    p = subparsers.add_parser(
+        "examples", help="write the example kapacitor.conf, TICKscripts and systemd unit into a directory"
+    )
     p.add_argument("--out", default=".", help="directory to write into (default: the current one)")
     p.add_argument("--force", action="store_true", help="overwrite files that exist")
     p.set_defaults(func=_cmd_examples)
@@ -96,8 +106,17 @@ def _cmd_detect(args) -> int:
         tail=args.tail,
         tm=args.tm,
         prediction_steps=args.predict,
+        timezone=args.timezone,
     )
-    detect(series, args.output, detector, trace_path=args.trace, source=args.input, progress=not args.quiet)
+    detect(
+        series,
+        args.output,
+        detector,
+        trace_path=args.trace,
+        source=args.input,
+        progress=not args.quiet,
+        instants=args.timezone is not None,
+    )
     return 0
 
 
@@ -145,13 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _register_engine(subparsers)
     _register_examples(subparsers)
+    from influxhtm.alerts import register as register_alerts
     from influxhtm.cli_influx import register as register_influx
+    from influxhtm.dashboard.cli import register as register_dashboard
     from influxhtm.store.cli import register as register_models
     from influxhtm.udf.cli import register as register_udf
 
     register_udf(subparsers)
     register_models(subparsers)
     register_influx(subparsers)
+    register_dashboard(subparsers)
+    register_alerts(subparsers)
     return parser
 
 
