@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """influxhtm demo: one series through the real TICK stack, end to end.
 
-Starts a private InfluxDB, the influxhtm UDF server and kapacitord (free loopback ports, a scratch
-directory), defines the stream task (tickscripts/htm_stream.tick) and the alert task
-(tickscripts/htm_alert.tick), writes the series into Kapacitor, waits until every point is scored in
-InfluxDB, prints a summary (alerts against the known anomaly windows), writes a PNG plot and stops
-everything. Default series: a generated one with four labelled anomalies (influxhtm.stack.synthetic).
+Starts a private InfluxDB, the influxhtm UDF server, kapacitord (free loopback ports, a scratch
+directory), an alert receiver and the live view (`influxhtm dashboard`); defines the stream task
+(tickscripts/htm_stream.tick) and the alert task (tickscripts/htm_alert.tick, which POSTs its alerts to
+the receiver), writes the series into Kapacitor, waits until every point is scored in InfluxDB, prints a
+summary (alerts against the known anomaly windows), writes a PNG plot and says where to look. Default
+series: a generated one with four labelled anomalies (influxhtm.stack.synthetic). Run in a terminal, it
+keeps the stack and the live view up until Ctrl-C; otherwise it stops everything at the end.
 
     python scripts/demo.py                          # synthetic series
     python scripts/demo.py --data art_daily_jumpsup.csv --labels combined_windows.json
-    python scripts/demo.py --keep                   # leave the stack up until Ctrl-C
+    python scripts/demo.py --rate 200 --keep        # stream at 200 points/s, watch it live, Ctrl-C to stop
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import calendar
 import contextlib
 import csv
 import datetime as dt
-import json
 import logging
 import re
 import shutil
@@ -32,10 +33,20 @@ from pathlib import Path
 
 from influxdb import InfluxDBClient
 
+from influxhtm.alerts import AlertEvent, AlertReceiver, read_alert_log
 from influxhtm.detect import read_series
 from influxhtm.htm.params import nab_probation
 from influxhtm.influxql import quote_ident
-from influxhtm.schema import ANOMALY_LIKELIHOOD, ANOMALY_SCORE, RAW_SCORE, VALUE, result_measurement
+from influxhtm.schema import (
+    ANOMALY_LIKELIHOOD,
+    ANOMALY_SCORE,
+    LEARNING,
+    PREDICTION,
+    RAW_SCORE,
+    RECORDS_SEEN,
+    VALUE,
+    result_measurement,
+)
 from influxhtm.stack import synthetic
 from influxhtm.stack.influxd import InfluxServer
 from influxhtm.stack.kapacitord import KapacitorServer, find_kapacitord, kapacitord_version
@@ -44,8 +55,9 @@ from influxhtm.stack.udf_server import UdfServerProcess
 REPO = Path(__file__).resolve().parents[1]
 TICKSCRIPTS = REPO / "tickscripts"
 DATABASE = "demo"
-# the result fields the demo reads back and writes to its CSV (NAB's column order)
-RESULT_COLUMNS = (VALUE, ANOMALY_SCORE, RAW_SCORE, ANOMALY_LIKELIHOOD)
+HOST = "demo"  # the demo series' host tag (the stream task groups by host, as htm_stream.tick does)
+# the result fields the demo reads back and writes to its CSV (NAB's column order, then the rest)
+RESULT_COLUMNS = (VALUE, ANOMALY_SCORE, RAW_SCORE, ANOMALY_LIKELIHOOD, PREDICTION, LEARNING, RECORDS_SEEN)
 RP = "autogen"
 log = logging.getLogger("demo")
 
@@ -76,12 +88,16 @@ def epoch_ns(t: dt.datetime) -> int:
     return calendar.timegm(t.timetuple()) * 1_000_000_000 + t.microsecond * 1000
 
 
-def stream(kap: KapacitorServer, measurement: str, times, values, chunk: int = 500) -> None:
-    """Write the series into Kapacitor in time order."""
+def stream(kap: KapacitorServer, measurement: str, times, values, rate: float = 0.0) -> None:
+    """Write the series into Kapacitor in time order, at `rate` points/s (0: as fast as it takes them)."""
     total = len(values)
+    chunk = max(1, int(rate / 5)) if rate > 0 else 500
+    started = time.monotonic()
     for lo in range(0, total, chunk):
+        if rate > 0:
+            time.sleep(max(0.0, started + lo / rate - time.monotonic()))
         lines = [
-            f"{measurement},series={measurement} value={float(v)!r} {epoch_ns(t)}"
+            f"{measurement},host={HOST} value={float(v)!r} {epoch_ns(t)}"
             for t, v in zip(times[lo : lo + chunk], values[lo : lo + chunk])
         ]
         kap.write(lines, db=DATABASE, rp=RP, precision="ns")
@@ -141,36 +157,36 @@ def wait_for_alert_task(kap: KapacitorServer, task_id: str, expected: int, timeo
     log.warning("the alert task saw %d of %d points within %.0fs", seen, expected, timeout)
 
 
-def read_alerts(path: Path) -> list[dict]:
-    """Alert events from the alert handler's log (one JSON object per line)."""
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            event = json.loads(line)
-            event["when"] = dt.datetime.fromisoformat(event["time"].replace("Z", "+00:00")).replace(tzinfo=None)
-            events.append(event)
-    return events
+def wait_for_alerts(receiver: AlertReceiver, alert_log: Path, timeout: float) -> list[AlertEvent]:
+    """The alerts the receiver got, once it has every event of the alert log (POSTs trail the log a bit)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logged, received = read_alert_log(alert_log), receiver.events
+        if len(received) >= len(logged) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if len(received) != len(logged):
+        log.warning("the alert receiver got %d of the %d logged alerts", len(received), len(logged))
+    return received
 
 
 def summarize(name, expected, scored, seconds, alerts, windows, learned_from: dt.datetime) -> str:
-    """The demo's report: throughput, alerts after the probation period against the label windows."""
-    crit = [a for a in alerts if a["level"] == "CRITICAL"]
-    early = [a for a in crit if a["when"] < learned_from]
-    counted = [a for a in crit if a["when"] >= learned_from]
-    inside = [a for a in counted if any(lo <= a["when"] <= hi for lo, hi in windows)]
+    """The demo's report: throughput, alerts while learning and after, against the label windows."""
+    crit = [a for a in alerts if a.critical]
+    early = [a for a in crit if a.time < learned_from]
+    counted = [a for a in crit if a.time >= learned_from]
+    inside = [a for a in counted if any(lo <= a.time <= hi for lo, hi in windows)]
     lines = [
         f"series {name}: {expected} points scored through Kapacitor and the HTM UDF in {seconds:.1f}s "
         f"({expected / seconds:.0f} points/s); {scored} result points in InfluxDB",
-        f"CRITICAL alerts: {len(crit)}; {len(early)} of them in the probation period (before "
-        f"{learned_from:%Y-%m-%d %H:%M}, while the model still learns; NAB does not count these)",
+        f"CRITICAL alerts: {len(crit)} (one per incident); {len(early)} of them in the probation period (before "
+        f"{learned_from:%Y-%m-%d %H:%M}, while the model learns)",
     ]
     for a in counted:
         where = ("inside a label window" if a in inside else "outside the label windows") if windows else ""
-        lines.append(f"  {a['when']:%Y-%m-%d %H:%M}  {a['message']}  {where}".rstrip())
+        lines.append(f"  {a.time:%Y-%m-%d %H:%M}  {a.message}  {where}".rstrip())
     if windows:
-        detected = [w for w in windows if any(w[0] <= a["when"] <= w[1] for a in counted)]
+        detected = [w for w in windows if any(w[0] <= a.time <= w[1] for a in counted)]
         lines.append(
             f"label windows detected: {len(detected)} of {len(windows)}; "
             f"alerts after probation outside any window: {len(counted) - len(inside)}"
@@ -200,7 +216,7 @@ def plot(
             ax.axvspan(lo, hi, color="tab:red", alpha=0.12, label="anomaly window" if i == 0 and ax is top else None)
     for ax in (top, bottom):
         ax.axvspan(times[0], learned_from, color="grey", alpha=0.12, label="probation" if ax is top else None)
-    crit_times = [a["when"] for a in alerts if a["level"] == "CRITICAL"]
+    crit_times = [a.time for a in alerts if a.critical]
     for i, t in enumerate(crit_times):
         top.axvline(t, color="tab:red", lw=1.0, label="alert" if i == 0 else None)
     top.set_title(f"influxhtm demo: {name} through InfluxDB -> Kapacitor -> HTM UDF")
@@ -221,7 +237,19 @@ def write_results(path: Path, rows: list[dict]) -> None:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for r in rows:
-            writer.writerow([r[c] for c in columns])
+            writer.writerow(["" if r.get(c) is None else r[c] for c in columns])
+
+
+def start_live_view(stack: contextlib.ExitStack, influx_url: str, crit: float) -> str | None:
+    """Serve the live view (`influxhtm dashboard`) on a free loopback port; its URL, or None without the extra."""
+    try:
+        from influxhtm.dashboard import serve_in_thread
+    except ImportError as err:
+        log.warning("no live view (%s): pip install 'influxhtm[dashboard]'", err)
+        return None
+    url, stop = serve_in_thread(influx_url, DATABASE, listen="127.0.0.1:0", threshold=crit)
+    stack.callback(stop)
+    return url
 
 
 def run(args) -> int:
@@ -236,7 +264,7 @@ def run(args) -> int:
     alert_log = workdir / "alerts.log"
     lo, hi = min(values), max(values)
     probation = nab_probation(len(values))
-    learned_from = times[min(probation, len(times) - 1)]
+    learned_from = times[min(probation, len(times) - 1)]  # the first point whose model is past its probation
     log.info(
         "series %s: %d points, %s .. %s, range %.4g .. %.4g; work dir %s",
         name,
@@ -254,6 +282,10 @@ def run(args) -> int:
         influx = stack.enter_context(InfluxServer(workdir / "influxdb"))
         client = InfluxDBClient(influx.host, influx.port, database=DATABASE)
         client.create_database(DATABASE)
+        receiver = stack.enter_context(AlertReceiver("127.0.0.1:0", out=workdir / "received-alerts.log"))
+        live_view = start_live_view(stack, influx.url, args.crit)
+        if live_view:
+            print(f"live view: {live_view}", flush=True)
         udf = stack.enter_context(
             UdfServerProcess(workdir / "htm.sock", workdir / "state", log_path=workdir / "udf.log")
         )
@@ -270,7 +302,7 @@ def run(args) -> int:
                 "database": DATABASE,
                 "retention_policy": RP,
                 "measurement": name,
-                "group_by": {"type": "list", "value": [{"type": "string", "value": "series"}]},
+                "group_by": {"type": "list", "value": [{"type": "string", "value": "host"}]},
                 "field": "value",
                 "output_measurement": out_measurement,
                 "min": float(lo),
@@ -288,31 +320,41 @@ def run(args) -> int:
                 "htm_measurement": out_measurement,
                 "crit": args.crit,
                 "alert_log": str(alert_log),
+                "alert_url": receiver.url,
             },
         )
         started = time.monotonic()
-        stream(kap, name, times, values)
+        stream(kap, name, times, values, rate=args.rate)
         wait_for_udf(kap, "htm_demo", len(values), timeout=max(120.0, 0.05 * len(values)))
         seconds = time.monotonic() - started
         scored = wait_for_scores(
             client, out_measurement, len(values), kap, "htm_demo", timeout=max(60.0, 0.05 * len(values))
         )
         wait_for_alert_task(kap, "htm_demo_alert", len(values), timeout=60.0)
-        alerts = read_alerts(alert_log)
+        alerts = wait_for_alerts(receiver, alert_log, timeout=10.0)
         columns = ", ".join(quote_ident(column) for column in RESULT_COLUMNS)
         rows = list(client.query(f"SELECT {columns} FROM {quote_ident(out_measurement)}", epoch=None).get_points())
         print(summarize(name, len(values), scored, seconds, alerts, windows, learned_from))
+        logged = len(read_alert_log(alert_log))
+        print(f"alerts POSTed to the receiver at {receiver.url}: {len(alerts)} (Kapacitor's alert log: {logged})")
         plot_path = Path(args.plot)
         plot(plot_path, name, rows, alerts, windows, args.crit, learned_from)
         write_results(plot_path.with_suffix(".csv"), rows)
-        print(f"plot: {plot_path}\nscores: {plot_path.with_suffix('.csv')}")
+        print("\nWhere to look:")
+        if live_view:
+            lasts = "" if args.keep else "  (stops with the demo; --keep leaves it up)"
+            print(f"  live view   {live_view}{lasts}")
+        print(f"  plot        {plot_path}")
+        print(f"  scores      {plot_path.with_suffix('.csv')}")
+        print("  alerts      the summary above")
         if args.keep:
             print(
                 f"\nThe stack keeps running until Ctrl-C (work dir {workdir}):\n"
                 f"  InfluxDB   {influx.url}   e.g. curl -G {influx.url}/query --data-urlencode db={DATABASE} "
                 f"--data-urlencode 'q=SELECT * FROM \"{out_measurement}\" LIMIT 5'\n"
                 f"  Kapacitor  {kap.url}   e.g. {kapacitord.parent / 'kapacitor'} -url {kap.url} show htm_demo\n"
-                f"  UDF server {udf.socket_path} (pid {udf.pid}), alerts in {alert_log}"
+                f"  UDF server {udf.socket_path} (pid {udf.pid}), alerts in {alert_log}",
+                flush=True,
             )
             with contextlib.suppress(KeyboardInterrupt):
                 while kap.running and udf.running:
@@ -329,7 +371,14 @@ def main(argv=None) -> int:
     parser.add_argument("--crit", type=float, default=0.5, help=f"alert threshold on {ANOMALY_SCORE} (default 0.5)")
     parser.add_argument("--plot", default=str(REPO / "out" / "demo.png"), help="PNG to write (default out/demo.png)")
     parser.add_argument("--workdir", help="keep servers' data and logs here (default: a temp dir, removed)")
-    parser.add_argument("--keep", action="store_true", help="leave the stack running until Ctrl-C (or SIGTERM)")
+    parser.add_argument("--rate", type=float, default=0.0, help="points/s to stream at (default 0: all at once)")
+    parser.add_argument(
+        "--keep",
+        action=argparse.BooleanOptionalAction,
+        default=sys.stdin.isatty() and sys.stdout.isatty(),
+        help="leave the stack and the live view running until Ctrl-C or SIGTERM "
+        "(default: yes when run in a terminal, no otherwise)",
+    )
     args = parser.parse_args(argv)
     if args.labels and not args.data:
         parser.error("--labels needs --data")
