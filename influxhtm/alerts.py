@@ -93,7 +93,7 @@ class AlertReceiver:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]
         return f"http://{host}:{port}/alerts"
 
     @property
