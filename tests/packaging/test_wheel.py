@@ -59,6 +59,8 @@ def test_wheel_installs_only_the_namespaced_package(wheel):
     assert "influxhtm/py.typed" in names and "influxhtm/_engine.pyi" in names
     assert "influxhtm/examples/kapacitor.conf" in names
     assert "influxhtm/examples/tickscripts/htm_stream.tick" in names
+    assert "influxhtm/examples/systemd/influxhtm-udf.service" in names
+    assert {f"influxhtm/dashboard/static/{f}" for f in ("index.html", "app.js", "style.css")} <= set(names)
 
 
 def test_detect_and_nab_run_from_the_wheel(venv, tmp_path):
@@ -112,3 +114,5 @@ def test_examples_are_written_out_from_the_wheel(venv, tmp_path):
     assert (tmp_path / "ex" / "kapacitor.conf").read_text() == (REPO / "kapacitor.conf").read_text()
     for tick in (REPO / "tickscripts").iterdir():
         assert (tmp_path / "ex" / "tickscripts" / tick.name).read_text() == tick.read_text()
+    unit = REPO / "influxhtm" / "examples" / "systemd" / "influxhtm-udf.service"
+    assert (tmp_path / "ex" / "systemd" / unit.name).read_text() == unit.read_text()
