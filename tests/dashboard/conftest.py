@@ -10,9 +10,7 @@ import subprocess
 
 import pytest
 
-from influxhtm import InfluxHtmClient
 from tests.conftest import REPO_ROOT
-from tests.library.conftest import database_name
 
 BROWSER_NAMES = ("chromium", "chromium-browser")
 
@@ -29,21 +27,6 @@ def _chromium() -> str:
 
 
 @pytest.fixture
-def client(influxdb_server, tmp_path, request):
-    """An InfluxHtmClient on a fresh database of this test's own; its models live in tmp_path / "models"."""
-    name = database_name(request.node.nodeid)
-    c = InfluxHtmClient(
-        host=influxdb_server.host,
-        port=influxdb_server.port,
-        database=name,
-        create_database=True,
-        model_dir=tmp_path / "models",
-    )
-    yield c
-    c.drop_database(name)
-
-
-@pytest.fixture
 def dashboard(influxdb_server, client):
     """The live view of the client's database, served from a thread of this process: its URL."""
     from influxhtm.dashboard import serve_in_thread
@@ -56,9 +39,10 @@ def dashboard(influxdb_server, client):
 @pytest.fixture(scope="session")
 def browser():
     """Headless Debian chromium under Playwright (one for the session)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright.sync_api import sync_playwright
+
     executable = _chromium()
-    with sync_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         args = ["--no-sandbox"] if os.geteuid() == 0 else []  # chromium's sandbox refuses to run as root
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=args)
         yield browser
