@@ -108,23 +108,19 @@ def test_live_view_charts_the_demo_results_and_appends_new_points(client, dashbo
     alert_traces = [t for t in state["traces"] if t["name"] == "alert"]
     assert alert_traces and all(t["n"] == expected_alerts for t in alert_traces)
     assert card(page, title).locator(".alerts tbody tr").count() == min(expected_alerts, 100)
-    # learning periods: one shaded rectangle per run of learning points in InfluxDB (once results carry
-    # the field; the demo's model learns through its whole probation, so then there is at least one)
-    runs = learning_runs(rows)
-    assert len(state["shapes"]) == runs
-    if any(LEARNING in row for row in rows):
-        assert runs >= 1 and state["shapes"][0]["name"] == "learning (probation)"
-        assert card(page, title).locator(".badge.state").inner_text() in ("LEARNING", "LIVE")
+    # learning periods: one shaded rectangle per run of learning points in InfluxDB (the demo's model
+    # learns through its whole probation: one run)
+    assert learning_runs(rows) == 1 and len(state["shapes"]) == 1
+    assert state["shapes"][0]["name"] == "learning (probation)"
+    assert card(page, title).locator(".badge.state").inner_text() == "LIVE"
 
     model_row = page.locator("#models tbody tr", has_text=measurement)
     assert model_row.count() == 1
     assert f"host={DEMO_HOST}" in model_row.inner_text()
-    last_records = rows[-1].get(RECORDS_SEEN)
-    if last_records is not None:
-        assert model_row.locator("td.records").inner_text() == f"{last_records:,}"
-        assert f"records seen {last_records:,}" in card(page, title).locator(".badge.records").inner_text()
-    else:  # results without the field (written before it existed) say so instead of inventing a number
-        assert model_row.locator("td.records").inner_text() == "—"
+    last_records = rows[-1][RECORDS_SEEN]
+    assert last_records == len(rows)
+    assert model_row.locator("td.records").inner_text() == f"{last_records:,}"
+    assert f"records seen {last_records:,}" in card(page, title).locator(".badge.records").inner_text()
     save_screenshot(page, tmp_path, "live_view_loaded.png")
 
     # Live: the series goes on while the page is open; scoring it writes new results, which must appear
