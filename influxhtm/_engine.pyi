@@ -21,6 +21,12 @@ __all__ = [
     "LikelihoodParams",
     "Model",
     "ModelConfig",
+    "NupicAdaptiveScalarEncoder",
+    "NupicCategoryEncoder",
+    "NupicDeltaEncoder",
+    "NupicLogEncoder",
+    "NupicScalarEncoder",
+    "NupicSdrCategoryEncoder",
     "StepResult",
     "StepTrace",
 ]
@@ -286,6 +292,181 @@ class Likelihood:
     def save(self) -> bytes: ...
     @staticmethod
     def load(blob: bytes) -> Likelihood: ...
+
+@final
+class NupicScalarEncoder:
+    """NuPIC 1.0.5's ScalarEncoder (`influxhtm.nupic.encoders.scalar.ScalarEncoder` is its NuPIC face).
+    InvalidParams, with NuPIC's message, for parameters NuPIC rejects and for out-of-range inputs."""
+
+    def __new__(
+        cls,
+        *,
+        w: int,
+        minval: float,
+        maxval: float,
+        periodic: bool = False,
+        n: int = 0,
+        radius: float = 0.0,
+        resolution: float = 0.0,
+        name: Optional[str] = None,
+        clip_input: bool = False,
+        forced: bool = False,
+        minval_is_int: bool = False,
+        maxval_is_int: bool = False,
+    ) -> NupicScalarEncoder: ...
+    def encode_bits(self, value: Optional[float]) -> list[int]:
+        """On-bit indices, ascending; empty for None/NaN."""
+    def bucket_index(self, value: Optional[float]) -> Optional[int]:
+        """NuPIC's `getBucketIndices(value)[0]`; None for None/NaN."""
+    @property
+    def n(self) -> int: ...
+    @property
+    def w(self) -> int: ...
+    @property
+    def n_internal(self) -> int: ...
+    @property
+    def padding(self) -> int: ...
+    @property
+    def halfwidth(self) -> int: ...
+    @property
+    def resolution(self) -> float: ...
+    @property
+    def radius(self) -> float: ...
+    @property
+    def range(self) -> float: ...
+    @property
+    def range_internal(self) -> float: ...
+    @property
+    def minval(self) -> float: ...
+    @property
+    def maxval(self) -> float: ...
+    @property
+    def periodic(self) -> bool: ...
+    @property
+    def clip_input(self) -> bool: ...
+    @property
+    def name(self) -> str: ...
+
+@final
+class NupicCategoryEncoder:
+    """NuPIC 1.0.5's CategoryEncoder (`influxhtm.nupic.encoders.category.CategoryEncoder` is its face)."""
+
+    def __new__(cls, *, w: int, categories: list[str], forced: bool = False) -> NupicCategoryEncoder: ...
+    def encode_bits(self, category: Optional[str]) -> list[int]:
+        """On-bit indices; empty for None."""
+    def bucket_index(self, category: Optional[str]) -> Optional[int]: ...
+    def category_index(self, category: str) -> int:
+        """The category's index (0 for an unknown one)."""
+    @property
+    def n(self) -> int: ...
+
+@final
+class NupicLogEncoder:
+    """NuPIC 1.0.5's LogEncoder (`influxhtm.nupic.encoders.log.LogEncoder` is its face)."""
+
+    def __new__(
+        cls,
+        *,
+        w: int,
+        minval: float,
+        maxval: float,
+        n: int = 0,
+        radius: float = 0.0,
+        resolution: float = 0.0,
+        clip_input: bool = True,
+        forced: bool = False,
+    ) -> NupicLogEncoder: ...
+    def encode_bits(self, value: Optional[float]) -> list[int]: ...
+    def bucket_index(self, value: Optional[float]) -> Optional[int]: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def minval(self) -> float: ...
+    @property
+    def maxval(self) -> float: ...
+    @property
+    def min_scaled_value(self) -> float: ...
+    @property
+    def max_scaled_value(self) -> float: ...
+    @property
+    def scalar(self) -> NupicScalarEncoder:
+        """The log10-space scalar encoder (a copy)."""
+
+@final
+class NupicAdaptiveScalarEncoder:
+    """NuPIC 1.0.5's AdaptiveScalarEncoder (stateful)."""
+
+    def __new__(
+        cls,
+        *,
+        w: int,
+        n: int,
+        minval: Optional[float] = None,
+        maxval: Optional[float] = None,
+        periodic: bool = False,
+        name: Optional[str] = None,
+        forced: bool = False,
+    ) -> NupicAdaptiveScalarEncoder: ...
+    def encode_bits(self, value: Optional[float], learn: Optional[bool] = None) -> list[int]: ...
+    def bucket_index(self, value: Optional[float], learn: Optional[bool] = None) -> Optional[int]: ...
+    def set_learning(self, learn: bool) -> None: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def record_num(self) -> int: ...
+    @property
+    def scalar(self) -> Optional[NupicScalarEncoder]:
+        """The scalar encoder for the current range (a copy); None before the range is known."""
+
+@final
+class NupicDeltaEncoder:
+    """NuPIC 1.0.5's DeltaEncoder (stateful)."""
+
+    def __new__(
+        cls,
+        *,
+        w: int,
+        n: int,
+        minval: Optional[float] = None,
+        maxval: Optional[float] = None,
+        periodic: bool = False,
+        name: Optional[str] = None,
+        forced: bool = False,
+    ) -> NupicDeltaEncoder: ...
+    def encode_bits(self, value: Optional[float], learn: Optional[bool] = None) -> list[int]: ...
+    def set_learning(self, learn: bool) -> None: ...
+    def set_state_lock(self, lock: bool) -> None: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def prev_absolute(self) -> Optional[float]: ...
+    @property
+    def prev_delta(self) -> Optional[float]: ...
+    @property
+    def scalar(self) -> Optional[NupicScalarEncoder]:
+        """The inner adaptive encoder's current scalar encoder (a copy)."""
+
+@final
+class NupicSdrCategoryEncoder:
+    """NuPIC 1.0.5's SDRCategoryEncoder with its own NuPIC RNG (stateful when learning)."""
+
+    def __new__(
+        cls, *, n: int, w: int, categories: Optional[list[str]] = None, seed: int = 1, forced: bool = False
+    ) -> NupicSdrCategoryEncoder: ...
+    def encode_bits(self, category: Optional[str]) -> list[int]: ...
+    def bucket_index(self, category: Optional[str], learn: Optional[bool] = None) -> Optional[int]: ...
+    def set_learning(self, learn: bool) -> None: ...
+    @property
+    def learning_enabled(self) -> bool: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def w(self) -> int: ...
+    @property
+    def categories(self) -> list[str]:
+        """Categories by index; index 0 is `<UNKNOWN>`."""
+    def category_bits(self, index: int) -> list[int]:
+        """On-bits of category `index`."""
 
 def _inject_panic_on_value(value: Optional[float]) -> None:
     """TEST ONLY: every model step that sees exactly `value` panics half-way (None disarms)."""

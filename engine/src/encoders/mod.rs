@@ -2,13 +2,25 @@
 //! spec/htm.md 2.3, 3.2, 3.3). Every encoder appends the indices of its on-bits, shifted by the
 //! encoder's offset within the concatenated input, to a caller-owned vector.
 
+mod adaptive_scalar;
+mod category;
 mod date;
+mod delta;
+mod log;
+mod nupic_scalar;
 mod rdse;
 mod scalar;
+mod sdr_category;
 
+pub use adaptive_scalar::{AdaptiveScalarEncoder, ADAPTIVE_WINDOW};
+pub use category::CategoryEncoder;
 pub use date::{naive_seconds, DateEncoder, DatePart};
+pub use delta::DeltaEncoder;
+pub use log::{LogEncoder, LOG_ENCODER_LOW_LIMIT};
+pub use nupic_scalar::{py2_float_str, NupicScalarEncoder, ScalarParams};
 pub use rdse::Rdse;
 pub use scalar::ScalarEncoder;
+pub use sdr_category::{SdrCategoryEncoder, UNKNOWN_CATEGORY};
 
 use std::fmt;
 
