@@ -1,0 +1,403 @@
+//! NuPIC 1.0.5 encoders for Python: `influxhtm.nupic.encoders` wraps these classes.
+
+use super::*;
+
+/// NuPIC 1.0.5's `ScalarEncoder`; `influxhtm.nupic.encoders.scalar.ScalarEncoder` gives it NuPIC's face.
+#[pyclass(module = "influxhtm._engine", name = "NupicScalarEncoder", frozen)]
+#[derive(Clone)]
+struct PyNupicScalarEncoder {
+    inner: NupicScalarEncoder,
+}
+
+#[pymethods]
+impl PyNupicScalarEncoder {
+    #[new]
+    #[pyo3(signature = (
+        *, w, minval, maxval, periodic = false, n = 0, radius = 0.0, resolution = 0.0, name = None,
+        clip_input = false, forced = false, minval_is_int = false, maxval_is_int = false
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        w: i64,
+        minval: f64,
+        maxval: f64,
+        periodic: bool,
+        n: i64,
+        radius: f64,
+        resolution: f64,
+        name: Option<String>,
+        clip_input: bool,
+        forced: bool,
+        minval_is_int: bool,
+        maxval_is_int: bool,
+    ) -> PyResult<Self> {
+        let params = ScalarParams {
+            w,
+            minval,
+            maxval,
+            periodic,
+            n,
+            radius,
+            resolution,
+            name,
+            clip_input,
+            forced,
+            minval_is_int,
+            maxval_is_int,
+        };
+        NupicScalarEncoder::new(&params).map(|inner| PyNupicScalarEncoder { inner }).map_err(|e| engine_error(py, e))
+    }
+
+    /// On-bit indices, ascending; empty for None/NaN.
+    #[pyo3(signature = (value))]
+    fn encode_bits(&self, py: Python<'_>, value: Option<f64>) -> PyResult<Vec<usize>> {
+        self.inner.encode_bits(value.unwrap_or(f64::NAN)).map_err(|e| engine_error(py, e))
+    }
+
+    /// NuPIC's `getBucketIndices(value)[0]`; None for None/NaN.
+    #[pyo3(signature = (value))]
+    fn bucket_index(&self, py: Python<'_>, value: Option<f64>) -> PyResult<Option<i64>> {
+        self.inner.bucket_index(value.unwrap_or(f64::NAN)).map_err(|e| engine_error(py, e))
+    }
+
+    #[getter]
+    fn n(&self) -> usize {
+        self.inner.width()
+    }
+    #[getter]
+    fn w(&self) -> usize {
+        self.inner.w()
+    }
+    #[getter]
+    fn n_internal(&self) -> usize {
+        self.inner.n_internal()
+    }
+    #[getter]
+    fn padding(&self) -> usize {
+        self.inner.padding()
+    }
+    #[getter]
+    fn halfwidth(&self) -> usize {
+        self.inner.halfwidth()
+    }
+    #[getter]
+    fn resolution(&self) -> f64 {
+        self.inner.resolution()
+    }
+    #[getter]
+    fn radius(&self) -> f64 {
+        self.inner.radius()
+    }
+    #[getter]
+    fn range(&self) -> f64 {
+        self.inner.range()
+    }
+    #[getter]
+    fn range_internal(&self) -> f64 {
+        self.inner.range_internal()
+    }
+    #[getter]
+    fn minval(&self) -> f64 {
+        self.inner.minval()
+    }
+    #[getter]
+    fn maxval(&self) -> f64 {
+        self.inner.maxval()
+    }
+    #[getter]
+    fn periodic(&self) -> bool {
+        self.inner.periodic()
+    }
+    #[getter]
+    fn clip_input(&self) -> bool {
+        self.inner.clip_input()
+    }
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+}
+
+fn scalar_py(inner: &NupicScalarEncoder) -> PyNupicScalarEncoder {
+    PyNupicScalarEncoder { inner: inner.clone() }
+}
+
+/// NuPIC 1.0.5's `CategoryEncoder`.
+#[pyclass(module = "influxhtm._engine", name = "NupicCategoryEncoder", frozen)]
+struct PyNupicCategoryEncoder {
+    inner: CategoryEncoder,
+}
+
+#[pymethods]
+impl PyNupicCategoryEncoder {
+    #[new]
+    #[pyo3(signature = (*, w, categories, forced = false))]
+    fn new(py: Python<'_>, w: i64, categories: Vec<String>, forced: bool) -> PyResult<Self> {
+        CategoryEncoder::new(w, categories, forced).map(|inner| Self { inner }).map_err(|e| engine_error(py, e))
+    }
+    /// On-bit indices; empty for None.
+    #[pyo3(signature = (category))]
+    fn encode_bits(&self, py: Python<'_>, category: Option<&str>) -> PyResult<Vec<usize>> {
+        self.inner.encode_bits(category).map_err(|e| engine_error(py, e))
+    }
+    #[pyo3(signature = (category))]
+    fn bucket_index(&self, py: Python<'_>, category: Option<&str>) -> PyResult<Option<i64>> {
+        self.inner.bucket_index(category).map_err(|e| engine_error(py, e))
+    }
+    /// The category's index (0 for an unknown one).
+    fn category_index(&self, category: &str) -> usize {
+        self.inner.category_index(category)
+    }
+    #[getter]
+    fn n(&self) -> usize {
+        self.inner.width()
+    }
+}
+
+/// NuPIC 1.0.5's `LogEncoder`.
+#[pyclass(module = "influxhtm._engine", name = "NupicLogEncoder", frozen)]
+struct PyNupicLogEncoder {
+    inner: LogEncoder,
+}
+
+#[pymethods]
+impl PyNupicLogEncoder {
+    #[new]
+    #[pyo3(signature = (*, w, minval, maxval, n = 0, radius = 0.0, resolution = 0.0, clip_input = true, forced = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        w: i64,
+        minval: f64,
+        maxval: f64,
+        n: i64,
+        radius: f64,
+        resolution: f64,
+        clip_input: bool,
+        forced: bool,
+    ) -> PyResult<Self> {
+        LogEncoder::new(w, minval, maxval, n, radius, resolution, clip_input, forced)
+            .map(|inner| Self { inner })
+            .map_err(|e| engine_error(py, e))
+    }
+    #[pyo3(signature = (value))]
+    fn encode_bits(&self, py: Python<'_>, value: Option<f64>) -> PyResult<Vec<usize>> {
+        self.inner.encode_bits(value.unwrap_or(f64::NAN)).map_err(|e| engine_error(py, e))
+    }
+    #[pyo3(signature = (value))]
+    fn bucket_index(&self, py: Python<'_>, value: Option<f64>) -> PyResult<Option<i64>> {
+        self.inner.bucket_index(value.unwrap_or(f64::NAN)).map_err(|e| engine_error(py, e))
+    }
+    #[getter]
+    fn n(&self) -> usize {
+        self.inner.width()
+    }
+    #[getter]
+    fn minval(&self) -> f64 {
+        self.inner.minval()
+    }
+    #[getter]
+    fn maxval(&self) -> f64 {
+        self.inner.maxval()
+    }
+    #[getter]
+    fn min_scaled_value(&self) -> f64 {
+        self.inner.min_scaled_value()
+    }
+    #[getter]
+    fn max_scaled_value(&self) -> f64 {
+        self.inner.max_scaled_value()
+    }
+    /// The log10-space scalar encoder (a copy).
+    #[getter]
+    fn scalar(&self) -> PyNupicScalarEncoder {
+        scalar_py(self.inner.inner())
+    }
+}
+
+/// NuPIC 1.0.5's `AdaptiveScalarEncoder` (stateful).
+#[pyclass(module = "influxhtm._engine", name = "NupicAdaptiveScalarEncoder")]
+struct PyNupicAdaptiveScalarEncoder {
+    inner: AdaptiveScalarEncoder,
+}
+
+#[pymethods]
+impl PyNupicAdaptiveScalarEncoder {
+    #[new]
+    #[pyo3(signature = (*, w, n, minval = None, maxval = None, periodic = false, name = None, forced = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        w: i64,
+        n: i64,
+        minval: Option<f64>,
+        maxval: Option<f64>,
+        periodic: bool,
+        name: Option<String>,
+        forced: bool,
+    ) -> PyResult<Self> {
+        let range = adaptive_range(py, minval, maxval)?;
+        AdaptiveScalarEncoder::new(w, n, range, periodic, name, forced)
+            .map(|inner| Self { inner })
+            .map_err(|e| engine_error(py, e))
+    }
+    #[pyo3(signature = (value, learn = None))]
+    fn encode_bits(&mut self, py: Python<'_>, value: Option<f64>, learn: Option<bool>) -> PyResult<Vec<usize>> {
+        self.inner.encode_bits(value, learn).map_err(|e| engine_error(py, e))
+    }
+    #[pyo3(signature = (value, learn = None))]
+    fn bucket_index(&mut self, py: Python<'_>, value: Option<f64>, learn: Option<bool>) -> PyResult<Option<i64>> {
+        self.inner.bucket_index(value, learn).map_err(|e| engine_error(py, e))
+    }
+    fn set_learning(&mut self, learn: bool) {
+        self.inner.set_learning(learn);
+    }
+    #[getter]
+    fn n(&self) -> usize {
+        self.inner.width()
+    }
+    #[getter]
+    fn record_num(&self) -> u64 {
+        self.inner.record_num()
+    }
+    /// The scalar encoder for the current range (a copy); None before the range is known.
+    #[getter]
+    fn scalar(&self) -> Option<PyNupicScalarEncoder> {
+        self.inner.inner().map(scalar_py)
+    }
+}
+
+fn adaptive_range(py: Python<'_>, minval: Option<f64>, maxval: Option<f64>) -> PyResult<Option<(f64, f64)>> {
+    match (minval, maxval) {
+        (Some(lo), Some(hi)) => Ok(Some((lo, hi))),
+        (None, None) => Ok(None),
+        _ => Err(invalid_params(py, "minval and maxval must both be given or both be None".into())),
+    }
+}
+
+/// NuPIC 1.0.5's `DeltaEncoder` (stateful).
+#[pyclass(module = "influxhtm._engine", name = "NupicDeltaEncoder")]
+struct PyNupicDeltaEncoder {
+    inner: DeltaEncoder,
+}
+
+#[pymethods]
+impl PyNupicDeltaEncoder {
+    #[new]
+    #[pyo3(signature = (*, w, n, minval = None, maxval = None, periodic = false, name = None, forced = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        w: i64,
+        n: i64,
+        minval: Option<f64>,
+        maxval: Option<f64>,
+        periodic: bool,
+        name: Option<String>,
+        forced: bool,
+    ) -> PyResult<Self> {
+        let range = adaptive_range(py, minval, maxval)?;
+        DeltaEncoder::new(w, n, range, periodic, name, forced)
+            .map(|inner| Self { inner })
+            .map_err(|e| engine_error(py, e))
+    }
+    #[pyo3(signature = (value, learn = None))]
+    fn encode_bits(&mut self, py: Python<'_>, value: Option<f64>, learn: Option<bool>) -> PyResult<Vec<usize>> {
+        self.inner.encode_bits(value, learn).map_err(|e| engine_error(py, e))
+    }
+    fn set_learning(&mut self, learn: bool) {
+        self.inner.set_learning(learn);
+    }
+    fn set_state_lock(&mut self, lock: bool) {
+        self.inner.set_state_lock(lock);
+    }
+    #[getter]
+    fn n(&self) -> usize {
+        self.inner.width()
+    }
+    #[getter]
+    fn prev_absolute(&self) -> Option<f64> {
+        self.inner.prev_absolute()
+    }
+    #[getter]
+    fn prev_delta(&self) -> Option<f64> {
+        self.inner.prev_delta()
+    }
+    /// The inner adaptive encoder's current scalar encoder (a copy); None before the first input
+    /// when no range was given.
+    #[getter]
+    fn scalar(&self) -> Option<PyNupicScalarEncoder> {
+        self.inner.adaptive().inner().map(scalar_py)
+    }
+}
+
+/// NuPIC 1.0.5's `SDRCategoryEncoder` (stateful when learning).
+#[pyclass(module = "influxhtm._engine", name = "NupicSdrCategoryEncoder")]
+struct PyNupicSdrCategoryEncoder {
+    inner: SdrCategoryEncoder,
+}
+
+#[pymethods]
+impl PyNupicSdrCategoryEncoder {
+    #[new]
+    #[pyo3(signature = (*, n, w, categories = None, seed = 1, forced = false))]
+    fn new(
+        py: Python<'_>,
+        n: usize,
+        w: usize,
+        categories: Option<Vec<String>>,
+        seed: u64,
+        forced: bool,
+    ) -> PyResult<Self> {
+        SdrCategoryEncoder::new(n, w, categories, seed, forced)
+            .map(|inner| Self { inner })
+            .map_err(|e| engine_error(py, e))
+    }
+    #[pyo3(signature = (category))]
+    fn encode_bits(&mut self, py: Python<'_>, category: Option<&str>) -> PyResult<Vec<usize>> {
+        self.inner.encode_bits(category).map_err(|e| engine_error(py, e))
+    }
+    #[pyo3(signature = (category, learn = None))]
+    fn bucket_index(&mut self, py: Python<'_>, category: Option<&str>, learn: Option<bool>) -> PyResult<Option<usize>> {
+        self.inner.bucket_index(category, learn).map_err(|e| engine_error(py, e))
+    }
+    fn set_learning(&mut self, learn: bool) {
+        self.inner.set_learning(learn);
+    }
+    #[getter]
+    fn learning_enabled(&self) -> bool {
+        self.inner.learning_enabled()
+    }
+    #[getter]
+    fn n(&self) -> usize {
+        self.inner.width()
+    }
+    #[getter]
+    fn w(&self) -> usize {
+        self.inner.w()
+    }
+    /// Categories by index; index 0 is `<UNKNOWN>`.
+    #[getter]
+    fn categories(&self) -> Vec<String> {
+        self.inner.categories().to_vec()
+    }
+    /// On-bits of category `index`.
+    fn category_bits(&self, py: Python<'_>, index: usize) -> PyResult<Vec<usize>> {
+        self.inner
+            .category_bits(index)
+            .map(<[usize]>::to_vec)
+            .ok_or_else(|| invalid_params(py, format!("no category {index}")))
+    }
+}
+
+/// Adds the encoder classes to the extension module.
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyNupicScalarEncoder>()?;
+    m.add_class::<PyNupicCategoryEncoder>()?;
+    m.add_class::<PyNupicLogEncoder>()?;
+    m.add_class::<PyNupicAdaptiveScalarEncoder>()?;
+    m.add_class::<PyNupicDeltaEncoder>()?;
+    m.add_class::<PyNupicSdrCategoryEncoder>()?;
+    Ok(())
+}
