@@ -71,7 +71,27 @@ class RdseEncoder(TypedDict):
     n: int
     seed: int
 
-EncoderParams = Union[TimeOfDayEncoder, DayOfWeekEncoder, WeekendEncoder, RdseEncoder]
+class FieldEncoder(TypedDict):
+    """A multi-field model's encoder: which record field it reads and what it feeds (`input`: the spatial
+    pooler; `predicted`: also the classifier; `classifier_only`: only the classifier)."""
+
+    type: Literal["field"]
+    field: int
+    role: Literal["input", "predicted", "classifier_only"]
+    encoder: Union[
+        TimeOfDayEncoder,
+        DayOfWeekEncoder,
+        WeekendEncoder,
+        RdseEncoder,
+        NupicScalarEncoder,
+        NupicCategoryEncoder,
+        NupicLogEncoder,
+        NupicAdaptiveScalarEncoder,
+        NupicDeltaEncoder,
+        NupicSdrCategoryEncoder,
+    ]
+
+EncoderParams = Union[TimeOfDayEncoder, DayOfWeekEncoder, WeekendEncoder, RdseEncoder, FieldEncoder]
 
 class SpatialPoolerParams(TypedDict):
     """The spatial pooler; its input width is the encoders' total width."""
@@ -200,6 +220,9 @@ class StepResult:
     @property
     def predictions(self) -> list[tuple[float, float]]:
         """Up to 8 (value, probability) pairs, most likely first."""
+    @property
+    def multi_step(self) -> list[tuple[int, float, list[tuple[float, float]]]]:
+        """Every classifier step as (steps, best prediction, up to 8 (value, probability) pairs)."""
 
 @final
 class DetectorScores:
@@ -246,6 +269,13 @@ class Model:
     settings: str  # opaque text of the Python face, saved with the state
     def run(self, timestamp_s: int, value: float, learn: bool = True) -> StepResult:
         """One record; `timestamp_s` is naive wall-clock seconds, a NaN value is "missing"."""
+    def run_record(
+        self, record: Sequence[Union[float, int, str, None]], learn: bool = True, trace: bool = False
+    ) -> tuple[StepResult, Optional[StepTrace]]:
+        """One record of a multi-field model: per field a float (number), an int (naive wall-clock
+        seconds), a str (category) or None (missing). With `trace`, also the record's internals."""
+    def reset(self) -> None:
+        """NuPIC's resetSequenceStates: the sequence memory forgets the current sequence."""
     @property
     def record_num(self) -> int: ...
     @property

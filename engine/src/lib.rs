@@ -16,6 +16,7 @@ pub mod model;
 #[cfg(feature = "python")]
 mod python;
 pub mod rng;
+pub mod sensor;
 pub mod spatial_pooler;
 pub mod state;
 pub mod temporal_memory;

@@ -9,6 +9,7 @@ use crate::classifier::{opf_predictions, opf_region_alpha, SdrClassifier};
 use crate::encoders::{DateEncoder, DatePart, Rdse};
 use crate::error::{invalid, Error};
 use crate::fault;
+use crate::sensor::{self, ClassifierInput, FieldValue, Role, SensorEncoder};
 use crate::spatial_pooler::{SpParams, SpatialPooler};
 use crate::temporal_memory::{TemporalMemory, TemporalMemoryParams};
 
@@ -22,10 +23,26 @@ pub const MAX_PREDICTION_STEP: u32 = 10_000;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EncoderConfig {
-    TimeOfDay { w: u32, radius: f64 },
-    DayOfWeek { w: u32, radius: f64 },
-    Weekend { w: u32 },
-    Rdse { resolution: f64, w: u32, n: u32, seed: u64 },
+    TimeOfDay {
+        w: u32,
+        radius: f64,
+    },
+    DayOfWeek {
+        w: u32,
+        radius: f64,
+    },
+    Weekend {
+        w: u32,
+    },
+    Rdse {
+        resolution: f64,
+        w: u32,
+        n: u32,
+        seed: u64,
+    },
+    /// A multi-field model's encoder (NuPIC's OPF sensor). A model uses either these only, reading
+    /// [`HtmModel::run_record`]'s fields, or the ones above, reading `run`'s timestamp and value.
+    Field(Box<SensorEncoder>),
 }
 
 /// Which sequence memory the model uses.
@@ -57,6 +74,7 @@ pub struct ModelConfig {
 enum Encoder {
     Date(DateEncoder),
     Rdse(Rdse),
+    Field(SensorEncoder),
 }
 
 // One per model: its size does not matter, and a box would add an indirection to every step.
@@ -86,6 +104,12 @@ impl SequenceMemory {
             SequenceMemory::TemporalMemory(tm) => tm.active_cells(out),
         }
     }
+    fn reset(&mut self) {
+        match self {
+            SequenceMemory::Backtracking(tm) => tm.reset(),
+            SequenceMemory::TemporalMemory(tm) => tm.reset(),
+        }
+    }
     fn size(&self) -> (usize, usize) {
         match self {
             SequenceMemory::Backtracking(tm) => (tm.num_segments(), tm.num_synapses()),
@@ -104,6 +128,19 @@ pub struct StepOutput {
     /// Best prediction for `steps[0]` records ahead, when the classifier is on.
     pub best_prediction: Option<f64>,
     /// Up to 8 (value, probability) pairs for `steps[0]`, most likely first.
+    pub predictions: Vec<(f64, f64)>,
+    /// Every configured step's predictions, in the classifier's step order (empty without a
+    /// classifier or before its first output).
+    pub multi_step: Vec<StepPrediction>,
+}
+
+/// The classifier's prediction for one horizon.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepPrediction {
+    pub steps: u32,
+    /// NuPIC's `multiStepBestPredictions[steps]`.
+    pub best: f64,
+    /// NuPIC's `multiStepPredictions[steps]`: up to 8 (value, probability), most likely first.
     pub predictions: Vec<(f64, f64)>,
 }
 
@@ -146,9 +183,20 @@ impl HtmModel {
         if config.encoders.is_empty() {
             return Err(invalid("the model needs at least one encoder"));
         }
-        let rdse_count = config.encoders.iter().filter(|e| matches!(e, EncoderConfig::Rdse { .. })).count();
-        if rdse_count != 1 {
-            return Err(invalid("the model needs exactly one value (RDSE) encoder"));
+        let fields: Vec<SensorEncoder> = config
+            .encoders
+            .iter()
+            .filter_map(|e| if let EncoderConfig::Field(f) = e { Some((**f).clone()) } else { None })
+            .collect();
+        if fields.is_empty() {
+            let rdse_count = config.encoders.iter().filter(|e| matches!(e, EncoderConfig::Rdse { .. })).count();
+            if rdse_count != 1 {
+                return Err(invalid("the model needs exactly one value (RDSE) encoder"));
+            }
+        } else if fields.len() != config.encoders.len() {
+            return Err(invalid("a model's encoders are either all field encoders or none"));
+        } else {
+            sensor::validate(&fields)?;
         }
         let mut width = 0u32;
         let mut encoders = Vec::with_capacity(config.encoders.len());
@@ -193,6 +241,13 @@ impl HtmModel {
         })
     }
 
+    /// NuPIC's `resetSequenceStates()`: the sequence memory forgets the current sequence, so the next
+    /// record predicts nothing (raw score 1) and learns no transition from the records before.
+    pub fn reset(&mut self) {
+        self.memory.reset();
+        self.prev_predicted.clear();
+    }
+
     /// Number of records run so far (NuPIC's `predictionNumber` of the next result).
     pub fn record_num(&self) -> u64 {
         self.record_num
@@ -207,41 +262,85 @@ impl HtmModel {
         learn: bool,
         trace: Option<&mut StepTrace>,
     ) -> Result<StepOutput, Error> {
-        if value.is_infinite() {
-            return Err(invalid(format!("value must be finite, got {value}")));
+        self.run_record(&[FieldValue::Time(timestamp_s), FieldValue::Number(value)], learn, trace)
+    }
+
+    /// Runs one record of a multi-field model: `record[i]` is the field that encoders configured with
+    /// field index `i` read. (A model built from timestamp/value encoders reads `[Time, Number]`.)
+    pub fn run_record(
+        &mut self,
+        record: &[FieldValue],
+        learn: bool,
+        trace: Option<&mut StepTrace>,
+    ) -> Result<StepOutput, Error> {
+        let needed = self.field_count();
+        if record.len() < needed {
+            return Err(invalid(format!("the record has {} fields, the model reads {needed}", record.len())));
+        }
+        if let Some(x) = record.iter().find_map(|f| match f {
+            FieldValue::Number(x) if x.is_infinite() => Some(*x),
+            _ => None,
+        }) {
+            return Err(invalid(format!("value must be finite, got {x}")));
         }
         let mut scratch = std::mem::take(&mut self.scratch);
-        let result = self.step(timestamp_s, value, learn, &mut scratch, trace);
+        let result = self.step(record, learn, &mut scratch, trace);
         self.scratch = scratch;
         result
     }
 
+    /// How many fields a record must have.
+    fn field_count(&self) -> usize {
+        self.encoders
+            .iter()
+            .map(|e| match e {
+                Encoder::Date(_) => 1,
+                Encoder::Rdse(_) => 2,
+                Encoder::Field(f) => f.field as usize + 1,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     fn step(
         &mut self,
-        timestamp_s: i64,
-        value: f64,
+        record: &[FieldValue],
         learn: bool,
         s: &mut Scratch,
         trace: Option<&mut StepTrace>,
     ) -> Result<StepOutput, Error> {
         s.bits.clear();
         let mut offset = 0u32;
-        let mut bucket = None;
+        let mut input: Option<ClassifierInput> = None;
+        let mut checked = f64::NAN;
         for enc in &mut self.encoders {
             match enc {
                 Encoder::Date(d) => {
-                    d.encode(timestamp_s, offset, &mut s.bits).map_err(|e| invalid(e.to_string()))?;
+                    let FieldValue::Time(t) = record[0] else { return Err(invalid("field 0 must be the timestamp")) };
+                    d.encode(t, offset, &mut s.bits).map_err(|e| invalid(e.to_string()))?;
                     offset += d.width();
                 }
                 Encoder::Rdse(r) => {
-                    bucket = r.encode(value, offset, &mut s.bits);
+                    let FieldValue::Number(value) = record[1] else { return Err(invalid("field 1 must be the value")) };
+                    input = r.encode(value, offset, &mut s.bits).map(|b| (b, value));
+                    checked = value;
                     offset += r.width();
+                }
+                Encoder::Field(f) => {
+                    if f.role != Role::ClassifierOnly {
+                        f.encoder.encode(&record[f.field as usize], learn, offset, &mut s.bits)?;
+                        offset += f.encoder.width();
+                    }
                 }
             }
         }
+        if let Some(feeding) = self.classifier_encoder() {
+            input = sensor::classifier_input(feeding, record, learn)?;
+            checked = input.map_or(f64::NAN, |(_, v)| v);
+        }
         s.bits.sort_unstable();
         self.sp.compute(&s.bits, learn, &mut s.columns);
-        fault::check(value);
+        fault::check(checked);
         let raw_score = raw_anomaly_score(&s.columns, &self.prev_predicted);
         if let Some(t) = trace {
             t.encoding.clone_from(&s.bits);
@@ -255,21 +354,41 @@ impl HtmModel {
         }
         self.memory.predicted_columns(&mut self.prev_predicted);
 
-        let mut out = StepOutput { raw_score, bucket, ..StepOutput::default() };
-        if let (Some((classifier, step)), Some(b)) = (self.classifier.as_mut(), bucket) {
+        let mut out = StepOutput { raw_score, bucket: input.map(|(b, _)| b), ..StepOutput::default() };
+        if let (Some((classifier, first)), Some((bucket, value))) = (self.classifier.as_mut(), input) {
             self.memory.active_cells(&mut s.cells);
-            let result =
-                classifier.compute(self.record_num, &s.cells, b, value, learn, true).map_err(Error::InvalidParams)?;
+            let result = classifier
+                .compute(self.record_num, &s.cells, bucket, value, learn, true)
+                .map_err(Error::InvalidParams)?;
             if let Some(result) = result {
-                if let Some((_, probs)) = result.probabilities.iter().find(|(k, _)| *k == *step) {
-                    let (best, preds) = opf_predictions(&result.actual_values, probs);
-                    out.best_prediction = Some(best);
-                    out.predictions = preds;
+                for (steps, probs) in &result.probabilities {
+                    let (best, predictions) = opf_predictions(&result.actual_values, probs);
+                    if steps == first {
+                        out.best_prediction = Some(best);
+                        out.predictions.clone_from(&predictions);
+                    }
+                    out.multi_step.push(StepPrediction { steps: *steps, best, predictions });
                 }
             }
         }
         self.record_num += 1;
         Ok(out)
+    }
+
+    /// The field encoder that gives the classifier its input: a `classifierOnly` one, else the
+    /// predicted field's (None for a timestamp/value model, whose RDSE feeds the classifier).
+    fn classifier_encoder(&mut self) -> Option<&mut SensorEncoder> {
+        let mut predicted = None;
+        for enc in &mut self.encoders {
+            if let Encoder::Field(f) = enc {
+                match f.role {
+                    Role::ClassifierOnly => return Some(f),
+                    Role::Predicted => predicted = Some(f),
+                    Role::Input => {}
+                }
+            }
+        }
+        predicted
     }
 }
 
@@ -278,6 +397,8 @@ impl Encoder {
         match self {
             Encoder::Date(d) => d.width(),
             Encoder::Rdse(r) => r.width(),
+            Encoder::Field(f) if f.role == Role::ClassifierOnly => 0,
+            Encoder::Field(f) => f.encoder.width(),
         }
     }
 }
@@ -294,6 +415,12 @@ fn build_encoder(config: &EncoderConfig) -> Result<Encoder, Error> {
                 return Err(invalid(format!("RDSE: n must be at most {MAX_INPUT_WIDTH}, got {n}")));
             }
             Rdse::try_new(resolution, w, n, seed).map(Encoder::Rdse)
+        }
+        EncoderConfig::Field(ref f) => {
+            if f.encoder.width() > MAX_INPUT_WIDTH {
+                return Err(invalid(format!("an encoder is wider than {MAX_INPUT_WIDTH} bits")));
+            }
+            return Ok(Encoder::Field((**f).clone()));
         }
     };
     built.map_err(|e| invalid(e.to_string()))
@@ -315,6 +442,7 @@ fn build_classifier(c: ClassifierConfig) -> Result<(SdrClassifier, u32), Error> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sensor::FieldEncoder;
 
     fn config() -> ModelConfig {
         ModelConfig {
@@ -376,5 +504,57 @@ mod tests {
         assert_eq!(model.record_num(), 0);
         model.run(0, 1.0, true, None).unwrap();
         assert_eq!(model.record_num(), 1);
+    }
+
+    fn periodic(model: &mut HtmModel, records: std::ops::Range<i64>) -> Vec<f32> {
+        records.map(|i| model.run(i * 300, (i % 7) as f64 * 10.0, true, None).unwrap().raw_score).collect()
+    }
+
+    #[test]
+    fn reset_forgets_the_sequence_and_survives_save_and_load() {
+        let mut model = HtmModel::new(config()).unwrap();
+        let learned = periodic(&mut model, 0..600);
+        assert!(learned[590..].iter().all(|&s| s < 0.5), "the period is learned: {:?}", &learned[590..]);
+        model.reset();
+        let mut copy: HtmModel = crate::state::decode(
+            crate::state::StateKind::Model,
+            &crate::state::encode(crate::state::StateKind::Model, &model),
+        )
+        .unwrap();
+        let after = periodic(&mut model, 600..620);
+        assert_eq!(after[0], 1.0, "nothing is predicted right after a reset");
+        assert_eq!(periodic(&mut copy, 600..620), after, "a pending reset is part of the saved state");
+    }
+
+    #[test]
+    fn field_encoders_feed_the_classifier_from_the_classifier_only_encoder() {
+        use crate::encoders::{NupicScalarEncoder, ScalarParams};
+        let scalar = |n| {
+            let mut p = ScalarParams::new(21, 0.0, 100.0);
+            p.n = n;
+            p.clip_input = true;
+            FieldEncoder::Scalar(NupicScalarEncoder::new(&p).unwrap())
+        };
+        let field = |field, role, encoder| EncoderConfig::Field(Box::new(SensorEncoder { field, role, encoder }));
+        let mut c = config();
+        c.encoders = vec![
+            field(1, Role::ClassifierOnly, scalar(115)),
+            field(0, Role::Input, FieldEncoder::Date(DateEncoder::new(DatePart::TimeOfDay { w: 21, radius: 9.49 }))),
+            field(1, Role::Predicted, scalar(60)),
+        ];
+        c.classifier = Some(ClassifierConfig { steps: vec![1, 5], alpha: 0.035, act_value_alpha: 0.3 });
+        let mut model = HtmModel::new(c).unwrap();
+        let record = |i: i64| [FieldValue::Time(i * 3600), FieldValue::Number(42.0)];
+        let out = model.run_record(&record(0), true, None).unwrap();
+        // Bucket of 42 in the n=115 encoder (94 buckets over [0, 100]), not the n=60 one.
+        assert_eq!(out.bucket, Some(39));
+        assert_eq!(out.multi_step.iter().map(|p| p.steps).collect::<Vec<_>>(), vec![1, 5]);
+        assert_eq!(out.best_prediction, Some(42.0));
+        let missing = model.run_record(&[FieldValue::Time(3600), FieldValue::Missing], true, None).unwrap();
+        assert_eq!(missing.bucket, None);
+        assert!(model.run_record(&[FieldValue::Time(7200)], true, None).is_err(), "a field is missing");
+        let text = [FieldValue::Time(7200), FieldValue::Text("x".into())];
+        assert!(model.run_record(&text, true, None).is_err(), "a scalar field holds text");
+        assert_eq!(model.record_num(), 2, "refused records change nothing");
     }
 }

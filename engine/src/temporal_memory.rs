@@ -607,6 +607,15 @@ impl TemporalMemory {
         self.matching_segments = matching;
     }
 
+    /// NuPIC's `reset()`: forgets the current sequence (active and winner cells, active and matching
+    /// segments); learned segments stay.
+    pub fn reset(&mut self) {
+        self.active_cells.clear();
+        self.winner_cells.clear();
+        self.active_segments.clear();
+        self.matching_segments.clear();
+    }
+
     /// Columns containing at least one predictive cell (a cell with an active segment) after the
     /// latest compute, ascending.
     pub fn predicted_columns(&self, out: &mut Vec<u32>) {

@@ -218,8 +218,8 @@ def _pair(value, what: str) -> tuple[int, float]:
     raise InvalidParams(f"{what} must be [width, radius], got {value!r}")
 
 
-def _date_encoders(spec: dict, key: str) -> list[EncoderParams]:
-    """The sub-encoders of one DateEncoder, in NuPIC's fixed order."""
+def date_encoder_parts(spec: dict, key: str) -> list[EncoderParams]:
+    """The engine's sub-encoders of one DateEncoder spec (params key `key`), in NuPIC's fixed order."""
     for unsupported in ("season", "customDays", "holiday"):
         if spec.get(unsupported):
             raise InvalidParams(f"encoder {key!r}: the DateEncoder aspect {unsupported!r} is not supported")
@@ -252,7 +252,7 @@ def _encoders(model_params: dict) -> tuple[list[EncoderParams], str, Optional[st
         kind = spec.get("type")
         if kind == "DateEncoder":
             date_field = spec.get("fieldname", "timestamp")
-            encoders.extend(_date_encoders(spec, key))
+            encoders.extend(date_encoder_parts(spec, key))
         elif kind == "RandomDistributedScalarEncoder":
             if value_field is not None:
                 raise InvalidParams("only one scalar field per model is supported")
@@ -278,7 +278,8 @@ def _encoders(model_params: dict) -> tuple[list[EncoderParams], str, Optional[st
     return encoders, value_field, date_field
 
 
-def _spatial_pooler(model_params: dict) -> SpatialPoolerParams:
+def spatial_pooler_params(model_params: dict) -> SpatialPoolerParams:
+    """The engine's spatial pooler params from `modelParams.spParams` (NAB's values as defaults)."""
     sp = {**_SP_PARAMS, **model_params.get("spParams", {})}
     if not sp.get("globalInhibition"):
         raise InvalidParams("spParams.globalInhibition must be on (local inhibition is not supported)")
@@ -347,7 +348,8 @@ def _temporal_memory(tm: dict) -> TemporalMemoryParams:
     }
 
 
-def _sequence_memory(model_params: dict, columns: int) -> BacktrackingParams | TemporalMemoryParams:
+def sequence_memory_params(model_params: dict, columns: int) -> BacktrackingParams | TemporalMemoryParams:
+    """The engine's sequence memory from `modelParams.tmParams` (backtracking TM or TemporalMemory)."""
     tm = model_params.get("tmParams", {})
     if int(tm.get("columnCount", columns)) != columns:
         raise InvalidParams("tmParams.columnCount must equal spParams.columnCount")
@@ -359,8 +361,10 @@ def _sequence_memory(model_params: dict, columns: int) -> BacktrackingParams | T
     raise InvalidParams(f"tmParams.temporalImp {imp!r} is not supported (cpp, py, tm_cpp, tm_py)")
 
 
-def _classifier(model_params: dict) -> Optional[ClassifierParams]:
-    if not model_params.get("clEnable"):
+def classifier_params(model_params: dict, enabled_by_default: bool = False) -> Optional[ClassifierParams]:
+    """The SDR classifier's params, or None when `clEnable` is off (NuPIC's default is on; NAB's params
+    always say)."""
+    if not model_params.get("clEnable", enabled_by_default):
         return None
     cl = model_params.get("clParams", {})
     steps = [int(s) for s in str(cl.get("steps", "1")).split(",") if s.strip()]
@@ -386,11 +390,11 @@ def engine_config(params: dict) -> tuple[ModelConfig, str, Optional[str]]:
     if not model_params.get("spEnable", True) or not model_params.get("tmEnable", True):
         raise InvalidParams("spEnable and tmEnable must be true for an anomaly model")
     encoders, value_field, date_field = _encoders(model_params)
-    sp = _spatial_pooler(model_params)
+    sp = spatial_pooler_params(model_params)
     config = ModelConfig(
         encoders=encoders,
         sp=sp,
-        sequence_memory=_sequence_memory(model_params, sp["column_count"]),
-        classifier=_classifier(model_params),
+        sequence_memory=sequence_memory_params(model_params, sp["column_count"]),
+        classifier=classifier_params(model_params),
     )
     return config, value_field, date_field

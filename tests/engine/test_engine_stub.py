@@ -10,6 +10,7 @@ STUB_ONLY = [
     "ClassifierParams",
     "DayOfWeekEncoder",
     "EncoderParams",
+    "FieldEncoder",
     "RdseEncoder",
     "SpatialPoolerParams",
     "TemporalMemoryParams",

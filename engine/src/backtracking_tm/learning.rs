@@ -69,7 +69,7 @@ pub(super) struct Match {
 }
 
 impl BacktrackingTm {
-    pub(super) fn update_learning_state(&mut self, active_columns: &[u32]) {
+    pub(super) fn update_learning_state(&mut self, active_columns: &[u32], after_reset: bool) {
         self.lrn_active_prev.clone_from(&self.lrn_active);
         self.lrn_predicted_prev.clone_from(&self.lrn_predicted);
         if self.params.max_lrn_backtrack > 0 {
@@ -83,12 +83,12 @@ impl BacktrackingTm {
             self.pam_counter -= 1;
         }
         self.learned_seq_length += 1;
-        if self.learn_phase1(active_columns, false) {
+        if !after_reset && self.learn_phase1(active_columns, false) {
             self.pam_counter = self.params.pam_length;
         }
         let max_seq = self.params.max_seq_length;
-        if self.pam_counter == 0 || (max_seq != 0 && self.learned_seq_length >= max_seq) {
-            let backsteps = self.learn_backtrack();
+        if after_reset || self.pam_counter == 0 || (max_seq != 0 && self.learned_seq_length >= max_seq) {
+            let backsteps = if after_reset { 0 } else { self.learn_backtrack() };
             if backsteps == 0 {
                 let cpc = self.params.cells_per_column;
                 self.lrn_active.clear();

@@ -224,6 +224,7 @@ impl BacktrackingTm {
                 self.conn.refresh_duty_cycles(self.lrn_iteration);
             }
         }
+        let after_reset = self.reset_pending();
         let n = active_columns.len() as f32;
         if self.avg_input_density == 0.0 {
             self.avg_input_density = n;
@@ -231,10 +232,38 @@ impl BacktrackingTm {
             const COOL_DOWN: f32 = 0.99;
             self.avg_input_density = COOL_DOWN * self.avg_input_density + (1.0 - COOL_DOWN) * n;
         }
-        self.update_inference_state(active_columns);
+        self.update_inference_state(active_columns, after_reset);
         if learn {
-            self.update_learning_state(active_columns);
+            self.update_learning_state(active_columns, after_reset);
         }
+    }
+
+    /// NuPIC's `reset()`: forgets the current sequence (every inference and learning state, the queued
+    /// segment updates and the input history). The next record starts on the start cells and learns no
+    /// transition from the records before the reset; learned segments stay.
+    pub fn reset(&mut self) {
+        for state in [
+            &mut self.inf_active,
+            &mut self.inf_predicted,
+            &mut self.inf_predicted_prev,
+            &mut self.lrn_active,
+            &mut self.lrn_active_prev,
+            &mut self.lrn_predicted,
+            &mut self.lrn_predicted_prev,
+        ] {
+            state.clear();
+        }
+        self.col_confidence.clear();
+        self.inf_history.clear();
+        self.lrn_history.clear();
+        self.updates.clear();
+    }
+
+    /// Whether `reset()` came after the latest compute (Cells4's `_resetCalled`). Derived rather than
+    /// stored, so the state format stays: after any compute with input the active cells are non-empty,
+    /// and only a fresh TM (input density still 0) has none otherwise.
+    fn reset_pending(&self) -> bool {
+        self.inf_active.is_empty() && self.avg_input_density != 0.0
     }
 
     /// Columns with non-zero column confidence after the latest compute, ascending.
@@ -274,7 +303,7 @@ impl BacktrackingTm {
 
     // ---------------------------------------------------------------- inference
 
-    fn update_inference_state(&mut self, active_columns: &[u32]) {
+    fn update_inference_state(&mut self, active_columns: &[u32], after_reset: bool) {
         std::mem::swap(&mut self.inf_predicted_prev, &mut self.inf_predicted);
         self.inf_predicted.clone_from(&self.inf_predicted_prev);
         if self.params.max_inf_backtrack > 0 {
@@ -283,7 +312,7 @@ impl BacktrackingTm {
             }
             self.inf_history.push_back(active_columns.to_vec());
         }
-        if !self.infer_phase1(active_columns, false) || !self.infer_phase2() {
+        if !self.infer_phase1(active_columns, after_reset) || !self.infer_phase2() {
             self.infer_backtrack();
         }
     }

@@ -391,6 +391,26 @@ impl PyNupicSdrCategoryEncoder {
     }
 }
 
+/// A copy of the Rust encoder inside a NuPIC encoder object (its state as of now), or None if `obj`
+/// is not one.
+pub(super) fn field_encoder(obj: &Bound<'_, PyAny>) -> PyResult<Option<FieldEncoder>> {
+    Ok(Some(if let Ok(e) = obj.downcast::<PyNupicScalarEncoder>() {
+        FieldEncoder::Scalar(e.get().inner.clone())
+    } else if let Ok(e) = obj.downcast::<PyNupicCategoryEncoder>() {
+        FieldEncoder::Category(e.get().inner.clone())
+    } else if let Ok(e) = obj.downcast::<PyNupicLogEncoder>() {
+        FieldEncoder::Log(e.get().inner.clone())
+    } else if let Ok(e) = obj.downcast::<PyNupicAdaptiveScalarEncoder>() {
+        FieldEncoder::Adaptive(e.borrow().inner.clone())
+    } else if let Ok(e) = obj.downcast::<PyNupicDeltaEncoder>() {
+        FieldEncoder::Delta(e.borrow().inner.clone())
+    } else if let Ok(e) = obj.downcast::<PyNupicSdrCategoryEncoder>() {
+        FieldEncoder::SdrCategory(e.borrow().inner.clone())
+    } else {
+        return Ok(None);
+    }))
+}
+
 /// Adds the encoder classes to the extension module.
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNupicScalarEncoder>()?;

@@ -24,13 +24,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyString, PyTuple, PyType};
 
 use crate::backtracking_tm::BacktrackingTmParams;
 use crate::detector::{Detector as CoreDetector, Scores};
 use crate::encoders::{
-    AdaptiveScalarEncoder, CategoryEncoder, DeltaEncoder, LogEncoder, NupicScalarEncoder, ScalarParams,
-    SdrCategoryEncoder,
+    AdaptiveScalarEncoder, CategoryEncoder, DateEncoder, DatePart, DeltaEncoder, LogEncoder, NupicScalarEncoder, Rdse,
+    ScalarParams, SdrCategoryEncoder,
 };
 use crate::error::Error;
 use crate::fault;
@@ -39,6 +39,7 @@ use crate::model::{
     ClassifierConfig, EncoderConfig, HtmModel, ModelConfig as CoreModelConfig, SequenceMemoryConfig, StepOutput,
     StepTrace as CoreStepTrace,
 };
+use crate::sensor::{FieldEncoder, FieldValue, Role, SensorEncoder};
 use crate::spatial_pooler::SpParams;
 use crate::state::{self, StateKind};
 use crate::temporal_memory::TemporalMemoryParams;
@@ -382,9 +383,64 @@ fn tag(what: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
     extract(&format!("{what} 'type'"), &item)
 }
 
+/// One field of `Model.run_record`'s record.
+fn field_value(index: usize, value: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
+    if value.is_none() {
+        Ok(FieldValue::Missing)
+    } else if let Ok(s) = value.downcast::<PyString>() {
+        Ok(FieldValue::Text(s.to_cow()?.into_owned()))
+    } else if value.is_instance_of::<PyInt>() {
+        Ok(FieldValue::Time(extract(&format!("record[{index}]"), value)?))
+    } else {
+        Ok(FieldValue::Number(extract(&format!("record[{index}]"), value)?))
+    }
+}
+
+/// A multi-field model's encoder: `{"type": "field", "field": i, "role": "input" | "predicted" |
+/// "classifier_only", "encoder": e}` where `e` is a NuPIC encoder object or a date/RDSE dict.
+fn field_encoder_config(what: &str, value: &Bound<'_, PyAny>) -> PyResult<EncoderConfig> {
+    let py = value.py();
+    let item = |key: &str| {
+        value.get_item(key).map_err(|_| invalid_params(py, format!("{what}: a field encoder needs '{key}'")))
+    };
+    let field: u32 = extract(&format!("{what} 'field'"), &item("field")?)?;
+    let role = match extract::<String>(&format!("{what} 'role'"), &item("role")?)?.as_str() {
+        "input" => Role::Input,
+        "predicted" => Role::Predicted,
+        "classifier_only" => Role::ClassifierOnly,
+        other => {
+            return Err(invalid_params(
+                py,
+                format!("{what}: unknown role '{other}' (input, predicted, classifier_only)"),
+            ))
+        }
+    };
+    let encoder = item("encoder")?;
+    let encoder = match encoders::field_encoder(&encoder)? {
+        Some(e) => e,
+        None => match encoder_config(0, &encoder)
+            .map_err(|_| invalid_params(py, format!("{what}: 'encoder' is not a NuPIC encoder or an encoder dict")))?
+        {
+            EncoderConfig::TimeOfDay { w, radius } => date_part(py, DatePart::TimeOfDay { w, radius })?,
+            EncoderConfig::DayOfWeek { w, radius } => date_part(py, DatePart::DayOfWeek { w, radius })?,
+            EncoderConfig::Weekend { w } => date_part(py, DatePart::Weekend { w })?,
+            EncoderConfig::Rdse { resolution, w, n, seed } => FieldEncoder::Rdse(
+                Rdse::try_new(resolution, w, n, seed).map_err(|e| invalid_params(py, e.to_string()))?,
+            ),
+            EncoderConfig::Field(_) => return Err(invalid_params(py, format!("{what}: nested field encoder"))),
+        },
+    };
+    Ok(EncoderConfig::Field(Box::new(SensorEncoder { field, role, encoder })))
+}
+
+fn date_part(py: Python<'_>, part: DatePart) -> PyResult<FieldEncoder> {
+    DateEncoder::try_new(part).map(FieldEncoder::Date).map_err(|e| invalid_params(py, e.to_string()))
+}
+
 fn encoder_config(index: usize, value: &Bound<'_, PyAny>) -> PyResult<EncoderConfig> {
     let what = format!("encoders[{index}]");
     Ok(match tag(&what, value)?.as_str() {
+        "field" => field_encoder_config(&what, value)?,
         "time_of_day" => {
             let p: DateParams = extract(&what, value)?;
             EncoderConfig::TimeOfDay { w: p.w, radius: p.radius }
@@ -403,7 +459,7 @@ fn encoder_config(index: usize, value: &Bound<'_, PyAny>) -> PyResult<EncoderCon
                 value.py(),
                 format!(
                     "{what}: unknown encoder type '{other}' (time_of_day, day_of_week, weekend, \
-                     rdse)"
+                     rdse, field)"
                 ),
             ))
         }
@@ -551,6 +607,9 @@ impl LikelihoodParams {
 
 // ---- results ------------------------------------------------------------------------------------
 
+/// (steps, best prediction, up to 8 (value, probability) pairs) for one classifier step.
+type HorizonPrediction = (u32, f64, Vec<(f64, f64)>);
+
 /// What `Model.run` returns for one record.
 #[pyclass(module = "influxhtm._engine", frozen, get_all)]
 struct StepResult {
@@ -562,6 +621,8 @@ struct StepResult {
     best_prediction: Option<f64>,
     /// Up to 8 (value, probability) pairs, most likely first.
     predictions: Vec<(f64, f64)>,
+    /// Every classifier step as (steps, best prediction, up to 8 (value, probability) pairs).
+    multi_step: Vec<HorizonPrediction>,
 }
 
 impl From<StepOutput> for StepResult {
@@ -571,6 +632,7 @@ impl From<StepOutput> for StepResult {
             bucket: step.bucket,
             best_prediction: step.best_prediction,
             predictions: step.predictions,
+            multi_step: step.multi_step.into_iter().map(|p| (p.steps, p.best, p.predictions)).collect(),
         }
     }
 }
@@ -705,6 +767,36 @@ impl Model {
     fn run(&mut self, py: Python<'_>, timestamp_s: i64, value: f64, learn: bool) -> PyResult<StepResult> {
         let step = self.inner.update(py, |model| model.run(timestamp_s, value, learn, None), engine_panic)?;
         step.map(StepResult::from).map_err(|e| engine_error(py, e))
+    }
+
+    /// Runs one record of a multi-field model: a list with one entry per field, each a float (a
+    /// number), an int (naive wall-clock seconds, for date encoders), a str (a category) or None
+    /// (missing). With `trace`, also returns the record's internals.
+    #[pyo3(signature = (record, learn = true, trace = false))]
+    fn run_record(
+        &mut self,
+        py: Python<'_>,
+        record: Vec<Bound<'_, PyAny>>,
+        learn: bool,
+        trace: bool,
+    ) -> PyResult<(StepResult, Option<StepTrace>)> {
+        let record = record.iter().enumerate().map(|(i, v)| field_value(i, v)).collect::<PyResult<Vec<_>>>()?;
+        let (step, traced) = self.inner.update(
+            py,
+            |model| {
+                let mut t = CoreStepTrace::default();
+                let step = model.run_record(&record, learn, trace.then_some(&mut t));
+                (step, trace.then_some(t))
+            },
+            engine_panic,
+        )?;
+        let step = step.map_err(|e| engine_error(py, e))?;
+        Ok((step.into(), traced.map(StepTrace::from)))
+    }
+
+    /// NuPIC's `resetSequenceStates()`: the sequence memory forgets the current sequence.
+    fn reset(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.inner.update(py, HtmModel::reset, engine_panic)
     }
 
     #[getter]

@@ -1,0 +1,1 @@
+"""NuPIC's ``nupic.data``: the ``InferenceShifter`` that lines predictions up with the records they predict."""

@@ -1,0 +1,1 @@
+"""NuPIC's ``nupic.frameworks``: the Online Prediction Framework (OPF) lives in ``opf``."""

@@ -1,0 +1,178 @@
+"""The sensor of an OPF model from its params (influxhtm's, not a NuPIC module): which fields a record has,
+which encoder reads which field in NuPIC's MultiEncoder order (sorted encoder keys), and which encoder gives
+the classifier its input. Anything NuPIC accepts that influxhtm cannot reproduce is refused by name."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Optional
+
+from influxhtm._engine import InvalidParams
+from influxhtm.htm.params import date_encoder_parts
+from influxhtm.nupic import encoders as nupic_encoders
+
+if TYPE_CHECKING:  # the engine's typed dicts exist in its stub only
+    from influxhtm._engine import FieldEncoder
+
+#: NuPIC encoder types whose objects the engine runs directly (the class takes the spec as kwargs).
+_ENCODER_CLASSES = {
+    "ScalarEncoder": nupic_encoders.ScalarEncoder,
+    "AdaptiveScalarEncoder": nupic_encoders.AdaptiveScalarEncoder,
+    "LogEncoder": nupic_encoders.LogEncoder,
+    "DeltaEncoder": nupic_encoders.DeltaEncoder,
+    "CategoryEncoder": nupic_encoders.CategoryEncoder,
+    "SDRCategoryEncoder": nupic_encoders.SDRCategoryEncoder,
+}
+#: NuPIC encoders this engine does not have; a params dict that uses one is refused with its name.
+UNSUPPORTED_ENCODERS = (
+    "GeospatialCoordinateEncoder",
+    "CoordinateEncoder",
+    "PassThroughEncoder",
+    "SparsePassThroughEncoder",
+    "ScalarSpaceEncoder",
+    "MultiEncoder",
+    "VectorEncoder",
+)
+#: The RDSE arguments the engine takes (NuPIC's defaults: w 21, n 400, seed 42).
+_RDSE_ARGS = ("resolution", "w", "n", "seed", "name", "verbosity")
+
+#: Field kinds: what a record's value must be for the engine.
+NUMBER, TIME, TEXT = "float", "datetime", "string"
+
+
+@dataclass
+class SensorField:
+    """One input field: its name, what kind of value it holds, and NuPIC's field-info type."""
+
+    name: str
+    kind: str
+
+
+@dataclass
+class SensorSpec:
+    """What the sensor needs: the record's fields, and one engine encoder entry per encoder."""
+
+    fields: list[SensorField] = field(default_factory=list)
+    #: (params key, field index, encoder object or engine dict, classifierOnly)
+    encoders: list[tuple[str, int, Any, bool]] = field(default_factory=list)
+    #: the encoder objects by params key (NuPIC's `model._getEncoder()` children)
+    objects: dict[str, Any] = field(default_factory=dict)
+
+    def field_index(self, name: str, kind: str) -> int:
+        """The index of field `name`, added on first sight."""
+        for i, f in enumerate(self.fields):
+            if f.name == name:
+                return i
+        self.fields.append(SensorField(name, kind))
+        return len(self.fields) - 1
+
+    def engine_encoders(self, predicted_field: Optional[str]) -> list[FieldEncoder]:
+        """The engine's encoder list for a model predicting `predicted_field` (None: no classifier input)."""
+        predicted = None if predicted_field is None else self.field_position(predicted_field)
+        has_classifier_only = any(only and idx == predicted for _, idx, _, only in self.encoders)
+        predicted_taken = False
+        out: list[FieldEncoder] = []
+        for _key, idx, encoder, only in self.encoders:
+            role: Literal["input", "predicted", "classifier_only"]
+            if only:
+                if idx != predicted:
+                    continue  # only the predicted field's classifierOnly encoder feeds the classifier
+                role = "classifier_only"
+            elif idx == predicted and not (has_classifier_only or predicted_taken or isinstance(encoder, list)):
+                role, predicted_taken = "predicted", True
+            else:
+                role = "input"
+            for part in encoder if isinstance(encoder, list) else [encoder]:
+                engine: Any = getattr(part, "_engine", part)
+                out.append({"type": "field", "field": idx, "role": role, "encoder": engine})
+        return out
+
+    def field_position(self, name: str) -> int:
+        for i, f in enumerate(self.fields):
+            if f.name == name:
+                return i
+        raise InvalidParams(f"predictedField {name!r} is not a field of the model's encoders")
+
+
+def sensor_spec(encoders_spec: Any) -> SensorSpec:
+    """Builds NuPIC's encoders from `sensorParams.encoders` (keys sorted, None entries skipped)."""
+    if not isinstance(encoders_spec, dict) or not encoders_spec:
+        raise InvalidParams("modelParams.sensorParams.encoders is missing or empty")
+    spec = SensorSpec()
+    for key in sorted(encoders_spec):
+        entry = encoders_spec[key]
+        if entry is None:
+            continue
+        if not isinstance(entry, dict):
+            raise InvalidParams(f"encoder {key!r} must be a dict, got {entry!r}")
+        kwargs = dict(entry)
+        kind = kwargs.pop("type", None)
+        field_name = kwargs.pop("fieldname", None)
+        only = bool(kwargs.pop("classifierOnly", False))
+        if field_name is None:
+            raise InvalidParams(f"encoder {key!r} has no 'fieldname'")
+        if kind in _ENCODER_CLASSES:
+            kwargs.setdefault("name", field_name)
+            try:
+                obj = _ENCODER_CLASSES[kind](**kwargs)
+            except TypeError as e:
+                raise InvalidParams(f"encoder {key!r} ({kind}): {e}") from None
+            text = kind in ("CategoryEncoder", "SDRCategoryEncoder")
+            idx = spec.field_index(field_name, TEXT if text else NUMBER)
+            spec.encoders.append((key, idx, obj, only))
+            spec.objects[key] = obj
+        elif kind == "RandomDistributedScalarEncoder":
+            unknown = sorted(set(kwargs) - set(_RDSE_ARGS))
+            if unknown:
+                raise InvalidParams(f"encoder {key!r} (RandomDistributedScalarEncoder): unsupported {unknown}")
+            if "resolution" not in kwargs:
+                raise InvalidParams(f"encoder {key!r} (RandomDistributedScalarEncoder) needs a 'resolution'")
+            rdse = {
+                "type": "rdse",
+                "resolution": float(kwargs["resolution"]),
+                "w": int(kwargs.get("w", 21)),
+                "n": int(kwargs.get("n", 400)),
+                "seed": int(kwargs.get("seed", 42)),
+            }
+            idx = spec.field_index(field_name, NUMBER)
+            spec.encoders.append((key, idx, rdse, only))
+            spec.objects[key] = rdse
+        elif kind == "DateEncoder":
+            parts = date_encoder_parts(entry, key)
+            if not parts:
+                raise InvalidParams(f"encoder {key!r} (DateEncoder) enables no part")
+            idx = spec.field_index(field_name, TIME)
+            spec.encoders.append((key, idx, parts, only))
+            spec.objects[key] = parts
+        elif kind in UNSUPPORTED_ENCODERS:
+            raise InvalidParams(f"encoder {key!r}: {kind} is not supported by influxhtm")
+        else:
+            raise InvalidParams(f"encoder {key!r}: unknown encoder type {kind!r}")
+    if not any(not only for *_, only in spec.encoders):
+        raise InvalidParams("the model needs at least one encoder that is not classifierOnly")
+    return spec
+
+
+def record_values(spec: SensorSpec, record: dict) -> list:
+    """A record dict as the engine's field list (None for a missing field value, as NuPIC's sentinel)."""
+    from influxhtm.htm.timestamps import wall_clock_seconds
+
+    out: list = []
+    for f in spec.fields:
+        if f.name not in record:
+            raise InvalidParams(f"the record has no {f.name!r} field")
+        value = record[f.name]
+        if value is None:
+            out.append(None)
+        elif f.kind == TIME:
+            if not isinstance(value, (datetime.datetime, datetime.date, str)):
+                raise InvalidParams(f"field {f.name!r} must be a datetime, got {value!r}")
+            out.append(int(wall_clock_seconds(value)))
+        elif f.kind == TEXT:
+            out.append(str(value))
+        else:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidParams(f"field {f.name!r} must be a number, got {value!r}")
+            out.append(float(value))
+    return out
