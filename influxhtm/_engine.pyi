@@ -23,6 +23,7 @@ __all__ = [
     "ModelConfig",
     "NupicAdaptiveScalarEncoder",
     "NupicCategoryEncoder",
+    "NupicDateEncoder",
     "NupicDeltaEncoder",
     "NupicLogEncoder",
     "NupicScalarEncoder",
@@ -497,6 +498,38 @@ class NupicSdrCategoryEncoder:
         """Categories by index; index 0 is `<UNKNOWN>`."""
     def category_bits(self, index: int) -> list[int]:
         """On-bits of category `index`."""
+
+@final
+class NupicDateEncoder:
+    """NuPIC 1.0.5's DateEncoder (`influxhtm.nupic.encoders.date.DateEncoder` is its face). A part is
+    encoded when given, as `(w, radius)`; `custom_days` is `(w, day name or list of names)` (AssertionError,
+    NuPIC's message, for an unknown name); `holidays` entries are `[month, day]` or `[year, month, day]`
+    (None: `[[12, 25]]`). Times are `(year, month, day, hour, minute, second, microsecond)` wall-clock
+    fields."""
+
+    def __new__(
+        cls,
+        *,
+        season: Optional[tuple[int, float]] = None,
+        day_of_week: Optional[tuple[int, float]] = None,
+        weekend: Optional[tuple[int, float]] = None,
+        custom_days: Optional[tuple[int, Union[str, list[str]]]] = None,
+        holiday: Optional[int] = None,
+        time_of_day: Optional[tuple[int, float]] = None,
+        forced: bool = True,
+        holidays: Optional[list[list[int]]] = None,
+    ) -> NupicDateEncoder: ...
+    def encode_bits(self, when: tuple[int, int, int, int, int, int, int]) -> list[int]:
+        """On-bit indices, ascending."""
+    def scalars(self, when: tuple[int, int, int, int, int, int, int]) -> list[float]:
+        """NuPIC's `getScalars`: one value per enabled part."""
+    def bucket_indices(self, when: tuple[int, int, int, int, int, int, int]) -> list[int]:
+        """NuPIC's `getBucketIndices`: one per enabled part."""
+    @property
+    def n(self) -> int: ...
+    @property
+    def fields(self) -> list[tuple[str, NupicScalarEncoder, int]]:
+        """`(description name, sub-encoder (a copy), offset)` of each enabled part, in order."""
 
 def _inject_panic_on_value(value: Optional[float]) -> None:
     """TEST ONLY: every model step that sees exactly `value` panics half-way (None disarms)."""

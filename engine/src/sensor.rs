@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::encoders::{
-    AdaptiveScalarEncoder, CategoryEncoder, DateEncoder, DeltaEncoder, LogEncoder, NupicScalarEncoder, Rdse,
-    SdrCategoryEncoder,
+    AdaptiveScalarEncoder, CategoryEncoder, DateEncoder, DeltaEncoder, LogEncoder, NupicDateEncoder,
+    NupicScalarEncoder, Rdse, SdrCategoryEncoder,
 };
 use crate::error::{invalid, Error};
 
@@ -32,6 +32,8 @@ pub enum FieldEncoder {
     Log(LogEncoder),
     Adaptive(AdaptiveScalarEncoder),
     Delta(DeltaEncoder),
+    /// NuPIC's whole DateEncoder (every enabled part, in NuPIC's order).
+    NupicDate(NupicDateEncoder),
 }
 
 /// What an encoder contributes.
@@ -68,6 +70,7 @@ impl FieldEncoder {
             FieldEncoder::Log(e) => e.width(),
             FieldEncoder::Adaptive(e) => e.width(),
             FieldEncoder::Delta(e) => e.width(),
+            FieldEncoder::NupicDate(e) => e.width(),
         };
         w as u32
     }
@@ -109,7 +112,7 @@ impl FieldEncoder {
             FieldEncoder::Adaptive(e) => e.bucket_index(number(value)?, Some(learn))?,
             FieldEncoder::Category(e) => e.bucket_index(text(value)?)?,
             FieldEncoder::SdrCategory(e) => e.bucket_index(text(value)?, Some(learn))?.map(|b| b as i64),
-            FieldEncoder::Date(_) | FieldEncoder::Delta(_) => None,
+            FieldEncoder::Date(_) | FieldEncoder::Delta(_) | FieldEncoder::NupicDate(_) => None,
         };
         Ok(bucket.map(|b| b as u32))
     }
@@ -122,6 +125,11 @@ impl FieldEncoder {
             FieldEncoder::Delta(e) => e.encode_bits(number(value)?, Some(learn)),
             FieldEncoder::Category(e) => e.encode_bits(text(value)?),
             FieldEncoder::SdrCategory(e) => e.encode_bits(text(value)?),
+            FieldEncoder::NupicDate(e) => match value {
+                FieldValue::Time(t) => e.encode_bits(*t, 0),
+                FieldValue::Missing => Ok(Vec::new()),
+                other => Err(invalid(format!("a date encoder needs a timestamp, got {other:?}"))),
+            },
             FieldEncoder::Rdse(_) | FieldEncoder::Date(_) => unreachable!("encoded by `encode`"),
         }
     }

@@ -1,6 +1,8 @@
-"""NuPIC's OPF face: `ModelFactory.create(params)`, `model.run(record)` → `ModelResult`.
+"""The engine's light OPF face for NAB-shaped models (timestamp + one RDSE value): `ModelFactory.create(params)`,
+`model.run(record)` → `ModelResult`. The complete OPF of NuPIC (models of any shape, the whole Model API,
+NuPIC's module paths) is `influxhtm.nupic.frameworks.opf`; this face stays because it imports no numpy.
 
-NuPIC code ports unchanged: `result.inferences["anomalyScore"]` is the raw anomaly score (a float32, as
+NuPIC code for such models ports unchanged: `result.inferences["anomalyScore"]` is the raw anomaly score (a float32, as
 in NuPIC), `multiStepBestPredictions` / `multiStepPredictions` appear when the classifier is on, and
 `anomalyLikelihood` / `logLikelihood` (our additions) after `model.enableLikelihood()`.
 

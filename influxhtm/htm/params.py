@@ -218,8 +218,8 @@ def _pair(value, what: str) -> tuple[int, float]:
     raise InvalidParams(f"{what} must be [width, radius], got {value!r}")
 
 
-def date_encoder_parts(spec: dict, key: str) -> list[EncoderParams]:
-    """The engine's sub-encoders of one DateEncoder spec (params key `key`), in NuPIC's fixed order."""
+def _date_encoders(spec: dict, key: str) -> list[EncoderParams]:
+    """The sub-encoders of one DateEncoder, in NuPIC's fixed order."""
     for unsupported in ("season", "customDays", "holiday"):
         if spec.get(unsupported):
             raise InvalidParams(f"encoder {key!r}: the DateEncoder aspect {unsupported!r} is not supported")
@@ -252,7 +252,7 @@ def _encoders(model_params: dict) -> tuple[list[EncoderParams], str, Optional[st
         kind = spec.get("type")
         if kind == "DateEncoder":
             date_field = spec.get("fieldname", "timestamp")
-            encoders.extend(date_encoder_parts(spec, key))
+            encoders.extend(_date_encoders(spec, key))
         elif kind == "RandomDistributedScalarEncoder":
             if value_field is not None:
                 raise InvalidParams("only one scalar field per model is supported")

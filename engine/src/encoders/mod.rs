@@ -14,7 +14,10 @@ mod sdr_category;
 
 pub use adaptive_scalar::{AdaptiveScalarEncoder, ADAPTIVE_WINDOW};
 pub use category::CategoryEncoder;
-pub use date::{naive_seconds, DateEncoder, DatePart};
+pub use date::{
+    naive_seconds, weekday_from_name, CustomDays, DateEncoder, DatePart, Holiday, NupicDateEncoder, NupicDateParams,
+    CHRISTMAS,
+};
 pub use delta::DeltaEncoder;
 pub use log::{LogEncoder, LOG_ENCODER_LOW_LIMIT};
 pub use nupic_scalar::{py2_float_str, NupicScalarEncoder, ScalarParams};

@@ -1,6 +1,10 @@
 //! NuPIC 1.0.5 encoders for Python: `influxhtm.nupic.encoders` wraps these classes.
 
 use super::*;
+use crate::encoders::{
+    naive_seconds, weekday_from_name, CustomDays, Holiday, NupicDateEncoder, NupicDateParams, CHRISTMAS,
+};
+use pyo3::exceptions::PyAssertionError;
 
 /// NuPIC 1.0.5's `ScalarEncoder`; `influxhtm.nupic.encoders.scalar.ScalarEncoder` gives it NuPIC's face.
 #[pyclass(module = "influxhtm._engine", name = "NupicScalarEncoder", frozen)]
@@ -406,9 +410,117 @@ pub(super) fn field_encoder(obj: &Bound<'_, PyAny>) -> PyResult<Option<FieldEnco
         FieldEncoder::Delta(e.borrow().inner.clone())
     } else if let Ok(e) = obj.downcast::<PyNupicSdrCategoryEncoder>() {
         FieldEncoder::SdrCategory(e.borrow().inner.clone())
+    } else if let Ok(e) = obj.downcast::<PyNupicDateEncoder>() {
+        FieldEncoder::NupicDate(e.get().inner.clone())
     } else {
         return Ok(None);
     }))
+}
+
+/// A naive wall-clock time as `(year, month, day, hour, minute, second, microsecond)`.
+type WallClockFields = (i64, u32, u32, u32, u32, u32, u32);
+
+/// NuPIC's `customDays` day list: one day name or a list of them.
+#[derive(FromPyObject)]
+enum DayNames {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// NuPIC 1.0.5's `DateEncoder`; `influxhtm.nupic.encoders.date.DateEncoder` gives it NuPIC's face.
+#[pyclass(module = "influxhtm._engine", name = "NupicDateEncoder", frozen)]
+struct PyNupicDateEncoder {
+    inner: NupicDateEncoder,
+}
+
+#[pymethods]
+impl PyNupicDateEncoder {
+    #[new]
+    #[pyo3(signature = (
+        *, season = None, day_of_week = None, weekend = None, custom_days = None, holiday = None,
+        time_of_day = None, forced = true, holidays = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        season: Option<(i64, f64)>,
+        day_of_week: Option<(i64, f64)>,
+        weekend: Option<(i64, f64)>,
+        custom_days: Option<(i64, DayNames)>,
+        holiday: Option<i64>,
+        time_of_day: Option<(i64, f64)>,
+        forced: bool,
+        holidays: Option<Vec<Vec<i64>>>,
+    ) -> PyResult<Self> {
+        let holidays = match holidays {
+            None => vec![CHRISTMAS],
+            Some(list) => list.iter().map(|h| holiday_from(py, h)).collect::<PyResult<_>>()?,
+        };
+        let custom_days = custom_days.map(|(w, names)| custom_days_from(w, names)).transpose()?;
+        let params =
+            NupicDateParams { season, day_of_week, weekend, custom_days, holiday, time_of_day, forced, holidays };
+        NupicDateEncoder::new(&params).map(|inner| Self { inner }).map_err(|e| engine_error(py, e))
+    }
+
+    /// On-bit indices, ascending.
+    fn encode_bits(&self, py: Python<'_>, when: WallClockFields) -> PyResult<Vec<usize>> {
+        let (seconds, micro) = wall_clock(when);
+        self.inner.encode_bits(seconds, micro).map_err(|e| engine_error(py, e))
+    }
+
+    /// NuPIC's `getScalars`: one value per enabled part.
+    fn scalars(&self, py: Python<'_>, when: WallClockFields) -> PyResult<Vec<f64>> {
+        let (seconds, micro) = wall_clock(when);
+        self.inner.scalars(seconds, micro).map_err(|e| engine_error(py, e))
+    }
+
+    /// NuPIC's `getBucketIndices`: one per enabled part.
+    fn bucket_indices(&self, py: Python<'_>, when: WallClockFields) -> PyResult<Vec<i64>> {
+        let (seconds, micro) = wall_clock(when);
+        self.inner.bucket_indices(seconds, micro).map_err(|e| engine_error(py, e))
+    }
+
+    #[getter]
+    fn n(&self) -> usize {
+        self.inner.width()
+    }
+
+    /// `(description name, sub-encoder (a copy), offset)` of each enabled part, in order.
+    #[getter]
+    fn fields(&self) -> Vec<(&'static str, PyNupicScalarEncoder, usize)> {
+        self.inner.fields().map(|(name, scalar, offset)| (name, scalar_py(scalar), offset)).collect()
+    }
+}
+
+fn wall_clock((year, month, day, hour, minute, second, micro): WallClockFields) -> (i64, u32) {
+    (naive_seconds(year, month, day, hour, minute, second), micro)
+}
+
+fn holiday_from(py: Python<'_>, h: &[i64]) -> PyResult<Holiday> {
+    match *h {
+        [year, month, day] => Ok(Holiday { year: Some(year), month, day }),
+        [month, day] => Ok(Holiday { year: None, month, day }),
+        _ => Err(invalid_params(py, "Holidays must be an iterable of length 2 or 3".into())),
+    }
+}
+
+/// Reads NuPIC's day names, failing as NuPIC's assertion does.
+fn custom_days_from(w: i64, names: DayNames) -> PyResult<CustomDays> {
+    let (names, name) = match names {
+        DayNames::One(day) => (vec![day.clone()], day),
+        DayNames::Many(days) => {
+            let name = days.iter().map(|d| format!("{d} ")).collect();
+            (days, name)
+        }
+    };
+    let days = names
+        .iter()
+        .map(|d| {
+            weekday_from_name(d)
+                .ok_or_else(|| PyAssertionError::new_err(format!("Unable to understand {d} as a day of week")))
+        })
+        .collect::<PyResult<_>>()?;
+    Ok(CustomDays { w, days, name })
 }
 
 /// Adds the encoder classes to the extension module.
@@ -419,5 +531,6 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNupicAdaptiveScalarEncoder>()?;
     m.add_class::<PyNupicDeltaEncoder>()?;
     m.add_class::<PyNupicSdrCategoryEncoder>()?;
+    m.add_class::<PyNupicDateEncoder>()?;
     Ok(())
 }

@@ -8,6 +8,7 @@ in ``log`` and, under NuPIC's own module name, ``logarithm``). Errors NuPIC rais
 
 from influxhtm.nupic.encoders.adaptive_scalar import AdaptiveScalarEncoder
 from influxhtm.nupic.encoders.category import CategoryEncoder
+from influxhtm.nupic.encoders.date import DateEncoder
 from influxhtm.nupic.encoders.delta import DeltaEncoder
 from influxhtm.nupic.encoders.log import LogEncoder
 from influxhtm.nupic.encoders.scalar import ScalarEncoder
@@ -16,6 +17,7 @@ from influxhtm.nupic.encoders.sdr_category import SDRCategoryEncoder
 __all__ = [
     "AdaptiveScalarEncoder",
     "CategoryEncoder",
+    "DateEncoder",
     "DeltaEncoder",
     "LogEncoder",
     "SDRCategoryEncoder",

@@ -10,6 +10,8 @@ import numpy.typing as npt
 
 from influxhtm._engine import NupicCategoryEncoder
 from influxhtm.nupic.encoders._util import dense
+from influxhtm.nupic.encoders.base import EncoderResult
+from influxhtm.nupic.encoders.scalar import ScalarEncoder
 
 
 class CategoryEncoder:
@@ -37,6 +39,8 @@ class CategoryEncoder:
         self.n = self.width
         self.name = name
         self.description = [(name, 0)]
+        self.encoder = ScalarEncoder(w, minval=0, maxval=self.ncategories - 1, radius=1, periodic=False, forced=forced)
+        self._bucketValues: Optional[list[str]] = None
 
     def getWidth(self) -> int:
         return self.width
@@ -64,3 +68,29 @@ class CategoryEncoder:
 
     def encode(self, input: Any) -> npt.NDArray[np.uint8]:
         return dense(self._engine.encode_bits(self._category(input)), self.width)
+
+    def getBucketValues(self) -> list[str]:
+        """The category of every bucket of the inner scalar encoder, by bucket index."""
+        if self._bucketValues is None:
+            count = len(self.encoder.getBucketValues())
+            self._bucketValues = [self.getBucketInfo([i])[0].value for i in range(count)]
+        return self._bucketValues
+
+    def getBucketInfo(self, buckets: Sequence[int]) -> list[EncoderResult]:
+        """The category of bucket ``buckets[0]``, its index and the bucket's encoding."""
+        info = self.encoder.getBucketInfo(buckets)[0]
+        index = round(info.value)
+        return [EncoderResult(value=self.indexToCategory[index], scalar=index, encoding=info.encoding)]
+
+    def topDownCompute(self, encoded: npt.ArrayLike) -> EncoderResult:
+        """The category whose encoding overlaps ``encoded`` most (one result, not a list, as in NuPIC)."""
+        info = self.encoder.topDownCompute(encoded)[0]
+        index = round(info.value)
+        return EncoderResult(value=self.indexToCategory[index], scalar=index, encoding=info.encoding)
+
+    def closenessScores(
+        self, expValues: Sequence[Any], actValues: Sequence[Any], fractional: bool = True
+    ) -> npt.NDArray[np.float64]:
+        """1 when the categories are equal, else 0 (inverted when not ``fractional``)."""
+        closeness = 1.0 if expValues[0] == actValues[0] else 0.0
+        return np.array([closeness if fractional else 1.0 - closeness])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy.typing as npt
 
 from influxhtm._engine import NupicScalarEncoder
 from influxhtm.nupic.encoders._util import dense, scalar_input
+from influxhtm.nupic.encoders.base import EncoderResult
 
 
 class ScalarEncoder:
@@ -76,6 +78,8 @@ class ScalarEncoder:
         self.padding: int = e.padding
         self.halfwidth: int = e.halfwidth
         self.name: str = e.name
+        self._topDownMappingM: Optional[npt.NDArray[np.float32]] = None
+        self._bucketValues: Optional[list[float]] = None
 
     @classmethod
     def _wrap(cls, engine: NupicScalarEncoder, forced: bool = False, verbosity: int = 0) -> ScalarEncoder:
@@ -107,6 +111,59 @@ class ScalarEncoder:
 
     def encode(self, input: Any) -> npt.NDArray[np.uint8]:
         return dense(self._engine.encode_bits(scalar_input(input)), self.n)
+
+    def _getTopDownMapping(self) -> npt.NDArray[np.float32]:
+        """One row per bucket: the encoding of the bucket's value (NuPIC's top-down mapping matrix)."""
+        if self._topDownMappingM is None:
+            if self.periodic:
+                values = np.arange(self.minval + self.resolution / 2.0, self.maxval, self.resolution)
+            else:
+                values = np.arange(self.minval, self.maxval + self.resolution / 2.0, self.resolution)
+            rows = np.zeros((len(values), self.n), dtype=np.float32)
+            for row, value in zip(rows, values):
+                clamped = min(max(float(value), float(self.minval)), float(self.maxval))
+                row[self._engine.encode_bits(clamped)] = 1
+            self._topDownMappingM = rows
+        return self._topDownMappingM
+
+    def getBucketValues(self) -> list[float]:
+        """The value of every bucket, by bucket index."""
+        if self._bucketValues is None:
+            count = len(self._getTopDownMapping())
+            self._bucketValues = [self.getBucketInfo([i])[0].value for i in range(count)]
+        return self._bucketValues
+
+    def getBucketInfo(self, buckets: Sequence[int]) -> list[EncoderResult]:
+        """The bucket ``buckets[0]``: its value (the centre of a periodic bucket) and its encoding."""
+        category = buckets[0]
+        encoding = self._getTopDownMapping()[category]
+        if self.periodic:
+            value = self.minval + (self.resolution / 2.0) + (category * self.resolution)
+        else:
+            value = self.minval + (category * self.resolution)
+        return [EncoderResult(value=value, scalar=value, encoding=encoding)]
+
+    def topDownCompute(self, encoded: npt.ArrayLike) -> list[EncoderResult]:
+        """The bucket whose encoding overlaps ``encoded`` most (the first of equals)."""
+        overlaps = self._getTopDownMapping().dot(np.asarray(encoded, dtype=np.float32))
+        return self.getBucketInfo([int(overlaps.argmax())])
+
+    def closenessScores(
+        self, expValues: Sequence[float], actValues: Sequence[float], fractional: bool = True
+    ) -> npt.NDArray[np.float64]:
+        """1 - |expected - actual| / range (wrapping for periodic encoders), or the plain error."""
+        expValue, actValue = expValues[0], actValues[0]
+        if self.periodic:
+            expValue = expValue % self.maxval
+            actValue = actValue % self.maxval
+        err = abs(expValue - actValue)
+        if self.periodic:
+            err = min(err, self.maxval - err)
+        if fractional:
+            closeness = 1.0 - min(1.0, float(err) / (self.maxval - self.minval))
+        else:
+            closeness = err
+        return np.array([closeness])
 
     def __str__(self) -> str:
         return (

@@ -119,6 +119,7 @@ class HTMPredictionModel:
         self._learning = True
         self._likelihood: Optional[AnomalyLikelihood] = None
         self._engine: Optional[_engine.Model] = None
+        self._bucket_of: Any = None  # the classifier encoder's bucket function, set with the engine
 
     # ---- NuPIC's Model API ----------------------------------------------------------------------
 
@@ -208,8 +209,15 @@ class HTMPredictionModel:
             config = _engine.ModelConfig(
                 encoders=encoders, sp=self._sp, sequence_memory=self._memory, classifier=self._classifier
             )
-            self._engine = _engine.Model(config)
+            self._attach(_engine.Model(config))
+        assert self._engine is not None
         return self._engine
+
+    def _attach(self, engine: _engine.Model) -> None:
+        """Uses `engine` as this model's engine (built or loaded)."""
+        self._engine = engine
+        encoder = self._classifier_encoder()
+        self._bucket_of = None if encoder is None else encoder._engine.bucket_index
 
     def run(self, inputRecord: dict) -> ModelResult:
         """Feeds one record (a dict of field name → value) and returns its ModelResult."""
@@ -272,13 +280,10 @@ class HTMPredictionModel:
     def _bucket_likelihoods(self, predictions: dict) -> Optional[dict]:
         """NuPIC's `multiStepBucketLikelihoods`: each predicted value's probability under its bucket of the
         classifier's encoder (only for encoders whose bucket is a pure function of the value)."""
-        encoder = self._classifier_encoder()
-        if encoder is None:
+        bucket_of = self._bucket_of
+        if bucket_of is None:
             return None
-        return {
-            s: {int(encoder.getBucketIndices(v)[0]): p for v, p in by_value.items()}
-            for s, by_value in predictions.items()
-        }
+        return {s: {bucket_of(v): p for v, p in by_value.items()} for s, by_value in predictions.items()}
 
     def _classifier_encoder(self) -> Any:
         from influxhtm.nupic.encoders import CategoryEncoder, LogEncoder, ScalarEncoder
@@ -339,5 +344,5 @@ class HTMPredictionModel:
         model._anomaly = face["anomaly"]
         if face.get("likelihood"):
             model._likelihood = AnomalyLikelihood.load(bytes.fromhex(face["likelihood"]))
-        model._engine = engine_model
+        model._attach(engine_model)
         return model

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from influxhtm._engine import InvalidParams
-from influxhtm.htm.params import date_encoder_parts
 from influxhtm.nupic import encoders as nupic_encoders
 
 if TYPE_CHECKING:  # the engine's typed dicts exist in its stub only
@@ -23,6 +22,7 @@ _ENCODER_CLASSES = {
     "DeltaEncoder": nupic_encoders.DeltaEncoder,
     "CategoryEncoder": nupic_encoders.CategoryEncoder,
     "SDRCategoryEncoder": nupic_encoders.SDRCategoryEncoder,
+    "DateEncoder": nupic_encoders.DateEncoder,
 }
 #: NuPIC encoders this engine does not have; a params dict that uses one is refused with its name.
 UNSUPPORTED_ENCODERS = (
@@ -54,7 +54,7 @@ class SensorSpec:
     """What the sensor needs: the record's fields, and one engine encoder entry per encoder."""
 
     fields: list[SensorField] = field(default_factory=list)
-    #: (params key, field index, encoder object or engine dict, classifierOnly)
+    #: (params key, field index, NuPIC encoder object or the engine's RDSE dict, classifierOnly)
     encoders: list[tuple[str, int, Any, bool]] = field(default_factory=list)
     #: the encoder objects by params key (NuPIC's `model._getEncoder()` children)
     objects: dict[str, Any] = field(default_factory=dict)
@@ -79,13 +79,12 @@ class SensorSpec:
                 if idx != predicted:
                     continue  # only the predicted field's classifierOnly encoder feeds the classifier
                 role = "classifier_only"
-            elif idx == predicted and not (has_classifier_only or predicted_taken or isinstance(encoder, list)):
+            elif idx == predicted and not (has_classifier_only or predicted_taken):
                 role, predicted_taken = "predicted", True
             else:
                 role = "input"
-            for part in encoder if isinstance(encoder, list) else [encoder]:
-                engine: Any = getattr(part, "_engine", part)
-                out.append({"type": "field", "field": idx, "role": role, "encoder": engine})
+            engine: Any = getattr(encoder, "_engine", encoder)
+            out.append({"type": "field", "field": idx, "role": role, "encoder": engine})
         return out
 
     def field_position(self, name: str) -> int:
@@ -118,8 +117,8 @@ def sensor_spec(encoders_spec: Any) -> SensorSpec:
                 obj = _ENCODER_CLASSES[kind](**kwargs)
             except TypeError as e:
                 raise InvalidParams(f"encoder {key!r} ({kind}): {e}") from None
-            text = kind in ("CategoryEncoder", "SDRCategoryEncoder")
-            idx = spec.field_index(field_name, TEXT if text else NUMBER)
+            field_kind = {"CategoryEncoder": TEXT, "SDRCategoryEncoder": TEXT, "DateEncoder": TIME}.get(kind, NUMBER)
+            idx = spec.field_index(field_name, field_kind)
             spec.encoders.append((key, idx, obj, only))
             spec.objects[key] = obj
         elif kind == "RandomDistributedScalarEncoder":
@@ -138,13 +137,6 @@ def sensor_spec(encoders_spec: Any) -> SensorSpec:
             idx = spec.field_index(field_name, NUMBER)
             spec.encoders.append((key, idx, rdse, only))
             spec.objects[key] = rdse
-        elif kind == "DateEncoder":
-            parts = date_encoder_parts(entry, key)
-            if not parts:
-                raise InvalidParams(f"encoder {key!r} (DateEncoder) enables no part")
-            idx = spec.field_index(field_name, TIME)
-            spec.encoders.append((key, idx, parts, only))
-            spec.objects[key] = parts
         elif kind in UNSUPPORTED_ENCODERS:
             raise InvalidParams(f"encoder {key!r}: {kind} is not supported by influxhtm")
         else:
