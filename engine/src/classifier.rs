@@ -35,6 +35,14 @@ struct Row {
     weights: Vec<f64>,
 }
 
+impl Row {
+    /// Whether the row holds exactly slots 0..len (the usual case once a row is established), so its
+    /// weights line up with a per-slot array and loops over them need no indirection.
+    fn is_dense(&self) -> bool {
+        self.slots.last().is_some_and(|&last| last as usize + 1 == self.slots.len())
+    }
+}
+
 /// The weight matrix of one prediction step.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Weights {
@@ -70,8 +78,14 @@ impl Weights {
         out.resize(num_slots, 0.0);
         for &bit in pattern {
             if let Some(row) = self.row(bit) {
-                for (&s, &w) in row.slots.iter().zip(&row.weights) {
-                    out[s as usize] += w;
+                if row.is_dense() {
+                    for (o, &w) in out.iter_mut().zip(&row.weights) {
+                        *o += w;
+                    }
+                } else {
+                    for (&s, &w) in row.slots.iter().zip(&row.weights) {
+                        out[s as usize] += w;
+                    }
                 }
             }
         }
@@ -81,10 +95,19 @@ impl Weights {
     /// `significant` lists, ascending, the slots whose update alone exceeds epsilon.
     fn update_row(&mut self, input: u32, alpha: f64, error: &[f64], significant: &[u16], scratch: &mut Row) {
         let row = self.row_mut(input);
-        if is_subset(significant, &row.slots) {
+        let dense = row.is_dense();
+        if (dense && significant.last().is_none_or(|&s| (s as usize) < row.slots.len()))
+            || (!dense && is_subset(significant, &row.slots))
+        {
             // The usual case once a row is established: no new entries, update in place.
-            for (w, &s) in row.weights.iter_mut().zip(&row.slots) {
-                *w = 1.0 * *w + alpha * error[s as usize];
+            if dense {
+                for (w, &e) in row.weights.iter_mut().zip(error) {
+                    *w = 1.0 * *w + alpha * e;
+                }
+            } else {
+                for (w, &s) in row.weights.iter_mut().zip(&row.slots) {
+                    *w = 1.0 * *w + alpha * error[s as usize];
+                }
             }
             if row.weights.iter().any(|w| w.abs() <= WEIGHT_EPSILON) {
                 let mut kept = 0;
