@@ -5,7 +5,7 @@
 mod common;
 
 use _engine::encoders::{DateEncoder, DatePart, Rdse};
-use _engine::spatial_pooler::{SpParams, SpatialPooler};
+use _engine::spatial_pooler::SpatialPooler;
 use common::{u32s, Value};
 use std::time::{Duration, Instant};
 
@@ -85,21 +85,6 @@ impl Sensor {
     }
 }
 
-fn sp_params(header: &Value, input_width: u32) -> SpParams {
-    let sp = &header["params"]["modelParams"]["spParams"];
-    let mut params = SpParams::nab(input_width);
-    params.column_count = sp["columnCount"].as_u64().unwrap() as u32;
-    params.potential_pct = sp["potentialPct"].as_f64().unwrap();
-    params.global_inhibition = sp["globalInhibition"].as_u64().unwrap() != 0;
-    params.num_active_columns_per_inh_area = sp["numActiveColumnsPerInhArea"].as_u64().unwrap() as u32;
-    params.syn_perm_active_inc = sp["synPermActiveInc"].as_f64().unwrap();
-    params.syn_perm_inactive_dec = sp["synPermInactiveDec"].as_f64().unwrap();
-    params.syn_perm_connected = sp["synPermConnected"].as_f64().unwrap();
-    params.boost_strength = sp["boostStrength"].as_f64().unwrap();
-    params.seed = sp["seed"].as_u64().unwrap();
-    params
-}
-
 struct Replay {
     records: usize,
     wall: Duration,
@@ -112,7 +97,7 @@ fn replay(name: &str) -> Replay {
     assert_eq!(trace.records.len() as u64, header["rows"].as_u64().unwrap(), "{name}: record count");
     let mut sensor = Sensor::from_header(header);
     assert_eq!(sensor.width, 454, "{name}: encoder width");
-    let mut sp = SpatialPooler::new(sp_params(header, sensor.width)).unwrap();
+    let mut sp = SpatialPooler::new(common::sp_params(header, sensor.width)).unwrap();
     let inputs: Vec<(i64, f64)> = trace
         .records
         .iter()

@@ -1,9 +1,14 @@
 //! The pooler's (de)serialisation: a checkpoint holds the parameters and what changed since
 //! initialisation; loading regenerates the initial state, checks that the checkpoint extends it and
 //! applies the changes.
+//!
+//! The boost factors are not stored: nupic.core recomputes every one of them from the active duty
+//! cycles after each learning step (and they are 1 before the first), so loading recomputes them
+//! bit for bit, and a checkpoint keeps one layout with and without boosting.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::boost::boost_factors;
 use super::initial::initial_for;
 use super::pool::pool_size;
 use super::{SpParams, SpState, SpatialPooler, SYN_PERM_MAX, UNTOUCHED};
@@ -80,6 +85,9 @@ impl SpatialPooler {
         state.overlap_duty = c.overlap_duty;
         state.active_duty = c.active_duty;
         state.min_overlap_duty = c.min_overlap_duty;
+        if !state.boost_factors.is_empty() && state.learn_iteration > 0 {
+            boost_factors(&init.derived, &state.active_duty, &mut state.boost_factors);
+        }
         Ok(Self::from_valid_state(state, &init, c.init_digest))
     }
 }
@@ -143,28 +151,47 @@ mod tests {
     use super::SpCheckpoint;
     use crate::rng::Random;
     use crate::spatial_pooler::test_support::{random_input, trained};
-    use crate::spatial_pooler::{SpParams, SpatialPooler, UNTOUCHED};
+    use crate::spatial_pooler::UNTOUCHED;
+    use crate::spatial_pooler::{SpParams, SpatialPooler};
 
     #[test]
     fn serialized_state_continues_identically() {
-        let mut sp = SpatialPooler::new(SpParams::nab(454)).unwrap();
-        let mut rng = Random::new(9);
-        let mut out = Vec::new();
-        for _ in 0..60 {
-            sp.compute(&random_input(&mut rng, 454, 42), true, &mut out);
+        for boost_strength in [0.0, 2.0] {
+            let mut params = SpParams::nab(454);
+            params.boost_strength = boost_strength;
+            let mut sp = SpatialPooler::new(params).unwrap();
+            let mut rng = Random::new(9);
+            let mut out = Vec::new();
+            for k in 0..60 {
+                sp.compute(&random_input(&mut rng, 454, 42), k % 7 != 6, &mut out);
+            }
+            let blob = bincode::serialize(&sp).unwrap();
+            let mut restored: SpatialPooler = bincode::deserialize(&blob).unwrap();
+            assert_eq!(restored.state.boost_factors, sp.state.boost_factors);
+            let mut restored_out = Vec::new();
+            for _ in 0..60 {
+                let input = random_input(&mut rng, 454, 42);
+                sp.compute(&input, true, &mut out);
+                restored.compute(&input, true, &mut restored_out);
+                assert_eq!(out, restored_out);
+            }
+            for column in 0..2048 {
+                assert_eq!(sp.column_permanences(column), restored.column_permanences(column));
+            }
         }
-        let blob = bincode::serialize(&sp).unwrap();
-        let mut restored: SpatialPooler = bincode::deserialize(&blob).unwrap();
-        let mut restored_out = Vec::new();
-        for _ in 0..60 {
-            let input = random_input(&mut rng, 454, 42);
-            sp.compute(&input, true, &mut out);
-            restored.compute(&input, true, &mut restored_out);
-            assert_eq!(out, restored_out);
-        }
-        for column in 0..2048 {
-            assert_eq!(sp.column_permanences(column), restored.column_permanences(column));
-        }
+    }
+
+    #[test]
+    fn boost_factors_are_one_until_the_first_learning_step() {
+        let mut params = SpParams::nab(454);
+        params.boost_strength = 2.0;
+        let mut sp = SpatialPooler::new(params).unwrap();
+        sp.compute(&[1, 2, 3], false, &mut Vec::new());
+        let restored = SpatialPooler::from_checkpoint(sp.checkpoint()).unwrap();
+        assert!(restored.state.boost_factors.iter().all(|&f| f == 1.0));
+        let plain = SpatialPooler::new(SpParams::nab(454)).unwrap();
+        let size = |sp: &SpatialPooler| bincode::serialize(sp).unwrap().len();
+        assert_eq!(size(&sp), size(&plain), "boosting adds nothing to a checkpoint");
     }
 
     #[test]

@@ -6,8 +6,9 @@ use super::SpatialPooler;
 impl SpatialPooler {
     /// One step. `active_inputs`: the on-bit indices (each < `input_width`; normally sorted, but any
     /// order works and repeats count once).
-    /// Writes the winning columns, ascending, into `out` (cleared first). With `learn`, adapts the
-    /// winners' permanences, the duty cycles and the weak columns as nupic.core does.
+    /// Writes the winning columns, ascending, into `out` (cleared first). With `learn`, the overlaps
+    /// are boosted (when boosting is on), and the winners' permanences, the duty cycles, the weak
+    /// columns and the boost factors adapt as nupic.core does.
     ///
     /// # Panics
     /// If an input index is out of range.
@@ -17,7 +18,11 @@ impl SpatialPooler {
             self.state.learn_iteration += 1;
         }
         let distinct_inputs = self.overlap.load_input(active_inputs);
-        self.inhibit(distinct_inputs, out);
+        if learn && !self.state.boost_factors.is_empty() {
+            self.inhibit_boosted(out);
+        } else {
+            self.inhibit(distinct_inputs, out);
+        }
         if learn {
             self.learn(out);
         }
@@ -26,7 +31,7 @@ impl SpatialPooler {
     /// Global inhibition: the `num_active` columns with the largest overlap at or above the stimulus
     /// threshold, ties to the higher column index.
     /// `max_overlap` bounds every column's overlap (the number of distinct active inputs).
-    fn inhibit(&mut self, max_overlap: u32, out: &mut Vec<u32>) {
+    pub(super) fn inhibit(&mut self, max_overlap: u32, out: &mut Vec<u32>) {
         out.clear();
         let wanted = self.derived.num_active;
         let stimulus = self.state.params.stimulus_threshold;

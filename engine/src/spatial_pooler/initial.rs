@@ -120,6 +120,7 @@ impl SpatialPooler {
             overlap_duty: vec![0.0; columns],
             active_duty: vec![0.0; columns],
             min_overlap_duty: 0.0,
+            boost_factors: if derived.boost_strength == 0.0 { Vec::new() } else { vec![1.0; columns] },
         };
         Ok((state, derived, init_rng, initial))
     }

@@ -1,5 +1,6 @@
 //! The learning step: the winners' permanence updates, the float32 duty cycles, the weak-column
-//! bump, and nupic.core's per-column permanence rules (raise to the stimulus threshold, trim).
+//! bump, the boost factors (`boost`), and nupic.core's per-column permanence rules (raise to the
+//! stimulus threshold, trim).
 
 use super::overlap::OverlapIndex;
 use super::params::Derived;
@@ -10,12 +11,15 @@ use super::{SpatialPooler, SYN_PERM_MAX};
 const UPDATE_PERIOD: u64 = 50;
 
 impl SpatialPooler {
-    /// Adapts the winners, updates the duty cycles, bumps the weak columns and, every
-    /// `UPDATE_PERIOD` iterations, the bump threshold; then settles this compute's overlaps.
+    /// Adapts the winners, updates the duty cycles, bumps the weak columns, updates the boost factors
+    /// and, every `UPDATE_PERIOD` iterations, the bump threshold; then settles this compute's overlaps.
     pub(super) fn learn(&mut self, winners: &[u32]) {
         self.adapt_winners(winners);
         self.update_duty_cycles(winners);
         self.bump_weak_columns();
+        if !self.state.boost_factors.is_empty() {
+            self.update_boost_factors();
+        }
         if self.state.iteration.is_multiple_of(UPDATE_PERIOD) {
             let max_duty = self.state.overlap_duty.iter().copied().fold(0.0f32, f32::max);
             self.state.min_overlap_duty = self.derived.min_pct_overlap * max_duty;

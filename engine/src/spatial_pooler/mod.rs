@@ -1,7 +1,7 @@
 //! nupic.core's C++ SpatialPooler (as NuPIC 1.0.5 runs it with global inhibition), bit-exact:
 //! NuPIC's RNG call order at initialisation, float32 permanences with 5-decimal initial truncation,
-//! the 1e-6 epsilon on the connected test, ties to the higher column index, float32 duty cycles and
-//! the weak-column bump (spec/htm.md 2.4, 3.4).
+//! the 1e-6 epsilon on the connected test, ties to the higher column index, float32 duty cycles,
+//! the weak-column bump and float32 boosting (spec/htm.md 2.4, 3.4).
 //!
 //! The state is kept compact: each column's potential pool is a bitmap over the inputs, and every
 //! input keeps a bitmap of the columns it is connected to, so the overlap is computed from the
@@ -10,7 +10,7 @@
 //! initial permanences are regenerated from a saved RNG state when it first changes.
 //!
 //! A checkpoint stores the parameters, the duty cycles and the permanences of the columns that
-//! changed since initialisation; loading regenerates the initial state from the parameters (seed)
+//! changed since initialisation (the boost factors are recomputed from the duty cycles); loading regenerates the initial state from the parameters (seed)
 //! and rejects a checkpoint whose parameters generate a different initial state. The initial state
 //! of a parameter set is computed once per process and shared (`initial_for`).
 //!
@@ -21,9 +21,11 @@
 //! - `pool`: potential pools as input bitmaps (members, positions, per-position deltas);
 //! - `overlap`: the input -> connected columns index and the incrementally maintained overlaps;
 //! - `compute`: one step (overlaps, global inhibition, the active columns);
+//! - `boost`: the boost factors and the inhibition by boosted (float32) overlaps;
 //! - `learning`: permanence updates, duty cycles and the weak-column bump;
 //! - `checkpoint`: the state's (de)serialisation as the changes since initialisation.
 
+mod boost;
 mod checkpoint;
 mod compute;
 mod initial;
@@ -67,9 +69,12 @@ struct SpState {
     active_duty: Vec<f32>,
     /// Bump threshold for every column (global inhibition): 0 until the first update round.
     min_overlap_duty: f32,
+    /// Per column: the factor its overlap is multiplied by when learning. Empty without boosting
+    /// (`boost_strength` 0), where every factor stays exactly 1.
+    boost_factors: Vec<f32>,
 }
 
-/// nupic.core's SpatialPooler with global inhibition (no boosting, as NuPIC's anomaly models use it).
+/// nupic.core's SpatialPooler with global inhibition.
 #[derive(Clone, Debug)]
 pub struct SpatialPooler {
     state: SpState,
@@ -81,6 +86,8 @@ pub struct SpatialPooler {
     init_digest: u32,
     // Per-compute buffers, kept to avoid allocation.
     overlap_histogram: Vec<u32>,
+    /// (boosted overlap, column) of the candidates of the boosted inhibition.
+    scored: Vec<(f32, u32)>,
     /// Permanence change per pool position of the column being adapted.
     pool_delta: Vec<f32>,
     /// `below_stimulus_inc` for every pool position (the weak-column bump).
@@ -91,7 +98,7 @@ pub struct SpatialPooler {
 
 impl SpatialPooler {
     /// Initialises the pooler exactly as nupic.core does (same RNG stream, pools and permanences).
-    /// Rejects configurations this implementation does not support (local inhibition, boosting,
+    /// Rejects configurations this implementation does not support (local inhibition,
     /// `localAreaDensity`) or nupic.core would reject.
     pub fn new(params: SpParams) -> Result<Self, String> {
         params.validate()?;
@@ -129,6 +136,7 @@ impl SpatialPooler {
             init_rng: init.init_rng.clone(),
             init_digest,
             overlap_histogram: vec![0; inputs + 1],
+            scored: Vec::new(),
             pool_delta: vec![0.0; max_pool],
             bump_delta: vec![bump; max_pool],
             is_winner: vec![false; columns],
@@ -150,8 +158,9 @@ impl SpatialPooler {
             + st.slots.capacity() * 4
             + self.init_rng.capacity() * size_of::<Random>()
             + st.permanences.capacity() * 4
-            + (st.overlap_duty.capacity() + st.active_duty.capacity()) * 4;
+            + (st.overlap_duty.capacity() + st.active_duty.capacity() + st.boost_factors.capacity()) * 4;
         let buffers = self.overlap_histogram.capacity() * 4
+            + self.scored.capacity() * size_of::<(f32, u32)>()
             + (self.pool_delta.capacity() + self.bump_delta.capacity()) * 4
             + self.is_winner.capacity()
             + self.was_connected.capacity();

@@ -66,11 +66,8 @@ impl SpParams {
         if self.num_active_columns_per_inh_area == 0 {
             return fail("num_active_columns_per_inh_area must be > 0 (localAreaDensity is not implemented)".into());
         }
-        if self.boost_strength != 0.0 {
-            return fail(format!(
-                "boosting is not implemented (boost_strength must be 0, got {})",
-                self.boost_strength
-            ));
+        if !(self.boost_strength.is_finite() && self.boost_strength >= 0.0) {
+            return fail(format!("boost_strength must be finite and >= 0, got {}", self.boost_strength));
         }
         if !(self.potential_pct > 0.0 && self.potential_pct <= 1.0) {
             return fail(format!("potential_pct must be in (0, 1], got {}", self.potential_pct));
@@ -88,6 +85,12 @@ impl SpParams {
             }
         }
         let d = Derived::new(self);
+        if !(d.density * d.boost_strength).exp().is_finite() {
+            return fail(format!(
+                "boost_strength {} is too large: the boost factors would overflow float32",
+                self.boost_strength
+            ));
+        }
         if d.trim_threshold >= d.connected || d.connected_threshold <= 0.0 {
             return fail(format!(
                 "syn_perm_active_inc / 2 ({}) must be below syn_perm_connected ({})",
@@ -120,6 +123,9 @@ pub(super) struct Derived {
     pub(super) min_pct_overlap: f32,
     /// Winners per compute (`numDesired` of the global inhibition).
     pub(super) num_active: usize,
+    /// The target density of the global inhibition (also the boost factors' target).
+    pub(super) density: f32,
+    pub(super) boost_strength: f32,
 }
 
 impl Derived {
@@ -138,6 +144,8 @@ impl Derived {
             trim_threshold: (active_inc as f64 / 2.0) as f32,
             min_pct_overlap: p.min_pct_overlap_duty_cycle as f32,
             num_active: (density * p.column_count as f32) as usize,
+            density,
+            boost_strength: p.boost_strength as f32,
         }
     }
 }
@@ -150,9 +158,11 @@ mod tests {
     #[test]
     fn unsupported_configurations_are_rejected() {
         type Change = fn(&mut SpParams);
-        let cases: [(Change, &str); 6] = [
+        let cases: [(Change, &str); 8] = [
             (|p| p.global_inhibition = false, "local inhibition"),
-            (|p| p.boost_strength = 1.0, "boosting"),
+            (|p| p.boost_strength = -1.0, "boost_strength must be finite and >= 0"),
+            (|p| p.boost_strength = f64::NAN, "boost_strength must be finite and >= 0"),
+            (|p| p.boost_strength = 5000.0, "would overflow float32"),
             (|p| p.num_active_columns_per_inh_area = 0, "localAreaDensity"),
             (|p| p.potential_pct = 0.0, "potential_pct"),
             (|p| p.column_count = 70_000, "column_count"),

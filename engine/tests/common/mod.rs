@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 pub use serde_json::Value;
 
+use _engine::spatial_pooler::SpParams;
+
 /// The repository's `tests/fixtures` (golden traces in `golden/`, NAB data in `nab/`). Found from
 /// `CARGO_MANIFEST_DIR` as cargo sets it when it runs the tests (read at run time, not baked in at compile
 /// time, so a target directory shared by two clones still reads each clone's own fixtures).
@@ -66,4 +68,21 @@ pub fn thread_cpu_time() -> std::time::Duration {
         .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .map(std::time::Duration::from_nanos)
         .unwrap_or_else(|| START.get_or_init(std::time::Instant::now).elapsed())
+}
+
+/// The spatial pooler parameters of a trace header's `spParams` (NuPIC's defaults for the keys it
+/// omits), for an input of `input_width` bits.
+pub fn sp_params(header: &Value, input_width: u32) -> SpParams {
+    let sp = &header["params"]["modelParams"]["spParams"];
+    let mut params = SpParams::nab(input_width);
+    params.column_count = sp["columnCount"].as_u64().unwrap() as u32;
+    params.potential_pct = sp["potentialPct"].as_f64().unwrap();
+    params.global_inhibition = sp["globalInhibition"].as_u64().unwrap() != 0;
+    params.num_active_columns_per_inh_area = sp["numActiveColumnsPerInhArea"].as_u64().unwrap() as u32;
+    params.syn_perm_active_inc = sp["synPermActiveInc"].as_f64().unwrap();
+    params.syn_perm_inactive_dec = sp["synPermInactiveDec"].as_f64().unwrap();
+    params.syn_perm_connected = sp["synPermConnected"].as_f64().unwrap();
+    params.boost_strength = sp["boostStrength"].as_f64().unwrap();
+    params.seed = sp["seed"].as_u64().unwrap();
+    params
 }

@@ -14,6 +14,8 @@ import math
 import os
 from typing import Any, Optional
 
+import numpy
+
 from influxhtm import _engine
 from influxhtm._engine import InvalidParams
 from influxhtm.fileio import write_atomically
@@ -54,12 +56,6 @@ _ANOMALY_PARAMETERS = {
 }
 #: The file `save(saveModelDir)` writes inside the directory.
 CHECKPOINT_FILE = "model.ihtm"
-
-
-def _float32(value: float) -> Any:
-    import numpy
-
-    return numpy.float32(value)
 
 
 def _model_params(params: dict) -> dict:
@@ -230,9 +226,9 @@ class HTMPredictionModel:
         step, _ = model.run_record(values, self._learning)
         inferences: dict[str, Any] = {}
         if self._inference_type == InferenceType.TemporalAnomaly:
-            inferences["anomalyScore"] = _float32(step.raw_score)
+            inferences["anomalyScore"] = numpy.float32(step.raw_score)
         elif self._inference_type == InferenceType.NontemporalAnomaly:
-            inferences["anomalyScore"] = _float32(0.0)  # NuPIC's SP region reports 0 (an obsolete output)
+            inferences["anomalyScore"] = numpy.float32(0.0)  # NuPIC's SP region reports 0 (an obsolete output)
         if "anomalyScore" in inferences:
             inferences["anomalyLabel"] = self._anomaly_label(number, float(inferences["anomalyScore"]))
         if step.multi_step and predicted is not None:

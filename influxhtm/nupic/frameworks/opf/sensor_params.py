@@ -146,25 +146,33 @@ def sensor_spec(encoders_spec: Any) -> SensorSpec:
     return spec
 
 
-def record_values(spec: SensorSpec, record: dict) -> list:
-    """A record dict as the engine's field list (None for a missing field value, as NuPIC's sentinel)."""
-    from influxhtm.htm.timestamps import wall_clock_seconds
+_NAIVE_EPOCH = datetime.datetime(1970, 1, 1)
+_SECOND = datetime.timedelta(seconds=1)
 
-    out: list = []
-    for f in spec.fields:
-        if f.name not in record:
-            raise InvalidParams(f"the record has no {f.name!r} field")
-        value = record[f.name]
-        if value is None:
-            out.append(None)
-        elif f.kind == TIME:
-            if not isinstance(value, (datetime.datetime, datetime.date, str)):
-                raise InvalidParams(f"field {f.name!r} must be a datetime, got {value!r}")
-            out.append(int(wall_clock_seconds(value)))
-        elif f.kind == TEXT:
-            out.append(str(value))
-        else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidParams(f"field {f.name!r} must be a number, got {value!r}")
-            out.append(float(value))
-    return out
+
+def _engine_value(field: SensorField, value: Any) -> Any:
+    """One field's value as the engine takes it (see `record_values`)."""
+    if value is None:
+        return None
+    if field.kind == NUMBER:
+        if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
+            return float(value)
+        raise InvalidParams(f"field {field.name!r} must be a number, got {value!r}")
+    if field.kind == TEXT:
+        return str(value)
+    if type(value) is datetime.datetime:  # NuPIC's timetuple(): the wall clock, seconds truncated
+        return (value.replace(tzinfo=None) - _NAIVE_EPOCH) // _SECOND
+    if isinstance(value, (datetime.datetime, datetime.date, str)):
+        from influxhtm.htm.timestamps import wall_clock_seconds
+
+        return wall_clock_seconds(value)
+    raise InvalidParams(f"field {field.name!r} must be a datetime, got {value!r}")
+
+
+def record_values(spec: SensorSpec, record: dict) -> list:
+    """A record dict as the engine's field list: floats for numbers, naive wall-clock seconds (int) for
+    datetimes, str for categories, None for a missing value (NuPIC's sentinel)."""
+    try:
+        return [_engine_value(f, record[f.name]) for f in spec.fields]
+    except KeyError as e:
+        raise InvalidParams(f"the record has no {e.args[0]!r} field") from None

@@ -1,0 +1,1 @@
+"""NuPIC's ``nupic.frameworks.opf.common_models``: ready-made model params (``cluster_params``)."""
