@@ -87,6 +87,8 @@ def test_live_view_follows_a_running_demo_stream(page, tmp_path):
         assert total > nab_probation(total) and card(page, title).locator(".badge.state").inner_text() == "LIVE"
         save_screenshot(page, tmp_path, "demo_live_view_done.png")
     finally:
+        # leave the page first: its polling would otherwise hit the stopped server and log a console error
+        page.goto("about:blank")
         demo.send_signal(signal.SIGTERM)
         try:
             demo.wait(timeout=60)
