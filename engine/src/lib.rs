@@ -5,6 +5,7 @@
 //! that uses PyO3.
 
 pub mod anomaly;
+pub mod artime;
 pub mod backtracking_tm;
 pub mod classifier;
 pub mod detector;

@@ -32,6 +32,7 @@ pub enum StateKind {
     Model = 1,
     Detector = 2,
     Likelihood = 3,
+    Artime = 4,
 }
 
 /// Serializes `value` into a self-describing, compressed, checksummed blob.
