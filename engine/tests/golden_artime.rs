@@ -9,6 +9,8 @@ use std::io::Read;
 use std::path::Path;
 
 use _engine::artime::{Artime, MAX_CATEGORIES};
+use _engine::rng::Random;
+use _engine::state::{self, StateKind};
 
 /// The pandas C parser's legacy float conversion (pandas < 1.2, which NAB pins; spec §3.1): digits
 /// accumulated as `acc * 10 + digit` in binary64, then scaled by 10^|e| with binary powering. Not
@@ -217,4 +219,60 @@ fn artime_speed_on_the_longest_file() {
         total / cpu,
         1e6 * cpu / total
     );
+}
+
+/// A detector saved through the state container at any point (mid-block, in the warm-up, after it)
+/// continues exactly as the original.
+#[test]
+fn a_saved_detector_continues_identically() {
+    let path = common::fixtures_dir().join("nab/data/realKnownCause/nyc_taxi.csv");
+    let values = nab_values(&path);
+    let mut reference = detector_for(&values);
+    let expected: Vec<f64> = values.iter().map(|&v| reference.handle(v).unwrap()).collect();
+    for cut in [0, 3, 500, 749, 750, 751, 4000, 6003] {
+        let mut artime = detector_for(&values);
+        for &v in &values[..cut] {
+            artime.handle(v).unwrap();
+        }
+        let blob = state::encode(StateKind::Artime, &artime);
+        let mut restored: Artime = state::decode(StateKind::Artime, &blob).expect("round trip");
+        assert_eq!(restored.records_seen(), cut as u64);
+        for (i, &v) in values.iter().enumerate().skip(cut) {
+            assert_eq!(restored.handle(v).unwrap(), expected[i], "cut {cut}, record {i}");
+        }
+        assert!(state::decode::<Artime>(StateKind::Detector, &blob).is_err());
+    }
+}
+
+/// An endless random walk, partly out of the configured range, with one sample per record (the most
+/// categories per record; a random walk keeps making new ones): the category count stops at the cap and
+/// the state stops growing.
+#[test]
+fn memory_is_bounded_over_an_endless_stream() {
+    let mut random = Random::new(7);
+    let mut artime = Artime::new(0.0, 100.0, 1000).unwrap();
+    assert_eq!(artime.sstep(), 1);
+    let records = 120_000;
+    let mut value: f64 = 50.0;
+    let mut sizes = Vec::new();
+    let start = common::thread_cpu_time();
+    for i in 0..records {
+        value = (value + (random.get_real64() - 0.5) * 10.0).clamp(-15.0, 115.0);
+        let score = artime.handle(value).unwrap();
+        assert!((0.0..=1.0).contains(&score), "record {i}: {score}");
+        if (i + 1) % 20_000 == 0 {
+            sizes.push((artime.categories(), bincode_size(&artime)));
+        }
+    }
+    let cpu = (common::thread_cpu_time() - start).as_secs_f64();
+    eprintln!("categories and state bytes every 20,000 records: {sizes:?}; {:.0} records/s", records as f64 / cpu);
+    assert_eq!(artime.categories(), MAX_CATEGORIES);
+    let (_, last) = sizes[sizes.len() - 1];
+    assert!(sizes.iter().rev().take(3).all(|&(c, size)| c == MAX_CATEGORIES && size == last), "{sizes:?}");
+}
+
+/// The uncompressed payload length of a saved detector (the container's header field at bytes 16..24).
+fn bincode_size(artime: &Artime) -> u64 {
+    let blob = state::encode(StateKind::Artime, artime);
+    u64::from_le_bytes(blob[16..24].try_into().unwrap())
 }

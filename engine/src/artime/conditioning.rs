@@ -126,8 +126,10 @@ mod tests {
 
     #[test]
     fn six_levels_snap_only_when_the_binary64_difference_is_below_chomp() {
-        assert!(46.0 / 80.0 - 40.0 / 80.0 < CHOMP);
-        assert!(40.0 / 80.0 - 34.0 / 80.0 >= CHOMP);
+        let q = |level: u32| f64::from(level) / NLEVELS as f64;
+        assert_eq!(q(46) - q(40), 0.07499999999999996);
+        assert!(q(46) - q(40) < CHOMP);
+        assert!(q(40) - q(34) >= CHOMP);
     }
 
     #[test]

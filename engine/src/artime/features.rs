@@ -6,8 +6,9 @@ pub const WINDOW: usize = 8;
 /// Length of a feature vector.
 pub const FEATURES: usize = 2 * WINDOW;
 
-/// The Haar filter coefficient `c / sqrt(c^2 + c^2)` with `c = 0.7071067811865475`, as binary64.
-const HAAR: f64 = 0.7071067811865476;
+/// The Haar filter coefficient `c / sqrt(c^2 + c^2)` with `c = 0.7071067811865475`: in binary64 that is
+/// 0x3FE6A09E667F3BCD, the binary64 value of 1/sqrt(2).
+const HAAR: f64 = std::f64::consts::FRAC_1_SQRT_2;
 
 /// The feature vector of a full window (`qwin` oldest first).
 pub fn feature_vector(qwin: &[f64; WINDOW]) -> [f64; FEATURES] {
@@ -82,7 +83,7 @@ mod tests {
             79.54951288348661,
             4.500000000000001,
             72.00000000000001,
-            0.7071067811865476,
+            HAAR,
             2.8284271247461903,
             11.313708498984761,
             45.254833995939045,

@@ -44,12 +44,20 @@ pub struct Presentation {
 pub struct FuzzyArt {
     pub rho_lb: f64,
     pub rho_ub: f64,
-    /// Category weights, `DIM` values per category, in category order.
+    /// Category weights in blocks of [`LANES`] categories; within a block, element-major (element `i`
+    /// of the block's `LANES` categories side by side), so that matching runs over contiguous memory.
+    /// Slots past the last category in the last block are zero and unused.
     weights: Vec<f64>,
     /// The left-to-right sum of each category's weights (recomputed whenever it learns).
     weight_sums: Vec<f64>,
     /// The presentation count at which each category was last used.
     last_used: Vec<u64>,
+    /// Creation number of each category. The original appends new categories at the end and ranks
+    /// equal matches by position, i.e. by creation; a category created at the cap takes the slot of
+    /// the one it replaces, so ties are ranked by this number instead of by slot.
+    created: Vec<u64>,
+    /// Categories created so far.
+    created_total: u64,
     presentations: u64,
     max_categories: usize,
     /// Scratch: the match of every category for the current input (not state).
@@ -66,6 +74,8 @@ impl FuzzyArt {
             weights: Vec::new(),
             weight_sums: Vec::new(),
             last_used: Vec::new(),
+            created: Vec::new(),
+            created_total: 0,
             presentations: 0,
             max_categories: max_categories.max(2),
             matches: Vec::new(),
@@ -82,8 +92,14 @@ impl FuzzyArt {
         self.max_categories
     }
 
-    fn weight(&self, j: usize) -> &[f64; DIM] {
-        self.weights[j * DIM..(j + 1) * DIM].try_into().expect("DIM weights per category")
+    /// Position of element `i` of category `j` in `weights`.
+    fn at(j: usize, i: usize) -> usize {
+        (j / LANES) * LANES * DIM + i * LANES + j % LANES
+    }
+
+    /// The weights of category `j`.
+    fn weight(&self, j: usize) -> [f64; DIM] {
+        std::array::from_fn(|i| self.weights[Self::at(j, i)])
     }
 
     /// Presents `x`; with `learn`, the network learns it (fast learning, sibling or new category).
@@ -96,22 +112,21 @@ impl FuzzyArt {
         }
         // Activation: the best category is the first (lowest index) with the largest match, as in a
         // stable descending ranking; a NaN match would rank first and stop the search at once.
-        let mut best_j = 0;
-        let mut best_m = f64::NEG_INFINITY;
-        let mut best_e = 0.0;
-        let mut nan = false;
         let mut matches = std::mem::take(&mut self.matches);
         matches.clear();
-        for (j, (w, &sum_w)) in self.weights.chunks_exact(DIM).zip(&self.weight_sums).enumerate() {
-            let (m, e) = activation(x, w.try_into().expect("DIM weights"), sum_w);
+        matches.resize(self.categories(), 0.0);
+        match_all(x, &self.weights, &self.weight_sums, &mut matches);
+        let mut best_j = 0;
+        let mut best_m = f64::NEG_INFINITY;
+        let mut nan = false;
+        for (j, &m) in matches.iter().enumerate() {
             nan |= m.is_nan();
-            if m > best_m {
+            if m > best_m || (m == best_m && self.created[j] < self.created[best_j]) {
                 best_m = m;
-                best_e = e;
                 best_j = j;
             }
-            matches.push(m);
         }
+        let best_e = energy(x, &self.weight(best_j));
         let (best, best_energy) = if nan || best_m <= 0.0 { (0.0, 0.0) } else { (best_m, best_e) };
         let mut new_cluster = true;
         if !nan {
@@ -138,26 +153,38 @@ impl FuzzyArt {
 
     /// Fast learning: `w_j <- min(x, w_j)`.
     fn learn(&mut self, j: usize, x: &[f64; DIM]) {
-        let w = &mut self.weights[j * DIM..(j + 1) * DIM];
-        for (wi, &xi) in w.iter_mut().zip(x) {
-            *wi = xi.min(*wi);
+        for (i, &xi) in x.iter().enumerate() {
+            let w = &mut self.weights[Self::at(j, i)];
+            *w = min(xi, *w);
         }
-        self.weight_sums[j] = sum(self.weight(j));
+        self.weight_sums[j] = sum(&self.weight(j));
         self.last_used[j] = self.presentations;
     }
 
-    /// Appends a category with weights `w`, first dropping the least recently used one (never the
-    /// first) when the network is full.
+    /// Adds a category with weights `w`. When the network is full, the new category replaces the least
+    /// recently used one (never the first), in its slot.
     fn push(&mut self, w: &[f64; DIM]) {
-        if self.categories() >= self.max_categories {
+        let number = self.created_total;
+        self.created_total += 1;
+        let j = if self.categories() >= self.max_categories {
             let (oldest, _) = self.last_used.iter().enumerate().skip(1).min_by_key(|&(_, &used)| used).expect("2+");
-            self.weights.drain(oldest * DIM..(oldest + 1) * DIM);
-            self.weight_sums.remove(oldest);
-            self.last_used.remove(oldest);
+            self.weight_sums[oldest] = sum(w);
+            self.last_used[oldest] = self.presentations;
+            self.created[oldest] = number;
+            oldest
+        } else {
+            let j = self.categories();
+            if j.is_multiple_of(LANES) {
+                self.weights.resize(self.weights.len() + LANES * DIM, 0.0);
+            }
+            self.weight_sums.push(sum(w));
+            self.last_used.push(self.presentations);
+            self.created.push(number);
+            j
+        };
+        for (i, &wi) in w.iter().enumerate() {
+            self.weights[Self::at(j, i)] = wi;
         }
-        self.weights.extend_from_slice(w);
-        self.weight_sums.push(sum(w));
-        self.last_used.push(self.presentations);
     }
 }
 
@@ -166,16 +193,54 @@ fn sum(v: &[f64; DIM]) -> f64 {
     v[1..].iter().fold(v[0], |acc, &x| acc + x)
 }
 
-/// `(M, es)` of a category with weights `w` (whose sum is `sum_w`) for input `x`.
+/// `es`: the fuzzy similarity of `x` to `w` on the newest sample and its complement.
 #[inline]
-fn activation(x: &[f64; DIM], w: &[f64; DIM], sum_w: f64) -> (f64, f64) {
-    let mut u = [0.0; DIM];
-    for i in 0..DIM {
-        u[i] = x[i].min(w[i]);
+fn energy(x: &[f64; DIM], w: &[f64; DIM]) -> f64 {
+    energy_of(x, w[NEWEST], w[NEWEST_COMPLEMENT])
+}
+
+/// `es` from the two weights it involves.
+#[inline(always)]
+fn energy_of(x: &[f64; DIM], w_newest: f64, w_complement: f64) -> f64 {
+    (min(x[NEWEST], w_newest) + min(x[NEWEST_COMPLEMENT], w_complement)) / (w_newest + w_complement)
+}
+
+/// The smaller of two inputs and weights (never NaN), as one instruction.
+#[inline(always)]
+fn min(x: f64, w: f64) -> f64 {
+    if x < w {
+        x
+    } else {
+        w
     }
-    let fs = sum(&u) / if sum_w == 0.0 { 0.001 } else { sum_w };
-    let es = (u[NEWEST] + u[NEWEST_COMPLEMENT]) / (w[NEWEST] + w[NEWEST_COMPLEMENT]);
-    (((fs * fs) * fs) * (es * es), es)
+}
+
+/// Categories matched together: their left-to-right sums are independent chains, run side by side
+/// (each category's sum keeps its own order, so the result is that of one category at a time).
+const LANES: usize = 16;
+
+/// The match `M = fs^3 * es^2` of every category into `out`, where `fs = |min(x, w)| / |w|` (0.001
+/// for a zero `|w|`) and `es` is [`energy`].
+fn match_all(x: &[f64; DIM], weights: &[f64], weight_sums: &[f64], out: &mut [f64]) {
+    for (b, block) in weights.chunks_exact(LANES * DIM).enumerate() {
+        let mut acc = [0.0; LANES];
+        for (lane, a) in acc.iter_mut().enumerate() {
+            *a = min(x[0], block[lane]);
+        }
+        for (i, row) in block.chunks_exact(LANES).enumerate().skip(1) {
+            for (a, &w) in acc.iter_mut().zip(row) {
+                *a += min(x[i], w);
+            }
+        }
+        let first = b * LANES;
+        let count = LANES.min(out.len() - first);
+        for lane in 0..count {
+            let sum_w = weight_sums[first + lane];
+            let fs = acc[lane] / if sum_w == 0.0 { 0.001 } else { sum_w };
+            let es = energy_of(x, block[NEWEST * LANES + lane], block[NEWEST_COMPLEMENT * LANES + lane]);
+            out[first + lane] = ((fs * fs) * fs) * (es * es);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -226,8 +291,8 @@ mod tests {
         assert!(!art.present(&input(0.1), true).new_cluster);
         art.present(&input(0.5), true);
         assert_eq!(art.categories(), 3);
-        assert_eq!(art.weight(0), &[1.0; DIM]);
-        assert_eq!(art.weight(1), &input(0.1));
-        assert_eq!(art.weight(2), &input(0.5));
+        assert_eq!(art.weight(0), [1.0; DIM]);
+        assert_eq!(art.weight(1), input(0.1));
+        assert_eq!(art.weight(2), input(0.5));
     }
 }
