@@ -11,6 +11,7 @@ from typing import Literal, Optional, TypedDict, Union, final
 
 __all__ = [
     "STATE_FORMAT_VERSION",
+    "Artime",
     "CorruptState",
     "Detector",
     "DetectorScores",
@@ -323,6 +324,45 @@ class Likelihood:
     def save(self) -> bytes: ...
     @staticmethod
     def load(blob: bytes) -> Likelihood: ...
+
+@final
+class Artime:
+    """The ARTime anomaly detector (NAB's best published detector) for one series. `dmin`/`dmax` are the
+    value range (NAB: the file's extremes; values outside it take the nearest end level) and
+    `n_records` the expected length (NAB: the file's), which fixes the downsampling and the warm-up.
+    InvalidParams for a non-finite or reversed range and for `n_records` below 94."""
+
+    def __new__(cls, dmin: float, dmax: float, n_records: int) -> Artime: ...
+    def handle(self, value: float) -> float:
+        """The score of one record, in [0, 1]; InvalidParams (and no change) for a non-finite value."""
+    def handle_many(self, values: Sequence[float]) -> list[float]:
+        """Many records in one call; stops at the first bad one (InvalidParams naming its index),
+        keeping the records before it."""
+    @property
+    def records_seen(self) -> int: ...
+    @property
+    def dmin(self) -> float: ...
+    @property
+    def dmax(self) -> float: ...
+    @property
+    def n_records(self) -> int: ...
+    @property
+    def sstep(self) -> int:
+        """Records per downsampled sample."""
+    @property
+    def trend_window(self) -> int:
+        """Warm-up length in downsampled samples."""
+    @property
+    def categories(self) -> int:
+        """Current number of fuzzy ART categories (at most 2048)."""
+    @property
+    def poisoned(self) -> Optional[str]:
+        """The message of the panic that poisoned this detector, or None."""
+    def copy(self) -> Artime: ...
+    def save(self) -> bytes: ...
+    @staticmethod
+    def load(blob: bytes) -> Artime:
+        """Raises CorruptState for a blob that is not an ARTime state."""
 
 @final
 class NupicScalarEncoder:

@@ -44,6 +44,7 @@ use crate::spatial_pooler::SpParams;
 use crate::state::{self, StateKind};
 use crate::temporal_memory::TemporalMemoryParams;
 
+mod artime;
 mod encoders;
 
 const MODULE: &str = "influxhtm._engine";
@@ -1007,6 +1008,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<DetectorScores>()?;
     m.add_class::<StepTrace>()?;
     encoders::register(m)?;
+    artime::register(m)?;
     m.add("EngineError", py.get_type_bound::<EngineError>())?;
     m.add("InvalidParams", INVALID_PARAMS.type_object(py)?)?;
     m.add("CorruptState", CORRUPT_STATE.type_object(py)?)?;
