@@ -5,9 +5,9 @@
 //!
 //! The original keeps every category for ever and a per-sample history of best matches and labels.
 //! Here only the current sample's best match is kept (the detector needs nothing older), and the
-//! number of categories is capped at [`FuzzyArt::max_categories`]: creating a category beyond the cap
-//! first drops the least recently used one (never category 1; "used" = created, learned, or best
-//! match of a sample). The NAB files never come near the cap, so their results are the original's.
+//! number of categories is capped at [`FuzzyArt::max_categories`]: a category created at the cap
+//! replaces the least recently used one (never category 1; "used" = created, learned, or best match
+//! of a sample). The NAB files never come near the cap, so their results are the original's.
 
 use serde::{Deserialize, Serialize};
 
@@ -110,8 +110,8 @@ impl FuzzyArt {
             self.push(&[1.0; DIM]);
             return Presentation { best: 0.0, best_energy: 0.0, new_cluster: true };
         }
-        // Activation: the best category is the first (lowest index) with the largest match, as in a
-        // stable descending ranking; a NaN match would rank first and stop the search at once.
+        // Activation: the best category is the earliest created one with the largest match (the first
+        // of a stable descending ranking); a NaN match would rank first and stop the search at once.
         let mut matches = std::mem::take(&mut self.matches);
         matches.clear();
         matches.resize(self.categories(), 0.0);
