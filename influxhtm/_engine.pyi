@@ -236,7 +236,7 @@ class DetectorScores:
     def anomaly_likelihood(self) -> float: ...
     @property
     def anomaly_score(self) -> float:
-        """NAB's final score: the log-scaled likelihood, 1.0 on a spatial anomaly."""
+        """NAB's final score (the log-scaled likelihood, 1.0 on a spatial anomaly), or the ensemble's."""
     @property
     def spatial_anomaly(self) -> bool: ...
     @property
@@ -290,9 +290,16 @@ class Model:
 
 @final
 class Detector:
-    """NAB's `numenta` detector: model + likelihood + spatial-anomaly rule."""
+    """A series' detector: NAB's `numenta` (model + likelihood + spatial-anomaly rule), or with
+    `ensemble` = (min, max, length) the ensemble around it (its anomaly_score fuses HTM's and ARTime's)."""
 
-    def __new__(cls, config: ModelConfig, likelihood: LikelihoodParams, settings: str = ...) -> Detector: ...
+    def __new__(
+        cls,
+        config: ModelConfig,
+        likelihood: LikelihoodParams,
+        settings: str = ...,
+        ensemble: Optional[tuple[float, float, int]] = ...,
+    ) -> Detector: ...
     settings: str  # opaque text of the Python face, saved with the state
     def handle(self, timestamp_s: int, value: float) -> DetectorScores:
         """One record; InvalidParams (and no change) for a non-finite value."""

@@ -9,13 +9,18 @@ import time
 
 
 def _register_engine(subparsers) -> None:
-    from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM, TAILS, TM_CHOICES
+    from influxhtm.htm.params import DEFAULT_DETECTOR, DEFAULT_TAIL, DEFAULT_TM, DETECTORS, TAILS, TM_CHOICES
 
-    p = subparsers.add_parser("detect", help="score a timestamp,value CSV offline (NAB's numenta detector)")
+    detector_help = (
+        "numenta: NuPIC 1.0.5's detector, bit for bit (NAB 69.7); ensemble: HTM fused with ARTime, "
+        "opt-in (higher NAB scores, see the README)"
+    )
+    p = subparsers.add_parser("detect", help="score a timestamp,value CSV offline (NAB's detector contract)")
     p.add_argument("input", help="CSV with timestamp,value columns")
     p.add_argument("-o", "--output", required=True, help="output CSV")
     p.add_argument("--min", type=float, dest="min_value", help="data minimum (default: whole-file minimum, as NAB)")
     p.add_argument("--max", type=float, dest="max_value", help="data maximum (default: whole-file maximum, as NAB)")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR, help=detector_help)
     p.add_argument("--tail", choices=TAILS, default=DEFAULT_TAIL)
     p.add_argument("--tm", choices=TM_CHOICES, default=DEFAULT_TM)
     p.add_argument(
@@ -40,7 +45,11 @@ def _register_engine(subparsers) -> None:
     p = subparsers.add_parser("nab", help="run the detector over a NAB corpus into NAB's results layout")
     p.add_argument("--data", required=True, help="NAB data dir (<category>/<file>.csv)")
     p.add_argument("--out", required=True, help="results dir")
-    p.add_argument("--detector", default="influxhtm", help="detector name (results sub-directory and file prefix)")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR, help=detector_help)
+    p.add_argument(
+        "--name",
+        help="results name (sub-directory and file prefix; default: influxhtm, or influxhtm_ensemble for the ensemble)",
+    )
     p.add_argument("--jobs", type=int, default=1, help="parallel processes")
     p.add_argument("--tail", choices=TAILS, default=DEFAULT_TAIL)
     p.add_argument("--tm", choices=TM_CHOICES, default=DEFAULT_TM)
@@ -63,7 +72,7 @@ def _register_engine(subparsers) -> None:
         required=True,
         help="one detector's results: <category>/<detector>_<file>.csv (or <category>/<file>.csv)",
     )
-    p.add_argument("--detector", help="file-name prefix of the results (default: the results directory's name)")
+    p.add_argument("--name", help="file-name prefix of the results (default: the results directory's name)")
     p.add_argument(
         "--threshold",
         type=float,
@@ -107,6 +116,7 @@ def _cmd_detect(args) -> int:
         tm=args.tm,
         prediction_steps=args.predict,
         timezone=args.timezone,
+        detector=args.detector,
     )
     detect(
         series,
@@ -130,13 +140,14 @@ def _cmd_nab(args) -> int:
         if not os.path.isfile(labels):
             raise ValueError(f"{labels}: label file not found")
     start = time.monotonic()
-    rows = run_corpus(args.data, args.out, name=args.detector, jobs=args.jobs, tail=args.tail, tm=args.tm)
+    name = args.name or ("influxhtm" if args.detector == "numenta" else f"influxhtm_{args.detector}")
+    rows = run_corpus(
+        args.data, args.out, name=name, jobs=args.jobs, tail=args.tail, tm=args.tm, detector=args.detector
+    )
     elapsed = time.monotonic() - start
     print(f"{rows} records in {elapsed:.1f} s ({rows / elapsed:.0f} records/s)", file=sys.stderr)
     if labels:
-        report = score_results(
-            args.data, labels, os.path.join(args.out, args.detector), detector=args.detector, threshold=args.threshold
-        )
+        report = score_results(args.data, labels, os.path.join(args.out, name), detector=name, threshold=args.threshold)
         for note in report.notes:
             print(f"note: {note}", file=sys.stderr)
         print(format_report(report))
@@ -147,7 +158,7 @@ def _cmd_nab_score(args) -> int:
     from influxhtm.nab_score import find_labels, format_report, report_dict, score_results
 
     report = score_results(
-        args.data, args.labels or find_labels(args.data), args.results, detector=args.detector, threshold=args.threshold
+        args.data, args.labels or find_labels(args.data), args.results, detector=args.name, threshold=args.threshold
     )
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from typing import Optional
 
 from influxhtm.htm.detector import AnomalyDetector
-from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM, nab_encoder_range, nab_probation, nab_resolution
+from influxhtm.htm.params import (
+    DEFAULT_DETECTOR,
+    DEFAULT_TAIL,
+    DEFAULT_TM,
+    nab_encoder_range,
+    nab_probation,
+    nab_resolution,
+)
 from influxhtm.htm.timestamps import DEFAULT_TIMEZONE, parse_timestamp
 from influxhtm.schema import CSV_STATUS_COLUMNS, NAB_COLUMNS, PREDICTION
 
@@ -96,9 +103,10 @@ def nab_detector(
     tm=DEFAULT_TM,
     prediction_steps=0,
     timezone: Optional[str] = None,
+    detector: str = DEFAULT_DETECTOR,
 ) -> AnomalyDetector:
-    """A detector configured as NAB configures one for this file (whole-file range unless given); with
-    `timezone`, its date encoders see that zone's wall clock (see the module's doc)."""
+    """A detector configured as NAB configures one for this file (whole-file range unless given, the
+    file's length); with `timezone`, its date encoders see that zone's wall clock (see the module's doc)."""
     lo = min(series.values) if min_value is None else min_value
     hi = max(series.values) if max_value is None else max_value
     return AnomalyDetector(
@@ -109,6 +117,8 @@ def nab_detector(
         tm=tm,
         prediction_steps=prediction_steps,
         timezone=DEFAULT_TIMEZONE if timezone is None else timezone,
+        detector=detector,
+        length=len(series.values),
     )
 
 

@@ -7,7 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from influxhtm.detect import detect, nab_detector, read_series
-from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM
+from influxhtm.htm.params import DEFAULT_DETECTOR, DEFAULT_TAIL, DEFAULT_TM
 
 
 def corpus_files(data_dir: str) -> list[tuple[str, str]]:
@@ -22,11 +22,16 @@ def corpus_files(data_dir: str) -> list[tuple[str, str]]:
 
 
 def _run_one(job) -> tuple[str, int]:
-    data_dir, out_dir, name, category, filename, tail, tm = job
+    data_dir, out_dir, name, category, filename, tail, tm, detector = job
     series = read_series(os.path.join(data_dir, category, filename))
     target = Path(out_dir) / name / category
     target.mkdir(parents=True, exist_ok=True)
-    detect(series, str(target / f"{name}_{filename}"), nab_detector(series, tail=tail, tm=tm), progress=False)
+    detect(
+        series,
+        str(target / f"{name}_{filename}"),
+        nab_detector(series, tail=tail, tm=tm, detector=detector),
+        progress=False,
+    )
     return f"{category}/{filename}", len(series.values)
 
 
@@ -38,10 +43,11 @@ def run_corpus(
     jobs: int = 1,
     tail: str = DEFAULT_TAIL,
     tm: str = DEFAULT_TM,
+    detector: str = DEFAULT_DETECTOR,
 ) -> int:
     """Scores every file (in `jobs` processes); returns the number of records scored."""
     files = corpus_files(data_dir)
-    work = [(data_dir, out_dir, name, c, f, tail, tm) for c, f in files]
+    work = [(data_dir, out_dir, name, c, f, tail, tm, detector) for c, f in files]
     total = 0
     # Largest files first so the pool stays busy to the end.
     work.sort(key=lambda j: -os.path.getsize(os.path.join(j[0], j[3], j[4])))

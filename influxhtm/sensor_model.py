@@ -46,6 +46,8 @@ DETECTOR_OPTIONS = (
     "weekend",
     "resolution",
     "timezone",
+    "detector",
+    "length",
 )
 #: aggregations that also apply to the boolean ``learning`` field (the others leave it out: None)
 _BOOLEAN_AGGREGATES = ("first", "last", "mode")

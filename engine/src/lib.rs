@@ -10,6 +10,7 @@ pub mod backtracking_tm;
 pub mod classifier;
 pub mod detector;
 pub mod encoders;
+pub mod ensemble;
 pub mod error;
 pub mod fault;
 pub mod likelihood;

@@ -33,6 +33,12 @@ pub enum StateKind {
     Detector = 2,
     Likelihood = 3,
     Artime = 4,
+    Ensemble = 5,
+}
+
+/// The kind byte of a blob that starts like a state (None for anything else); decoding still checks it all.
+pub fn stored_kind(blob: &[u8]) -> Option<u8> {
+    (blob.len() > 6 && &blob[0..4] == MAGIC).then(|| blob[6])
 }
 
 /// Serializes `value` into a self-describing, compressed, checksummed blob.

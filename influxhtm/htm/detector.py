@@ -1,4 +1,5 @@
-"""`AnomalyDetector`: NAB's `numenta` detector for one series (value → raw score, likelihood, final score)."""
+"""`AnomalyDetector`: one series' detector (value → raw score, likelihood, final score): NAB's `numenta`
+exactly, or the opt-in ensemble (HTM + ARTime, fused; DESIGN.md §7)."""
 
 import json
 from collections.abc import Sequence
@@ -8,15 +9,18 @@ from influxhtm import _engine
 from influxhtm._engine import InvalidParams
 from influxhtm.htm.likelihood import likelihood_params
 from influxhtm.htm.params import (
+    DEFAULT_DETECTOR,
     DEFAULT_PROBATION,
     DEFAULT_TAIL,
     DEFAULT_TM,
+    DETECTORS,
     HISTORIC_WINDOW_SIZE,
     PROBATION_LIMIT,
     REESTIMATION_PERIOD,
     TAILS,
     anomaly_params,
     engine_config,
+    length_for_probation,
 )
 from influxhtm.htm.timestamps import DEFAULT_TIMEZONE, engine_seconds, local_seconds, time_zone
 
@@ -57,6 +61,11 @@ class AnomalyDetector:
     wall clocks already (in a UTC model an aware datetime keeps NuPIC's rule: its own wall clock). The zone
     is saved with the state (states saved before it existed load as UTC).
 
+    `detector="ensemble"` makes `anomaly_score` the ensemble's (HTM's final score and ARTime's, calibrated
+    to alert at 0.5 and fused with a refractory period; `raw_score` and `anomaly_likelihood` stay HTM's).
+    Its ARTime part reads the range from `min_value`/`max_value` and the warm-up from `length` (the
+    series' length, as NAB tells every detector; default: the length whose NAB probation is `probation`).
+
     Every `Scores` says whether the model is still learning: `records_seen` is k for the model's k-th
     record (1-based) and `learning` is `is_learning(k)`, i.e. k <= probation.
 
@@ -78,7 +87,11 @@ class AnomalyDetector:
         weekend: bool = False,
         resolution: Optional[float] = None,
         timezone: str = DEFAULT_TIMEZONE,
+        detector: str = DEFAULT_DETECTOR,
+        length: Optional[int] = None,
     ):
+        if detector not in DETECTORS:
+            raise InvalidParams(f"detector must be one of {DETECTORS}, got {detector!r}")
         try:
             zone = time_zone(timezone)
         except ValueError as exc:
@@ -119,8 +132,17 @@ class AnomalyDetector:
             "weekend": weekend,
             "resolution": params["modelParams"]["sensorParams"]["encoders"]["value"]["resolution"],
             "timezone": timezone,
+            "detector": detector,
         }
-        self._engine = _engine.Detector(config, likelihood, json.dumps(settings))
+        ensemble = None
+        if detector == "ensemble":
+            if length is None:
+                length = length_for_probation(probation)
+            if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+                raise InvalidParams(f"length must be a positive integer (the series' records), got {length!r}")
+            settings["length"] = length
+            ensemble = (float(min_value), float(max_value), length)
+        self._engine = _engine.Detector(config, likelihood, json.dumps(settings), ensemble)
         self.settings = settings
         self._zone = zone
 
@@ -128,6 +150,11 @@ class AnomalyDetector:
     def timezone(self) -> str:
         """The IANA name of the zone the date encoders see ("UTC" for states saved before zones existed)."""
         return self.settings.get("timezone", DEFAULT_TIMEZONE)
+
+    @property
+    def detector(self) -> str:
+        """Which detector scores: "numenta" (NuPIC's, states saved before the choice existed) or "ensemble"."""
+        return self.settings.get("detector", DEFAULT_DETECTOR)
 
     @property
     def probation(self) -> int:

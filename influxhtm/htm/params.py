@@ -41,6 +41,11 @@ DEFAULT_TM = "backtracking"
 TAILS = ("one-sided", "two-sided")
 DEFAULT_TAIL = "one-sided"
 
+#: The detectors: NuPIC's exactly (NAB's `numenta`, the default) and the opt-in ensemble (HTM + ARTime,
+#: fused; DESIGN.md §7).
+DETECTORS = ("numenta", "ensemble")
+DEFAULT_DETECTOR = "numenta"
+
 #: NuPIC's AnomalyLikelihood history window and re-estimation period (records), as NAB runs them.
 HISTORIC_WINDOW_SIZE = 8640
 REESTIMATION_PERIOD = 100
@@ -123,6 +128,15 @@ def nab_resolution(encoder_min: float, encoder_max: float) -> float:
 def nab_probation(rows: int) -> int:
     """NAB's probationary period for a file of `rows` records."""
     return int(min(math.floor(PROBATION_FRACTION * rows), PROBATION_FRACTION * 5000))
+
+
+def length_for_probation(probation: int) -> int:
+    """The shortest NAB file length whose probation is at least `probation` (NAB caps it at 750): what the
+    ensemble's ARTime part is told when the series' length is not known, as in a stream, so that its
+    warm-up matches the probation."""
+    if probation >= NAB_MAX_PROBATION:
+        return 5000
+    return max(1, math.ceil(probation / PROBATION_FRACTION))
 
 
 def anomaly_params(

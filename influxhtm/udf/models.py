@@ -62,6 +62,7 @@ def detector_options(options: HtmOptions, lo: float, hi: float) -> dict:
         "weekend": options.weekend,
         "resolution": options.resolution,
         "timezone": options.timezone,
+        "detector": options.detector,
     }
 
 

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from dataclasses import fields as dc_fields
 from typing import Any
 
-from influxhtm.htm.params import DEFAULT_TAIL, DEFAULT_TM, PROBATION_LIMIT, TAILS, TM_CHOICES
+from influxhtm.htm.params import (
+    DEFAULT_DETECTOR,
+    DEFAULT_TAIL,
+    DEFAULT_TM,
+    DETECTORS,
+    PROBATION_LIMIT,
+    TAILS,
+    TM_CHOICES,
+)
 from influxhtm.htm.timestamps import DEFAULT_TIMEZONE, time_zone
 from influxhtm.kapacitor_udf.udf_pb2 import BOOL, DOUBLE, DURATION, INT, STRING, ValueType
 from influxhtm.schema import LEARNING, RECORDS_SEEN
@@ -70,6 +78,7 @@ class HtmOptions:
     probation: int | None = None  # None: the engine face's DEFAULT_PROBATION
     tm: str = DEFAULT_TM
     tail: str = DEFAULT_TAIL
+    detector: str = DEFAULT_DETECTOR
     measurement: str | None = None
     keepFields: bool = False
     onBadPoint: str = "pass"
@@ -98,6 +107,8 @@ class HtmOptions:
         }
         if self.timezone != DEFAULT_TIMEZONE:  # absent for UTC: models stored before the option still match
             params["timezone"] = self.timezone
+        if self.detector != DEFAULT_DETECTOR:  # likewise absent for the default detector
+            params["detector"] = self.detector
         return params
 
     def to_json(self) -> dict:
@@ -185,6 +196,7 @@ OPTION_SPECS: dict[str, OptionSpec] = {
         OptionSpec("probation", INT, "likelihood probation period in records", 1, PROBATION_LIMIT),
         OptionSpec("tm", STRING, "temporal memory implementation", choices=TM_CHOICES),
         OptionSpec("tail", STRING, "likelihood tail convention", choices=TAILS),
+        OptionSpec("detector", STRING, "what anomaly_score is: NuPIC's detector or the ensemble", choices=DETECTORS),
         _name_option("measurement", "output measurement (default: <input name>_htm)"),
         OptionSpec("keepFields", BOOL, "also copy the input point's fields to the output"),
         OptionSpec("onBadPoint", STRING, "what to do with an unusable point", choices=BAD_POINT_CHOICES),

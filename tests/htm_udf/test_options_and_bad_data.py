@@ -92,6 +92,7 @@ OPTION_RANGES = {
     "timezone": (NAME, {"empty": "", "type": 1, "blank": " ", "high": "Z" * 1025}),
     "tm": ("'backtracking' or 'tm'", {"unknown": "cells4", "type": 1, "empty": ""}),
     "tail": ("'one-sided' or 'two-sided'", {"unknown": "left", "type": False, "empty": ""}),
+    "detector": ("'numenta' or 'ensemble'", {"unknown": "artime", "type": 1, "empty": ""}),
     "measurement": (NAME, {"empty": "", "high": "m" * 2000, "type": 1}),
     "keepFields": (BOOL_RANGE, {"type": "yes", "empty": ""}),
     "onBadPoint": ("'pass' or 'drop'", {"unknown": "skip", "type": 0, "empty": ""}),

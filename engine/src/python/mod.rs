@@ -32,6 +32,7 @@ use crate::encoders::{
     AdaptiveScalarEncoder, CategoryEncoder, DateEncoder, DatePart, DeltaEncoder, LogEncoder, NupicScalarEncoder, Rdse,
     ScalarParams, SdrCategoryEncoder,
 };
+use crate::ensemble::Ensemble;
 use crate::error::Error;
 use crate::fault;
 use crate::likelihood::{AnomalyLikelihood, Tail};
@@ -653,7 +654,7 @@ impl StepResult {
 struct DetectorScores {
     raw_score: f32,
     anomaly_likelihood: f64,
-    /// NAB's final score: the log-scaled likelihood, 1.0 on a spatial anomaly.
+    /// NAB's final score (the log-scaled likelihood, 1.0 on a spatial anomaly), or the ensemble's.
     anomaly_score: f64,
     spatial_anomaly: bool,
     best_prediction: Option<f64>,
@@ -822,10 +823,51 @@ impl Model {
     }
 }
 
-/// NAB's `numenta` detector: model + likelihood + spatial rule.
+/// What a `Detector` object runs: NAB's `numenta` detector exactly, or the ensemble around it.
+#[derive(Clone)]
+enum Scorer {
+    Numenta(Box<CoreDetector>),
+    Ensemble(Box<Ensemble>),
+}
+
+impl Scorer {
+    fn handle(&mut self, timestamp_s: i64, value: f64, trace: Option<&mut CoreStepTrace>) -> Result<Scores, Error> {
+        match self {
+            Scorer::Numenta(d) => d.handle(timestamp_s, value, trace),
+            Scorer::Ensemble(e) => e.handle(timestamp_s, value, trace),
+        }
+    }
+
+    fn records_seen(&self) -> u64 {
+        match self {
+            Scorer::Numenta(d) => d.records_seen(),
+            Scorer::Ensemble(e) => e.records_seen(),
+        }
+    }
+
+    /// The state blob (a `numenta` detector's format is the one it always had).
+    fn save(&self, settings: &str) -> Vec<u8> {
+        match self {
+            Scorer::Numenta(d) => state::encode(StateKind::Detector, &(settings, &**d)),
+            Scorer::Ensemble(e) => state::encode(StateKind::Ensemble, &(settings, &**e)),
+        }
+    }
+
+    fn load(blob: &[u8]) -> Result<(String, Scorer), Error> {
+        if state::stored_kind(blob) == Some(StateKind::Ensemble as u8) {
+            let (settings, e) = state::decode(StateKind::Ensemble, blob)?;
+            return Ok((settings, Scorer::Ensemble(e)));
+        }
+        let (settings, d) = state::decode(StateKind::Detector, blob)?;
+        Ok((settings, Scorer::Numenta(Box::new(d))))
+    }
+}
+
+/// A series' detector: NAB's `numenta` (model + likelihood + spatial rule), or with `ensemble`
+/// = (min, max, length) the ensemble around it.
 #[pyclass(module = "influxhtm._engine")]
 struct Detector {
-    inner: Guarded<CoreDetector>,
+    inner: Guarded<Scorer>,
     /// Opaque text of the Python face (constructor arguments), saved with the state.
     settings: String,
 }
@@ -833,12 +875,22 @@ struct Detector {
 #[pymethods]
 impl Detector {
     #[new]
-    #[pyo3(signature = (config, likelihood, settings = String::new()))]
-    fn new(py: Python<'_>, config: &PyModelConfig, likelihood: &LikelihoodParams, settings: String) -> PyResult<Self> {
+    #[pyo3(signature = (config, likelihood, settings = String::new(), ensemble = None))]
+    fn new(
+        py: Python<'_>,
+        config: &PyModelConfig,
+        likelihood: &LikelihoodParams,
+        settings: String,
+        ensemble: Option<(f64, f64, u64)>,
+    ) -> PyResult<Self> {
         let config = config.inner.clone();
         let likelihood = likelihood.clone();
-        let built = unguarded(py, || -> Result<CoreDetector, Error> {
-            Ok(CoreDetector::new(HtmModel::new(config)?, likelihood.build()?))
+        let built = unguarded(py, || -> Result<Scorer, Error> {
+            let numenta = CoreDetector::new(HtmModel::new(config)?, likelihood.build()?);
+            Ok(match ensemble {
+                None => Scorer::Numenta(Box::new(numenta)),
+                Some((min, max, length)) => Scorer::Ensemble(Box::new(Ensemble::new(numenta, min, max, length)?)),
+            })
         })?;
         Ok(Detector { inner: Guarded::new(built.map_err(|e| engine_error(py, e))?), settings })
     }
@@ -929,12 +981,14 @@ impl Detector {
     }
 
     fn save<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        save_state(py, StateKind::Detector, &self.settings, &self.inner)
+        let blob = self.inner.read(py, |detector| detector.save(&self.settings))?;
+        Ok(PyBytes::new_bound(py, &blob))
     }
 
+    /// Loads a state saved by `save` (either detector).
     #[staticmethod]
     fn load(py: Python<'_>, blob: &[u8]) -> PyResult<Self> {
-        let (settings, inner) = load_state(py, StateKind::Detector, blob)?;
+        let (settings, inner) = unguarded(py, || Scorer::load(blob))?.map_err(|e| engine_error(py, e))?;
         Ok(Detector { inner: Guarded::new(inner), settings })
     }
 }
