@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Literal, Optional, TypedDict, Union, final
 
 __all__ = [
+    "ENSEMBLE_SETTINGS",
     "STATE_FORMAT_VERSION",
     "Artime",
     "CorruptState",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 STATE_FORMAT_VERSION: int
+#: The ensemble detector's fusion constants (engine/src/ensemble.rs): alert levels of HTM's and ARTime's
+#: scores, quiet shares of the probation after their alerts, the highest score that does not alert.
+ENSEMBLE_SETTINGS: dict[str, float]
 
 # ---- exceptions ----------------------------------------------------------------------------------
 

@@ -171,3 +171,27 @@ def test_bad_option_reports_the_udf_message(kapacitor):
     # Kapacitor shows the UDF's own message: the option, what it accepts and what it got
     assert ".tm() expects a STRING: 'backtracking' or 'tm'; got 'cells9000'" in message, message
     assert not kapacitor.task("e2e_bad_option")["executing"]
+
+
+def test_ensemble_detector_through_kapacitor(kapacitor, influx_client):
+    """`.detector('ensemble')` set through the shipped TICKscript's var: every point's scores equal the
+    library's ensemble detector with the same settings (and differ from NuPIC's detector's)."""
+    from influxhtm.htm import AnomalyDetector
+
+    series = nab_series("realTraffic/speed_7578.csv")
+    probation = nab_probation(len(series.values))
+    kapacitor.define_task(
+        "e2e_ensemble",
+        (TICKSCRIPTS / "htm_stream.tick").read_text(),
+        dbrps=[(DB, RP)],
+        vars=stream_vars("speed", series, group_by=["host"], detector={"type": "string", "value": "ensemble"}),
+    )
+    kapacitor.write(lines("speed", {"host": "nab"}, series), db=DB, rp=RP)
+    wait_count(influx_client, "speed_htm", len(series.values), kap=kapacitor, task_id="e2e_ensemble")
+    rows = query(influx_client, 'SELECT * FROM "speed_htm"')
+    det = AnomalyDetector(
+        min(series.values), max(series.values), probation=probation, prediction_steps=1, detector="ensemble"
+    )
+    expected = [det.handle(t, v) for t, v in zip(series.times, series.values)]
+    assert_scores_equal(rows, expected, series)
+    assert [r["anomaly_score"] for r in rows] != [s.anomaly_score for s in offline_scores(series)]

@@ -183,3 +183,26 @@ def test_an_unloadable_checkpoint_is_quarantined_and_backfill_starts_over(client
     assert entry.model_id == model.model_id and "sha256" in entry.reason
     assert Path(entry.path, "checkpoint.bin").read_bytes() == bytes(data)
     assert _scores(again.get_results()) == _scores(reference.get_results())
+
+
+def test_ensemble_detector_option_is_kept_with_the_model_and_used(client):
+    """`get_model(detector="ensemble")`: backfilled results are the ensemble's, and a model reopened from the
+    store is still an ensemble."""
+    import datetime
+    import math
+
+    from influxhtm.htm import AnomalyDetector
+
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    data = [
+        (start + datetime.timedelta(minutes=5 * i), 50 + 30 * math.sin(i / 6) + (40 if i == 300 else 0))
+        for i in range(400)
+    ]
+    options = {"min_value": 0.0, "max_value": 130.0, "probation": 100}
+    sensor = client.get_sensor("cpu", "ensemble")
+    sensor.write(data)
+    sensor.get_model(detector="ensemble", **options).backfill(progress=False)
+    again = client.get_sensor("cpu", "ensemble").get_model()
+    assert again.detector.detector == "ensemble"
+    reference = AnomalyDetector(detector="ensemble", **options)
+    assert [r.anomaly_score for r in again.get_results()] == [reference.handle(t, v).anomaly_score for t, v in data]

@@ -32,7 +32,7 @@ use crate::encoders::{
     AdaptiveScalarEncoder, CategoryEncoder, DateEncoder, DatePart, DeltaEncoder, LogEncoder, NupicScalarEncoder, Rdse,
     ScalarParams, SdrCategoryEncoder,
 };
-use crate::ensemble::Ensemble;
+use crate::ensemble::{self, Ensemble};
 use crate::error::Error;
 use crate::fault;
 use crate::likelihood::{AnomalyLikelihood, Tail};
@@ -1070,5 +1070,12 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // setattr, not add_function: the test hook stays out of `__all__`.
     m.setattr("_inject_panic_on_value", wrap_pyfunction!(inject_panic_on_value, m)?)?;
     m.add("STATE_FORMAT_VERSION", state::FORMAT_VERSION)?;
+    let settings = PyDict::new_bound(py);
+    settings.set_item("numenta_alert", ensemble::NUMENTA_ALERT)?;
+    settings.set_item("artime_alert", ensemble::ARTIME_ALERT)?;
+    settings.set_item("quiet_after_numenta", ensemble::QUIET_AFTER_NUMENTA)?;
+    settings.set_item("quiet_after_artime", ensemble::QUIET_AFTER_ARTIME)?;
+    settings.set_item("below_alert", ensemble::BELOW_ALERT)?;
+    m.add("ENSEMBLE_SETTINGS", settings)?;
     Ok(())
 }
