@@ -28,6 +28,7 @@ __all__ = [
     "NupicDateEncoder",
     "NupicDeltaEncoder",
     "NupicLogEncoder",
+    "NupicRdse",
     "NupicScalarEncoder",
     "NupicSdrCategoryEncoder",
     "StepResult",
@@ -499,6 +500,23 @@ class NupicAdaptiveScalarEncoder:
     @property
     def scalar(self) -> Optional[NupicScalarEncoder]:
         """The scalar encoder for the current range (a copy); None before the range is known."""
+
+@final
+class NupicRdse:
+    """NuPIC 1.0.5's RandomDistributedScalarEncoder (stateful: offset, lazily created buckets)."""
+
+    def __new__(
+        cls, *, resolution: float, w: int = 21, n: int = 400, seed: int = 42, offset: Optional[float] = None
+    ) -> NupicRdse: ...
+    def bucket_index(self, value: Optional[float]) -> Optional[int]: ...
+    def encode_bits(self, value: Optional[float]) -> list[int]: ...
+    def bucket_bits(self, bucket: int) -> list[int]: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def offset(self) -> Optional[float]: ...
+    @property
+    def bucket_range(self) -> tuple[int, int]: ...
 
 @final
 class NupicDeltaEncoder:

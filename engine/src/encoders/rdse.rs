@@ -98,6 +98,24 @@ impl Rdse {
         self.offset
     }
 
+    /// Fixes the offset before the first value (NuPIC's `offset` argument): that value maps to the
+    /// middle bucket instead of the first one encoded.
+    pub fn set_offset(&mut self, offset: f64) -> Result<(), EncodeError> {
+        if !offset.is_finite() {
+            return Err(EncodeError::new(format!("RDSE: offset must be finite, got {offset}")));
+        }
+        self.offset = Some(offset);
+        Ok(())
+    }
+
+    /// The bit list of bucket `bucket` (clipped to 0..999) in internal order, created if needed
+    /// (NuPIC's `mapBucketIndexToNonZeroBits`).
+    pub fn bits_of(&mut self, bucket: u32) -> &[u32] {
+        let bucket = bucket.min(MAX_BUCKETS - 1);
+        self.ensure_bucket(bucket);
+        &self.buckets[bucket as usize]
+    }
+
     fn ensure_bucket(&mut self, bucket: u32) {
         while bucket > self.max_index {
             let next = self.max_index + 1;

@@ -336,6 +336,54 @@ impl PyNupicDeltaEncoder {
     }
 }
 
+/// NuPIC 1.0.5's `RandomDistributedScalarEncoder` (stateful: the offset and the lazily created buckets).
+#[pyclass(module = "influxhtm._engine", name = "NupicRdse")]
+struct PyNupicRdse {
+    inner: Rdse,
+}
+
+#[pymethods]
+impl PyNupicRdse {
+    #[new]
+    #[pyo3(signature = (*, resolution, w = 21, n = 400, seed = 42, offset = None))]
+    fn new(py: Python<'_>, resolution: f64, w: u32, n: u32, seed: u64, offset: Option<f64>) -> PyResult<Self> {
+        let mut inner = Rdse::try_new(resolution, w, n, seed).map_err(|e| invalid_params(py, e.to_string()))?;
+        if let Some(offset) = offset {
+            inner.set_offset(offset).map_err(|e| invalid_params(py, e.to_string()))?;
+        }
+        Ok(Self { inner })
+    }
+    /// The value's bucket (None for a missing value); the first value becomes the offset.
+    #[pyo3(signature = (value))]
+    fn bucket_index(&mut self, value: Option<f64>) -> Option<u32> {
+        self.inner.bucket_index(value.unwrap_or(f64::NAN))
+    }
+    /// The value's on-bits, ascending (creating buckets as needed); empty for a missing value.
+    #[pyo3(signature = (value))]
+    fn encode_bits(&mut self, value: Option<f64>) -> Vec<u32> {
+        let mut out = Vec::new();
+        self.inner.encode(value.unwrap_or(f64::NAN), 0, &mut out);
+        out
+    }
+    /// Bucket `bucket`'s bits in creation order (the bucket is created if needed).
+    fn bucket_bits(&mut self, bucket: u32) -> Vec<u32> {
+        self.inner.bits_of(bucket).to_vec()
+    }
+    #[getter]
+    fn n(&self) -> u32 {
+        self.inner.width()
+    }
+    #[getter]
+    fn offset(&self) -> Option<f64> {
+        self.inner.offset()
+    }
+    /// `(minIndex, maxIndex)`: the created buckets.
+    #[getter]
+    fn bucket_range(&self) -> (u32, u32) {
+        self.inner.bucket_range()
+    }
+}
+
 /// NuPIC 1.0.5's `SDRCategoryEncoder` (stateful when learning).
 #[pyclass(module = "influxhtm._engine", name = "NupicSdrCategoryEncoder")]
 struct PyNupicSdrCategoryEncoder {
@@ -412,6 +460,8 @@ pub(super) fn field_encoder(obj: &Bound<'_, PyAny>) -> PyResult<Option<FieldEnco
         FieldEncoder::SdrCategory(e.borrow().inner.clone())
     } else if let Ok(e) = obj.downcast::<PyNupicDateEncoder>() {
         FieldEncoder::NupicDate(e.get().inner.clone())
+    } else if let Ok(e) = obj.downcast::<PyNupicRdse>() {
+        FieldEncoder::Rdse(e.borrow().inner.clone())
     } else {
         return Ok(None);
     }))
@@ -532,5 +582,6 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNupicDeltaEncoder>()?;
     m.add_class::<PyNupicSdrCategoryEncoder>()?;
     m.add_class::<PyNupicDateEncoder>()?;
+    m.add_class::<PyNupicRdse>()?;
     Ok(())
 }

@@ -11,6 +11,7 @@ from influxhtm.nupic.encoders.category import CategoryEncoder
 from influxhtm.nupic.encoders.date import DateEncoder
 from influxhtm.nupic.encoders.delta import DeltaEncoder
 from influxhtm.nupic.encoders.log import LogEncoder
+from influxhtm.nupic.encoders.random_distributed_scalar import RandomDistributedScalarEncoder
 from influxhtm.nupic.encoders.scalar import ScalarEncoder
 from influxhtm.nupic.encoders.sdr_category import SDRCategoryEncoder
 
@@ -20,6 +21,7 @@ __all__ = [
     "DateEncoder",
     "DeltaEncoder",
     "LogEncoder",
+    "RandomDistributedScalarEncoder",
     "SDRCategoryEncoder",
     "ScalarEncoder",
 ]

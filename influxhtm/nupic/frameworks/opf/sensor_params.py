@@ -22,6 +22,7 @@ _ENCODER_CLASSES = {
     "DeltaEncoder": nupic_encoders.DeltaEncoder,
     "CategoryEncoder": nupic_encoders.CategoryEncoder,
     "SDRCategoryEncoder": nupic_encoders.SDRCategoryEncoder,
+    "RandomDistributedScalarEncoder": nupic_encoders.RandomDistributedScalarEncoder,
     "DateEncoder": nupic_encoders.DateEncoder,
 }
 #: NuPIC encoders this engine does not have; a params dict that uses one is refused with its name.
@@ -34,8 +35,6 @@ UNSUPPORTED_ENCODERS = (
     "MultiEncoder",
     "VectorEncoder",
 )
-#: The RDSE arguments the engine takes (NuPIC's defaults: w 21, n 400, seed 42).
-_RDSE_ARGS = ("resolution", "w", "n", "seed", "name", "verbosity")
 
 #: Field kinds: what a record's value must be for the engine.
 NUMBER, TIME, TEXT = "float", "datetime", "string"
@@ -54,7 +53,7 @@ class SensorSpec:
     """What the sensor needs: the record's fields, and one engine encoder entry per encoder."""
 
     fields: list[SensorField] = field(default_factory=list)
-    #: (params key, field index, NuPIC encoder object or the engine's RDSE dict, classifierOnly)
+    #: (params key, field index, NuPIC encoder object, classifierOnly)
     encoders: list[tuple[str, int, Any, bool]] = field(default_factory=list)
     #: the encoder objects by params key (NuPIC's `model._getEncoder()` children)
     objects: dict[str, Any] = field(default_factory=dict)
@@ -121,22 +120,6 @@ def sensor_spec(encoders_spec: Any) -> SensorSpec:
             idx = spec.field_index(field_name, field_kind)
             spec.encoders.append((key, idx, obj, only))
             spec.objects[key] = obj
-        elif kind == "RandomDistributedScalarEncoder":
-            unknown = sorted(set(kwargs) - set(_RDSE_ARGS))
-            if unknown:
-                raise InvalidParams(f"encoder {key!r} (RandomDistributedScalarEncoder): unsupported {unknown}")
-            if "resolution" not in kwargs:
-                raise InvalidParams(f"encoder {key!r} (RandomDistributedScalarEncoder) needs a 'resolution'")
-            rdse = {
-                "type": "rdse",
-                "resolution": float(kwargs["resolution"]),
-                "w": int(kwargs.get("w", 21)),
-                "n": int(kwargs.get("n", 400)),
-                "seed": int(kwargs.get("seed", 42)),
-            }
-            idx = spec.field_index(field_name, NUMBER)
-            spec.encoders.append((key, idx, rdse, only))
-            spec.objects[key] = rdse
         elif kind in UNSUPPORTED_ENCODERS:
             raise InvalidParams(f"encoder {key!r}: {kind} is not supported by influxhtm")
         else:
