@@ -8,6 +8,7 @@
 //! counting proportional to the number of active cells.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use super::chunked::Chunked;
 use super::forward::{Forward, ForwardLists, ListRange, SegmentId};
@@ -21,6 +22,27 @@ pub(super) const NONE: u32 = u32::MAX;
 const DUTY_CYCLE_TIERS: [u32; 9] = [0, 100, 320, 1000, 3200, 10_000, 32_000, 100_000, 320_000];
 /// Alpha used once the learning iteration exceeds the tier of the same index.
 const DUTY_CYCLE_ALPHAS: [f32; 9] = [0.0, 0.0032, 0.0010, 0.00032, 0.00010, 0.000032, 0.000010, 0.0000032, 0.0000010];
+
+/// Ages whose duty-cycle decay is looked up rather than computed.
+const DECAY_TABLE_AGES: usize = 1024;
+
+/// `(1 - alpha)^age` in float64 for the alpha of `tier`, as Cells4 computes it with `pow` on every
+/// read. Ages below DECAY_TABLE_AGES come from a process-wide table of the same `powf` results (built
+/// once), so the value is bit for bit the computed one; `powf` was a twentieth of a default model's time.
+fn duty_cycle_decay(tier: usize, age: u32) -> f64 {
+    static TABLE: OnceLock<Vec<f64>> = OnceLock::new();
+    let base = |t: usize| 1.0f64 - DUTY_CYCLE_ALPHAS[t] as f64;
+    if (age as usize) < DECAY_TABLE_AGES {
+        let table = TABLE.get_or_init(|| {
+            (0..DUTY_CYCLE_ALPHAS.len())
+                .flat_map(|t| (0..DECAY_TABLE_AGES).map(move |a| base(t).powf(a as f64)))
+                .collect()
+        });
+        table[tier * DECAY_TABLE_AGES + age as usize]
+    } else {
+        base(tier).powf(age as f64)
+    }
+}
 
 /// True when `iteration` is one of the duty-cycle tier boundaries.
 pub(super) fn at_duty_cycle_tier(iteration: u32) -> bool {
@@ -79,14 +101,9 @@ impl Segment {
         if age == 0 && !active {
             return self.duty_cycle;
         }
-        let mut alpha = 0.0f32;
-        for tier in (1..DUTY_CYCLE_TIERS.len()).rev() {
-            if iteration > DUTY_CYCLE_TIERS[tier] {
-                alpha = DUTY_CYCLE_ALPHAS[tier];
-                break;
-            }
-        }
-        let mut dc = (1.0f64 - alpha as f64).powf(age as f64) as f32 * self.duty_cycle;
+        let tier = (1..DUTY_CYCLE_TIERS.len()).rev().find(|&t| iteration > DUTY_CYCLE_TIERS[t]).unwrap_or(0);
+        let alpha = DUTY_CYCLE_ALPHAS[tier];
+        let mut dc = duty_cycle_decay(tier, age) as f32 * self.duty_cycle;
         if active {
             dc += alpha;
         }
