@@ -192,6 +192,10 @@ class HtmHandler(Handler):
 
     def _process(self, points: list[udf_pb2.Point]) -> list[udf_pb2.Point]:
         """The output points for the input points, in input order (a warm-up's end answers its buffer)."""
+        return [out for answer in self.answers(points) for out in answer]
+
+    def answers(self, points: list[udf_pb2.Point]) -> list[list[udf_pb2.Point]]:
+        """For each input point, the output points it releases."""
         self.metrics.points_in.inc(len(points))
         answers: list[list[udf_pb2.Point]] = [[] for _ in points]
         by_group: dict[str, list[tuple[int, udf_pb2.Point, float]]] = {}
@@ -203,7 +207,7 @@ class HtmHandler(Handler):
                 by_group.setdefault(point.group, []).append((index, point, value))
         for group, inputs in by_group.items():
             self._learn(group, inputs, answers)
-        return [out for answer in answers for out in answer]
+        return answers
 
     def _learn(self, group: str, inputs: list[tuple[int, udf_pb2.Point, float]], answers: list) -> None:
         """Feed one group's inputs (index, point, value) to its model; fill answers[index]."""
@@ -249,9 +253,13 @@ class HtmHandler(Handler):
         self.metrics.step_seconds.observe((time.perf_counter() - started) / len(accepted))
         for (index, _, _), results in zip(accepted, scored):
             answers[index] = [scored_point(s.point, options, s.value, s.scores) for s in results]
+        self._learned(model)
+        return False
+
+    def _learned(self, model: GroupModel) -> None:
+        """After a model learned (its lock held): checkpoint it if due."""
         if model.due(time.monotonic()):
             self.registry.checkpoint_due(model)
-        return False
 
     def _waiting(self, model: GroupModel, accepted: list) -> list[udf_pb2.Point]:
         """Points of earlier calls still buffered by the model's unfinished warm-up (they were waiting for

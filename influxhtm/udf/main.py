@@ -93,6 +93,23 @@ def add_udf_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"keep trying to reach Kapacitor this long (default {DEFAULT_TIMEOUT:.0f})",
     )
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="cluster mode: keep the models in model hosts on the Ray cluster at ADDRESS (e.g. 10.0.0.5:6379; "
+        "auto: start a local Ray); --state-dir must then be a directory every node reaches (needs the "
+        "extra influxhtm[cluster])",
+    )
+    parser.add_argument(
+        "--cluster-hosts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="model hosts to start, spread over the nodes in turn (default 0: one per alive node)",
+    )
+    parser.add_argument(
+        "--host-cpus", type=float, default=1.0, metavar="N", help="Ray CPUs each model host reserves (default 1)"
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -108,6 +125,8 @@ def run_udf(args: argparse.Namespace) -> int:
         except (CredentialsError, ValueError) as exc:
             log.error("%s", exc)
             return 1
+    if args.cluster:
+        return _run_cluster(args, state_dir, healer)
     try:
         store = ModelStore(state_dir, journal_fsync=args.journal_fsync)
         if not os.access(store.models_dir, os.W_OK):
@@ -124,12 +143,22 @@ def run_udf(args: argparse.Namespace) -> int:
     def handler_factory(emitter):
         return HtmHandler(emitter, registry, batch=args.batch)
 
+    if healer is not None:
+        healer.on_reenabled = lambda _task_id: metrics.tasks_reenabled.inc()
+    try:
+        return _serve(args, handler_factory, registry.close, healer)
+    finally:
+        registry.close()
+        store.close()
+
+
+def _serve(args: argparse.Namespace, handler_factory, on_shutdown, healer: TaskHealer | None) -> int:
+    """Serve on the socket or as one process until EOF or SIGTERM."""
     try:
         if args.socket:
-            log.info("serving on %s, state dir %s", args.socket, state_dir)
-            server = UdfServer(args.socket, handler_factory, socket_mode=args.socket_mode, on_shutdown=registry.close)
+            log.info("serving on %s, state dir %s", args.socket, args.state_dir or default_state_dir())
+            server = UdfServer(args.socket, handler_factory, socket_mode=args.socket_mode, on_shutdown=on_shutdown)
             if healer is not None and not socket_accepts(args.socket):  # else: a live server, refused below
-                healer.on_reenabled = lambda _task_id: metrics.tasks_reenabled.inc()
                 healer.start()
             try:
                 server.serve_forever()
@@ -141,8 +170,36 @@ def run_udf(args: argparse.Namespace) -> int:
     finally:
         if healer is not None:
             healer.stop()
-        registry.close()
-        store.close()
+
+
+def _run_cluster(args: argparse.Namespace, state_dir: str, healer: TaskHealer | None) -> int:
+    """The UDF front of the cluster mode (Ray is imported only here)."""
+    if args.metrics:
+        log.error("--metrics is not available in cluster mode yet")
+        return 1
+    try:
+        from influxhtm.cluster.front import ClusterFront
+    except ImportError as exc:
+        log.error("cluster mode needs Ray: pip install 'influxhtm[cluster]' (%s)", exc)
+        return 1
+    from influxhtm.cluster.state_store import state_store
+
+    try:
+        front = ClusterFront.start(
+            args.cluster,
+            state_store(state_dir),
+            hosts=args.cluster_hosts,
+            host_cpus=args.host_cpus,
+            journal_fsync=args.journal_fsync,
+            max_resident=args.max_resident_models or None,
+        )
+    except (OSError, ValueError) as exc:
+        log.error("state store %s cannot be used: %s", state_dir, exc)
+        return 1
+    try:
+        return _serve(args, front.handler_factory(batch=args.batch), front.close, healer)
+    finally:
+        front.close()
 
 
 def _task_healer(args: argparse.Namespace) -> TaskHealer:

@@ -203,8 +203,16 @@ class GroupModel:
         store: ModelStore,
         template: dict,
         health: StorageHealth | None = None,
+        replay_answers: bool = False,
     ):
         self.key = key
+        # cluster hosts: keep the scores of replayed journal entries (a re-sent run is answered from them)
+        # and leave every checkpoint to the caller, taken once the outputs are delivered
+        self.replay_answers = replay_answers
+        self.replayed: dict[int, tuple[float, object]] = {}  # time_ns -> (value, scores)
+        # a warm-up that ended in the replay: its inputs [time_ns, value, scores, point or None], all answered
+        # by the last one's output
+        self.replayed_warmup: list[list] = []
         self.health = health
         self.degraded: Degraded | None = None  # persistence state: None = durable
         self.model_id = model_id_for(*key)
@@ -279,8 +287,10 @@ class GroupModel:
         if stored.blob is not None:
             self.detector = AnomalyDetector.load(stored.blob)
             self.detector_options = self.detector_options or dict(self.detector.settings)  # metadata v1 had none
-            # outputs of replayed entries were answered before the restart
-            self._learn([entry.time_ns for entry in stored.journal], [entry.value for entry in stored.journal])
+            # outputs of replayed entries were answered before the restart (or are kept, see replay_answers)
+            times = [entry.time_ns for entry in stored.journal]
+            values = [entry.value for entry in stored.journal]
+            self._keep_replayed(zip(times, values, self._learn(times, values)))
             self.records_seen = self.detector.records_seen  # exact even if the metadata lags the checkpoint
         else:
             self.records_seen = 0  # no checkpoint yet: the journal holds every input since creation
@@ -289,7 +299,11 @@ class GroupModel:
                 self.warmup.append((entry.time_ns, entry.value, None))
             if self._range_known() or len(self.warmup) >= self.options.warmup:
                 # the warm-up had completed (and its points were answered) before the restart
-                self._finish_warm_up()
+                released = 1 if self._range_known() else self.options.warmup
+                learned = [(t, v, s) for t, v, _, s in self._finish_warm_up()]
+                self._keep_replayed(learned)
+                if self.replay_answers and released > 1:
+                    self.replayed_warmup = [[t, v, s, None] for t, v, s in learned[:released]]
         if stored.journal:
             self._mark_dirty()
         if meta.records_seen > self.records_seen:  # written while degraded: those inputs were not journaled
@@ -299,6 +313,11 @@ class GroupModel:
                 self.model_id,
                 meta.records_seen - self.records_seen,
             )
+
+    def _keep_replayed(self, replayed) -> None:
+        """Remember (time_ns, value, scores) of replayed inputs when the model answers re-sent runs."""
+        if self.replay_answers:
+            self.replayed = {t: (v, s) for t, v, s in replayed}
 
     def _range_known(self) -> bool:
         return self.options.min is not None and self.options.max is not None
@@ -366,7 +385,8 @@ class GroupModel:
             Scored(p if p is not None else point_from_template(self.template, t, field, v), v, s)
             for t, v, p, s in self._finish_warm_up()
         ]
-        self.checkpoint()
+        if not self.replay_answers:
+            self.checkpoint()
         return out
 
     # ---- persistence -----------------------------------------------------------------------
@@ -548,8 +568,15 @@ class GroupModel:
 class ModelRegistry:
     """All models of one server process; evicts least recently used ones beyond `max_resident`."""
 
-    def __init__(self, store: ModelStore, metrics: UdfMetrics | None = None, max_resident: int | None = None):
+    def __init__(
+        self,
+        store: ModelStore,
+        metrics: UdfMetrics | None = None,
+        max_resident: int | None = None,
+        replay_answers: bool = False,
+    ):
         self.store = store
+        self.replay_answers = replay_answers  # see GroupModel
         self.metrics = metrics or UdfMetrics()
         self.max_resident = max_resident
         self._lock = threading.Lock()
@@ -581,7 +608,7 @@ class ModelRegistry:
         return model
 
     def _open(self, key, options, template) -> GroupModel:
-        model = GroupModel(key, options, self.store, template, self.health)
+        model = GroupModel(key, options, self.store, template, self.health, self.replay_answers)
         if self.store.exists(model.model_id):
             try:
                 model.recover()
@@ -601,7 +628,7 @@ class ModelRegistry:
                     reason,
                     exc,
                 )
-                model = GroupModel(key, options, self.store, template, self.health)
+                model = GroupModel(key, options, self.store, template, self.health, self.replay_answers)
                 model._degrade(exc)
                 if model._range_known():
                     model._create_detector(*model._range(()))
@@ -614,7 +641,7 @@ class ModelRegistry:
                 reason,
                 entry.path,
             )
-            model = GroupModel(key, options, self.store, template, self.health)
+            model = GroupModel(key, options, self.store, template, self.health, self.replay_answers)
         model.start_fresh()
         return model
 

@@ -96,10 +96,10 @@ def test_metrics_endpoint(socket_server):
 
 def test_starting_the_udf_imports_no_optional_dependency():
     """`influxhtm udf` starts with the engine and protobuf: no Prometheus client (until --metrics), no
-    numpy, InfluxDB client, plotting or progress bars."""
+    numpy, InfluxDB client, plotting or progress bars, and no Ray (until --cluster)."""
     code = (
-        "import sys, influxhtm.udf.main; "
-        "print(sorted(m for m in ('prometheus_client', 'numpy', 'influxdb', 'matplotlib', 'tqdm') "
+        "import sys, influxhtm.udf.main, influxhtm.cli; "
+        "print(sorted(m for m in ('prometheus_client', 'numpy', 'influxdb', 'matplotlib', 'tqdm', 'ray') "
         "if m in sys.modules))"
     )
     out = subprocess.run(

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 # What a fresh install with no extras must not need at `influxhtm udf` start.
-HEAVY_MODULES = ("influxdb", "matplotlib", "numpy", "prometheus_client", "tqdm")
+HEAVY_MODULES = ("influxdb", "matplotlib", "numpy", "prometheus_client", "ray", "tqdm")
 
 
 def run(argv, **kwargs):

@@ -1,0 +1,49 @@
+"""The model host without Ray: a host lost after learning a run it never answered; the run re-sent to a new
+host on the same state store is answered exactly as an uninterrupted run (no Ray: the loss of a process is
+the abandoned host object, whose writes had reached the OS as a kill -9 leaves them)."""
+
+import pytest
+
+from influxhtm.cluster.host import ModelHost
+from influxhtm.kapacitor_udf import udf_pb2
+from influxhtm.store import ModelStore
+from tests.cluster.node_loss import OPTIONS, by_group, single_process
+from tests.htm_udf.servers import interleaved_stream
+
+INIT = udf_pb2.InitRequest(taskID="t", nodeID="n", options=OPTIONS).SerializeToString()
+
+
+def outputs(answers) -> list:
+    return [udf_pb2.Point.FromString(data) for answer in answers for data in answer]
+
+
+# runs of 23 points: the warm-ups (50 points per group) end in run 6; 7 comes before any checkpoint after them
+@pytest.mark.parametrize("lost_run", [2, 6, 7, 11, 19])
+def test_cluster_host_lost_run_is_answered_once_by_its_successor(tmp_path, lost_run):
+    points = interleaved_stream(150, ("a", "b", "c"))  # warm-up of 50, checkpoint every 60 points
+    runs = [[p.SerializeToString() for p in points[i : i + 23]] for i in range(0, len(points), 23)]
+    state = str(tmp_path / "state")
+    first = ModelHost(state)
+    delivered = []
+    for seq, run in enumerate(runs[: lost_run + 1], 1):
+        answers = first.process("lane", seq, INIT, run)
+        if seq <= lost_run:
+            delivered += outputs(answers)  # the answers of run lost_run + 1 never reach the front
+    first.registry.checkpointer.close()  # a background checkpoint in progress lands (or not: either is exact)
+    second = ModelHost(state)
+    for seq, run in enumerate(runs[lost_run:], lost_run + 1):
+        delivered += outputs(second.process("lane", seq, INIT, run))
+    second.close()
+    assert by_group(delivered) == single_process(points, str(tmp_path / "local"))
+    records = {m: ModelStore(state).metadata(m).records_seen for m in ModelStore(state).model_ids()}
+    assert set(records.values()) == {150}
+
+
+def test_cluster_host_answers_a_repeated_run_again_without_learning_it_twice(tmp_path):
+    points = interleaved_stream(80, ("a",))
+    host = ModelHost(str(tmp_path / "state"))
+    run = [p.SerializeToString() for p in points]
+    once = host.process("lane", 1, INIT, run)
+    assert host.process("lane", 1, INIT, run) == once
+    assert host.records_seen("t", "n", ["host=a"]) == [80]
+    host.close()
