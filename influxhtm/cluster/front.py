@@ -32,6 +32,7 @@ from influxhtm.udf.handler import BATCH, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, STRE
 from influxhtm.udf.options import HtmOptions, info_options, parse_options
 from influxhtm.udf.points import output_name
 
+from .connect import connect
 from .host import ModelHost
 from .placement import owner
 from .state_store import StateStore
@@ -251,11 +252,6 @@ class ClusterFront:
             for host in self.hosts.values():
                 host.alive = False
             self.changed.notify_all()
-
-
-def connect(address: str) -> None:
-    """Join the Ray cluster at address; 'auto' starts a new local Ray."""
-    ray.init(address="local" if address == "auto" else address, logging_level=logging.WARNING)
 
 
 _connection_ids = itertools.count(1)
