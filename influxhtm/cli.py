@@ -50,7 +50,13 @@ def _register_engine(subparsers) -> None:
         "--name",
         help="results name (sub-directory and file prefix; default: influxhtm, or influxhtm_ensemble for the ensemble)",
     )
-    p.add_argument("--jobs", type=int, default=1, help="parallel processes")
+    p.add_argument("--jobs", type=int, help="parallel processes (default 1; not with --cluster)")
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="score each file as one task on the Ray cluster at ADDRESS (e.g. 10.0.0.5:6379; auto: start a "
+        "local Ray); --data and --out must be directories every node reaches (needs influxhtm[cluster])",
+    )
     p.add_argument("--tail", choices=TAILS, default=DEFAULT_TAIL)
     p.add_argument("--tm", choices=TM_CHOICES, default=DEFAULT_TM)
     p.add_argument(
@@ -134,6 +140,8 @@ def _cmd_nab(args) -> int:
     from influxhtm.nab import run_corpus
     from influxhtm.nab_score import find_labels, format_report, score_results
 
+    if args.cluster and args.jobs is not None:
+        raise ValueError("--jobs and --cluster exclude each other: on a cluster every file is a task")
     labels = None
     if args.score or args.labels or args.threshold is not None:  # fail before the run, not after it
         labels = args.labels or find_labels(args.data)
@@ -142,7 +150,14 @@ def _cmd_nab(args) -> int:
     start = time.monotonic()
     name = args.name or ("influxhtm" if args.detector == "numenta" else f"influxhtm_{args.detector}")
     rows = run_corpus(
-        args.data, args.out, name=name, jobs=args.jobs, tail=args.tail, tm=args.tm, detector=args.detector
+        args.data,
+        args.out,
+        name=name,
+        jobs=args.jobs or 1,
+        tail=args.tail,
+        tm=args.tm,
+        detector=args.detector,
+        cluster=args.cluster,
     )
     elapsed = time.monotonic() - start
     print(f"{rows} records in {elapsed:.1f} s ({rows / elapsed:.0f} records/s)", file=sys.stderr)

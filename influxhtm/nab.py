@@ -3,6 +3,7 @@
 
 import os
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -44,15 +45,30 @@ def run_corpus(
     tail: str = DEFAULT_TAIL,
     tm: str = DEFAULT_TM,
     detector: str = DEFAULT_DETECTOR,
+    cluster: str | None = None,
 ) -> int:
-    """Scores every file (in `jobs` processes); returns the number of records scored."""
+    """Scores every file (in `jobs` processes, or as one Ray task per file on the cluster at `cluster`,
+    whose nodes must all reach `data_dir` and `out_dir`); returns the number of records scored."""
     files = corpus_files(data_dir)
+    data_dir, out_dir = os.path.abspath(data_dir), os.path.abspath(out_dir)  # the same on every node
     work = [(data_dir, out_dir, name, c, f, tail, tm, detector) for c, f in files]
     total = 0
-    # Largest files first so the pool stays busy to the end.
+    # Largest files first so the workers stay busy to the end.
     work.sort(key=lambda j: -os.path.getsize(os.path.join(j[0], j[3], j[4])))
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for done, (label, rows) in enumerate(pool.map(_run_one, work), start=1):
-            total += rows
-            print(f"[{done}/{len(work)}] {label}: {rows} records", file=sys.stderr)
+    if cluster:
+        from influxhtm.cluster.tasks import spread
+
+        finished = spread(cluster, _run_one, work)
+    else:
+        finished = _in_processes(jobs, work)
+    for done, ((label, rows), node) in enumerate(finished, start=1):
+        total += rows
+        where = f" (node {node[:12]})" if node else ""
+        print(f"[{done}/{len(work)}] {label}: {rows} records{where}", file=sys.stderr)
     return total
+
+
+def _in_processes(jobs: int, work: list) -> Iterator[tuple[tuple[str, int], str]]:
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for result in pool.map(_run_one, work):
+            yield result, ""
