@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Iterable
 
 from .results import MIGRATE_CHUNK
 from .schema import ANOMALY_SCORE, LEGACY_FIELD_TAG, RESULT_SUFFIX, SOURCE_FIELD_TAG
@@ -175,6 +176,7 @@ def _model_options(args) -> dict:
         "min_value": args.min_value,
         "max_value": args.max_value,
         "tm": args.tm,
+        "detector": args.detector,
         "prediction_steps": args.prediction_steps,
         "probation": args.probation,
         "timezone": args.timezone,
@@ -183,17 +185,56 @@ def _model_options(args) -> dict:
 
 
 def _cmd_backfill(args) -> int:
+    if args.group_by:
+        if len(args.group_by) > 1:
+            raise ValueError("--group-by takes one tag: a sensor is identified by a single tag")
+        if args.component is not None:
+            raise ValueError("--component names one sensor; --group-by backfills every value of its tag")
+        args.tag_key = args.group_by[0]
     client = connect(args)
-    sensor = _sensor(client, args)
+    components = _group_components(client, args) if args.group_by else [args.component]
+    job = argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "func"})
+    job.state_dir = str(client.model_dir)  # resolved here: a Ray task may run on another node
+    job.quiet = args.quiet or args.cluster is not None
+    jobs = [(job, component) for component in components]
+    finished: Iterable[tuple[str, int, str, int, str | None]]
+    if args.cluster:
+        from .cluster.tasks import spread
+
+        finished = (summary for summary, _node in spread(args.cluster, _backfill_one, jobs))
+    else:
+        finished = map(_backfill_one, jobs)
+    total = 0
+    for sensor, count, model_id, seen, last in finished:
+        total += count
+        print(
+            f"backfill {sensor}: {count} records scored; model {model_id} has seen {seen} up to {last or '-'}",
+            file=sys.stderr,
+        )
+    if args.group_by:
+        print(f"backfill: {total} records scored in {len(jobs)} series", file=sys.stderr)
+    return 0
+
+
+def _group_components(client, args) -> list[str]:
+    """The values of the --group-by tag in --measurement's series having the numeric --field."""
+    found = [s.component for s in client.list_sensors(args.measurement) if s.component is not None]
+    if not found:
+        raise ValueError(
+            f"no series of {args.measurement!r} with tag {args.tag_key!r} and numeric field {args.field!r}"
+        )
+    return found
+
+
+def _backfill_one(job) -> tuple[str, int, str, int, str | None]:
+    """Backfill one sensor with its own client and model: (sensor, records scored, model id, records seen,
+    last time)."""
+    args, component = job
+    sensor = connect(args).get_sensor(args.measurement, component, retention_policy=args.rp)
     model = sensor.get_model(**_model_options(args))
     count = model.backfill(since=args.since, until=args.until, chunk_size=args.chunk_size, progress=not args.quiet)
     last = model.last_time
-    print(
-        f"backfill {sensor!r}: {count} records scored; model {model.model_id} has seen "
-        f"{model.records_seen} up to {last.isoformat() if last else '-'}",
-        file=sys.stderr,
-    )
-    return 0
+    return repr(sensor), count, model.model_id, model.records_seen, last.isoformat() if last else None
 
 
 def _cmd_plot(args) -> int:
@@ -295,7 +336,7 @@ def _cmd_migrate_results(args) -> int:
 
 def register(subparsers) -> None:
     """Add ``sensors``, ``backfill``, ``plot``, ``retention`` and ``migrate-results`` to ``influxhtm``."""
-    from influxhtm.htm.params import DEFAULT_PROBATION, DEFAULT_TM, TM_CHOICES
+    from influxhtm.htm.params import DEFAULT_DETECTOR, DEFAULT_PROBATION, DEFAULT_TM, DETECTORS, TM_CHOICES
 
     conn = _connection_parent()
     when = _range_parent()
@@ -327,6 +368,11 @@ def register(subparsers) -> None:
     p.add_argument("--min", type=float, dest="min_value", help="data minimum (default: stored data's)")
     p.add_argument("--max", type=float, dest="max_value", help="data maximum (default: stored data's)")
     p.add_argument("--tm", choices=TM_CHOICES, help=f"temporal memory (default {DEFAULT_TM})")
+    p.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        help=f"numenta: NuPIC's detector; ensemble: HTM fused with ARTime (default {DEFAULT_DETECTOR})",
+    )
     p.add_argument("--prediction-steps", type=int, help="also predict N steps ahead (prediction field)")
     p.add_argument("--probation", type=int, help=f"likelihood probation in records (default {DEFAULT_PROBATION})")
     p.add_argument(
@@ -337,6 +383,20 @@ def register(subparsers) -> None:
     )
     p.add_argument("--chunk-size", type=int, default=5000, help="records per read/checkpoint (default 5000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--group-by",
+        action="append",
+        metavar="TAG",
+        help="backfill every series of --measurement: one model per value of TAG (the sensors' identifying "
+        "tag, instead of --tag-key/--component)",
+    )
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="backfill each series as one task on the Ray cluster at ADDRESS (e.g. 10.0.0.5:6379; auto: start a "
+        "local Ray); the model store (--state-dir) must be a directory every node reaches (needs "
+        "influxhtm[cluster])",
+    )
     p.set_defaults(func=_guarded(_cmd_backfill))
 
     p = subparsers.add_parser(
