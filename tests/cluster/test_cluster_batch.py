@@ -50,3 +50,10 @@ def test_cluster_backfill_group_by_scores_every_series_as_in_process(tmp_path):
         assert run["exit"] == 0, run
         assert len(run["summaries"]) == len(HOSTS) + 1, run  # one line per series and the total
         assert run["summaries"][-1] == f"backfill: {len(HOSTS) * 300} records scored in {len(HOSTS)} series"
+
+
+def test_cluster_nab_refuses_jobs_with_cluster_before_starting_anything(tmp_path, capsys):
+    argv = ["nab", "--data", str(NAB_DATA), "--out", str(tmp_path), "--jobs", "2", "--cluster", "auto"]
+    assert influxhtm(argv) == 2
+    assert "--jobs and --cluster exclude each other" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
