@@ -315,6 +315,9 @@ class Detector:
     @property
     def records_seen(self) -> int: ...
     @property
+    def memory_bytes(self) -> int:
+        """Approximate heap bytes the detector holds (engine structures' capacities)."""
+    @property
     def poisoned(self) -> Optional[str]:
         """The message of the panic that poisoned this detector, or None."""
     def copy(self) -> Detector: ...

@@ -38,6 +38,11 @@ impl Detector {
         self.model.record_num()
     }
 
+    /// Approximate heap bytes of the model and the likelihood.
+    pub fn memory_bytes(&self) -> usize {
+        self.model.memory_bytes() + self.likelihood.memory_bytes()
+    }
+
     /// The likelihood's probation (learning + estimation records).
     pub fn probation(&self) -> u32 {
         self.likelihood.probation()

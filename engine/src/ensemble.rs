@@ -75,6 +75,11 @@ impl Ensemble {
         self.numenta.records_seen()
     }
 
+    /// Approximate heap bytes of both parts.
+    pub fn memory_bytes(&self) -> usize {
+        self.numenta.memory_bytes() + self.artime.memory_bytes()
+    }
+
     /// Scores one record: HTM's scores with `anomaly_score` replaced by the ensemble's. A non-finite
     /// value is rejected before anything changes.
     pub fn handle(&mut self, timestamp_s: i64, value: f64, trace: Option<&mut StepTrace>) -> Result<Scores, Error> {

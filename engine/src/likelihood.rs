@@ -195,6 +195,12 @@ impl AnomalyLikelihood {
     }
 
     /// Number of leading records answered with 0.5 (learning period + estimation samples).
+    /// Approximate heap bytes of the history and the re-estimation work space.
+    pub fn memory_bytes(&self) -> usize {
+        self.history.capacity() * std::mem::size_of::<Record>()
+            + (self.scratch.capacity() + self.scratch_squares.capacity()) * 8
+    }
+
     pub fn probation(&self) -> u32 {
         self.probation
     }

@@ -86,6 +86,12 @@ enum SequenceMemory {
 }
 
 impl SequenceMemory {
+    fn memory_bytes(&self) -> usize {
+        match self {
+            SequenceMemory::Backtracking(tm) => tm.memory_bytes(),
+            SequenceMemory::TemporalMemory(tm) => tm.memory_bytes(),
+        }
+    }
     fn compute(&mut self, columns: &[u32], learn: bool) {
         match self {
             SequenceMemory::Backtracking(tm) => tm.compute(columns, learn),
@@ -239,6 +245,13 @@ impl HtmModel {
             record_num: 0,
             scratch: Scratch::default(),
         })
+    }
+
+    /// Approximate heap bytes of the spatial pooler, sequence memory and classifier (capacities).
+    pub fn memory_bytes(&self) -> usize {
+        self.sp.memory_bytes()
+            + self.memory.memory_bytes()
+            + self.classifier.as_ref().map_or(0, |(c, _)| c.memory_bytes())
     }
 
     /// NuPIC's `resetSequenceStates()`: the sequence memory forgets the current sequence, so the next

@@ -180,6 +180,11 @@ class AnomalyDetector:
         return self._engine.records_seen
 
     @property
+    def memory_bytes(self) -> int:
+        """Approximate heap bytes of the engine's structures (the basis of the UDF's memory budget)."""
+        return self._engine.memory_bytes
+
+    @property
     def poisoned(self) -> Optional[str]:
         """Why the detector refuses to work (the message of the engine panic that poisoned it), or None."""
         return self._engine.poisoned

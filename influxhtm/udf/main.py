@@ -26,6 +26,7 @@ from .task_healer import (
 )
 
 log = logging.getLogger("influxhtm.udf")
+MB = 1024 * 1024
 
 
 def _octal(text: str) -> int:
@@ -67,6 +68,14 @@ def add_udf_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="keep at most N models in memory, evicting the least recently used to the state "
         "dir (default 0 = no limit)",
+    )
+    parser.add_argument(
+        "--memory-budget",
+        type=float,
+        default=0,
+        metavar="MB",
+        help="keep the resident models' estimated memory under MB megabytes, evicting the least recently "
+        "used to the state dir; they reload on their next point (default 0 = no budget)",
     )
     parser.add_argument(
         "--kapacitor-url",
@@ -138,7 +147,8 @@ def run_udf(args: argparse.Namespace) -> int:
     metrics = UdfMetrics()
     if args.metrics:
         metrics.serve(args.metrics)
-    registry = ModelRegistry(store, metrics, max_resident=args.max_resident_models or None)
+    budget = int(args.memory_budget * MB) or None
+    registry = ModelRegistry(store, metrics, max_resident=args.max_resident_models or None, memory_budget=budget)
 
     def handler_factory(emitter):
         return HtmHandler(emitter, registry, batch=args.batch)

@@ -74,6 +74,9 @@ RETRY_FIRST = 1.0  # seconds until a degraded model first tries to write its sta
 RETRY_MAX = 60.0  # ... doubling up to this
 STATUS_PREFIX = "udf-status-"  # <state-dir>/udf-status-<pid>.json: the degraded models of a live server
 STATUS_RESERVE = 64 * 1024  # allocated when the server starts, so that rewriting it needs no new space
+MEMORY_REFRESH_POINTS = 64  # a model's memory estimate is refreshed after this many learned points
+WARMUP_POINT_BYTES = 512  # rough bytes of one buffered warm-up point (its protobuf message and tuple)
+BUDGET_CHECK_EVERY = 256  # model look-ups between two checks of the resident models against the budget
 
 
 def errno_name(exc: BaseException) -> str:
@@ -223,6 +226,8 @@ class GroupModel:
         self.evicted = False
         self.detector: AnomalyDetector | None = None
         self.warmup: list[tuple[int, float, object | None]] = []  # (time_ns, value, point or None)
+        self.memory = 0  # estimated bytes, refreshed every MEMORY_REFRESH_POINTS learned points (see measure_memory)
+        self._unmeasured = 0
         self.last_time_ns: int | None = None
         self.records_seen = 0
         self.unsaved = 0
@@ -370,7 +375,19 @@ class GroupModel:
         self.records_seen += len(times_ns)
         if times_ns:
             self.last_time_ns = times_ns[-1]
-        return self.detector.handle_epochs([epoch_seconds(t) for t in times_ns], values)
+        scores = self.detector.handle_epochs([epoch_seconds(t) for t in times_ns], values)
+        self._unmeasured += len(times_ns)
+        if self._unmeasured >= MEMORY_REFRESH_POINTS:
+            self.measure_memory()
+        return scores
+
+    def measure_memory(self) -> None:
+        """Refresh `memory`, the model's estimated bytes (the engine's structures, or the warm-up buffer)."""
+        self._unmeasured = 0
+        if self.detector is not None:
+            self.memory = self.detector.memory_bytes
+        else:
+            self.memory = len(self.warmup) * WARMUP_POINT_BYTES
 
     def _warm_up(self, time_ns: int, value: float, point) -> list[Scored]:
         self._journal([JournalEntry(time_ns, value)])
@@ -566,7 +583,8 @@ class GroupModel:
 
 
 class ModelRegistry:
-    """All models of one server process; evicts least recently used ones beyond `max_resident`."""
+    """All models of one server process; evicts least recently used ones beyond `max_resident` models or
+    beyond `memory_budget` bytes (the sum of the resident models' estimates, see GroupModel.measure_memory)."""
 
     def __init__(
         self,
@@ -574,11 +592,14 @@ class ModelRegistry:
         metrics: UdfMetrics | None = None,
         max_resident: int | None = None,
         replay_answers: bool = False,
+        memory_budget: int | None = None,
     ):
         self.store = store
         self.replay_answers = replay_answers  # see GroupModel
         self.metrics = metrics or UdfMetrics()
         self.max_resident = max_resident
+        self.memory_budget = memory_budget
+        self._lookups = 0
         self._lock = threading.Lock()
         self._models: collections.OrderedDict[tuple, GroupModel] = collections.OrderedDict()
         self.health = StorageHealth(store, self.metrics)
@@ -594,10 +615,16 @@ class ModelRegistry:
             model = self._models.get(key)
             if model is not None and (model.options is options or model.options == options):
                 self._models.move_to_end(key)
-                return model
+                self._lookups += 1
+                if not (self.memory_budget and self._lookups % BUDGET_CHECK_EVERY == 0):
+                    return model
+        if model is not None and model.options == options:  # a budget check is due
+            self._evict_overflow(keep=key)
+            return model
         if model is not None:  # same task node re-initialised with other options
             self.evict(key)
         model = self._open(key, options, template())
+        model.measure_memory()  # not shared yet: no lock needed
         with self._lock:
             current = self._models.get(key)
             if current is not None:
@@ -651,7 +678,8 @@ class ModelRegistry:
         if model_id_for(*key) != model_id or not self.store.exists(model_id):
             return False
         with self._lock:
-            if key in self._models or (self.max_resident and len(self._models) >= self.max_resident):
+            full = self.memory_budget or (self.max_resident and len(self._models) >= self.max_resident)
+            if key in self._models or full:  # with a budget, models load on their next point
                 return True
         self.get(key, options, lambda: self._template(model_id))
         return True
@@ -723,18 +751,24 @@ class ModelRegistry:
         return True
 
     def _evict_overflow(self, keep) -> None:
-        if not self.max_resident:
+        """Evict least recently used models (never `keep`) while over the count limit or the memory budget."""
+        if not (self.max_resident or self.memory_budget):
             return
         skip: set = set()
+        with self._lock:
+            memory = sum(m.memory for m in self._models.values())
         while True:
             with self._lock:
-                if len(self._models) <= self.max_resident:
+                over_count = self.max_resident and len(self._models) > self.max_resident
+                if not (over_count or (self.memory_budget and memory > self.memory_budget)):
                     return
-                victim = next((k for k, m in self._models.items() if k != keep and k not in skip), None)
+                victim = next(((k, m) for k, m in self._models.items() if k != keep and k not in skip), None)
             if victim is None:
                 return
-            if not self.evict(victim):
-                skip.add(victim)  # degraded: kept in memory, its state is nowhere else
+            if self.evict(victim[0]):
+                memory -= victim[1].memory
+            else:
+                skip.add(victim[0])  # degraded: kept in memory, its state is nowhere else
 
     def oldest_unsaved(self) -> float | None:
         with self._lock:

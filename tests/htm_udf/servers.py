@@ -48,10 +48,10 @@ class CollectingEmitter:
         self.points.append(point)
 
 
-def start_in_process(store, options, *, max_resident=None):
+def start_in_process(store, options, *, max_resident=None, memory_budget=None):
     """(registry, handler, emitter): an HtmHandler in this process on `store`, initialised with `options`
     as task "t", node "n"."""
-    registry = ModelRegistry(store, max_resident=max_resident)
+    registry = ModelRegistry(store, max_resident=max_resident, memory_budget=memory_budget)
     out = CollectingEmitter()
     handler = HtmHandler(out, registry)
     request = udf_pb2.InitRequest(taskID="t", nodeID="n")

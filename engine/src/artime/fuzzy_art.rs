@@ -87,6 +87,12 @@ impl FuzzyArt {
         self.weight_sums.len()
     }
 
+    /// Approximate heap bytes (capacities).
+    pub fn memory_bytes(&self) -> usize {
+        (self.weights.capacity() + self.weight_sums.capacity() + self.matches.capacity()) * 8
+            + (self.last_used.capacity() + self.created.capacity()) * 8
+    }
+
     /// The cap on the number of categories.
     pub fn max_categories(&self) -> usize {
         self.max_categories

@@ -210,6 +210,14 @@ impl Artime {
         self.trend_window
     }
 
+    /// Approximate heap bytes (capacities): the network, the warm-up buffer and the windows.
+    pub fn memory_bytes(&self) -> usize {
+        self.art.memory_bytes()
+            + self.block.capacity() * 8
+            + self.warm.capacity() * std::mem::size_of::<[f64; FEATURES]>()
+            + (self.sim_window.capacity() + self.sim_diff_window.capacity()) * 8
+    }
+
     /// Current number of fuzzy ART categories.
     pub fn categories(&self) -> usize {
         self.art.categories()

@@ -845,6 +845,13 @@ impl Scorer {
         }
     }
 
+    fn memory_bytes(&self) -> usize {
+        match self {
+            Scorer::Numenta(d) => d.memory_bytes(),
+            Scorer::Ensemble(e) => e.memory_bytes(),
+        }
+    }
+
     /// The state blob (a `numenta` detector's format is the one it always had).
     fn save(&self, settings: &str) -> Vec<u8> {
         match self {
@@ -966,6 +973,12 @@ impl Detector {
     #[getter]
     fn records_seen(&self) -> u64 {
         self.inner.value.records_seen()
+    }
+
+    /// Approximate heap bytes the detector holds (engine structures' capacities, no allocator overhead).
+    #[getter]
+    fn memory_bytes(&self) -> usize {
+        self.inner.value.memory_bytes()
     }
 
     /// The panic message that poisoned this detector, or None.
