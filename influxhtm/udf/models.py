@@ -74,7 +74,7 @@ RETRY_FIRST = 1.0  # seconds until a degraded model first tries to write its sta
 RETRY_MAX = 60.0  # ... doubling up to this
 STATUS_PREFIX = "udf-status-"  # <state-dir>/udf-status-<pid>.json: the degraded models of a live server
 STATUS_RESERVE = 64 * 1024  # allocated when the server starts, so that rewriting it needs no new space
-MEMORY_REFRESH_POINTS = 64  # a model's memory estimate is refreshed after this many learned points
+MEMORY_REFRESH_POINTS = 64  # a grown model's memory estimate is refreshed after this many learned points
 WARMUP_POINT_BYTES = 512  # rough bytes of one buffered warm-up point (its protobuf message and tuple)
 BUDGET_CHECK_EVERY = 256  # model look-ups between two checks of the resident models against the budget
 
@@ -226,7 +226,7 @@ class GroupModel:
         self.evicted = False
         self.detector: AnomalyDetector | None = None
         self.warmup: list[tuple[int, float, object | None]] = []  # (time_ns, value, point or None)
-        self.memory = 0  # estimated bytes, refreshed every MEMORY_REFRESH_POINTS learned points (see measure_memory)
+        self.memory = 0  # estimated bytes, refreshed at most every MEMORY_REFRESH_POINTS learned points
         self._unmeasured = 0
         self.last_time_ns: int | None = None
         self.records_seen = 0
@@ -377,7 +377,8 @@ class GroupModel:
             self.last_time_ns = times_ns[-1]
         scores = self.detector.handle_epochs([epoch_seconds(t) for t in times_ns], values)
         self._unmeasured += len(times_ns)
-        if self._unmeasured >= MEMORY_REFRESH_POINTS:
+        # young models grow fastest (the classifier adds a row per new cell): measure them more often
+        if self._unmeasured >= min(MEMORY_REFRESH_POINTS, max(8, self.records_seen // 4)):
             self.measure_memory()
         return scores
 
