@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.procstat import rss_mb
 from influxhtm.detect import nab_detector, read_series
 from influxhtm.nab_score import score_results
 
@@ -23,14 +24,6 @@ NAB_FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nab
 NUPIC_RECORDS_PER_S = 263.0  # spec/htm.md 4.2: one quiet core, art_daily_jumpsup, OPF run + likelihood
 NUPIC_RSS_MB_AFTER_4K = 121.2 - 39.7
 NUPIC_CHECKPOINT_MB = 26.1
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def bench_speed(path: Path):

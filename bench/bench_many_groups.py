@@ -21,21 +21,13 @@ import sys
 import tempfile
 import time
 
+from bench.procstat import peak_rss_mb
 from influxhtm.kapacitor_udf import udf_pb2
 from tests.htm_udf.servers import start_socket_server
 from tests.udf_protocol.client import UdfClient, encode_request, init_request, option, request
 
 SEC = 10**9
 T0 = 1_700_000_000
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM) in MB."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def wave_stream(first: int, count: int, points: int) -> bytes:

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.procstat import rss_mb
 from influxhtm.detect import nab_detector, read_series
 from influxhtm.htm.params import DETECTORS
 from influxhtm.nab import run_corpus
@@ -25,14 +26,6 @@ from influxhtm.nab_score import score_results
 NAB_FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nab"
 MACHINE = Path("realKnownCause") / "machine_temperature_system_failure.csv"
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def nab_table(data: Path, labels: Path, jobs: int) -> None:

@@ -28,7 +28,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from influxhtm.kapacitor_udf import Emitter, Handler, udf_pb2
 from influxhtm.store import model_id_for
-from influxhtm.udf.handler import BATCH, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, STREAM
+from influxhtm.udf.handler import BATCH, STREAM, snapshot_response
 from influxhtm.udf.options import HtmOptions, info_options, parse_options
 from influxhtm.udf.points import output_name
 
@@ -306,14 +306,7 @@ class ClusterHandler(Handler):
             for group, count in sorted(seen.items())
             if count is not None
         ]
-        manifest = {
-            "format": SNAPSHOT_FORMAT,
-            "version": SNAPSHOT_VERSION,
-            "task": self.task,
-            "node": self.node,
-            "models": models,
-        }
-        return udf_pb2.SnapshotResponse(snapshot=json.dumps(manifest, sort_keys=True).encode())
+        return snapshot_response(self.task, self.node, models)
 
     def restore(self, request: udf_pb2.RestoreRequest) -> udf_pb2.RestoreResponse:
         """Each host preloads its share of the manifest (and checks it as the local UDF does)."""

@@ -31,6 +31,12 @@ SNAPSHOT_FORMAT = "influxhtm-udf-snapshot"
 SNAPSHOT_VERSION = 1
 
 
+def snapshot_response(task: str, node: str, models: list[dict]) -> udf_pb2.SnapshotResponse:
+    """Kapacitor's snapshot of a node: a JSON manifest naming its models ({id, group, records_seen})."""
+    manifest = {"format": SNAPSHOT_FORMAT, "version": SNAPSHOT_VERSION, "task": task, "node": node, "models": models}
+    return udf_pb2.SnapshotResponse(snapshot=json.dumps(manifest, sort_keys=True).encode())
+
+
 class HtmHandler(Handler):
     """Scores every point of every group with that group's HTM model (see DESIGN.md §5)."""
 
@@ -86,14 +92,7 @@ class HtmHandler(Handler):
                 log.warning("snapshot: model %s is no longer in the state dir", model_id)
                 continue
             models.append({"id": model_id, "group": group, "records_seen": seen})
-        manifest = {
-            "format": SNAPSHOT_FORMAT,
-            "version": SNAPSHOT_VERSION,
-            "task": self.task,
-            "node": self.node,
-            "models": models,
-        }
-        return udf_pb2.SnapshotResponse(snapshot=json.dumps(manifest, sort_keys=True).encode())
+        return snapshot_response(self.task, self.node, models)
 
     def restore(self, request: udf_pb2.RestoreRequest) -> udf_pb2.RestoreResponse:
         """Preload the models a manifest names; an unusable snapshot only costs a warning."""

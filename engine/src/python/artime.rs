@@ -28,24 +28,7 @@ impl PyArtime {
     /// Scores many records in one call (no GIL for the whole batch). Stops at the first bad record
     /// with InvalidParams naming its index; records before it stay applied.
     fn handle_many(&mut self, py: Python<'_>, values: Vec<f64>) -> PyResult<Vec<f64>> {
-        let total = values.len();
-        let done = AtomicUsize::new(0);
-        let result = self.inner.update(
-            py,
-            |artime| {
-                let mut out = Vec::with_capacity(total);
-                for &v in &values {
-                    out.push(artime.handle(v)?);
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(out)
-            },
-            |message| {
-                let at = done.load(Ordering::Relaxed);
-                format!("engine panic at record {at} of {total}: {message}")
-            },
-        )?;
-        result.map_err(|e| engine_error(py, prefix_record(e, done.into_inner())))
+        self.inner.update_each(py, values, |artime, v| artime.handle(v))
     }
 
     #[getter]

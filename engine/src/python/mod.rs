@@ -184,6 +184,32 @@ impl<T: Send + Sync> Guarded<T> {
         })
     }
 
+    /// Runs `step` on each item in turn (without the GIL for the whole batch), stopping at the first
+    /// error, which then names the item's index; the items before it stay applied. A panic poisons
+    /// the object and names the item it happened at.
+    fn update_each<I: Send, R: Send>(
+        &mut self,
+        py: Python<'_>,
+        items: Vec<I>,
+        step: impl Fn(&mut T, I) -> Result<R, Error> + Send + Sync,
+    ) -> PyResult<Vec<R>> {
+        let total = items.len();
+        let done = AtomicUsize::new(0);
+        let result = self.update(
+            py,
+            |value| {
+                let mut out = Vec::with_capacity(total);
+                for item in items {
+                    out.push(step(value, item)?);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(out)
+            },
+            |message| format!("engine panic at record {} of {total}: {message}", done.load(Ordering::Relaxed)),
+        )?;
+        result.map_err(|e| engine_error(py, prefix_record(e, done.into_inner())))
+    }
+
     /// Runs a read-only `work` without the GIL; a panic becomes `EnginePanic` (the object is
     /// unchanged, so it is not poisoned).
     fn read<R: Send>(&self, py: Python<'_>, work: impl FnOnce(&T) -> R + Send) -> PyResult<R> {
@@ -947,27 +973,9 @@ impl Detector {
                 format!("timestamps and values differ in length ({} and {})", timestamps_s.len(), values.len()),
             ));
         }
-        let total = values.len();
-        let done = AtomicUsize::new(0);
-        let result = self.inner.update(
-            py,
-            |detector| {
-                let mut out = Vec::with_capacity(total);
-                for (&t, &v) in timestamps_s.iter().zip(&values) {
-                    out.push(detector.handle(t, v, None)?);
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(out)
-            },
-            |message| {
-                let at = done.load(Ordering::Relaxed);
-                format!("engine panic at record {at} of {total}: {message}")
-            },
-        )?;
-        match result {
-            Ok(out) => Ok(out.into_iter().map(DetectorScores::from).collect()),
-            Err(e) => Err(engine_error(py, prefix_record(e, done.into_inner()))),
-        }
+        let records = timestamps_s.into_iter().zip(values).collect();
+        let scores = self.inner.update_each(py, records, |detector, (t, v)| detector.handle(t, v, None))?;
+        Ok(scores.into_iter().map(DetectorScores::from).collect())
     }
 
     #[getter]
