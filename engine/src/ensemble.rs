@@ -81,11 +81,9 @@ impl Ensemble {
     }
 
     /// Scores one record: HTM's scores with `anomaly_score` replaced by the ensemble's. A non-finite
-    /// value is rejected before anything changes.
+    /// value is rejected before anything changes (by HTM's detector, which goes first; a value it
+    /// accepts, ARTime accepts too).
     pub fn handle(&mut self, timestamp_s: i64, value: f64, trace: Option<&mut StepTrace>) -> Result<Scores, Error> {
-        if !value.is_finite() {
-            return Err(invalid(format!("value must be a finite number, got {value}")));
-        }
         let mut scores = self.numenta.handle(timestamp_s, value, trace)?;
         let artime = self.artime.handle(value)?;
         let record = self.records_seen();

@@ -12,23 +12,24 @@ use _engine::artime::{Artime, MAX_CATEGORIES};
 use _engine::rng::Random;
 use _engine::state::{self, StateKind};
 
+/// Skips an optional sign at `bytes[*i]`; true if it was '-'.
+fn take_sign(bytes: &[u8], i: &mut usize) -> bool {
+    match bytes.get(*i) {
+        Some(&sign @ (b'-' | b'+')) => {
+            *i += 1;
+            sign == b'-'
+        }
+        _ => false,
+    }
+}
+
 /// The pandas C parser's legacy float conversion (pandas < 1.2, which NAB pins; spec §3.1): digits
 /// accumulated as `acc * 10 + digit` in binary64, then scaled by 10^|e| with binary powering. Not
 /// correctly rounded, and that is the point: NAB's ARTime saw these values.
 fn pandas_legacy_float(text: &str) -> f64 {
     let bytes = text.trim().as_bytes();
     let mut i = 0;
-    let negative = match bytes.first() {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let negative = take_sign(bytes, &mut i);
     let mut acc = 0.0f64;
     let mut digits = 0;
     let mut exponent: i32 = 0;
@@ -49,17 +50,7 @@ fn pandas_legacy_float(text: &str) -> f64 {
     assert!(digits > 0, "not a number: {text:?}");
     if i < bytes.len() && (bytes[i] == b'e' || bytes[i] == b'E') {
         i += 1;
-        let exp_negative = match bytes.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
+        let exp_negative = take_sign(bytes, &mut i);
         let mut n: i32 = 0;
         while i < bytes.len() && bytes[i].is_ascii_digit() {
             n = n * 10 + i32::from(bytes[i] - b'0');

@@ -28,8 +28,8 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from influxhtm.kapacitor_udf import Emitter, Handler, udf_pb2
 from influxhtm.store import model_id_for
-from influxhtm.udf.handler import BATCH, STREAM, snapshot_response
-from influxhtm.udf.options import HtmOptions, info_options, parse_options
+from influxhtm.udf.handler import info_response, snapshot_response
+from influxhtm.udf.options import HtmOptions, parse_options
 from influxhtm.udf.points import output_name
 
 from .connect import connect
@@ -277,10 +277,7 @@ class ClusterHandler(Handler):
 
     # ---- management ----------------------------------------------------------------------------
     def info(self) -> udf_pb2.InfoResponse:
-        edge = BATCH if self.batch else STREAM
-        response = udf_pb2.InfoResponse(wants=edge, provides=edge)
-        info_options(response)
-        return response
+        return info_response(self.batch)
 
     def init(self, request: udf_pb2.InitRequest) -> udf_pb2.InitResponse:
         try:

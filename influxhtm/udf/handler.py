@@ -31,6 +31,14 @@ SNAPSHOT_FORMAT = "influxhtm-udf-snapshot"
 SNAPSHOT_VERSION = 1
 
 
+def info_response(batch: bool) -> udf_pb2.InfoResponse:
+    """What the HTM UDF tells Kapacitor: its edge (a batch or a stream) and every option."""
+    edge = BATCH if batch else STREAM
+    response = udf_pb2.InfoResponse(wants=edge, provides=edge)
+    info_options(response)
+    return response
+
+
 def snapshot_response(task: str, node: str, models: list[dict]) -> udf_pb2.SnapshotResponse:
     """Kapacitor's snapshot of a node: a JSON manifest naming its models ({id, group, records_seen})."""
     manifest = {"format": SNAPSHOT_FORMAT, "version": SNAPSHOT_VERSION, "task": task, "node": node, "models": models}
@@ -56,10 +64,7 @@ class HtmHandler(Handler):
 
     # ---- management ----------------------------------------------------------------------------
     def info(self) -> udf_pb2.InfoResponse:
-        edge = BATCH if self.batch else STREAM
-        response = udf_pb2.InfoResponse(wants=edge, provides=edge)
-        info_options(response)
-        return response
+        return info_response(self.batch)
 
     def init(self, request: udf_pb2.InitRequest) -> udf_pb2.InitResponse:
         try:

@@ -207,8 +207,10 @@ class GroupModel:
         template: dict,
         health: StorageHealth | None = None,
         replay_answers: bool = False,
+        track_memory: bool = False,
     ):
         self.key = key
+        self.track_memory = track_memory  # keep `memory` up to date while learning (a registry's budget needs it)
         # cluster hosts: keep the scores of replayed journal entries (a re-sent run is answered from them)
         # and leave every checkpoint to the caller, taken once the outputs are delivered
         self.replay_answers = replay_answers
@@ -376,10 +378,11 @@ class GroupModel:
         if times_ns:
             self.last_time_ns = times_ns[-1]
         scores = self.detector.handle_epochs([epoch_seconds(t) for t in times_ns], values)
-        self._unmeasured += len(times_ns)
-        # young models grow fastest (the classifier adds a row per new cell): measure them more often
-        if self._unmeasured >= min(MEMORY_REFRESH_POINTS, max(8, self.records_seen // 4)):
-            self.measure_memory()
+        if self.track_memory:
+            self._unmeasured += len(times_ns)
+            # young models grow fastest (the classifier adds a row per new cell): measure them more often
+            if self._unmeasured >= min(MEMORY_REFRESH_POINTS, max(8, self.records_seen // 4)):
+                self.measure_memory()
         return scores
 
     def measure_memory(self) -> None:
@@ -625,7 +628,8 @@ class ModelRegistry:
         if model is not None:  # same task node re-initialised with other options
             self.evict(key)
         model = self._open(key, options, template())
-        model.measure_memory()  # not shared yet: no lock needed
+        if model.track_memory:
+            model.measure_memory()  # not shared yet: no lock needed
         with self._lock:
             current = self._models.get(key)
             if current is not None:
@@ -635,8 +639,13 @@ class ModelRegistry:
         self._evict_overflow(keep=key)
         return model
 
+    def _new_model(self, key, options, template) -> GroupModel:
+        return GroupModel(
+            key, options, self.store, template, self.health, self.replay_answers, self.memory_budget is not None
+        )
+
     def _open(self, key, options, template) -> GroupModel:
-        model = GroupModel(key, options, self.store, template, self.health, self.replay_answers)
+        model = self._new_model(key, options, template)
         if self.store.exists(model.model_id):
             try:
                 model.recover()
@@ -656,7 +665,7 @@ class ModelRegistry:
                     reason,
                     exc,
                 )
-                model = GroupModel(key, options, self.store, template, self.health, self.replay_answers)
+                model = self._new_model(key, options, template)
                 model._degrade(exc)
                 if model._range_known():
                     model._create_detector(*model._range(()))
@@ -669,7 +678,7 @@ class ModelRegistry:
                 reason,
                 entry.path,
             )
-            model = GroupModel(key, options, self.store, template, self.health, self.replay_answers)
+            model = self._new_model(key, options, template)
         model.start_fresh()
         return model
 

@@ -82,7 +82,7 @@ class SensorSpec:
                 role, predicted_taken = "predicted", True
             else:
                 role = "input"
-            engine: Any = getattr(encoder, "_engine", encoder)
+            engine: Any = encoder._engine
             out.append({"type": "field", "field": idx, "role": role, "encoder": engine})
         return out
 
