@@ -38,7 +38,12 @@ impl Random {
 
     /// One raw 31-bit output.
     fn raw(&mut self) -> u32 {
-        let sum = (self.state[self.front] as u64 + self.state[self.rear] as u64) % MAX32;
+        // Both words are below MAX32 (every stored word is a sum reduced mod MAX32, or a seed word
+        // below 2^31), so one conditional subtraction is the reduction.
+        let mut sum = self.state[self.front] as u64 + self.state[self.rear] as u64;
+        if sum >= MAX32 {
+            sum -= MAX32;
+        }
         self.state[self.front] = sum as u32;
         let out = (sum as u32) >> 1;
         self.front += 1;
@@ -57,6 +62,10 @@ impl Random {
     /// Uniform integer in `[0, max)` (NuPIC `getUInt32(max)`, with its rejection rule).
     pub fn get_uint32(&mut self, max: u32) -> u32 {
         assert!(max > 0, "get_uint32 needs max > 0");
+        if max <= 1 << 31 {
+            // A raw draw is below 2^31, never above the rejection limit for such a max.
+            return self.raw() % max;
+        }
         let limit = MAX32 - (MAX32 % max as u64);
         loop {
             let v = self.raw() as u64;

@@ -163,10 +163,11 @@ impl CellMarks {
 }
 
 /// Working memory of forward propagation (scratch, never serialized): one counter per segment,
-/// all zero between calls.
+/// all zero between calls. A byte is enough: a segment has at most 255 synapses, from distinct
+/// cells, so no count exceeds 255; and byte counters keep the array in the first-level cache.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Activity {
-    counts: Vec<u32>,
+    counts: Vec<u8>,
     lists: Vec<ListRange>,
 }
 
@@ -542,22 +543,35 @@ fn propagate_in<T: SegmentId>(
     let lists = &mut activity.lists;
     forward.lists_of(cells, lists);
     let counts = &mut activity.counts[..n_segments];
+    // A touched segment has a count of at least 1, so threshold 0 selects the same ones as 1.
+    let threshold = threshold.max(1);
+    let mut visits = 0;
     for list in lists.iter() {
-        for &s in list.get(forward) {
+        let list = list.get(forward);
+        visits += list.len();
+        for &s in list {
             debug_assert!(s.index() < n_segments);
             // SAFETY: forward lists only hold ids of existing segments (< n_segments).
-            unsafe { *counts.get_unchecked_mut(s.index()) += 1 };
+            let count = unsafe { counts.get_unchecked_mut(s.index()) };
+            *count += 1;
+            // Reported once, when the count reaches the threshold; the final count is read below.
+            if *count as u32 == threshold {
+                out.push((s.index() as u32, 0));
+            }
         }
     }
-    // Second pass: collect and zero; zeroing on first sight also removes duplicates.
-    for list in lists.iter() {
-        for &s in list.get(forward) {
-            // SAFETY: as above.
-            let count = unsafe { counts.get_unchecked_mut(s.index()) };
-            if *count >= threshold {
-                out.push((s.index() as u32, *count as u8));
+    for entry in out.iter_mut() {
+        entry.1 = counts[entry.0 as usize];
+    }
+    // Zero the counters: all at once when the lists touched a good share of them, else one by one.
+    if visits * 8 >= n_segments {
+        counts.fill(0);
+    } else {
+        for list in lists.iter() {
+            for &s in list.get(forward) {
+                // SAFETY: as above.
+                unsafe { *counts.get_unchecked_mut(s.index()) = 0 };
             }
-            *count = 0;
         }
     }
 }
