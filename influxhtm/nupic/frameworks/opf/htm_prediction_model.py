@@ -251,7 +251,7 @@ class HTMPredictionModel:
             predictionNumber=number,
             rawInput=inputRecord,
             sensorInput=SensorInput(
-                dataRow=tuple(inputRecord.get(f.name) for f in self._sensor.fields),
+                dataRow=self._data_row(inputRecord),
                 dataDict=dict(inputRecord),
                 dataEncodings=None,
                 sequenceReset=0,
@@ -263,6 +263,11 @@ class HTMPredictionModel:
             predictedFieldName=predicted,
             classifierInput=classifier_input,
         )
+
+    def _data_row(self, record: dict) -> list:
+        """NuPIC's ``sensorInput.dataRow``: the value each encoder read, in ``getFieldInfo()`` order."""
+        fields = self._sensor.fields
+        return [record.get(fields[idx].name) for _, idx, _encoder, only in self._sensor.encoders if not only]
 
     def _anomaly_label(self, number: int, score: float) -> str:
         """The KNN anomaly classifier's label: none until `autoDetectWaitRecords` records have passed,
