@@ -93,11 +93,6 @@ pub struct AnomalyLikelihood {
     iteration: u64,
     history: VecDeque<Record>,
     estimate: Option<Estimate>,
-    /// Re-estimation work space (not state).
-    #[serde(skip)]
-    scratch: Vec<f64>,
-    #[serde(skip)]
-    scratch_squares: Vec<f64>,
 }
 
 impl AnomalyLikelihood {
@@ -153,8 +148,6 @@ impl AnomalyLikelihood {
             iteration: 0,
             history: VecDeque::new(),
             estimate: None,
-            scratch: Vec::new(),
-            scratch_squares: Vec::new(),
         })
     }
 
@@ -183,6 +176,7 @@ impl AnomalyLikelihood {
             self.history.pop_front();
         }
         if self.historic_window_size > 0 {
+            self.grow_history();
             self.history.push_back(Record { timestamp_s, value, raw: raw_score });
         }
         self.iteration += 1;
@@ -195,10 +189,18 @@ impl AnomalyLikelihood {
     }
 
     /// Number of leading records answered with 0.5 (learning period + estimation samples).
-    /// Approximate heap bytes of the history and the re-estimation work space.
+    /// Approximate heap bytes of the history (the re-estimation's work space lives only while it runs).
     pub fn memory_bytes(&self) -> usize {
         self.history.capacity() * std::mem::size_of::<Record>()
-            + (self.scratch.capacity() + self.scratch_squares.capacity()) * 8
+    }
+
+    /// Makes room for one more record: the history doubles as it fills but never beyond the window, so a
+    /// full 8640-record window holds 8640 records' worth of memory rather than the next power of two.
+    fn grow_history(&mut self) {
+        let (len, window) = (self.history.len(), self.historic_window_size as usize);
+        if len == self.history.capacity() && len < window {
+            self.history.reserve_exact(len.max(16).min(window - len));
+        }
     }
 
     pub fn probation(&self) -> u32 {
@@ -216,19 +218,20 @@ impl AnomalyLikelihood {
         let skip = self.iteration.min(u64::from(self.learning_period).saturating_sub(shifted_out)) as usize;
 
         let mut moving_average = MovingAverage::default();
-        self.scratch.clear();
-        self.scratch.extend(self.history.iter().map(|r| moving_average.push(r.raw)));
-        let last_average = self.scratch.last().copied();
+        // Work space for this re-estimation only: kept per model, it would double a model's likelihood memory.
+        let mut scratch: Vec<f64> = self.history.iter().map(|r| moving_average.push(r.raw)).collect();
+        let mut squares = Vec::with_capacity(scratch.len());
+        let last_average = scratch.last().copied();
 
-        let distribution = if self.scratch.len() <= skip {
+        let distribution = if scratch.len() <= skip {
             NULL_DISTRIBUTION
         } else {
-            let (mean, variance) = mean_and_variance(&self.scratch[skip..], &mut self.scratch_squares);
+            let (mean, variance) = mean_and_variance(&scratch[skip..], &mut squares);
             let fitted = Normal::clamped(mean, variance);
             // Flat metrics confuse the model (NuPIC's "hack alert"): report them as not anomalous.
-            self.scratch.clear();
-            self.scratch.extend(self.history.iter().skip(skip).map(|r| r.value));
-            let (_, metric_variance) = mean_and_variance(&self.scratch, &mut self.scratch_squares);
+            scratch.clear();
+            scratch.extend(self.history.iter().skip(skip).map(|r| r.value));
+            let (_, metric_variance) = mean_and_variance(&scratch, &mut squares);
             if metric_variance < FLAT_METRIC_VARIANCE {
                 NULL_DISTRIBUTION
             } else {

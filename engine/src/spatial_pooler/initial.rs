@@ -26,7 +26,7 @@ const INITIAL_CACHE_SIZE: usize = 4;
 pub(super) struct Initial {
     pub(super) state: SpState,
     pub(super) derived: Derived,
-    pub(super) init_rng: Vec<Random>,
+    pub(super) init_rng: Arc<[Random]>,
     pub(super) permanences: Vec<f32>,
     /// The connections of the initial permanences.
     pub(super) overlap: OverlapIndex,
@@ -43,6 +43,7 @@ pub(super) fn initial_for(params: SpParams) -> Result<Arc<Initial>, String> {
     let (state, derived, init_rng, permanences) = SpatialPooler::initial_state(params)?;
     let digest = initial_digest(&state, &permanences);
     let overlap = initial_connections(&state, &derived, &permanences);
+    let init_rng = init_rng.into();
     let initial = Arc::new(Initial { state, derived, init_rng, permanences, overlap, digest });
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if cache.len() == INITIAL_CACHE_SIZE {
@@ -113,8 +114,8 @@ impl SpatialPooler {
             iteration: 0,
             learn_iteration: 0,
             pool_words,
-            pools,
-            pool_start,
+            pools: pools.into(),
+            pool_start: pool_start.into(),
             slots: vec![UNTOUCHED; columns],
             permanences: Vec::new(),
             overlap_duty: vec![0.0; columns],

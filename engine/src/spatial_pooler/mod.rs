@@ -38,6 +38,8 @@ mod test_support;
 
 pub use params::SpParams;
 
+use std::sync::Arc;
+
 use crate::rng::Random;
 use initial::Initial;
 use overlap::OverlapIndex;
@@ -56,10 +58,11 @@ struct SpState {
     iteration: u64,
     learn_iteration: u64,
     /// Column c's pool is the bitmap `pools[c * pool_words..(c + 1) * pool_words]` over the inputs,
-    /// with `pool_start[c + 1] - pool_start[c]` members.
+    /// with `pool_start[c + 1] - pool_start[c]` members. Pools never change, so every pooler built from
+    /// the same parameters shares them with the per-process initial state.
     pool_words: usize,
-    pools: Vec<u64>,
-    pool_start: Vec<u32>,
+    pools: Arc<[u64]>,
+    pool_start: Arc<[u32]>,
     /// Per column: where its permanences (ascending input order) start in `permanences`, or
     /// `UNTOUCHED` while they are the initial ones, which are not held: they are regenerated from
     /// the saved RNG states when the column first changes.
@@ -81,7 +84,7 @@ pub struct SpatialPooler {
     derived: Derived,
     overlap: OverlapIndex,
     /// The initialisation RNG before every `SNAPSHOT_STRIDE`-th column.
-    init_rng: Vec<Random>,
+    init_rng: Arc<[Random]>,
     /// CRC-32 of the initial pools and permanences: identifies the initial state a checkpoint extends.
     init_digest: u32,
     // Per-compute buffers, kept to avoid allocation.
@@ -153,10 +156,8 @@ impl SpatialPooler {
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
         let st = &self.state;
-        let state = st.pool_start.capacity() * 4
-            + st.pools.capacity() * 8
-            + st.slots.capacity() * 4
-            + self.init_rng.capacity() * size_of::<Random>()
+        // The pools and the initialisation RNG snapshots are shared by every pooler of the process.
+        let state = st.slots.capacity() * 4
             + st.permanences.capacity() * 4
             + (st.overlap_duty.capacity() + st.active_duty.capacity() + st.boost_factors.capacity()) * 4;
         let buffers = self.overlap_histogram.capacity() * 4
