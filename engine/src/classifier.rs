@@ -11,13 +11,15 @@
 //!   the same growth step) receive identical updates, so their columns stay identical. They share
 //!   one column ("slot") until a bucket becomes a target, when it gets its own copy, or until
 //!   nupic.core's softmax gives them different probabilities (see `bucket_probabilities`: buckets
-//!   after the maximum are not shifted), when the slot is split there.
+//!   after the maximum are not shifted), when the slot is split there;
+//! - likewise, inputs that have always been active together hold equal rows (the cells of a bursting
+//!   column), so they share one row until their activity differs (see `Weights`).
 //!
 //! Sums over buckets (softmax normalisation) still run over every bucket in bucket order, so the
 //! results equal the dense computation exactly, including the predictions of NuPIC 1.0.5's OPF.
 
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 /// nupic::Epsilon (float32 1e-6 widened to double): row entries at or below it are zeroed.
 const WEIGHT_EPSILON: f64 = 9.999_999_974_752_427e-7;
@@ -43,33 +45,146 @@ impl Row {
     }
 }
 
+/// A row and the number of inputs that hold it.
+#[derive(Clone, Debug, Default)]
+struct SharedRow {
+    row: Row,
+    holders: u32,
+}
+
 /// The weight matrix of one prediction step.
+///
+/// Inputs whose rows are equal share one row. They are many: the cells of a column that bursts are active
+/// together and get the same updates, so a young model's thousands of cells hold a few hundred distinct
+/// rows. Every input active in a record is updated, so a shared row is updated once when all its holders
+/// are active, and the active ones get a new row of their own otherwise. The arithmetic per row is the
+/// unshared one. Saved as one row per input (`WeightsData`), in the order inputs first got a row.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(try_from = "WeightsData", into = "WeightsData")]
 struct Weights {
     /// `index[input]` = 1 + position of the input's row in `rows`, 0 = no row (all zero).
     index: Vec<u32>,
+    rows: Vec<SharedRow>,
+    /// Inputs in the order they first got a row.
+    order: Vec<u32>,
+}
+
+/// The saved form of `Weights`: `index[input]` = 1 + position of the input's own row in `rows`.
+#[derive(Serialize, Deserialize)]
+struct WeightsData {
+    index: Vec<u32>,
     rows: Vec<Row>,
+}
+
+impl From<Weights> for WeightsData {
+    fn from(w: Weights) -> Self {
+        let mut index = vec![0u32; w.index.len()];
+        let mut rows = Vec::with_capacity(w.order.len());
+        for &input in &w.order {
+            rows.push(w.rows[w.index[input as usize] as usize - 1].row.clone());
+            index[input as usize] = rows.len() as u32;
+        }
+        WeightsData { index, rows }
+    }
+}
+
+impl TryFrom<WeightsData> for Weights {
+    type Error = String;
+
+    /// Rebuilds the sharing: inputs with equal rows share one.
+    fn try_from(data: WeightsData) -> Result<Self, String> {
+        let mut order = vec![u32::MAX; data.rows.len()];
+        for (input, &i) in data.index.iter().enumerate().filter(|(_, &i)| i > 0) {
+            match order.get_mut(i as usize - 1) {
+                Some(slot) if *slot == u32::MAX => *slot = input as u32,
+                _ => return Err("the classifier's weight index does not match its rows".into()),
+            }
+        }
+        if order.contains(&u32::MAX) {
+            return Err("the classifier's weight index does not match its rows".into());
+        }
+        let mut w = Weights { index: vec![0; data.index.len()], rows: Vec::new(), order };
+        let mut by_content: HashMap<(&[u16], Vec<u64>), u32> = HashMap::new();
+        for (k, row) in data.rows.iter().enumerate() {
+            let key = (row.slots.as_slice(), row.weights.iter().map(|x| x.to_bits()).collect());
+            let id = *by_content.entry(key).or_insert_with(|| {
+                w.rows.push(SharedRow { row: row.clone(), holders: 0 });
+                w.rows.len() as u32 - 1
+            });
+            w.rows[id as usize].holders += 1;
+            w.index[w.order[k] as usize] = id + 1;
+        }
+        Ok(w)
+    }
 }
 
 impl Weights {
     fn row(&self, input: u32) -> Option<&Row> {
         match self.index.get(input as usize) {
-            Some(&i) if i > 0 => Some(&self.rows[i as usize - 1]),
+            Some(&i) if i > 0 => Some(&self.rows[i as usize - 1].row),
             _ => None,
         }
     }
 
-    fn row_mut(&mut self, input: u32) -> &mut Row {
-        let i = input as usize;
-        if i >= self.index.len() {
-            self.index.resize(i + 1, 0);
+    /// Applies one record's update to the row of every input in `pattern` (see `update_row`).
+    fn update_rows(&mut self, pattern: &[u32], update: &RowUpdate, groups: &mut Vec<(u32, u32)>, scratch: &mut Row) {
+        if let Some(&max) = pattern.iter().max() {
+            if max as usize >= self.index.len() {
+                self.index.resize(max as usize + 1, 0);
+            }
         }
-        if self.index[i] == 0 {
-            self.rows.push(Row::default());
-            self.index[i] = self.rows.len() as u32;
+        // Inputs seen for the first time get their row now, in pattern order (the saved order).
+        for &input in pattern {
+            if self.index[input as usize] == 0 {
+                self.index[input as usize] = u32::MAX;
+                self.order.push(input);
+            }
         }
-        let pos = self.index[i] as usize - 1;
-        &mut self.rows[pos]
+        // Group the inputs by the row they hold (new inputs together, keyed u32::MAX).
+        groups.clear();
+        groups.extend(pattern.iter().map(|&input| (self.index[input as usize], input)));
+        groups.sort_unstable();
+        if groups.windows(2).any(|g| g[0].1 == g[1].1) {
+            // An input listed twice is updated twice: one input at a time, each on a row of its own.
+            for &input in pattern {
+                let id = self.own_row(input);
+                update.apply(&mut self.rows[id].row, scratch);
+            }
+            return;
+        }
+        for group in groups.chunk_by(|a, b| a.0 == b.0) {
+            let held = group[0].0;
+            let n = group.len() as u32;
+            let id = if held != u32::MAX && self.rows[held as usize - 1].holders == n {
+                held as usize - 1 // every holder is here: update the row itself
+            } else {
+                let row = if held == u32::MAX { Row::default() } else { self.rows[held as usize - 1].row.clone() };
+                if held != u32::MAX {
+                    self.rows[held as usize - 1].holders -= n;
+                }
+                self.rows.push(SharedRow { row, holders: n });
+                for &(_, input) in group {
+                    self.index[input as usize] = self.rows.len() as u32;
+                }
+                self.rows.len() - 1
+            };
+            update.apply(&mut self.rows[id].row, scratch);
+        }
+    }
+
+    /// The row `input` holds alone (split from a shared one, or new), as a position in `rows`.
+    fn own_row(&mut self, input: u32) -> usize {
+        let held = self.index[input as usize];
+        if held != u32::MAX && self.rows[held as usize - 1].holders == 1 {
+            return held as usize - 1;
+        }
+        let row = if held == u32::MAX { Row::default() } else { self.rows[held as usize - 1].row.clone() };
+        if held != u32::MAX {
+            self.rows[held as usize - 1].holders -= 1;
+        }
+        self.rows.push(SharedRow { row, holders: 1 });
+        self.index[input as usize] = self.rows.len() as u32;
+        self.rows.len() - 1
     }
 
     /// Per-slot scores: the sum of the pattern's weights, in pattern order.
@@ -91,10 +206,43 @@ impl Weights {
         }
     }
 
+    /// Gives `new_slot` a copy of `from`'s weight in every row (new_slot is the highest slot id).
+    fn copy_slot(&mut self, from: u16, new_slot: u16) {
+        for row in self.rows.iter_mut().map(|r| &mut r.row) {
+            if let Ok(pos) = row.slots.binary_search(&from) {
+                let w = row.weights[pos];
+                row.slots.push(new_slot);
+                row.weights.push(w);
+            }
+        }
+    }
+
+    /// Stored (input, slot) weights, a shared row counted once per holder.
+    fn entries(&self) -> usize {
+        self.rows.iter().map(|r| r.row.slots.len() * r.holders as usize).sum()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.index.capacity() + self.order.capacity()) * 4
+            + self.rows.capacity() * std::mem::size_of::<SharedRow>()
+            + self.rows.iter().map(|r| r.row.slots.capacity() * 2 + r.row.weights.capacity() * 8).sum::<usize>()
+    }
+}
+
+/// One record's update of the rows of one step's weights.
+struct RowUpdate<'a> {
+    alpha: f64,
+    /// Per slot: target - probability.
+    error: &'a [f64],
+    /// Ascending, the slots whose update alone exceeds epsilon.
+    significant: &'a [u16],
+}
+
+impl RowUpdate<'_> {
     /// w += alpha * error for every slot of the row (the dense update), then drop |w| <= epsilon.
     /// `significant` lists, ascending, the slots whose update alone exceeds epsilon.
-    fn update_row(&mut self, input: u32, alpha: f64, error: &[f64], significant: &[u16], scratch: &mut Row) {
-        let row = self.row_mut(input);
+    fn apply(&self, row: &mut Row, scratch: &mut Row) {
+        let RowUpdate { alpha, error, significant } = *self;
         let dense = row.is_dense();
         if (dense && significant.last().is_none_or(|&s| (s as usize) < row.slots.len()))
             || (!dense && is_subset(significant, &row.slots))
@@ -151,27 +299,6 @@ impl Weights {
         row.weights.clear();
         row.weights.reserve_exact(scratch.weights.len());
         row.weights.extend_from_slice(&scratch.weights);
-    }
-
-    /// Gives `new_slot` a copy of `from`'s weight in every row (new_slot is the highest slot id).
-    fn copy_slot(&mut self, from: u16, new_slot: u16) {
-        for row in &mut self.rows {
-            if let Ok(pos) = row.slots.binary_search(&from) {
-                let w = row.weights[pos];
-                row.slots.push(new_slot);
-                row.weights.push(w);
-            }
-        }
-    }
-
-    fn entries(&self) -> usize {
-        self.rows.iter().map(|r| r.slots.len()).sum()
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.index.capacity() * 4
-            + self.rows.capacity() * std::mem::size_of::<Row>()
-            + self.rows.iter().map(|r| r.slots.capacity() * 4 + r.weights.capacity() * 8).sum::<usize>()
     }
 }
 
@@ -379,6 +506,7 @@ impl SdrClassifier {
             let mut error = Vec::new();
             let mut significant = Vec::new();
             let mut scratch = Row::default();
+            let mut groups = Vec::new();
             for h in 0..self.history.len() {
                 let age = record_num - self.history[h].0;
                 let Ok(k) = self.steps.binary_search(&(age.min(u32::MAX as u64) as u32)) else { continue };
@@ -400,9 +528,8 @@ impl SdrClassifier {
                 significant.extend((0..num_slots as u16).filter(|&s| {
                     self.slot_members[s as usize] > 0 && (self.alpha * error[s as usize]).abs() > WEIGHT_EPSILON
                 }));
-                for &bit in &pattern {
-                    self.weights[k].update_row(bit, self.alpha, &error, &significant, &mut scratch);
-                }
+                let update = RowUpdate { alpha: self.alpha, error: &error, significant: &significant };
+                self.weights[k].update_rows(&pattern, &update, &mut groups, &mut scratch);
                 self.history[h].1 = pattern;
             }
         }
@@ -521,5 +648,40 @@ mod tests {
         }
         assert!((out.actual_values[4] - 35.52).abs() < 1e-9);
         assert!((out.actual_values[5] - 42.02).abs() < 1e-9);
+    }
+
+    /// Inputs active together share a row until their activity differs; the saved form has one row per
+    /// input, loading shares equal rows again, and the loaded classifier continues identically.
+    #[test]
+    fn rows_are_shared_split_and_saved_per_input() {
+        let mut c = SdrClassifier::new(vec![1], 0.1, 0.3).unwrap();
+        let column = |k: u32| -> Vec<u32> { (k * 8..k * 8 + 8).collect() };
+        for t in 0..30u64 {
+            let bucket = (t % 5) as u32;
+            c.compute(t, &[column(t as u32 % 3), column(3)].concat(), bucket, bucket as f64, true, false).unwrap();
+        }
+        let w = &c.weights[0];
+        assert_eq!(w.order.len(), 32, "32 inputs have rows");
+        assert_eq!(w.rows.len(), 4, "each column's 8 inputs share one row");
+        // One input of column 0 and one listed twice leave their column's row: they are updated alone.
+        c.compute(30, &[0, 9, 9], 2, 2.0, true, false).unwrap();
+        c.compute(31, &[], 1, 1.0, true, false).unwrap(); // learns record 30's pattern
+        let w = &c.weights[0];
+        assert_eq!(w.rows.iter().map(|r| r.holders).sum::<u32>(), 32);
+        assert_eq!((w.index[0] != w.index[1], w.index[9] != w.index[10]), (true, true));
+        assert_eq!(c.num_weights(), w.order.iter().map(|&i| c.weights[0].row(i).unwrap().slots.len()).sum());
+
+        let blob = bincode::serialize(&c).unwrap();
+        let saved: WeightsData = c.weights[0].clone().into();
+        assert_eq!(saved.rows.len(), 32, "saved with a row per input");
+        let mut back: SdrClassifier = bincode::deserialize(&blob).unwrap();
+        assert!(back.weights[0].rows.len() < 32, "equal rows are shared again on load");
+        assert_eq!(bincode::serialize(&back).unwrap(), blob);
+        for t in 32..60u64 {
+            let pattern = [column(t as u32 % 4), vec![1, 2]].concat();
+            let a = c.compute(t, &pattern, (t % 7) as u32, t as f64, true, true).unwrap();
+            let b = back.compute(t, &pattern, (t % 7) as u32, t as f64, true, true).unwrap();
+            assert_eq!(a, b, "record {t}");
+        }
     }
 }
