@@ -165,7 +165,7 @@ struct Scratch {
     /// (segment id, activity) of segments passing a threshold.
     found: Vec<(u32, u8)>,
     /// `(cell << 8 | slot) << 32 | segment id` of segments passing the activation threshold.
-    ranked: Vec<u64>,
+    ranked: Vec<(u64, u8)>,
     col_conf: Vec<(u32, f32)>,
     backup_active: Vec<u32>,
     backup_predicted_prev: Vec<u32>,
@@ -357,18 +357,18 @@ impl BacktrackingTm {
         let Scratch { activity, marks, found, ranked, col_conf, .. } = &mut self.scratch;
         self.conn.propagate(&self.inf_active, threshold, activity, found);
         ranked.clear();
-        for &(s, _) in found.iter() {
+        for &(s, count) in found.iter() {
             let seg = &self.conn.segments[s as usize];
-            ranked.push(((seg.cell as u64) << 8 | seg.slot as u64) << 32 | s as u64);
+            ranked.push((((seg.cell as u64) << 8 | seg.slot as u64) << 32 | s as u64, count));
         }
-        ranked.sort_unstable();
+        ranked.sort_unstable_by_key(|r| r.0);
 
         marks.mark(&self.inf_active, n_cells);
         self.inf_predicted.clear();
         col_conf.clear();
         let mut predicted_columns = 0u32;
         let mut last_predicted_col = u32::MAX;
-        for &key in ranked.iter() {
+        for &(key, count) in ranked.iter() {
             let s = key as u32;
             let seg = &mut self.conn.segments[s as usize];
             let (cell, col) = (seg.cell, seg.cell / cpc);
@@ -377,10 +377,11 @@ impl BacktrackingTm {
                 Some(last) if last.0 == col => last.1 += dc,
                 _ => col_conf.push((col, dc)),
             }
-            let n_connected = seg.n_connected as u32;
+            let synapses = (seg.n_synapses as u32, seg.n_connected as u32);
             if self.inf_predicted.last() != Some(&cell)
-                && n_connected >= threshold
-                && self.conn.connected_active(s, marks) >= threshold
+                && connected_activity_reaches(count as u32, synapses, threshold, || {
+                    self.conn.connected_active(s, marks)
+                })
             {
                 self.inf_predicted.push(cell);
                 if last_predicted_col != col {
@@ -451,6 +452,25 @@ impl BacktrackingTm {
         self.scratch.backup_active = backup_active;
         self.scratch.backup_predicted_prev = backup_predicted_prev;
     }
+}
+
+/// Whether at least `threshold` of a segment's connected synapses are active, knowing that `count` of its
+/// (synapses, connected synapses) are: decided from the counts when they settle it (at most `count` and at
+/// most the connected ones are; at least `count` minus the unconnected ones are), else counted by
+/// `connected_active`.
+fn connected_activity_reaches(
+    count: u32,
+    (synapses, connected): (u32, u32),
+    threshold: u32,
+    connected_active: impl FnOnce() -> u32,
+) -> bool {
+    if count.min(connected) < threshold {
+        return false;
+    }
+    if count.saturating_sub(synapses - connected) >= threshold {
+        return true;
+    }
+    connected_active() >= threshold
 }
 
 /// Permanence arithmetic of a TM with these parameters.
