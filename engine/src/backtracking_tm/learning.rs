@@ -11,13 +11,82 @@ use crate::rng::Random;
 const UPDATE_VALID_DURATION: u32 = 1;
 
 /// A pending change to one segment (or a segment to create when `segment` is NONE): the sources
-/// that were active plus the new sources chosen for it, sorted.
+/// that were active plus the new sources chosen for it, sorted. The saved form of a queued update.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct SegmentUpdate {
     cell: u32,
     segment: u32,
     timestamp: u32,
     sources: Vec<u32>,
+}
+
+/// A queued update; its sources are `sources[start..start + len]` of its queue.
+#[derive(Clone, Copy, Debug)]
+struct QueuedUpdate {
+    cell: u32,
+    segment: u32,
+    timestamp: u32,
+    start: u32,
+    len: u32,
+}
+
+/// The queued segment updates. Their sources share one buffer that keeps its room from record to record
+/// (learning queues an update per learn-predicted segment and record, which would otherwise allocate each
+/// time). Saved as a list of `SegmentUpdate`s.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(from = "Vec<SegmentUpdate>", into = "Vec<SegmentUpdate>")]
+pub(super) struct UpdateQueue {
+    entries: Vec<QueuedUpdate>,
+    sources: Vec<u32>,
+}
+
+impl UpdateQueue {
+    fn push(&mut self, cell: u32, segment: u32, timestamp: u32, sources: &[u32]) {
+        let start = self.sources.len() as u32;
+        self.sources.extend_from_slice(sources);
+        self.entries.push(QueuedUpdate { cell, segment, timestamp, start, len: sources.len() as u32 });
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.sources.clear();
+    }
+
+    /// Drops the updates of `segment` (their sources stay in the buffer until the next `clear`).
+    fn forget_segment(&mut self, segment: u32) {
+        self.entries.retain(|u| u.segment != segment);
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Update `i` and its sources.
+    fn get(&self, i: usize) -> (QueuedUpdate, &[u32]) {
+        let u = self.entries[i];
+        (u, &self.sources[u.start as usize..(u.start + u.len) as usize])
+    }
+}
+
+impl From<Vec<SegmentUpdate>> for UpdateQueue {
+    fn from(updates: Vec<SegmentUpdate>) -> Self {
+        let mut queue = UpdateQueue::default();
+        for u in &updates {
+            queue.push(u.cell, u.segment, u.timestamp, &u.sources);
+        }
+        queue
+    }
+}
+
+impl From<UpdateQueue> for Vec<SegmentUpdate> {
+    fn from(queue: UpdateQueue) -> Self {
+        (0..queue.len())
+            .map(|i| {
+                let (u, sources) = queue.get(i);
+                SegmentUpdate { cell: u.cell, segment: u.segment, timestamp: u.timestamp, sources: sources.to_vec() }
+            })
+            .collect()
+    }
 }
 
 /// Segments found by the latest learn phase 2 propagation (see `best_matches`); scratch.
@@ -106,12 +175,13 @@ impl BacktrackingTm {
     fn process_updates(&mut self, columns: &[u32]) {
         let updates = std::mem::take(&mut self.updates);
         let cpc = self.params.cells_per_column;
-        for u in &updates {
+        for i in 0..updates.len() {
+            let (u, sources) = updates.get(i);
             if self.lrn_iteration - u.timestamp > UPDATE_VALID_DURATION {
                 continue;
             }
             if columns.binary_search(&(u.cell / cpc)).is_ok() {
-                self.apply_update(u.cell, u.segment, &u.sources);
+                self.apply_update(u.cell, u.segment, sources);
                 if u.segment == NONE {
                     self.scratch.memo.valid = false;
                 } else {
@@ -217,12 +287,7 @@ impl BacktrackingTm {
             if !read_only {
                 let sources = self.compute_update(mt.segment, &state);
                 if !sources.is_empty() {
-                    self.updates.push(SegmentUpdate {
-                        cell,
-                        segment: mt.segment,
-                        timestamp: self.lrn_iteration,
-                        sources: sources.clone(),
-                    });
+                    self.updates.push(cell, mt.segment, self.lrn_iteration, &sources);
                 }
                 self.scratch.sources = sources;
                 self.conn.segments[mt.segment as usize].total_activations += 1;
@@ -343,7 +408,7 @@ impl BacktrackingTm {
             Some(s) => {
                 let cell = self.conn.segments[s as usize].cell;
                 self.conn.release_segment(s);
-                self.updates.retain(|u| u.segment != s);
+                self.updates.forget_segment(s);
                 cell
             }
             // Cells4 has no answer here (every segment at duty cycle 1); take the first cell.

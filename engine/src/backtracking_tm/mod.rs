@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::rng::Random;
 use connections::{Activity, AdaptScratch, CellMarks, Connections, Plasticity, MAX_CELLS};
-use learning::SegmentUpdate;
+use learning::UpdateQueue;
 
 /// Constructor arguments of BacktrackingTMCPP (the ones that matter with pooling off).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,7 +150,7 @@ pub struct BacktrackingTm {
     lrn_predicted: Vec<u32>,
     lrn_predicted_prev: Vec<u32>,
     lrn_history: VecDeque<Vec<u32>>,
-    updates: Vec<SegmentUpdate>,
+    updates: UpdateQueue,
 
     #[serde(skip)]
     scratch: Scratch,
@@ -164,7 +164,7 @@ struct Scratch {
     adapt: AdaptScratch,
     /// (segment id, activity) of segments passing a threshold.
     found: Vec<(u32, u8)>,
-    /// `(cell << 8 | slot) << 32 | segment id` of segments passing the activation threshold.
+    /// (`(cell << 8 | slot) << 32 | segment id`, activity) of segments passing the activation threshold.
     ranked: Vec<(u64, u8)>,
     col_conf: Vec<(u32, f32)>,
     backup_active: Vec<u32>,
@@ -199,7 +199,7 @@ impl BacktrackingTm {
             lrn_predicted: Vec::new(),
             lrn_predicted_prev: Vec::new(),
             lrn_history: VecDeque::new(),
-            updates: Vec::new(),
+            updates: UpdateQueue::default(),
             scratch: Scratch::default(),
             params,
         })
