@@ -102,18 +102,25 @@ impl Random {
 
     /// Picks `k` elements of `population` by selection sampling; the result keeps population order.
     pub fn sample<T: Copy>(&mut self, population: &[T], k: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(k);
+        self.sample_into(population, k, &mut out);
+        out
+    }
+
+    /// `sample`, appending the picks to `out`.
+    pub fn sample_into<T: Copy>(&mut self, population: &[T], k: usize, out: &mut Vec<T>) {
         assert!(k <= population.len(), "sample: k larger than the population");
         let n = population.len();
-        let mut out = Vec::with_capacity(k);
+        let mut picked = 0;
         for (i, item) in population.iter().enumerate() {
-            if out.len() == k {
+            if picked == k {
                 break;
             }
-            if (self.get_uint32((n - i) as u32) as usize) < k - out.len() {
+            if (self.get_uint32((n - i) as u32) as usize) < k - picked {
                 out.push(*item);
+                picked += 1;
             }
         }
-        out
     }
 
     /// Shuffles in place the way NuPIC does (swap position j with j + getUInt32(n - j)).

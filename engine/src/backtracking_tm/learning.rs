@@ -471,6 +471,7 @@ impl BacktrackingTm {
 /// `n` is 1, else a `sample` in candidate order; `out` ends sorted. On entry `out` holds exactly
 /// the segment's sources that are in `state` (sorted), so the candidates are `state` minus `out`.
 fn choose_sources(rng: &mut Random, n: usize, state: &[u32], candidates: &mut Vec<u32>, out: &mut Vec<u32>) {
+    debug_assert!(state.windows(2).all(|w| w[0] < w[1]), "state must be sorted");
     candidates.clear();
     let mut j = 0;
     for &c in state {
@@ -483,16 +484,31 @@ fn choose_sources(rng: &mut Random, n: usize, state: &[u32], candidates: &mut Ve
     if candidates.is_empty() {
         return;
     }
-    let mut sort_needed = !out.is_empty();
+    let existing = out.len();
     if candidates.len() <= n {
         out.extend_from_slice(candidates);
     } else if n == 1 {
         out.push(candidates[rng.get_uint32(candidates.len() as u32) as usize]);
     } else {
-        out.extend(rng.sample(candidates, n));
-        sort_needed = true;
+        rng.sample_into(candidates, n, out);
     }
-    if sort_needed {
-        out.sort_unstable();
+    // Both runs are ascending (the picks keep state order): merge them, reusing `candidates`.
+    if existing > 0 {
+        candidates.clear();
+        let (old, picked) = out.split_at(existing);
+        let (mut a, mut b) = (0, 0);
+        while a < old.len() && b < picked.len() {
+            if old[a] < picked[b] {
+                candidates.push(old[a]);
+                a += 1;
+            } else {
+                candidates.push(picked[b]);
+                b += 1;
+            }
+        }
+        candidates.extend_from_slice(&old[a..]);
+        candidates.extend_from_slice(&picked[b..]);
+        out.clear();
+        out.extend_from_slice(candidates);
     }
 }
