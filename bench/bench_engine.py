@@ -125,6 +125,7 @@ def main() -> int:
     bench_speed(data / "artificialWithAnomaly" / "art_daily_jumpsup.csv")  # the file of NuPIC's 263/s
     bench_speed(data / "realKnownCause" / "nyc_taxi.csv")  # one of the heaviest models of the corpus
     machine = data / "realKnownCause" / "machine_temperature_system_failure.csv"
+    bench_speed(machine)  # the file of the memory figure below
     subprocess.run(
         [
             sys.executable,
