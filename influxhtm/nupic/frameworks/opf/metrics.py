@@ -168,6 +168,14 @@ class AggregateMetric(MetricsIface):
             return [None] * len(groundTruth)
         return None
 
+    def _require_error_metric(self) -> list:
+        """The sub-metrics of an "uber" metric; ValueError when its params name none."""
+        if self._subErrorMetrics is None:
+            raise ValueError(
+                f"metric {self.spec.metric!r} needs the name of another metric in its 'errorMetric' parameter"
+            )
+        return self._subErrorMetrics
+
     def error(self, groundTruth: Any, prediction: Any, result: Any) -> Optional[float]:
         """One record's error (None: the record adds nothing)."""
         raise NotImplementedError
@@ -300,30 +308,15 @@ class MetricAltMAPE(AggregateMetric):
 
 
 class MetricMAPE(AggregateMetric):
-    """Mean absolute percentage error: 100 x the mean of |error| / ground truth (records with a ground truth
-    of 0 are skipped)."""
+    """Mean absolute percentage error: 100 x the mean of |error| / ground truth over the window (records with a
+    ground truth of 0 are left out)."""
 
-    def __init__(self, metricSpec: MetricSpec):
-        super().__init__(metricSpec)
-        self._accumulatedPctError = 0.0
-        self._counted = 0
+    def error(self, groundTruth, prediction, result):
+        return None if groundTruth == 0 else float(abs(groundTruth - prediction)) / groundTruth
 
-    def addInstance(self, groundTruth, prediction, record=None, result=None):
-        if groundTruth is SENTINEL_VALUE_FOR_MISSING_DATA or prediction is None:
-            return self.aggregateError
-        self.steps += 1
-        if groundTruth == 0:
-            return self.aggregateError
-        pct = float(abs(groundTruth - prediction)) / groundTruth
-        self._accumulatedPctError += pct
-        self._counted += 1
-        if self.history is not None:
-            self.history.append(pct)
-            if len(self.history) > self.window:
-                self._accumulatedPctError -= self.history.popleft()
-        n = self._counted if self.history is None else len(self.history)
-        self.aggregateError = 100.0 * self._accumulatedPctError / n
-        return self.aggregateError
+    def aggregate(self, accumulatedError, historyBuffer, steps):
+        n = steps if historyBuffer is None else len(historyBuffer)
+        return self.aggregateError if n == 0 else 100.0 * accumulatedError / n
 
 
 class MetricPassThruPrediction(MetricsIface):
@@ -344,13 +337,16 @@ class MetricPassThruPrediction(MetricsIface):
 
 
 class _BaselineMetric(AggregateMetric):
-    """An "uber" metric whose prediction is computed by `_predict` from the ground truth ``steps`` records back,
-    and judged by the ``errorMetric`` metric."""
+    """An "uber" metric whose prediction is computed from the ground truth ``steps`` records back, and judged
+    by the ``errorMetric`` metric."""
 
     #: ``steps`` when the params give none; NuPIC writes it into the caller's spec (so it shows in the label).
     _DEFAULT_STEPS: Optional[int] = 1
     #: Whether a missing ground truth enters the shift history (NuPIC's trivial metric shifts before it checks).
     _SHIFTS_MISSING = False
+    #: The param naming the predictor's window, its default, and the predictor made from the window (None:
+    #: the earlier ground truth itself is the prediction).
+    _PREDICTOR: Optional[tuple[str, int, Callable[[int], Callable[[Any], Any]]]] = None
 
     def __init__(self, metricSpec: MetricSpec):
         if self._DEFAULT_STEPS is not None:
@@ -358,19 +354,20 @@ class _BaselineMetric(AggregateMetric):
         super().__init__(metricSpec)
         if len(self._predictionSteps) != 1:
             raise ValueError(f"metric {metricSpec.metric!r} takes one prediction step")
-        if self._subErrorMetrics is None:
-            raise ValueError(
-                f"metric {metricSpec.metric!r} needs the name of another metric in its 'errorMetric' parameter"
-            )
-
-    def _predict(self, shiftedGroundTruth: Any) -> Any:
-        raise NotImplementedError
+        self._sub = self._require_error_metric()[0]
+        self._predict: Callable[[Any], Any] = lambda earlier: earlier
+        if self._PREDICTOR is not None:
+            name, default, make = self._PREDICTOR
+            window = _params_of(metricSpec).get(name, default)
+            if not window >= 1:
+                raise ValueError(f"{name} must be at least 1, got {window!r}")
+            self._predict = make(window)
 
     def getMetric(self) -> dict:
-        return self._subErrorMetrics[0].getMetric()  # type: ignore[index]
+        return self._sub.getMetric()
 
     def addInstance(self, groundTruth, prediction, record=None, result=None):
-        sub = self._subErrorMetrics[0]  # type: ignore[index]
+        sub = self._sub
         missing = groundTruth is SENTINEL_VALUE_FOR_MISSING_DATA
         if missing and not self._SHIFTS_MISSING:
             return sub.aggregateError
@@ -387,32 +384,18 @@ class MetricTrivial(_BaselineMetric):
 
     _SHIFTS_MISSING = True
 
-    def _predict(self, shiftedGroundTruth):
-        return shiftedGroundTruth
-
 
 class MetricMovingMean(_BaselineMetric):
     """The error of predicting the mean of the last ``mean_window`` (default 10) ground truths."""
 
-    def __init__(self, metricSpec: MetricSpec):
-        super().__init__(metricSpec)
-        window = _params_of(metricSpec).get("mean_window", 10)
-        if not window >= 1:
-            raise ValueError(f"mean_window must be at least 1, got {window!r}")
-        self._predict = _MovingAverage(window)  # type: ignore[method-assign,assignment]
+    _PREDICTOR = ("mean_window", 10, _MovingAverage)
 
 
 class MetricMovingMode(_BaselineMetric):
     """The error of predicting the most frequent of the last ``mode_window`` (default 100) ground truths."""
 
     _DEFAULT_STEPS = None  # unshifted unless the params say otherwise
-
-    def __init__(self, metricSpec: MetricSpec):
-        super().__init__(metricSpec)
-        window = _params_of(metricSpec).get("mode_window", 100)
-        if not window >= 1:
-            raise ValueError(f"mode_window must be at least 1, got {window!r}")
-        self._predict = _MovingMode(window)  # type: ignore[method-assign,assignment]
+    _PREDICTOR = ("mode_window", 100, _MovingMode)
 
 
 def _most_probable(distribution: dict) -> Any:
@@ -427,60 +410,53 @@ class MetricMultiStep(AggregateMetric):
 
     def __init__(self, metricSpec: MetricSpec):
         super().__init__(metricSpec)
-        if self._subErrorMetrics is None:
-            raise ValueError("metric 'multiStep' needs the name of another metric in its 'errorMetric' parameter")
+        self._subs = self._require_error_metric()
+
+    def _step_error(self, sub: MetricsIface, groundTruth, prediction, record, result) -> Any:
+        if isinstance(prediction, dict):
+            prediction = _most_probable(prediction)
+        return sub.addInstance(groundTruth, prediction, record, result)
+
+    def _combine(self, meanError: float) -> float:
+        return meanError
 
     def addInstance(self, groundTruth, prediction, record=None, result=None):
         if groundTruth is SENTINEL_VALUE_FOR_MISSING_DATA:
             return self.aggregateError
-        subs = self._subErrorMetrics or []
         total = 0.0
-        for step, sub in zip(self._predictionSteps, subs):
+        for step, sub in zip(self._predictionSteps, self._subs):
             try:
                 value = prediction[step]
             except (KeyError, IndexError, TypeError):
                 break
-            if isinstance(value, dict):
-                value = _most_probable(value)
-            error = sub.addInstance(groundTruth, value, record, result)
+            error = self._step_error(sub, groundTruth, value, record, result)
             if not isinstance(error, (int, float, numpy.floating)):
                 break
             total += float(error)
-        self.aggregateError = total / len(subs)
+        self.aggregateError = self._combine(total / len(self._subs))
         self.steps += 1
         return self.aggregateError
 
 
-class MetricMultiStepProbability(AggregateMetric):
+class MetricMultiStepProbability(MetricMultiStep):
     """Like ``multiStep``, but a distribution is judged by its probability-weighted error, and the value is a
     moving average over ``window`` (default 1) records; the sub-metrics look at one record each."""
 
     def __init__(self, metricSpec: MetricSpec):
         _params_of(metricSpec).setdefault("window", 1)
         super().__init__(metricSpec)
-        if self._subErrorMetrics is None:
-            raise ValueError(
-                "metric 'multiStepProbability' needs the name of another metric in its 'errorMetric' parameter"
-            )
-        for sub in self._subErrorMetrics:
+        for sub in self._subs:
             sub.window = 1
             _params_of(sub.spec)["window"] = 1
         self._average = _MovingAverage(self.window)
 
-    def addInstance(self, groundTruth, prediction, record=None, result=None):
-        if groundTruth is SENTINEL_VALUE_FOR_MISSING_DATA:
-            return self.aggregateError
-        subs = self._subErrorMetrics or []
-        total = 0.0
-        for step, sub in zip(self._predictionSteps, subs):
-            value = prediction[step]
-            if isinstance(value, dict):
-                total += sum(sub.addInstance(groundTruth, v, record) * p for v, p in value.items())
-            else:
-                total += sub.addInstance(groundTruth, value, record)
-        self.aggregateError = self._average(total / len(subs))
-        self.steps += 1
-        return self.aggregateError
+    def _step_error(self, sub, groundTruth, prediction, record, result):
+        if isinstance(prediction, dict):
+            return sum(sub.addInstance(groundTruth, v, record) * p for v, p in prediction.items())
+        return sub.addInstance(groundTruth, prediction, record)
+
+    def _combine(self, meanError):
+        return self._average(meanError)
 
 
 _MODULES: dict[str, Callable[[MetricSpec], MetricsIface]] = {
