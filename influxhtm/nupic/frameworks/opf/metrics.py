@@ -124,24 +124,19 @@ class AggregateMetric(MetricsIface):
     """
 
     def __init__(self, metricSpec: MetricSpec):
+        params = _params_of(metricSpec)
         self.spec = metricSpec
-        self.id = None
-        self.verbosity = 0
+        self.id = params.get("id")
+        self.verbosity = params.get("verbosity", 0)
         self.window = -1
         self.history: Optional[collections.deque] = None
         self.accumulatedError: Any = 0
         self.aggregateError: Any = None
         self.steps = 0
-        self.disabled = False
-        self._predictionSteps: list = [0]
+        steps = params.get("steps", [0])
+        self._predictionSteps: list = list(steps) if isinstance(steps, (list, tuple)) else [steps]
         self._groundTruthHistory: collections.deque = collections.deque()
         self._subErrorMetrics: Optional[list] = None
-        self._maxRecords = None
-        params = _params_of(metricSpec)
-        self.id = params.get("id")
-        steps = params.get("steps", [0])
-        self._predictionSteps = list(steps) if isinstance(steps, (list, tuple)) else [steps]
-        self.verbosity = params.get("verbosity", 0)
         self._maxRecords = params.get("maxRecords")
         if "window" in params:
             if not params["window"] >= 1:
@@ -181,9 +176,10 @@ class AggregateMetric(MetricsIface):
         raise NotImplementedError
 
     def aggregate(self, accumulatedError: Any, historyBuffer: Optional[collections.deque], steps: int) -> Any:
-        """The reported value: by default the mean error over the window (over every record without one)."""
+        """The reported value: by default the mean error over the window (over every record without one);
+        unchanged while no record has counted."""
         n = steps if historyBuffer is None else len(historyBuffer)
-        return accumulatedError / float(n)
+        return self.aggregateError if n == 0 else accumulatedError / float(n)
 
     def accumulate(self, groundTruth, prediction, accumulatedError, historyBuffer, result=None):
         """The running sum after adding this record's error (and dropping the one that left the window)."""
