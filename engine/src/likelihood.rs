@@ -188,7 +188,6 @@ impl AnomalyLikelihood {
         (1.0000000001 - likelihood).ln() / LOG_SCALE_DIVISOR
     }
 
-    /// Number of leading records answered with 0.5 (learning period + estimation samples).
     /// Approximate heap bytes of the history (the re-estimation's work space lives only while it runs).
     pub fn memory_bytes(&self) -> usize {
         self.history.capacity() * std::mem::size_of::<Record>()
@@ -203,6 +202,7 @@ impl AnomalyLikelihood {
         }
     }
 
+    /// Number of leading records answered with 0.5 (learning period + estimation samples).
     pub fn probation(&self) -> u32 {
         self.probation
     }
