@@ -151,9 +151,9 @@ def _describe(obj: object, fields: tuple[str, ...]) -> str:
 class SensorInput:
     """An input record as the sensor saw it, right before encoding.
 
-    `dataRow` is the sensor's mapping of the record (one value per encoded field), `dataDict` the raw
-    record, `dataEncodings` the encodings of the values in `dataRow`, `sequenceReset` the sensor's reset
-    signal (0 or 1) and `category` the sensor's category output.
+    `dataRow` is the sensor's mapping of the record (the value each encoder read, in `getFieldInfo()` order),
+    `dataDict` the raw record, `dataEncodings` the encodings of the values in `dataRow`, `sequenceReset` the
+    sensor's reset signal (0 or 1) and `category` the sensor's category output.
     """
 
     __slots__ = ("category", "dataDict", "dataEncodings", "dataRow", "sequenceReset")
