@@ -182,3 +182,15 @@ def test_unsupported_parameters_are_refused_by_name(change, named):
     change(params)
     with pytest.raises(InvalidParams, match=named):
         ModelFactory.create(params)
+
+
+def test_the_sensor_input_row_has_a_value_per_encoder_in_field_info_order():
+    params = _params(
+        timestamp_weekend={"type": "DateEncoder", "fieldname": "timestamp", "name": "timestamp", "weekend": 21},
+    )
+    model = _model(params)
+    names = [info.name for info in model.getFieldInfo()]
+    assert names == ["timestamp_timeOfDay", "timestamp_weekend", "value"]
+    record = _record(3)
+    row = model.run(record).sensorInput.dataRow
+    assert row == [record["timestamp"], record["timestamp"], record["value"]]
