@@ -147,43 +147,35 @@ impl Weights {
         if groups.windows(2).any(|g| g[0].1 == g[1].1) {
             // An input listed twice is updated twice: one input at a time, each on a row of its own.
             for &input in pattern {
-                let id = self.own_row(input);
+                let id = self.row_of_group(self.index[input as usize], 1, [input]);
                 update.apply(&mut self.rows[id].row, scratch);
             }
             return;
         }
         for group in groups.chunk_by(|a, b| a.0 == b.0) {
-            let held = group[0].0;
-            let n = group.len() as u32;
-            let id = if held != u32::MAX && self.rows[held as usize - 1].holders == n {
-                held as usize - 1 // every holder is here: update the row itself
-            } else {
-                let row = if held == u32::MAX { Row::default() } else { self.rows[held as usize - 1].row.clone() };
-                if held != u32::MAX {
-                    self.rows[held as usize - 1].holders -= n;
-                }
-                self.rows.push(SharedRow { row, holders: n });
-                for &(_, input) in group {
-                    self.index[input as usize] = self.rows.len() as u32;
-                }
-                self.rows.len() - 1
-            };
+            let id = self.row_of_group(group[0].0, group.len() as u32, group.iter().map(|g| g.1));
             update.apply(&mut self.rows[id].row, scratch);
         }
     }
 
-    /// The row `input` holds alone (split from a shared one, or new), as a position in `rows`.
-    fn own_row(&mut self, input: u32) -> usize {
-        let held = self.index[input as usize];
-        if held != u32::MAX && self.rows[held as usize - 1].holders == 1 {
+    /// The row that `n` inputs, all holding `held` (u32::MAX: no row yet), may update without touching other
+    /// inputs, as a position in `rows`: `held` itself when they are all its holders, else a copy of it (an
+    /// empty row for new inputs) that they hold from now on.
+    fn row_of_group(&mut self, held: u32, n: u32, inputs: impl IntoIterator<Item = u32>) -> usize {
+        if held != u32::MAX && self.rows[held as usize - 1].holders == n {
             return held as usize - 1;
         }
-        let row = if held == u32::MAX { Row::default() } else { self.rows[held as usize - 1].row.clone() };
-        if held != u32::MAX {
-            self.rows[held as usize - 1].holders -= 1;
+        let row = if held == u32::MAX {
+            Row::default()
+        } else {
+            let shared = &mut self.rows[held as usize - 1];
+            shared.holders -= n;
+            shared.row.clone()
+        };
+        self.rows.push(SharedRow { row, holders: n });
+        for input in inputs {
+            self.index[input as usize] = self.rows.len() as u32;
         }
-        self.rows.push(SharedRow { row, holders: 1 });
-        self.index[input as usize] = self.rows.len() as u32;
         self.rows.len() - 1
     }
 
