@@ -492,7 +492,7 @@ fn choose_sources(rng: &mut Random, n: usize, state: &[u32], candidates: &mut Ve
     } else {
         rng.sample_into(candidates, n, out);
     }
-    // Both runs are ascending (the picks keep state order): merge them, reusing `candidates`.
+    // Both runs are ascending (the picks keep state order): merge them into `candidates` and swap.
     if existing > 0 {
         candidates.clear();
         let (old, picked) = out.split_at(existing);
@@ -508,7 +508,6 @@ fn choose_sources(rng: &mut Random, n: usize, state: &[u32], candidates: &mut Ve
         }
         candidates.extend_from_slice(&old[a..]);
         candidates.extend_from_slice(&picked[b..]);
-        out.clear();
-        out.extend_from_slice(candidates);
+        std::mem::swap(out, candidates);
     }
 }
