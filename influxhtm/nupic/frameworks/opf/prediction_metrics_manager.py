@@ -74,10 +74,11 @@ class MetricsManager:
         return tuple(self._labels)
 
     def _add_results(self, results: ModelResult) -> None:
-        self._result = copy.deepcopy(results)
+        self._ground_truth = copy.deepcopy(results)
+        # The result the metrics see shares that copy's input; a temporal model's inferences are shifted.
+        self._result = copy.copy(self._ground_truth)
         if self._shifter is not None:
             self._result.inferences = self._shifter.shift(results).inferences
-        self._ground_truth = copy.deepcopy(results)
 
     def _ground_truth_of(self, element: str) -> Any:
         attribute = InferenceElement.getInputElement(element)
