@@ -16,6 +16,8 @@ from typing import Any, Callable, Optional
 
 import numpy
 
+from influxhtm.nupic.frameworks.opf.opf_utils import InferenceType
+
 #: NuPIC's marker of a missing value (``nupic.data.SENTINEL_VALUE_FOR_MISSING_DATA``).
 SENTINEL_VALUE_FOR_MISSING_DATA = None
 
@@ -45,8 +47,6 @@ class MetricSpec:
     def getLabel(self, inferenceType: Optional[str] = None) -> str:
         """``[inferenceType:]element:metric(:param=value)*[:field=name]``, params in sorted order, string
         values quoted: e.g. ``multiStepBestPredictions:multiStep:errorMetric='aae':steps=1:window=1000:field=x``."""
-        from influxhtm.nupic.frameworks.opf.opf_utils import InferenceType
-
         parts = [] if inferenceType is None else [InferenceType.getLabel(inferenceType)]
         parts += [self.inferenceElement, self.metric]
         for name in sorted(self.params or {}):
@@ -61,8 +61,6 @@ class MetricSpec:
     @classmethod
     def getInferenceTypeFromLabel(cls, label: str) -> Optional[str]:
         """The inference type a label starts with, or None if it does not start with one."""
-        from influxhtm.nupic.frameworks.opf.opf_utils import InferenceType
-
         head = label.partition(cls._LABEL_SEPARATOR)[0]
         return head if InferenceType.validate(head) else None
 
