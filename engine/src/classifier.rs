@@ -119,11 +119,15 @@ impl TryFrom<WeightsData> for Weights {
 }
 
 impl Weights {
-    fn row(&self, input: u32) -> Option<&Row> {
+    fn shared_row(&self, input: u32) -> Option<&SharedRow> {
         match self.index.get(input as usize) {
-            Some(&i) if i > 0 => Some(&self.rows[i as usize - 1].row),
+            Some(&i) if i > 0 => Some(&self.rows[i as usize - 1]),
             _ => None,
         }
+    }
+
+    fn row(&self, input: u32) -> Option<&Row> {
+        self.shared_row(input).map(|shared| &shared.row)
     }
 
     /// Applies one record's update to the row of every input in `pattern` (see `update_row`).
@@ -180,22 +184,42 @@ impl Weights {
     }
 
     /// Per-slot scores: the sum of the pattern's weights, in pattern order.
+    ///
+    /// Dense rows are added four at a time (`add_rows`), which keeps each slot's additions in pattern order.
+    /// A record's rows are scattered over the heap and mostly not in cache, and each takes two dependent
+    /// reads (the row's header, then its data): the loop asks for the header `2 * AHEAD` inputs ahead and
+    /// for the data `AHEAD` inputs ahead, so those reads overlap instead of following one another.
     fn scores(&self, pattern: &[u32], num_slots: usize, out: &mut Vec<f64>) {
+        const AHEAD: usize = 4;
         out.clear();
         out.resize(num_slots, 0.0);
-        for &bit in pattern {
-            if let Some(row) = self.row(bit) {
-                if row.is_dense() {
-                    for (o, &w) in out.iter_mut().zip(&row.weights) {
-                        *o += w;
-                    }
-                } else {
-                    for (&s, &w) in row.slots.iter().zip(&row.weights) {
-                        out[s as usize] += w;
-                    }
+        let mut block: [&[f64]; 4] = [&[]; 4];
+        let mut n = 0;
+        for (k, &bit) in pattern.iter().enumerate() {
+            if let Some(shared) = pattern.get(k + 2 * AHEAD).and_then(|&b| self.shared_row(b)) {
+                prefetch(shared);
+            }
+            if let Some(row) = pattern.get(k + AHEAD).and_then(|&b| self.row(b)) {
+                prefetch(row.slots.as_ptr_range().end.wrapping_sub(1));
+                prefetch(row.weights.as_ptr());
+            }
+            let Some(row) = self.row(bit) else { continue };
+            if row.is_dense() {
+                block[n] = &row.weights;
+                n += 1;
+                if n == block.len() {
+                    add_rows(out, &block);
+                    n = 0;
+                }
+            } else {
+                add_rows(out, &block[..n]);
+                n = 0;
+                for (&s, &w) in row.slots.iter().zip(&row.weights) {
+                    out[s as usize] += w;
                 }
             }
         }
+        add_rows(out, &block[..n]);
     }
 
     /// Gives `new_slot` a copy of `from`'s weight in every row (new_slot is the highest slot id).
@@ -292,6 +316,41 @@ impl RowUpdate<'_> {
         row.weights.reserve_exact(scratch.weights.len());
         row.weights.extend_from_slice(&scratch.weights);
     }
+}
+
+/// `out[j] += row[j]` for each row in turn (rows no longer than `out`). Four rows go through each slot
+/// together, so `out` is read and written once for them; the additions to each slot keep the row order.
+fn add_rows(out: &mut [f64], rows: &[&[f64]]) {
+    if let [a, b, c, d] = rows {
+        let m = a.len().min(b.len()).min(c.len()).min(d.len());
+        let (a, b, c, d) = (&a[..m], &b[..m], &c[..m], &d[..m]);
+        for (j, o) in out[..m].iter_mut().enumerate() {
+            *o = *o + a[j] + b[j] + c[j] + d[j];
+        }
+        for row in rows {
+            for (o, &w) in out[m..].iter_mut().zip(&row[m..]) {
+                *o += w;
+            }
+        }
+    } else {
+        for row in rows {
+            for (o, &w) in out.iter_mut().zip(*row) {
+                *o += w;
+            }
+        }
+    }
+}
+
+/// Asks the CPU to start loading the cache line at `p` (a hint: no effect on results, none off x86-64).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and does not dereference for the program; any address is allowed.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// Whether every element of the ascending `small` is in the ascending `large`.
