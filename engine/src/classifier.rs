@@ -130,7 +130,7 @@ impl Weights {
         self.shared_row(input).map(|shared| &shared.row)
     }
 
-    /// Applies one record's update to the row of every input in `pattern` (see `update_row`).
+    /// Applies one record's update to the row of every input in `pattern` (see `row_of_group`).
     fn update_rows(&mut self, pattern: &[u32], update: &RowUpdate, groups: &mut Vec<(u32, u32)>, scratch: &mut Row) {
         if let Some(&max) = pattern.iter().max() {
             if max as usize >= self.index.len() {
@@ -144,18 +144,28 @@ impl Weights {
                 self.order.push(input);
             }
         }
-        // Group the inputs by the row they hold (new inputs together, keyed u32::MAX).
-        groups.clear();
-        groups.extend(pattern.iter().map(|&input| (self.index[input as usize], input)));
-        groups.sort_unstable();
-        if groups.windows(2).any(|g| g[0].1 == g[1].1) {
-            // An input listed twice is updated twice: one input at a time, each on a row of its own.
+        if !pattern.windows(2).all(|w| w[0] < w[1]) {
+            // Not a TM's ascending output, maybe with repeats (an input listed twice is updated twice): one
+            // input at a time, each on a row of its own.
             for &input in pattern {
                 let id = self.row_of_group(self.index[input as usize], 1, [input]);
                 update.apply(&mut self.rows[id].row, scratch);
             }
             return;
         }
+        // Group the inputs by the row they hold (new inputs together, keyed u32::MAX). A row's holders are
+        // mostly adjacent in the pattern (the cells of a bursting column): a run of them that is all of its
+        // holders is updated at once, the others are sorted into groups.
+        groups.clear();
+        for run in pattern.chunk_by(|&a, &b| self.index[a as usize] == self.index[b as usize]) {
+            let held = self.index[run[0] as usize];
+            if held != u32::MAX && self.rows[held as usize - 1].holders as usize == run.len() {
+                update.apply(&mut self.rows[held as usize - 1].row, scratch);
+            } else {
+                groups.extend(run.iter().map(|&input| (held, input)));
+            }
+        }
+        groups.sort_unstable();
         for group in groups.chunk_by(|a, b| a.0 == b.0) {
             let id = self.row_of_group(group[0].0, group.len() as u32, group.iter().map(|g| g.1));
             update.apply(&mut self.rows[id].row, scratch);
@@ -264,16 +274,19 @@ impl RowUpdate<'_> {
             || (!dense && is_subset(significant, &row.slots))
         {
             // The usual case once a row is established: no new entries, update in place.
+            let mut small = false;
             if dense {
                 for (w, &e) in row.weights.iter_mut().zip(error) {
                     *w = 1.0 * *w + alpha * e;
+                    small |= w.abs() <= WEIGHT_EPSILON;
                 }
             } else {
                 for (w, &s) in row.weights.iter_mut().zip(&row.slots) {
                     *w = 1.0 * *w + alpha * error[s as usize];
+                    small |= w.abs() <= WEIGHT_EPSILON;
                 }
             }
-            if row.weights.iter().any(|w| w.abs() <= WEIGHT_EPSILON) {
+            if small {
                 let mut kept = 0;
                 for i in 0..row.slots.len() {
                     if row.weights[i].abs() > WEIGHT_EPSILON {
@@ -665,8 +678,14 @@ pub fn opf_predictions(actual_values: &[f64], probabilities: &[f64]) -> (f64, Ve
         let top = sums.iter().copied().fold(sums[0], |a, b| if b.1 > a.1 { b } else { a });
         kept.push(top);
     }
-    kept.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.total_cmp(&b.0)));
-    kept.truncate(MAX_PREDICTIONS);
+    // Values are distinct (equal ones were summed), so this order is strict and any selection method
+    // finds the same top entries.
+    let order = |a: &(f64, f64), b: &(f64, f64)| b.1.total_cmp(&a.1).then(a.0.total_cmp(&b.0));
+    if kept.len() > MAX_PREDICTIONS {
+        kept.select_nth_unstable_by(MAX_PREDICTIONS - 1, order);
+        kept.truncate(MAX_PREDICTIONS);
+    }
+    kept.sort_unstable_by(order);
     (best_value, kept)
 }
 

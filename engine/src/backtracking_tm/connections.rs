@@ -281,7 +281,7 @@ impl Connections {
     pub fn connected_active(&self, id: u32, active: &CellMarks) -> u32 {
         let perms = &self.perms;
         let n = self.segments[id as usize].n_synapses as usize;
-        self.pool.count(id as usize, n, |src, perm| perms.is_connected(perm) && active.get(src as u32)) as u32
+        self.pool.count(id as usize, n, |src, perm| perms.is_connected(perm) & active.get(src as u32)) as u32
     }
 
     pub fn num_segments(&self) -> usize {
