@@ -40,12 +40,17 @@ def parse_timestamp(text: str) -> datetime.datetime:
         raise ValueError(f"unrecognised timestamp {text!r} (expected YYYY-MM-DD HH:MM:SS)") from None
 
 
+_NAIVE_EPOCH = datetime.datetime(1970, 1, 1)
+
+
 def wall_clock_seconds(timestamp) -> int:
-    """The engine's timestamp: wall-clock fields of `timestamp` read as if they were UTC."""
+    """The engine's timestamp: wall-clock fields of `timestamp` read as if they were UTC (whole seconds, as
+    NuPIC's `timetuple()` gives them)."""
     if isinstance(timestamp, str):
         timestamp = parse_timestamp(timestamp)
     if isinstance(timestamp, datetime.datetime):
-        return calendar.timegm(timestamp.timetuple())
+        since = (timestamp if timestamp.tzinfo is None else timestamp.replace(tzinfo=None)) - _NAIVE_EPOCH
+        return since.days * 86_400 + since.seconds
     if isinstance(timestamp, datetime.date):
         return calendar.timegm(timestamp.timetuple())
     raise TypeError(f"timestamp must be a datetime, got {type(timestamp).__name__}")

@@ -102,7 +102,7 @@ class AnomalyLikelihood:
         off the flat-metric rule for the windows that contain it, as in NuPIC. `timestamp` is stored
         with the record and does not change the result.
         """
-        number = float(value) if isinstance(value, numbers.Real) else math.nan
+        number = float(value) if type(value) is float or isinstance(value, numbers.Real) else math.nan
         return self._likelihood.anomalyProbability(number, anomalyScore, _stored_timestamp(timestamp))
 
     @staticmethod

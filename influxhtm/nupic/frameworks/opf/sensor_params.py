@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from influxhtm._engine import InvalidParams
+from influxhtm.htm.timestamps import wall_clock_seconds
 from influxhtm.nupic import encoders as nupic_encoders
 
 if TYPE_CHECKING:  # the engine's typed dicts exist in its stub only
@@ -129,10 +130,6 @@ def sensor_spec(encoders_spec: Any) -> SensorSpec:
     return spec
 
 
-_NAIVE_EPOCH = datetime.datetime(1970, 1, 1)
-_SECOND = datetime.timedelta(seconds=1)
-
-
 def _engine_value(field: SensorField, value: Any) -> Any:
     """One field's value as the engine takes it (see `record_values`)."""
     if value is None:
@@ -143,11 +140,7 @@ def _engine_value(field: SensorField, value: Any) -> Any:
         raise InvalidParams(f"field {field.name!r} must be a number, got {value!r}")
     if field.kind == TEXT:
         return str(value)
-    if type(value) is datetime.datetime:  # NuPIC's timetuple(): the wall clock, seconds truncated
-        return (value.replace(tzinfo=None) - _NAIVE_EPOCH) // _SECOND
     if isinstance(value, (datetime.datetime, datetime.date, str)):
-        from influxhtm.htm.timestamps import wall_clock_seconds
-
         return wall_clock_seconds(value)
     raise InvalidParams(f"field {field.name!r} must be a datetime, got {value!r}")
 
