@@ -231,9 +231,10 @@ class HTMPredictionModel:
             inferences["anomalyScore"] = numpy.float32(0.0)  # NuPIC's SP region reports 0 (an obsolete output)
         if "anomalyScore" in inferences:
             inferences["anomalyLabel"] = self._anomaly_label(number, float(inferences["anomalyScore"]))
-        if step.multi_step and predicted is not None:
-            inferences["multiStepPredictions"] = {s: dict(preds) for s, _, preds in step.multi_step}
-            inferences["multiStepBestPredictions"] = {s: best for s, best, _ in step.multi_step}
+        multi_step = step.multi_step  # converted anew on every read
+        if multi_step and predicted is not None:
+            inferences["multiStepPredictions"] = {s: dict(preds) for s, _, preds in multi_step}
+            inferences["multiStepBestPredictions"] = {s: best for s, best, _ in multi_step}
             buckets = self._bucket_likelihoods(inferences["multiStepPredictions"])
             if buckets is not None:
                 inferences["multiStepBucketLikelihoods"] = buckets
