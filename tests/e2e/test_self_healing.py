@@ -73,9 +73,13 @@ def test_tasks_heal_after_udf_kill9_and_scores_continue(tmp_path, kapacitord_pat
 
         udf.kill()  # no checkpoint: the journal carries the state
         kap.write(down, db=DB, rp=RP)  # Kapacitor accepts the write; the task fails on the dead socket
-        wait_until(lambda: not _executing(kap, "heal_stream"), "the task to fail", timeout=60)
-        failed = kap.task("heal_stream")
-        assert failed["status"] == "enabled" and failed["error"]
+        # kapacitord stops the task first and records its error just after: wait for both
+        failed = wait_until(
+            lambda: (task := kap.task("heal_stream")) and not task["executing"] and task["error"] and task,
+            "the task to fail with an error",
+            timeout=60,
+        )
+        assert failed["status"] == "enabled"
 
         udf.start()  # same socket, state dir and --kapacitor-url; nobody touches the task
         wait_until(lambda: _executing(kap, "heal_stream"), "the UDF server to re-enable the task", timeout=60)
