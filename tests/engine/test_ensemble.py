@@ -1,7 +1,7 @@
 """The opt-in ensemble detector: its score is the documented fusion of NuPIC's score and ARTime's, it is
 causal, it saves and loads exactly, it is chosen everywhere by the same name, and its NAB figures hold.
 
-The fusion rule is restated here from the README/engine docs (alert levels 0.8 and 0.3 map to 0.5, quiet
+The fusion rule is restated here from the README/engine docs (alert levels 0.9 and 0.2 map to 0.5, quiet
 for 40 % / 20 % of the probation after an HTM / ARTime alert) and applied to two independent inputs: the
 `numenta` detector's scores and NAB's stored ARTime scores (tests/fixtures/golden/artime)."""
 
@@ -32,11 +32,11 @@ def stored_artime(name: str) -> list[float]:
 def documented_fusion(numenta: list[float], artime: list[float], probation: int) -> list[float]:
     out, quiet_until = [], -1
     for i, (n, a) in enumerate(zip(numenta, artime)):
-        evidence = max(n / 0.8, a / 0.3)
+        evidence = max(n / 0.9, a / 0.2)
         if evidence >= 1 and i > quiet_until:
-            confidence = max((n - 0.8) / 0.2 if n >= 0.8 else 0.0, (a - 0.3) / 0.7 if a >= 0.3 else 0.0)
+            confidence = max((n - 0.9) / 0.1 if n >= 0.9 else 0.0, (a - 0.2) / 0.8 if a >= 0.2 else 0.0)
             out.append(0.5 + 0.5 * min(1.0, confidence))
-            quiet_until = i + int((0.2 if a >= 0.3 else 0.4) * probation)
+            quiet_until = i + int((0.2 if a >= 0.2 else 0.4) * probation)
         else:
             out.append(0.49 * min(evidence, 1.0))
     return out
