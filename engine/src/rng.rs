@@ -110,17 +110,24 @@ impl Random {
     /// `sample`, appending the picks to `out`.
     pub fn sample_into<T: Copy>(&mut self, population: &[T], k: usize, out: &mut Vec<T>) {
         assert!(k <= population.len(), "sample: k larger than the population");
-        let n = population.len();
+        if k == 0 {
+            return;
+        }
+        // Branch-free (the draws decide at random, which no predictor guesses): every candidate is
+        // written to the next free place, which advances when it is picked. Selection sampling picks
+        // exactly k, so the k places are full at the end.
+        let (n, start) = (population.len(), out.len());
+        out.resize(start + k, population[0]);
+        let picks = &mut out[start..];
         let mut picked = 0;
-        for (i, item) in population.iter().enumerate() {
+        for (i, &item) in population.iter().enumerate() {
             if picked == k {
                 break;
             }
-            if (self.get_uint32((n - i) as u32) as usize) < k - picked {
-                out.push(*item);
-                picked += 1;
-            }
+            picks[picked] = item;
+            picked += ((self.get_uint32((n - i) as u32) as usize) < k - picked) as usize;
         }
+        debug_assert_eq!(picked, k);
     }
 
     /// Shuffles in place the way NuPIC does (swap position j with j + getUInt32(n - j)).

@@ -362,9 +362,17 @@ impl BacktrackingTm {
         let mut sources = std::mem::take(&mut self.scratch.sources);
         sources.clear();
         if segment != NONE {
+            // Branch-free filter: every source is written, the end advances past the marked ones
+            // (kept <= i, so `kept.min(i)` is kept; the min lets the compiler drop the bounds check).
             let marks = &self.scratch.marks;
             let synapses = self.conn.sources(segment);
-            sources.extend(synapses.iter().map(|&src| src as u32).filter(|&src| marks.get(src)));
+            sources.resize(synapses.len(), 0);
+            let mut kept = 0;
+            for (i, &src) in synapses.iter().enumerate() {
+                sources[kept.min(i)] = src as u32;
+                kept += marks.get(src as u32) as usize;
+            }
+            sources.truncate(kept);
         }
         let wanted = self.params.new_synapse_count as usize;
         if wanted > sources.len() {
@@ -472,15 +480,18 @@ impl BacktrackingTm {
 /// the segment's sources that are in `state` (sorted), so the candidates are `state` minus `out`.
 fn choose_sources(rng: &mut Random, n: usize, state: &[u32], candidates: &mut Vec<u32>, out: &mut Vec<u32>) {
     debug_assert!(state.windows(2).all(|w| w[0] < w[1]), "state must be sorted");
+    // Branch-free difference of two sorted lists: every cell is written, the end advances past those
+    // not in `out` (u32::MAX, past the last source, is no cell; len <= i as above).
     candidates.clear();
-    let mut j = 0;
-    for &c in state {
-        if j < out.len() && out[j] == c {
-            j += 1;
-        } else {
-            candidates.push(c);
-        }
+    candidates.resize(state.len(), 0);
+    let (mut len, mut j) = (0, 0);
+    for (i, &c) in state.iter().enumerate() {
+        let source = (out.get(j).copied().unwrap_or(u32::MAX) == c) as usize;
+        candidates[len.min(i)] = c;
+        len += 1 - source;
+        j += source;
     }
+    candidates.truncate(len);
     if candidates.is_empty() {
         return;
     }
@@ -498,13 +509,10 @@ fn choose_sources(rng: &mut Random, n: usize, state: &[u32], candidates: &mut Ve
         let (old, picked) = out.split_at(existing);
         let (mut a, mut b) = (0, 0);
         while a < old.len() && b < picked.len() {
-            if old[a] < picked[b] {
-                candidates.push(old[a]);
-                a += 1;
-            } else {
-                candidates.push(picked[b]);
-                b += 1;
-            }
+            let from_old = old[a] < picked[b];
+            candidates.push(if from_old { old[a] } else { picked[b] });
+            a += from_old as usize;
+            b += !from_old as usize;
         }
         candidates.extend_from_slice(&old[a..]);
         candidates.extend_from_slice(&picked[b..]);
