@@ -14,18 +14,36 @@ impl SpatialPooler {
 
     /// Global inhibition by boosted overlap: the `num_active` columns with the largest boosted
     /// overlaps at or above the stimulus threshold, ties to the higher column index.
+    ///
+    /// Only candidates are kept: whenever `scored` holds twice the winners it is cut to the best
+    /// half, and the last of those sets the floor a later column's score must reach (a later column
+    /// with an equal score ranks above it). Once the floor nears its final height, almost every
+    /// column is turned away by one comparison.
     pub(super) fn inhibit_boosted(&mut self, out: &mut Vec<u32>) {
-        let stimulus = self.state.params.stimulus_threshold as f32;
+        let wanted = self.derived.num_active;
+        let mut floor = self.state.params.stimulus_threshold as f32;
         self.scored.clear();
         let columns = self.overlap.overlaps.iter().zip(&self.state.boost_factors);
         for (column, (&overlap, &factor)) in columns.enumerate() {
             let score = overlap as f32 * factor;
-            if score >= stimulus {
-                self.scored.push((score, column as u32));
+            if score < floor {
+                continue;
+            }
+            self.scored.push((score, column as u32));
+            if wanted > 0 && self.scored.len() == 2 * wanted {
+                self.scored.select_nth_unstable_by(wanted - 1, by_rank);
+                self.scored.truncate(wanted);
+                floor = self.scored[wanted - 1].0;
             }
         }
-        select_winners(&mut self.scored, self.derived.num_active, out);
+        select_winners(&mut self.scored, wanted, out);
     }
+}
+
+/// Ranking of `(score, column)` pairs, best first: higher score, then higher column. nupic.core keeps
+/// its winners sorted by score and inserts a newcomer (a higher column) in front of equal scores.
+fn by_rank(a: &(f32, u32), b: &(f32, u32)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then(b.1.cmp(&a.1))
 }
 
 /// `exp((targetDensity - activeDutyCycle) * boostStrength)` per column, all in float32 (nupic.core's
@@ -36,18 +54,16 @@ pub(super) fn boost_factors(d: &Derived, active_duty: &[f32], factors: &mut [f32
     }
 }
 
-/// Writes the columns of the `wanted` highest-scoring `(score, column)` pairs, ascending, into `out`
-/// (cleared first). Equal scores rank by column, the higher first: nupic.core keeps its winners
-/// sorted by score and inserts a newcomer (a higher column) in front of equal scores.
+/// Writes the columns of the `wanted` best `(score, column)` pairs (`by_rank`), ascending, into `out`
+/// (cleared first).
 fn select_winners(scored: &mut [(f32, u32)], wanted: usize, out: &mut Vec<u32>) {
     out.clear();
     let wanted = wanted.min(scored.len());
     if wanted == 0 {
         return;
     }
-    let before = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1));
     if wanted < scored.len() {
-        scored.select_nth_unstable_by(wanted - 1, before);
+        scored.select_nth_unstable_by(wanted - 1, by_rank);
     }
     out.extend(scored[..wanted].iter().map(|&(_, column)| column));
     out.sort_unstable();
