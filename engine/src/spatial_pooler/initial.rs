@@ -12,9 +12,6 @@ use super::{SpParams, SpState, SpatialPooler, SYN_PERM_MAX, UNTOUCHED};
 use crate::rng::Random;
 
 const INIT_CONNECTED_PCT: f64 = 0.5;
-/// Columns per saved initialisation RNG state: regenerating a column's initial permanences replays
-/// at most this many columns' draws.
-const SNAPSHOT_STRIDE: usize = 16;
 /// Columns' worth of permanences added at a time when columns first change.
 const GROWTH_COLUMNS: usize = 32;
 /// Parameter sets whose initial state stays cached (a few MB each).
@@ -100,12 +97,10 @@ impl SpatialPooler {
         let mut pools = vec![0u64; columns * pool_words];
         let mut pool_start = Vec::with_capacity(columns + 1);
         let mut initial = Vec::new();
-        let mut init_rng = Vec::with_capacity(columns.div_ceil(SNAPSHOT_STRIDE));
+        let mut init_rng = Vec::with_capacity(columns);
         pool_start.push(0u32);
         for (column, pool) in pools.chunks_exact_mut(pool_words).enumerate() {
-            if column % SNAPSHOT_STRIDE == 0 {
-                init_rng.push(rng.clone());
-            }
+            init_rng.push(rng.clone());
             init_column(&params, &derived, &mut rng, column, pool, &mut initial)?;
             pool_start.push(initial.len() as u32);
         }
@@ -126,18 +121,13 @@ impl SpatialPooler {
         Ok((state, derived, init_rng, initial))
     }
 
-    /// Column `column`'s initial permanences, regenerated from the nearest saved RNG state.
+    /// Column `column`'s initial permanences, regenerated from the RNG state saved before it.
     pub(super) fn initial_permanences(&self, column: usize) -> Vec<f32> {
-        let snapshot = column / SNAPSHOT_STRIDE;
-        let mut rng = self.init_rng[snapshot].clone();
+        let mut rng = self.init_rng[column].clone();
         let mut pool = vec![0u64; self.state.pool_words];
         let mut perms = Vec::new();
-        for c in snapshot * SNAPSHOT_STRIDE..=column {
-            pool.fill(0);
-            perms.clear();
-            init_column(&self.state.params, &self.derived, &mut rng, c, &mut pool, &mut perms)
-                .expect("the parameters were validated at initialisation");
-        }
+        init_column(&self.state.params, &self.derived, &mut rng, column, &mut pool, &mut perms)
+            .expect("the parameters were validated at initialisation");
         perms
     }
 

@@ -83,7 +83,7 @@ pub struct SpatialPooler {
     state: SpState,
     derived: Derived,
     overlap: OverlapIndex,
-    /// The initialisation RNG before every `SNAPSHOT_STRIDE`-th column.
+    /// The initialisation RNG before each column (140 bytes a column, shared like the pools).
     init_rng: Arc<[Random]>,
     /// CRC-32 of the initial pools and permanences: identifies the initial state a checkpoint extends.
     init_digest: u32,
