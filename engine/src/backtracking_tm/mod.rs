@@ -164,8 +164,10 @@ struct Scratch {
     adapt: AdaptScratch,
     /// (segment id, activity) of segments passing a threshold.
     found: Vec<(u32, u8)>,
-    /// (`(cell << 8 | slot) << 32 | segment id`, activity) of segments passing the activation threshold.
-    ranked: Vec<(u64, u8)>,
+    /// `(cell << 8 | slot) << 40 | activity << 32 | segment id` of the segments passing the activation
+    /// threshold (a cell is below 2^16), and the scratch space of their sort.
+    ranked: Vec<u64>,
+    ranked_buf: Vec<u64>,
     col_conf: Vec<(u32, f32)>,
     backup_active: Vec<u32>,
     backup_predicted_prev: Vec<u32>,
@@ -354,22 +356,22 @@ impl BacktrackingTm {
         let threshold = self.params.activation_threshold;
         let cpc = self.params.cells_per_column;
         let n_cells = self.n_cells();
-        let Scratch { activity, marks, found, ranked, col_conf, .. } = &mut self.scratch;
+        let Scratch { activity, marks, found, ranked, ranked_buf, col_conf, .. } = &mut self.scratch;
         self.conn.propagate(&self.inf_active, threshold, activity, found);
         ranked.clear();
         for &(s, count) in found.iter() {
             let seg = &self.conn.segments[s as usize];
-            ranked.push((((seg.cell as u64) << 8 | seg.slot as u64) << 32 | s as u64, count));
+            ranked.push(((seg.cell as u64) << 8 | seg.slot as u64) << 40 | (count as u64) << 32 | s as u64);
         }
-        ranked.sort_unstable_by_key(|r| r.0);
+        sort_by_cell_and_slot(ranked, ranked_buf);
 
         marks.mark(&self.inf_active, n_cells);
         self.inf_predicted.clear();
         col_conf.clear();
         let mut predicted_columns = 0u32;
         let mut last_predicted_col = u32::MAX;
-        for &(key, count) in ranked.iter() {
-            let s = key as u32;
+        for &key in ranked.iter() {
+            let (s, count) = (key as u32, (key >> 32) as u8);
             let seg = &mut self.conn.segments[s as usize];
             let (cell, col) = (seg.cell, seg.cell / cpc);
             let dc = seg.duty_cycle(self.lrn_iteration, false, false);
@@ -473,6 +475,35 @@ fn connected_activity_reaches(
     connected_active() >= threshold
 }
 
+/// Sorts `ranked` by its keys' top 24 bits (`cell << 8 | slot`, unique among live segments, so this is
+/// the order of the whole keys) with a stable byte radix sort in three passes, `buf` as scratch. A
+/// comparison sort mispredicts about half its comparisons on these keys; short lists still use one.
+fn sort_by_cell_and_slot(ranked: &mut Vec<u64>, buf: &mut Vec<u64>) {
+    if ranked.len() < 64 {
+        ranked.sort_unstable();
+        return;
+    }
+    buf.clear();
+    buf.resize(ranked.len(), 0);
+    for shift in [40, 48, 56] {
+        let digit = |key: u64| (key >> shift) as usize & 0xFF;
+        let mut next = [0u32; 256];
+        for &key in ranked.iter() {
+            next[digit(key)] += 1;
+        }
+        let mut start = 0;
+        for n in next.iter_mut() {
+            (*n, start) = (start, start + *n);
+        }
+        for &key in ranked.iter() {
+            let place = &mut next[digit(key)];
+            buf[*place as usize] = key;
+            *place += 1;
+        }
+        std::mem::swap(ranked, buf);
+    }
+}
+
 /// Permanence arithmetic of a TM with these parameters.
 fn plasticity_of(params: &BacktrackingTmParams) -> Plasticity {
     Plasticity {
@@ -560,6 +591,21 @@ mod tests {
             assert!(tm.num_segments() <= 4, "step {step}: {} segments", tm.num_segments());
         }
         assert!(tm.num_segments() > 0);
+    }
+
+    #[test]
+    fn ranking_sorts_by_cell_and_slot() {
+        let mut rng = Random::new(7);
+        for n in [0, 5, 63, 64, 300, 2000] {
+            let mut keys: Vec<u64> = (0..65536u64 * 256).step_by(97).collect();
+            rng.shuffle(&mut keys);
+            let mut ranked: Vec<u64> =
+                keys[..n].iter().enumerate().map(|(s, &k)| k << 40 | (k % 251) << 32 | s as u64).collect();
+            let mut expected = ranked.clone();
+            expected.sort_unstable();
+            sort_by_cell_and_slot(&mut ranked, &mut Vec::new());
+            assert_eq!(ranked, expected, "{n} keys");
+        }
     }
 
     #[test]
