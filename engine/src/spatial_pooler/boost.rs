@@ -26,14 +26,13 @@ impl SpatialPooler {
         let columns = self.overlap.overlaps.iter().zip(&self.state.boost_factors);
         for (column, (&overlap, &factor)) in columns.enumerate() {
             let score = overlap as f32 * factor;
-            if score < floor {
-                continue;
-            }
-            self.scored.push((score, column as u32));
-            if wanted > 0 && self.scored.len() == 2 * wanted {
-                self.scored.select_nth_unstable_by(wanted - 1, by_rank);
-                self.scored.truncate(wanted);
-                floor = self.scored[wanted - 1].0;
+            if score >= floor {
+                self.scored.push((score, column as u32));
+                if wanted > 0 && self.scored.len() == 2 * wanted {
+                    self.scored.select_nth_unstable_by(wanted - 1, by_rank);
+                    self.scored.truncate(wanted);
+                    floor = self.scored[wanted - 1].0;
+                }
             }
         }
         select_winners(&mut self.scored, wanted, out);
