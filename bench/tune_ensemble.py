@@ -87,7 +87,12 @@ def choose(score: dict[tuple, float], plateau: bool) -> tuple:
     """The best setting by its own score, or (plateau) by its score averaged with its neighbours'."""
     if not plateau:
         return max(score, key=score.__getitem__)
-    return max(score, key=lambda v: (score[v] + sum(score[n] for n in neighbours(v))) / (1 + len(neighbours(v))))
+
+    def averaged(v: tuple) -> float:
+        near = neighbours(v)
+        return (score[v] + sum(score[n] for n in near)) / (1 + len(near))
+
+    return max(score, key=averaged)
 
 
 def table(scores: dict[str, list[float]], windows: dict, files: list[str]) -> str:
