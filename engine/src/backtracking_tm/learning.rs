@@ -183,9 +183,9 @@ impl BacktrackingTm {
             if columns.binary_search(&(u.cell / cpc)).is_ok() {
                 self.apply_update(u.cell, u.segment, sources);
                 if u.segment == NONE {
-                    self.scratch.memo.valid = false;
+                    self.memo.valid = false;
                 } else {
-                    self.scratch.memo.adapted.push(u.segment);
+                    self.memo.adapted.push(u.segment);
                 }
             }
         }
@@ -312,7 +312,7 @@ impl BacktrackingTm {
         let p = &self.params;
         let cpc = p.cells_per_column;
         let threshold = if previous { p.min_threshold } else { p.activation_threshold };
-        let memo = &mut self.scratch.memo;
+        let memo = &mut self.memo;
         if previous {
             let reusable = memo.valid
                 && memo.cells == self.lrn_active_prev

@@ -11,6 +11,7 @@ mod learning;
 mod permanence;
 mod synapse_pool;
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
@@ -151,12 +152,24 @@ pub struct BacktrackingTm {
     lrn_predicted_prev: Vec<u32>,
     lrn_history: VecDeque<Vec<u32>>,
     updates: UpdateQueue,
+    /// What the latest learn phase 2 propagation found, for the next step's phase 1 (derived data).
+    #[serde(skip)]
+    memo: learning::PropagationMemo,
 
+    /// Working buffers, held only during `compute` (see `SHARED_SCRATCH`); empty otherwise.
     #[serde(skip)]
     scratch: Scratch,
 }
 
-/// Reused working buffers; contents never outlive one call.
+thread_local! {
+    /// The working buffers of every TM computed on this thread. They grow to the busiest step seen
+    /// (a bursting step can reach most segments), so one set per model would cost every model that
+    /// peak; a UDF server holding thousands of models keeps one set per thread instead.
+    static SHARED_SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
+}
+
+/// Reused working buffers; contents never outlive one call (the counters and marks are all clear
+/// between calls, which is what lets every TM on a thread share one set).
 #[derive(Clone, Debug, Default)]
 struct Scratch {
     activity: Activity,
@@ -175,7 +188,6 @@ struct Scratch {
     matches: Vec<learning::Match>,
     /// Per column: best match so far (rank 0 = none); only touched columns are non-zero.
     column_best: Vec<(u64, u32)>,
-    memo: learning::PropagationMemo,
     sources: Vec<u32>,
     candidates: Vec<u32>,
 }
@@ -202,6 +214,7 @@ impl BacktrackingTm {
             lrn_predicted_prev: Vec::new(),
             lrn_history: VecDeque::new(),
             updates: UpdateQueue::default(),
+            memo: learning::PropagationMemo::default(),
             scratch: Scratch::default(),
             params,
         })
@@ -220,6 +233,7 @@ impl BacktrackingTm {
             active_columns.windows(2).all(|w| w[0] < w[1]) && active_columns.last().is_none_or(|&c| c < n_cols),
             "active columns must be strictly increasing and below number_of_cols ({n_cols})"
         );
+        self.scratch = SHARED_SCRATCH.take();
         if learn {
             self.lrn_iteration += 1;
             if connections::at_duty_cycle_tier(self.lrn_iteration) {
@@ -238,6 +252,7 @@ impl BacktrackingTm {
         if learn {
             self.update_learning_state(active_columns, after_reset);
         }
+        SHARED_SCRATCH.set(std::mem::take(&mut self.scratch));
     }
 
     /// NuPIC's `reset()`: forgets the current sequence (every inference and learning state, the queued
@@ -606,6 +621,66 @@ mod tests {
             sort_by_cell_and_slot(&mut ranked, &mut Vec::new());
             assert_eq!(ranked, expected, "{n} keys");
         }
+    }
+
+    /// Inputs of a noisy repeating sequence: `len` SDRs of `active` columns out of `columns`, each
+    /// step's SDR with one column in ten replaced at random.
+    fn noisy_sequence(seed: u64, columns: u32, active: usize, len: usize, steps: usize) -> Vec<Vec<u32>> {
+        let mut rng = Random::new(seed);
+        let all: Vec<u32> = (0..columns).collect();
+        let patterns: Vec<Vec<u32>> = (0..len).map(|_| rng.sample(&all, active)).collect();
+        (0..steps)
+            .map(|t| {
+                let mut sdr = patterns[t % len].clone();
+                for c in sdr.iter_mut() {
+                    if rng.get_uint32(10) == 0 {
+                        *c = rng.get_uint32(columns);
+                    }
+                }
+                sdr.sort_unstable();
+                sdr.dedup();
+                sdr
+            })
+            .collect()
+    }
+
+    /// What a caller sees of each step: predicted columns and active cells.
+    fn run(tm: &mut BacktrackingTm, input: &[u32]) -> (Vec<u32>, Vec<u32>) {
+        let (mut predicted, mut cells) = (Vec::new(), Vec::new());
+        tm.compute(input, true);
+        tm.predicted_columns(&mut predicted);
+        tm.active_cells(&mut cells);
+        (predicted, cells)
+    }
+
+    #[test]
+    fn models_sharing_a_thread_compute_as_if_alone() {
+        // Two models of one geometry on the same input (so their cell lists can coincide) and a larger one.
+        let models = [
+            (small_params(), noisy_sequence(3, 100, 10, 7, 600)),
+            (
+                BacktrackingTmParams { activation_threshold: 5, min_threshold: 3, seed: 99, ..small_params() },
+                noisy_sequence(3, 100, 10, 7, 600),
+            ),
+            (
+                BacktrackingTmParams { number_of_cols: 300, cells_per_column: 16, ..small_params() },
+                noisy_sequence(4, 300, 20, 11, 600),
+            ),
+        ];
+        let alone: Vec<Vec<_>> = models
+            .iter()
+            .map(|(params, inputs)| {
+                let mut tm = BacktrackingTm::new(params.clone()).unwrap();
+                inputs.iter().map(|x| run(&mut tm, x)).collect()
+            })
+            .collect();
+        let mut tms: Vec<_> = models.iter().map(|(p, _)| BacktrackingTm::new(p.clone()).unwrap()).collect();
+        for t in 0..600 {
+            for (m, (tm, (_, inputs))) in tms.iter_mut().zip(&models).enumerate() {
+                assert_eq!(run(tm, &inputs[t]), alone[m][t], "model {m}, step {t}");
+            }
+        }
+        assert!(tms.iter().all(|tm| tm.num_segments() > 20), "every model learned");
     }
 
     #[test]
