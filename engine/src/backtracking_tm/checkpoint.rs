@@ -113,7 +113,7 @@ impl Serialize for Connections {
         SavedConnections {
             cells_per_column: self.forward.cells_per_column(),
             n_cells: self.slot_count.len() as u32,
-            block: self.block() as u32,
+            block: self.max_synapses() as u32,
             perm_params: self.perms.params(),
             perm_values: self.perms.values().iter().map(|v| v.to_bits()).collect(),
             n_segments: self.segments.len() as u32,
@@ -196,7 +196,7 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
     let mut pool = SynapsePool::new(block);
     pool.ensure(n_segments);
     if wide {
-        pool.widen(n_segments);
+        pool.widen();
     }
     let mut synapses = Vec::with_capacity(block);
     for (id, (seg, srcs)) in segments.iter_mut().zip(sources).enumerate() {
@@ -208,7 +208,7 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
             }
             synapses.push(Synapse { src, perm });
         }
-        pool.write(id, &synapses);
+        pool.write(id, 0, &synapses);
         seg.n_connected = synapses.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
         seg.n_synapses = synapses.len() as u8;
     }

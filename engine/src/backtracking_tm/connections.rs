@@ -1,8 +1,9 @@
 //! Segment and synapse storage of the backtracking TM (nupic.core Cells4 layout, kept sparse).
 //!
 //! Every segment lives in one global slab; a segment keeps the (cell, slot) it occupies in its cell.
-//! Synapses live in a pool of fixed-size blocks, block `id` belonging to segment `id` (see
-//! `synapse_pool`), so learning never allocates per segment and the heap does not fragment.
+//! Synapses live in a pool of blocks sized to each segment's synapse count (see `synapse_pool`):
+//! blocks come from chunked size classes and are reused, so learning rarely allocates and the heap
+//! does not fragment.
 //! Cells reuse released slots last-released-first, as Cells4 does, so "first segment within a cell"
 //! tie-breaks follow C++ slot order. Forward lists (source cell -> segments it feeds) make activity
 //! counting proportional to the number of active cells.
@@ -272,9 +273,9 @@ impl Connections {
         self.pool.sources(id as usize, self.segments[id as usize].n_synapses as usize)
     }
 
-    /// Synapses per block (the maximum per segment).
-    pub fn block(&self) -> usize {
-        self.pool.block()
+    /// The most synapses a segment may have.
+    pub fn max_synapses(&self) -> usize {
+        self.pool.max_synapses()
     }
 
     /// Number of connected synapses of segment `id` whose source is marked in `active`.
@@ -332,7 +333,7 @@ impl Connections {
     /// Creates a segment on `cell` with synapses from the sorted `sources`, reusing the most recently
     /// released slot of the cell if there is one. Returns the segment id.
     pub fn create_segment(&mut self, cell: u32, sources: &[u32], iteration: u32) -> u32 {
-        debug_assert!(!sources.is_empty() && sources.len() <= self.pool.block());
+        debug_assert!(!sources.is_empty() && sources.len() <= self.pool.max_synapses());
         let perm = self.perms.initial();
         let n_connected = if self.perms.is_connected(perm) { sources.len() as u8 } else { 0 };
         let fresh = |slot: u8| Segment {
@@ -363,7 +364,7 @@ impl Connections {
             self.pool.ensure(self.segments.len());
             (self.segments.len() - 1) as u32
         };
-        self.pool.write_uniform(id as usize, sources, perm);
+        self.pool.write_uniform(id as usize, 0, sources, perm);
         for &src in sources {
             self.forward.add(src, id);
         }
@@ -378,6 +379,7 @@ impl Connections {
         for &src in self.pool.sources(id as usize, n) {
             self.forward.remove(src as u32, id);
         }
+        self.pool.write(id as usize, n, &[]);
         self.live_synapses -= n;
         self.release_slot(id);
     }
@@ -420,7 +422,7 @@ impl Connections {
         // Walk the segment and the update together (both sorted by source cell).
         let mut j = 0;
         let perms = &mut self.perms;
-        let max_synapses = self.pool.block();
+        let max_synapses = self.pool.max_synapses();
         for syn in self.pool.synapses(id as usize, seg.n_synapses as usize) {
             let src = syn.source();
             while j < sources.len() && sources[j] < src {
@@ -467,7 +469,7 @@ impl Connections {
         }
         let seg = &mut self.segments[id as usize];
         let (before, after) = (seg.n_synapses as usize, merged.len());
-        self.pool.write(id as usize, merged);
+        self.pool.write(id as usize, before, merged);
         seg.n_synapses = after as u8;
         seg.n_connected = merged.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
         let empty = after == 0;
@@ -489,18 +491,18 @@ impl Connections {
     /// which must then leave it at most half full, so compactions stay rare.
     fn make_room_for_permanences(&mut self) {
         let storable = (self.pool.max_perm_index() + 1).min(CAPACITY);
-        if self.perms.len() + self.pool.block() <= storable {
+        if self.perms.len() + self.pool.max_synapses() <= storable {
             return;
         }
         if storable < CAPACITY {
-            self.pool.widen(self.segments.len());
+            self.pool.widen();
             return;
         }
         self.compact_permanences();
         assert!(
-            (self.perms.len() + self.pool.block()) * 2 <= CAPACITY,
+            (self.perms.len() + self.pool.max_synapses()) * 2 <= CAPACITY,
             "more than {} distinct permanences in use; choose coarser permanence steps",
-            CAPACITY / 2 - self.pool.block()
+            CAPACITY / 2 - self.pool.max_synapses()
         );
     }
 
@@ -521,12 +523,12 @@ impl Connections {
             kept.push(self.perms.values()[i]);
         }
         self.perms = PermanenceTable::with_values(self.perms.params(), &kept).expect("values taken from a valid table");
-        let mut block = Vec::with_capacity(self.pool.block());
+        let mut block = Vec::with_capacity(self.pool.max_synapses());
         for (id, seg) in self.segments.iter().enumerate() {
             block.clear();
             let synapses = self.pool.synapses(id, seg.n_synapses as usize);
             block.extend(synapses.map(|s| Synapse { src: s.src, perm: renumber[s.perm as usize] }));
-            self.pool.write(id, &block);
+            self.pool.write(id, block.len(), &block);
         }
     }
 }
