@@ -1,14 +1,27 @@
 //! Forward lists of the backtracking TM: for every source cell, the segments holding a synapse
 //! from it. The lists of all cells of a column share one array, grouped by cell, so a bursting
 //! column is read as one contiguous run and the per-cell overhead is a single offset. Segment ids
-//! are stored as u16 while every id fits (`Forward::Narrow`), as u32 beyond (`Forward::Wide`).
+//! and offsets are stored as u16 while every id and every column's array length fits
+//! (`Forward::Narrow`), as u32 beyond (`Forward::Wide`).
 
 use std::fmt::Debug;
 
-/// A segment id as stored in forward lists.
+/// The unsigned integer type forward lists store segment ids and group ends in.
 pub(super) trait SegmentId: Copy + Debug + PartialEq {
     fn from_u32(id: u32) -> Self;
     fn index(self) -> usize;
+
+    /// `self + 1` (a group end growing).
+    #[inline]
+    fn next(self) -> Self {
+        Self::from_u32(self.index() as u32 + 1)
+    }
+
+    /// `self - 1` (a group end shrinking).
+    #[inline]
+    fn previous(self) -> Self {
+        Self::from_u32(self.index() as u32 - 1)
+    }
 }
 
 impl SegmentId for u16 {
@@ -58,7 +71,7 @@ pub(super) struct ForwardLists<T> {
     columns: Vec<Vec<T>>,
     /// Per cell: end of its group in its column's array (the group starts where the previous
     /// cell's ends, or at 0 for the column's first cell).
-    ends: Vec<u32>,
+    ends: Vec<T>,
 }
 
 impl<T: SegmentId> ForwardLists<T> {
@@ -66,7 +79,7 @@ impl<T: SegmentId> ForwardLists<T> {
         ForwardLists {
             cells_per_column,
             columns: vec![Vec::new(); n_columns],
-            ends: vec![0; n_columns * cells_per_column as usize],
+            ends: vec![T::from_u32(0); n_columns * cells_per_column as usize],
         }
     }
 
@@ -92,15 +105,15 @@ impl<T: SegmentId> ForwardLists<T> {
             columns[src as usize / cpc][*slot as usize] = T::from_u32(seg);
             *slot += 1;
         });
-        ForwardLists { cells_per_column, columns, ends }
+        ForwardLists { cells_per_column, columns, ends: ends.into_iter().map(T::from_u32).collect() }
     }
 
     /// The segments fed by `cell`.
     #[cfg(test)]
     pub fn of(&self, cell: u32) -> &[T] {
         let col = cell / self.cells_per_column;
-        let start = if cell.is_multiple_of(self.cells_per_column) { 0 } else { self.ends[cell as usize - 1] };
-        &self.columns[col as usize][start as usize..self.ends[cell as usize] as usize]
+        let start = if cell.is_multiple_of(self.cells_per_column) { 0 } else { self.ends[cell as usize - 1].index() };
+        &self.columns[col as usize][start..self.ends[cell as usize].index()]
     }
 
     /// The list ranges of the sorted `cells`, whole columns merged into one range.
@@ -113,12 +126,12 @@ impl<T: SegmentId> ForwardLists<T> {
             let col = cell / self.cells_per_column;
             let first = cell.is_multiple_of(self.cells_per_column);
             if first && i + cpc <= cells.len() && cells[i + cpc - 1] == cell + cpc as u32 - 1 {
-                let end = self.ends[cell as usize + cpc - 1];
+                let end = self.ends[cell as usize + cpc - 1].index() as u32;
                 out.push(ListRange { column: col, start: 0, end });
                 i += cpc;
             } else {
-                let start = if first { 0 } else { self.ends[cell as usize - 1] };
-                out.push(ListRange { column: col, start, end: self.ends[cell as usize] });
+                let start = if first { 0 } else { self.ends[cell as usize - 1].index() as u32 };
+                out.push(ListRange { column: col, start, end: self.ends[cell as usize].index() as u32 });
                 i += 1;
             }
         }
@@ -137,21 +150,21 @@ impl<T: SegmentId> ForwardLists<T> {
         // later group gives its first element to the slot after its end.
         let mut hole = list.len() - 1;
         for g in (cell as usize + 1..base + cpc as usize).rev() {
-            let start = self.ends[g - 1] as usize;
+            let start = self.ends[g - 1].index();
             list[hole] = list[start];
-            self.ends[g] += 1;
+            self.ends[g] = self.ends[g].next();
             hole = start;
         }
         list[hole] = seg;
-        self.ends[cell as usize] += 1;
+        self.ends[cell as usize] = self.ends[cell as usize].next();
     }
 
     /// Removes one record of segment `seg` from `cell`'s list (none if absent).
     pub fn remove(&mut self, cell: u32, seg: T) {
         let cpc = self.cells_per_column;
         let base = (cell - cell % cpc) as usize;
-        let start = if cell as usize == base { 0 } else { self.ends[cell as usize - 1] as usize };
-        let end = self.ends[cell as usize] as usize;
+        let start = if cell as usize == base { 0 } else { self.ends[cell as usize - 1].index() };
+        let end = self.ends[cell as usize].index();
         let list = &mut self.columns[(cell / cpc) as usize];
         let Some(pos) = list[start..end].iter().position(|&s| s == seg) else {
             return;
@@ -159,12 +172,12 @@ impl<T: SegmentId> ForwardLists<T> {
         // Fill the gap with the group's last element, then let each later group move its last
         // element into the gap before it.
         list[start + pos] = list[end - 1];
-        self.ends[cell as usize] -= 1;
+        self.ends[cell as usize] = self.ends[cell as usize].previous();
         let mut hole = end - 1;
         for g in cell as usize + 1..base + cpc as usize {
-            let last = self.ends[g] as usize - 1;
+            let last = self.ends[g].index() - 1;
             list[hole] = list[last];
-            self.ends[g] -= 1;
+            self.ends[g] = self.ends[g].previous();
             hole = last;
         }
         list.truncate(hole);
@@ -179,7 +192,7 @@ impl<T: SegmentId> ForwardLists<T> {
         use std::mem::size_of;
         self.columns.capacity() * size_of::<Vec<T>>()
             + self.columns.iter().map(|c| c.capacity() * size_of::<T>()).sum::<usize>()
-            + self.ends.capacity() * size_of::<u32>()
+            + self.ends.capacity() * size_of::<T>()
     }
 }
 
@@ -191,30 +204,35 @@ pub(super) enum Forward {
 }
 
 impl Forward {
-    /// Largest segment id the narrow form holds.
+    /// Largest segment id, and longest column array, the narrow form holds.
     const NARROW_MAX: u32 = u16::MAX as u32;
 
     pub fn new(n_columns: usize, cells_per_column: u32) -> Self {
         Forward::Narrow(ForwardLists::new(n_columns, cells_per_column))
     }
 
-    /// Builds lists for segment ids below `n_segments` (see `ForwardLists::build`).
+    /// Builds lists for segment ids below `n_segments` (see `ForwardLists::build`), narrow if they fit.
     pub fn build(
         n_columns: usize,
         cells_per_column: u32,
         n_segments: usize,
         for_each_edge: impl Fn(&mut dyn FnMut(u32, u32)),
     ) -> Self {
-        if n_segments <= Self::NARROW_MAX as usize + 1 {
-            Forward::Narrow(ForwardLists::build(n_columns, cells_per_column, for_each_edge))
+        let wide: ForwardLists<u32> = ForwardLists::build(n_columns, cells_per_column, for_each_edge);
+        let longest = wide.columns.iter().map(Vec::len).max().unwrap_or(0);
+        if n_segments <= Self::NARROW_MAX as usize + 1 && longest <= Self::NARROW_MAX as usize {
+            let narrow = |v: &[u32]| v.iter().map(|&x| x as u16).collect();
+            let columns = wide.columns.iter().map(|c| narrow(c)).collect();
+            Forward::Narrow(ForwardLists { cells_per_column, columns, ends: narrow(&wide.ends) })
         } else {
-            Forward::Wide(ForwardLists::build(n_columns, cells_per_column, for_each_edge))
+            Forward::Wide(wide)
         }
     }
 
-    /// Records that segment `seg` has a synapse from `cell`, widening the ids first if needed.
+    /// Records that segment `seg` has a synapse from `cell`, widening the lists first if needed.
     pub fn add(&mut self, cell: u32, seg: u32) {
-        if seg > Self::NARROW_MAX {
+        let full = |f: &ForwardLists<u16>| f.columns[(cell / f.cells_per_column) as usize].len() >= u16::MAX as usize;
+        if matches!(self, Forward::Narrow(f) if seg > Self::NARROW_MAX || full(f)) {
             self.widen();
         }
         match self {
@@ -235,7 +253,7 @@ impl Forward {
     fn widen(&mut self) {
         if let Forward::Narrow(f) = self {
             let columns = f.columns.iter().map(|c| c.iter().map(|&s| s as u32).collect()).collect();
-            let ends = std::mem::take(&mut f.ends);
+            let ends = f.ends.iter().map(|&e| e as u32).collect();
             *self = Forward::Wide(ForwardLists { cells_per_column: f.cells_per_column, columns, ends });
         }
     }
@@ -322,5 +340,21 @@ mod tests {
         f.remove(1, 10);
         let Forward::Wide(w) = &f else { unreachable!() };
         assert_eq!(sorted(w.of(1)), vec![70_000]);
+    }
+
+    #[test]
+    fn a_column_array_beyond_u16_offsets_widens_the_lists() {
+        let mut f = Forward::new(2, 4);
+        for seg in 0..u16::MAX as u32 {
+            f.add(5 + seg % 2, seg);
+        }
+        f.add(0, 3);
+        assert!(matches!(f, Forward::Narrow(_)), "column 1 holds 65,535 entries, column 0 one");
+        f.add(7, 9);
+        let Forward::Wide(w) = &f else { panic!("65,536 entries in column 1 need u32 offsets") };
+        assert_eq!(w.of(5).len() + w.of(6).len(), u16::MAX as usize);
+        assert_eq!((w.of(7), w.of(0)), (&[9u32][..], &[3u32][..]));
+        let rebuilt = Forward::build(2, 4, 65_536, |visit| (0..65_536).for_each(|s| visit(5, s)));
+        assert!(matches!(rebuilt, Forward::Wide(_)), "a built array of 65,536 entries is wide too");
     }
 }
