@@ -1,6 +1,7 @@
 //! Forward lists of the backtracking TM: for every source cell, the segments holding a synapse
 //! from it. The lists of all cells of a column share one array, grouped by cell, so a bursting
-//! column is read as one contiguous run and the per-cell overhead is a single offset. Segment ids
+//! column is read as one contiguous run; the array starts with each cell's group end, so the
+//! per-cell overhead is a single offset, held only by columns that feed a segment. Segment ids
 //! and offsets are stored as u16 while every id and every column's array length fits
 //! (`Forward::Narrow`), as u32 beyond (`Forward::Wide`).
 
@@ -67,53 +68,67 @@ impl ListRange {
 #[derive(Clone, Debug)]
 pub(super) struct ForwardLists<T> {
     cells_per_column: u32,
-    /// Per column: segment ids, grouped by source cell in cell order (unordered within a group).
+    /// Per column, empty until a cell of the column feeds a segment; then a head of one entry per
+    /// cell, the end of the cell's group in this array (the group starts where the previous cell's
+    /// ends, or right after the head for the column's first cell), followed by the segment ids,
+    /// grouped by source cell in cell order (unordered within a group). Columns that feed nothing
+    /// (most of a young model's) hold no head.
     columns: Vec<Vec<T>>,
-    /// Per cell: end of its group in its column's array (the group starts where the previous
-    /// cell's ends, or at 0 for the column's first cell).
-    ends: Vec<T>,
 }
 
 impl<T: SegmentId> ForwardLists<T> {
     pub fn new(n_columns: usize, cells_per_column: u32) -> Self {
-        ForwardLists {
-            cells_per_column,
-            columns: vec![Vec::new(); n_columns],
-            ends: vec![T::from_u32(0); n_columns * cells_per_column as usize],
-        }
+        ForwardLists { cells_per_column, columns: vec![Vec::new(); n_columns] }
     }
 
     /// Builds the lists from scratch; `for_each_edge` must report every (source cell, segment)
     /// pair, the same way, each time it is called (it is called twice).
     pub fn build(n_columns: usize, cells_per_column: u32, for_each_edge: impl Fn(&mut dyn FnMut(u32, u32))) -> Self {
         let cpc = cells_per_column as usize;
-        let mut ends = vec![0u32; n_columns * cpc];
-        for_each_edge(&mut |src, _| ends[src as usize] += 1);
         let mut next = vec![0u32; n_columns * cpc];
+        for_each_edge(&mut |src, _| next[src as usize] += 1);
         let mut columns = Vec::with_capacity(n_columns);
         for col in 0..n_columns {
-            let mut end = 0;
-            for cell in col * cpc..(col + 1) * cpc {
-                next[cell] = end;
-                end += ends[cell];
-                ends[cell] = end;
+            let cells = col * cpc..(col + 1) * cpc;
+            if next[cells.clone()].iter().all(|&n| n == 0) {
+                columns.push(Vec::new());
+                continue;
             }
-            columns.push(vec![T::from_u32(0); end as usize]);
+            let mut list = Vec::new();
+            let mut end = cpc as u32;
+            for cell in cells {
+                let count = next[cell];
+                next[cell] = end;
+                end += count;
+                list.push(T::from_u32(end));
+            }
+            list.resize(end as usize, T::from_u32(0));
+            columns.push(list);
         }
         for_each_edge(&mut |src, seg| {
             let slot = &mut next[src as usize];
             columns[src as usize / cpc][*slot as usize] = T::from_u32(seg);
             *slot += 1;
         });
-        ForwardLists { cells_per_column, columns, ends: ends.into_iter().map(T::from_u32).collect() }
+        ForwardLists { cells_per_column, columns }
+    }
+
+    /// The range of `cell`'s group in its column's array (empty for a column without a head).
+    #[inline]
+    fn group(&self, cell: u32) -> ListRange {
+        let (column, k) = (cell / self.cells_per_column, (cell % self.cells_per_column) as usize);
+        let list = &self.columns[column as usize];
+        if list.is_empty() {
+            return ListRange { column, start: 0, end: 0 };
+        }
+        let start = if k == 0 { self.cells_per_column } else { list[k - 1].index() as u32 };
+        ListRange { column, start, end: list[k].index() as u32 }
     }
 
     /// The segments fed by `cell`.
     #[cfg(test)]
     pub fn of(&self, cell: u32) -> &[T] {
-        let col = cell / self.cells_per_column;
-        let start = if cell.is_multiple_of(self.cells_per_column) { 0 } else { self.ends[cell as usize - 1].index() };
-        &self.columns[col as usize][start..self.ends[cell as usize].index()]
+        self.group(cell).get(self)
     }
 
     /// The list ranges of the sorted `cells`, whole columns merged into one range.
@@ -123,15 +138,18 @@ impl<T: SegmentId> ForwardLists<T> {
         let mut i = 0;
         while i < cells.len() {
             let cell = cells[i];
-            let col = cell / self.cells_per_column;
-            let first = cell.is_multiple_of(self.cells_per_column);
-            if first && i + cpc <= cells.len() && cells[i + cpc - 1] == cell + cpc as u32 - 1 {
-                let end = self.ends[cell as usize + cpc - 1].index() as u32;
-                out.push(ListRange { column: col, start: 0, end });
+            let column = cell / self.cells_per_column;
+            if cell.is_multiple_of(self.cells_per_column)
+                && i + cpc <= cells.len()
+                && cells[i + cpc - 1] == cell + cpc as u32 - 1
+            {
+                let list = &self.columns[column as usize];
+                if let Some(&end) = list.get(cpc - 1) {
+                    out.push(ListRange { column, start: cpc as u32, end: end.index() as u32 });
+                }
                 i += cpc;
             } else {
-                let start = if first { 0 } else { self.ends[cell as usize - 1].index() as u32 };
-                out.push(ListRange { column: col, start, end: self.ends[cell as usize].index() as u32 });
+                out.push(self.group(cell));
                 i += 1;
             }
         }
@@ -139,9 +157,13 @@ impl<T: SegmentId> ForwardLists<T> {
 
     /// Records that segment `seg` has a synapse from `cell`.
     pub fn add(&mut self, cell: u32, seg: T) {
-        let cpc = self.cells_per_column;
-        let base = (cell - cell % cpc) as usize;
-        let list = &mut self.columns[(cell / cpc) as usize];
+        let cpc = self.cells_per_column as usize;
+        let k = cell as usize % cpc;
+        let list = &mut self.columns[cell as usize / cpc];
+        if list.is_empty() {
+            list.reserve_exact(cpc + 4);
+            list.resize(cpc, T::from_u32(cpc as u32));
+        }
         if list.len() == list.capacity() {
             list.reserve_exact((list.len() / 8).max(4));
         }
@@ -149,35 +171,35 @@ impl<T: SegmentId> ForwardLists<T> {
         // The free slot travels from the column's end down to the end of `cell`'s group: each
         // later group gives its first element to the slot after its end.
         let mut hole = list.len() - 1;
-        for g in (cell as usize + 1..base + cpc as usize).rev() {
-            let start = self.ends[g - 1].index();
+        for g in (k + 1..cpc).rev() {
+            let start = list[g - 1].index();
             list[hole] = list[start];
-            self.ends[g] = self.ends[g].next();
+            list[g] = list[g].next();
             hole = start;
         }
         list[hole] = seg;
-        self.ends[cell as usize] = self.ends[cell as usize].next();
+        list[k] = list[k].next();
     }
 
     /// Removes one record of segment `seg` from `cell`'s list (none if absent).
     pub fn remove(&mut self, cell: u32, seg: T) {
-        let cpc = self.cells_per_column;
-        let base = (cell - cell % cpc) as usize;
-        let start = if cell as usize == base { 0 } else { self.ends[cell as usize - 1].index() };
-        let end = self.ends[cell as usize].index();
-        let list = &mut self.columns[(cell / cpc) as usize];
+        let cpc = self.cells_per_column as usize;
+        let k = cell as usize % cpc;
+        let ListRange { start, end, .. } = self.group(cell);
+        let (start, end) = (start as usize, end as usize);
+        let list = &mut self.columns[cell as usize / cpc];
         let Some(pos) = list[start..end].iter().position(|&s| s == seg) else {
             return;
         };
         // Fill the gap with the group's last element, then let each later group move its last
         // element into the gap before it.
         list[start + pos] = list[end - 1];
-        self.ends[cell as usize] = self.ends[cell as usize].previous();
+        list[k] = list[k].previous();
         let mut hole = end - 1;
-        for g in cell as usize + 1..base + cpc as usize {
-            let last = self.ends[g].index() - 1;
+        for g in k + 1..cpc {
+            let last = list[g].index() - 1;
             list[hole] = list[last];
-            self.ends[g] = self.ends[g].previous();
+            list[g] = list[g].previous();
             hole = last;
         }
         list.truncate(hole);
@@ -187,12 +209,16 @@ impl<T: SegmentId> ForwardLists<T> {
         self.cells_per_column
     }
 
+    /// Length of the longest column array.
+    fn longest(&self) -> usize {
+        self.columns.iter().map(Vec::len).max().unwrap_or(0)
+    }
+
     /// Approximate heap bytes held.
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
         self.columns.capacity() * size_of::<Vec<T>>()
             + self.columns.iter().map(|c| c.capacity() * size_of::<T>()).sum::<usize>()
-            + self.ends.capacity() * size_of::<T>()
     }
 }
 
@@ -219,11 +245,9 @@ impl Forward {
         for_each_edge: impl Fn(&mut dyn FnMut(u32, u32)),
     ) -> Self {
         let wide: ForwardLists<u32> = ForwardLists::build(n_columns, cells_per_column, for_each_edge);
-        let longest = wide.columns.iter().map(Vec::len).max().unwrap_or(0);
-        if n_segments <= Self::NARROW_MAX as usize + 1 && longest <= Self::NARROW_MAX as usize {
-            let narrow = |v: &[u32]| v.iter().map(|&x| x as u16).collect();
-            let columns = wide.columns.iter().map(|c| narrow(c)).collect();
-            Forward::Narrow(ForwardLists { cells_per_column, columns, ends: narrow(&wide.ends) })
+        if n_segments <= Self::NARROW_MAX as usize + 1 && wide.longest() <= Self::NARROW_MAX as usize {
+            let columns = wide.columns.iter().map(|c| c.iter().map(|&x| x as u16).collect()).collect();
+            Forward::Narrow(ForwardLists { cells_per_column, columns })
         } else {
             Forward::Wide(wide)
         }
@@ -253,8 +277,7 @@ impl Forward {
     fn widen(&mut self) {
         if let Forward::Narrow(f) = self {
             let columns = f.columns.iter().map(|c| c.iter().map(|&s| s as u32).collect()).collect();
-            let ends = f.ends.iter().map(|&e| e as u32).collect();
-            *self = Forward::Wide(ForwardLists { cells_per_column: f.cells_per_column, columns, ends });
+            *self = Forward::Wide(ForwardLists { cells_per_column: f.cells_per_column, columns });
         }
     }
 
@@ -344,17 +367,35 @@ mod tests {
 
     #[test]
     fn a_column_array_beyond_u16_offsets_widens_the_lists() {
+        // Column 1's array: a head of 4 group ends, then its entries; 65,535 in all still fits u16.
+        let fitting = u16::MAX as u32 - 4;
         let mut f = Forward::new(2, 4);
-        for seg in 0..u16::MAX as u32 {
+        for seg in 0..fitting {
             f.add(5 + seg % 2, seg);
         }
         f.add(0, 3);
-        assert!(matches!(f, Forward::Narrow(_)), "column 1 holds 65,535 entries, column 0 one");
+        assert!(matches!(f, Forward::Narrow(_)), "column 1's array holds 65,535 values, column 0's five");
         f.add(7, 9);
-        let Forward::Wide(w) = &f else { panic!("65,536 entries in column 1 need u32 offsets") };
-        assert_eq!(w.of(5).len() + w.of(6).len(), u16::MAX as usize);
+        let Forward::Wide(w) = &f else { panic!("a 65,536-value array needs u32 offsets") };
+        assert_eq!(w.of(5).len() + w.of(6).len(), fitting as usize);
         assert_eq!((w.of(7), w.of(0)), (&[9u32][..], &[3u32][..]));
-        let rebuilt = Forward::build(2, 4, 65_536, |visit| (0..65_536).for_each(|s| visit(5, s)));
-        assert!(matches!(rebuilt, Forward::Wide(_)), "a built array of 65,536 entries is wide too");
+        let rebuilt = Forward::build(2, 4, 65_536, |visit| (0..fitting + 1).for_each(|s| visit(5, s)));
+        assert!(matches!(rebuilt, Forward::Wide(_)), "a built array of 65,536 values is wide too");
+        let rebuilt = Forward::build(2, 4, 65_536, |visit| (0..fitting).for_each(|s| visit(5, s)));
+        assert!(matches!(rebuilt, Forward::Narrow(_)));
+    }
+
+    #[test]
+    fn columns_that_feed_nothing_hold_nothing() {
+        let mut f: ForwardLists<u16> = ForwardLists::new(1000, 32);
+        let empty = f.memory_bytes();
+        f.add(40, 1);
+        f.add(41, 2);
+        assert_eq!(f.memory_bytes() - empty, (32 + 4) * 2, "one column's head and room for 4 entries");
+        f.remove(40, 1);
+        f.remove(41, 2);
+        let mut ranges = Vec::new();
+        f.lists_of(&(0..64).collect::<Vec<_>>(), &mut ranges);
+        assert!(ranges.iter().all(|r| r.get(&f).is_empty()) && ranges.len() == 1, "only column 1 has a head");
     }
 }
