@@ -21,6 +21,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 
+use crate::paged::Paged;
+
 /// nupic::Epsilon (float32 1e-6 widened to double): row entries at or below it are zeroed.
 const WEIGHT_EPSILON: f64 = 9.999_999_974_752_427e-7;
 /// OPF drops predictions below this probability (never leaving none).
@@ -62,66 +64,13 @@ struct SharedRow {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(try_from = "WeightsData", into = "WeightsData")]
 struct Weights {
-    /// Per input: 1 + position of the input's row in `rows`, 0 = no row (all zero).
-    index: InputIndex,
+    /// Per input: 1 + position of the input's row in `rows`, 0 = no row (all zero). Paged: a young
+    /// model's active cells lie in a few hundred columns, and a dense table over all 65,536 cells
+    /// would be 256 KB.
+    index: Paged<u32>,
     rows: Vec<SharedRow>,
     /// Inputs in the order they first got a row.
     order: Vec<u32>,
-}
-
-/// Inputs per page of an `InputIndex` (one column of NAB's TM).
-const INDEX_PAGE: usize = 32;
-
-/// A u32 per input (a cell index), 0 until set, held in pages of INDEX_PAGE inputs that are allocated
-/// when one of their inputs is first set: a model whose active cells lie in a few hundred columns does
-/// not hold a table over all 65,536 cells (256 KB).
-#[derive(Clone, Debug, Default)]
-struct InputIndex {
-    /// Per page: 1 + its position in `slab` (in pages), 0 = not allocated (all 0).
-    pages: Vec<u32>,
-    slab: Vec<u32>,
-    /// 1 + the highest input set so far (the length of the saved, dense index).
-    len: usize,
-}
-
-impl InputIndex {
-    /// An empty index whose saved form has `len` entries.
-    fn with_len(len: usize) -> Self {
-        InputIndex { len, ..InputIndex::default() }
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    #[inline]
-    fn get(&self, input: u32) -> u32 {
-        let (page, offset) = (input as usize / INDEX_PAGE, input as usize % INDEX_PAGE);
-        match self.pages.get(page) {
-            Some(&p) if p > 0 => self.slab[(p as usize - 1) * INDEX_PAGE + offset],
-            _ => 0,
-        }
-    }
-
-    fn set(&mut self, input: u32, value: u32) {
-        let (page, offset) = (input as usize / INDEX_PAGE, input as usize % INDEX_PAGE);
-        if page >= self.pages.len() {
-            self.pages.resize(page + 1, 0);
-        }
-        if self.pages[page] == 0 {
-            if self.slab.len() == self.slab.capacity() {
-                self.slab.reserve_exact(self.slab.len() / 8 + INDEX_PAGE);
-            }
-            self.slab.resize(self.slab.len() + INDEX_PAGE, 0);
-            self.pages[page] = (self.slab.len() / INDEX_PAGE) as u32;
-        }
-        self.slab[(self.pages[page] as usize - 1) * INDEX_PAGE + offset] = value;
-        self.len = self.len.max(input as usize + 1);
-    }
-
-    fn heap_bytes(&self) -> usize {
-        (self.pages.capacity() + self.slab.capacity()) * 4
-    }
 }
 
 /// The saved form of `Weights`: `index[input]` = 1 + position of the input's own row in `rows`.
@@ -136,7 +85,7 @@ impl From<Weights> for WeightsData {
         let mut index = vec![0u32; w.index.len()];
         let mut rows = Vec::with_capacity(w.order.len());
         for &input in &w.order {
-            rows.push(w.rows[w.index.get(input) as usize - 1].row.clone());
+            rows.push(w.rows[w.index.get(input as usize) as usize - 1].row.clone());
             index[input as usize] = rows.len() as u32;
         }
         WeightsData { index, rows }
@@ -158,7 +107,7 @@ impl TryFrom<WeightsData> for Weights {
         if order.contains(&u32::MAX) {
             return Err("the classifier's weight index does not match its rows".into());
         }
-        let mut w = Weights { index: InputIndex::with_len(data.index.len()), rows: Vec::new(), order };
+        let mut w = Weights { index: Paged::with_len(data.index.len()), rows: Vec::new(), order };
         let mut by_content: HashMap<(&[u16], Vec<u64>), u32> = HashMap::new();
         for (k, row) in data.rows.iter().enumerate() {
             let key = (row.slots.as_slice(), row.weights.iter().map(|x| x.to_bits()).collect());
@@ -167,7 +116,7 @@ impl TryFrom<WeightsData> for Weights {
                 w.rows.len() as u32 - 1
             });
             w.rows[id as usize].holders += 1;
-            w.index.set(w.order[k], id + 1);
+            w.index.set(w.order[k] as usize, id + 1);
         }
         Ok(w)
     }
@@ -175,7 +124,7 @@ impl TryFrom<WeightsData> for Weights {
 
 impl Weights {
     fn shared_row(&self, input: u32) -> Option<&SharedRow> {
-        match self.index.get(input) {
+        match self.index.get(input as usize) {
             0 => None,
             i => Some(&self.rows[i as usize - 1]),
         }
@@ -189,8 +138,8 @@ impl Weights {
     fn update_rows(&mut self, pattern: &[u32], update: &RowUpdate, groups: &mut Vec<(u32, u32)>, scratch: &mut Row) {
         // Inputs seen for the first time get their row now, in pattern order (the saved order).
         for &input in pattern {
-            if self.index.get(input) == 0 {
-                self.index.set(input, u32::MAX);
+            if self.index.get(input as usize) == 0 {
+                self.index.set(input as usize, u32::MAX);
                 self.order.push(input);
             }
         }
@@ -198,7 +147,7 @@ impl Weights {
             // Not a TM's ascending output, maybe with repeats (an input listed twice is updated twice): one
             // input at a time, each on a row of its own.
             for &input in pattern {
-                let id = self.row_of_group(self.index.get(input), 1, [input]);
+                let id = self.row_of_group(self.index.get(input as usize), 1, [input]);
                 update.apply(&mut self.rows[id].row, scratch);
             }
             return;
@@ -207,8 +156,8 @@ impl Weights {
         // mostly adjacent in the pattern (the cells of a bursting column): a run of them that is all of its
         // holders is updated at once, the others are sorted into groups.
         groups.clear();
-        for run in pattern.chunk_by(|&a, &b| self.index.get(a) == self.index.get(b)) {
-            let held = self.index.get(run[0]);
+        for run in pattern.chunk_by(|&a, &b| self.index.get(a as usize) == self.index.get(b as usize)) {
+            let held = self.index.get(run[0] as usize);
             if held != u32::MAX && self.rows[held as usize - 1].holders as usize == run.len() {
                 update.apply(&mut self.rows[held as usize - 1].row, scratch);
             } else {
@@ -238,7 +187,7 @@ impl Weights {
         };
         self.rows.push(SharedRow { row, holders: n });
         for input in inputs {
-            self.index.set(input, self.rows.len() as u32);
+            self.index.set(input as usize, self.rows.len() as u32);
         }
         self.rows.len() - 1
     }
@@ -773,17 +722,6 @@ mod tests {
 
     /// Inputs active together share a row until their activity differs; the saved form has one row per
     /// input, loading shares equal rows again, and the loaded classifier continues identically.
-    #[test]
-    fn the_input_index_holds_pages_of_the_inputs_seen() {
-        let mut index = InputIndex::default();
-        index.set(65_535, 7);
-        index.set(40, 3);
-        index.set(33, 1);
-        assert_eq!([index.get(65_535), index.get(40), index.get(33), index.get(32), index.get(64)], [7, 3, 1, 0, 0]);
-        assert_eq!(index.len(), 65_536);
-        assert!(index.heap_bytes() < 16 * 1024, "{} bytes for two pages", index.heap_bytes());
-    }
-
     #[test]
     fn rows_are_shared_split_and_saved_per_input() {
         let mut c = SdrClassifier::new(vec![1], 0.1, 0.3).unwrap();

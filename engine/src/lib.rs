@@ -15,6 +15,7 @@ pub mod error;
 pub mod fault;
 pub mod likelihood;
 pub mod model;
+mod paged;
 #[cfg(feature = "python")]
 mod python;
 pub mod rng;

@@ -15,6 +15,7 @@ use super::chunked::Chunked;
 use super::forward::{Forward, ForwardLists, ListRange, SegmentId};
 use super::permanence::{PermanenceTable, CAPACITY, DELETED};
 use super::synapse_pool::SynapsePool;
+use crate::paged::Paged;
 
 /// Marks "no segment" in links and updates.
 pub(super) const NONE: u32 = u32::MAX;
@@ -204,7 +205,8 @@ pub(super) struct Connections {
     /// Synapse blocks, one per segment (sorted by source cell, used prefix only).
     pool: SynapsePool,
     /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included; <= 128).
-    pub(super) slot_count: Vec<u8>,
+    /// Paged: a young model's segments lie on the cells of a few hundred columns.
+    pub(super) slot_count: Paged<u8>,
     /// Cells with released slots: segment id of the most recently released one (top of the
     /// cell's free stack). Few cells have one, so a map is much smaller than a per-cell table.
     pub(super) free_top: BTreeMap<u32, u32>,
@@ -230,7 +232,7 @@ impl Connections {
         Ok(Connections {
             segments: Chunked::default(),
             pool: SynapsePool::new(p.max_synapses),
-            slot_count: vec![0; n_cells],
+            slot_count: Paged::with_len(n_cells),
             free_top: BTreeMap::new(),
             perms: PermanenceTable::new(perm_params),
             forward: Forward::new(n_columns, cells_per_column),
@@ -249,6 +251,10 @@ impl Connections {
         cells_per_column: u32,
     ) -> Self {
         let n_columns = slot_count.len() / cells_per_column as usize;
+        let mut paged = Paged::with_len(slot_count.len());
+        for (cell, &n) in slot_count.iter().enumerate().filter(|(_, &n)| n > 0) {
+            paged.set(cell, n);
+        }
         let forward = Forward::build(n_columns, cells_per_column, segments.len(), |visit| {
             for (id, seg) in segments.iter().enumerate() {
                 for &src in pool.sources(id, seg.n_synapses as usize) {
@@ -258,7 +264,7 @@ impl Connections {
         });
         let live_segments = segments.iter().filter(|s| s.is_live()).count();
         let live_synapses = segments.iter().map(|s| s.n_synapses as usize).sum();
-        Connections { segments, pool, slot_count, free_top, perms, forward, live_segments, live_synapses }
+        Connections { segments, pool, slot_count: paged, free_top, perms, forward, live_segments, live_synapses }
     }
 
     /// Synapses of segment `id`, sorted by source cell (none for a released slot).
@@ -300,13 +306,13 @@ impl Connections {
         segments
             + self.forward.memory_bytes()
             + self.perms.memory_bytes()
-            + self.slot_count.capacity() * size_of::<u8>()
+            + self.slot_count.heap_bytes()
             + self.free_top.len() * 3 * size_of::<u64>()
     }
 
     /// Slots ever allocated on `cell`.
     pub fn slot_count(&self, cell: u32) -> u32 {
-        self.slot_count[cell as usize] as u32
+        self.slot_count.get(cell as usize) as u32
     }
 
     /// Finds the segments with at least `threshold` synapses (permanence ignored) whose source is in
@@ -358,8 +364,8 @@ impl Connections {
             *seg = fresh(seg.slot);
             top
         } else {
-            let slot = self.slot_count[cell as usize];
-            self.slot_count[cell as usize] = self.slot_count[cell as usize].saturating_add(1);
+            let slot = self.slot_count.get(cell as usize);
+            self.slot_count.set(cell as usize, slot.saturating_add(1));
             self.segments.push(fresh(slot));
             self.pool.ensure(self.segments.len());
             (self.segments.len() - 1) as u32
