@@ -85,7 +85,8 @@ impl Serialize for Connections {
             put_varint(&mut data, seg.last_active_iteration);
             put_varint(&mut data, seg.duty_cycle_iteration);
             data.extend_from_slice(&seg.duty_cycle.to_bits().to_le_bytes());
-            put_varint(&mut data, seg.next_free.wrapping_add(1));
+            let next_free = if seg.is_live() { NONE } else { seg.link };
+            put_varint(&mut data, next_free.wrapping_add(1));
         }
         for id in 0..self.segments.len() as u32 {
             let mut prev = 0u32;
@@ -166,10 +167,10 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
             last_active_iteration: r.varint()?,
             duty_cycle_iteration: r.varint()?,
             duty_cycle: f32::from_bits(r.u32_le()?),
-            next_free: r.varint()?.wrapping_sub(1),
+            link: r.varint()?.wrapping_sub(1),
             n_connected: 0,
         };
-        if cell as usize >= n_cells || !link_ok(seg.next_free) || sizes.last() > Some(&block) {
+        if cell as usize >= n_cells || !link_ok(seg.link) || sizes.last() > Some(&block) {
             return Err("bad segment in saved TM connections".into());
         }
         let count = &mut slot_count[cell as usize];
@@ -194,7 +195,6 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
         sources.push(srcs);
     }
     let mut pool = SynapsePool::new(block);
-    pool.ensure(n_segments);
     if wide {
         pool.widen();
     }
@@ -208,7 +208,9 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
             }
             synapses.push(Synapse { src, perm });
         }
-        pool.write(id, 0, &synapses);
+        if let Some(block) = pool.write(id as u32, 0, NONE, &synapses).block {
+            seg.link = block;
+        }
         seg.n_connected = synapses.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
         seg.n_synapses = synapses.len() as u8;
     }

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use super::chunked::Chunked;
 use super::forward::{Forward, ForwardLists, ListRange, SegmentId};
 use super::permanence::{PermanenceTable, CAPACITY, DELETED};
-use super::synapse_pool::SynapsePool;
+use super::synapse_pool::{Placement, SynapsePool};
 use crate::paged::Paged;
 
 /// Marks "no segment" in links and updates.
@@ -68,7 +68,8 @@ impl Synapse {
     }
 }
 
-/// A segment (or a released slot, when it has no synapses). Its synapses are block `id` of the pool.
+/// A segment (or a released slot, when it has no synapses). Its synapses are block `link` of the
+/// pool's class of its synapse count.
 /// 32 bytes.
 #[derive(Clone, Debug)]
 pub(super) struct Segment {
@@ -84,8 +85,9 @@ pub(super) struct Segment {
     pub n_connected: u8,
     pub(super) duty_cycle: f32,
     pub(super) duty_cycle_iteration: u32,
-    /// Next released slot of the same cell (free-slot stack link), or NONE.
-    pub(super) next_free: u32,
+    /// While live: its synapses' block in the pool (see `SynapsePool`). While released: the next
+    /// released slot of the same cell (free-slot stack link), or NONE.
+    pub(super) link: u32,
 }
 
 impl Segment {
@@ -257,7 +259,7 @@ impl Connections {
         }
         let forward = Forward::build(n_columns, cells_per_column, segments.len(), |visit| {
             for (id, seg) in segments.iter().enumerate() {
-                for &src in pool.sources(id, seg.n_synapses as usize) {
+                for &src in pool.sources(seg.n_synapses as usize, seg.link) {
                     visit(src as u32, id as u32);
                 }
             }
@@ -270,13 +272,15 @@ impl Connections {
     /// Synapses of segment `id`, sorted by source cell (none for a released slot).
     #[inline]
     pub fn synapses(&self, id: u32) -> impl Iterator<Item = Synapse> + '_ {
-        self.pool.synapses(id as usize, self.segments[id as usize].n_synapses as usize)
+        let seg = &self.segments[id as usize];
+        self.pool.synapses(seg.n_synapses as usize, seg.link)
     }
 
     /// Source cells of segment `id`'s synapses, ascending.
     #[inline]
     pub fn sources(&self, id: u32) -> &[u16] {
-        self.pool.sources(id as usize, self.segments[id as usize].n_synapses as usize)
+        let seg = &self.segments[id as usize];
+        self.pool.sources(seg.n_synapses as usize, seg.link)
     }
 
     /// The most synapses a segment may have.
@@ -287,8 +291,10 @@ impl Connections {
     /// Number of connected synapses of segment `id` whose source is marked in `active`.
     pub fn connected_active(&self, id: u32, active: &CellMarks) -> u32 {
         let perms = &self.perms;
-        let n = self.segments[id as usize].n_synapses as usize;
-        self.pool.count(id as usize, n, |src, perm| perms.is_connected(perm) & active.get(src as u32)) as u32
+        let seg = &self.segments[id as usize];
+        self.pool
+            .count(seg.n_synapses as usize, seg.link, |src, perm| perms.is_connected(perm) & active.get(src as u32))
+            as u32
     }
 
     pub fn num_segments(&self) -> usize {
@@ -352,14 +358,14 @@ impl Connections {
             n_connected,
             duty_cycle: (1.0f64 / iteration as f64) as f32,
             duty_cycle_iteration: iteration,
-            next_free: NONE,
+            link: NONE,
         };
         let id = if let Some(&top) = self.free_top.get(&cell) {
             let seg = &mut self.segments[top as usize];
-            if seg.next_free == NONE {
+            if seg.link == NONE {
                 self.free_top.remove(&cell);
             } else {
-                self.free_top.insert(cell, seg.next_free);
+                self.free_top.insert(cell, seg.link);
             }
             *seg = fresh(seg.slot);
             top
@@ -367,10 +373,10 @@ impl Connections {
             let slot = self.slot_count.get(cell as usize);
             self.slot_count.set(cell as usize, slot.saturating_add(1));
             self.segments.push(fresh(slot));
-            self.pool.ensure(self.segments.len());
             (self.segments.len() - 1) as u32
         };
-        self.pool.write_uniform(id as usize, 0, sources, perm);
+        let placement = self.pool.write_uniform(id, 0, NONE, sources, perm);
+        self.record(id, placement);
         for &src in sources {
             self.forward.add(src, id);
         }
@@ -381,11 +387,12 @@ impl Connections {
 
     /// Deletes every synapse of segment `id` and puts its slot on its cell's free stack.
     pub fn release_segment(&mut self, id: u32) {
-        let n = self.segments[id as usize].n_synapses as usize;
-        for &src in self.pool.sources(id as usize, n) {
+        let (n, block) = (self.segments[id as usize].n_synapses as usize, self.segments[id as usize].link);
+        for &src in self.pool.sources(n, block) {
             self.forward.remove(src as u32, id);
         }
-        self.pool.write(id as usize, n, &[]);
+        let placement = self.pool.write(id, n, block, &[]);
+        self.record(id, placement);
         self.live_synapses -= n;
         self.release_slot(id);
     }
@@ -396,8 +403,18 @@ impl Connections {
         seg.n_connected = 0;
         seg.total_activations = 0;
         seg.positive_activations = 0;
-        seg.next_free = self.free_top.insert(seg.cell, id).unwrap_or(NONE);
+        seg.link = self.free_top.insert(seg.cell, id).unwrap_or(NONE);
         self.live_segments -= 1;
+    }
+
+    /// Notes in the segments where a pool write left segment `id`'s synapses and those it moved.
+    fn record(&mut self, id: u32, placement: Placement) {
+        if let Some((moved, block)) = placement.moved {
+            self.segments[moved as usize].link = block;
+        }
+        if let Some(block) = placement.block {
+            self.segments[id as usize].link = block;
+        }
     }
 
     /// Applies a segment update to an existing segment (Cells4 `adaptSegment`): synapses from the
@@ -429,7 +446,7 @@ impl Connections {
         let mut j = 0;
         let perms = &mut self.perms;
         let max_synapses = self.pool.max_synapses();
-        for syn in self.pool.synapses(id as usize, seg.n_synapses as usize) {
+        for syn in self.pool.synapses(seg.n_synapses as usize, seg.link) {
             let src = syn.source();
             while j < sources.len() && sources[j] < src {
                 additions.push(sources[j]);
@@ -473,11 +490,14 @@ impl Connections {
             merged.extend(additions.iter().map(|&src| Synapse { src: src as u16, perm: initial }));
             merged.sort_unstable_by_key(|s| s.src);
         }
-        let seg = &mut self.segments[id as usize];
+        let seg = &self.segments[id as usize];
         let (before, after) = (seg.n_synapses as usize, merged.len());
-        self.pool.write(id as usize, before, merged);
+        let placement = self.pool.write(id, before, seg.link, merged);
+        self.record(id, placement);
+        let n_connected = merged.iter().filter(|s| self.perms.is_connected(s.perm)).count() as u8;
+        let seg = &mut self.segments[id as usize];
         seg.n_synapses = after as u8;
-        seg.n_connected = merged.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
+        seg.n_connected = n_connected;
         let empty = after == 0;
         self.live_synapses = self.live_synapses + after - before;
         for &src in additions.iter() {
@@ -532,9 +552,10 @@ impl Connections {
         let mut block = Vec::with_capacity(self.pool.max_synapses());
         for (id, seg) in self.segments.iter().enumerate() {
             block.clear();
-            let synapses = self.pool.synapses(id, seg.n_synapses as usize);
+            let synapses = self.pool.synapses(seg.n_synapses as usize, seg.link);
             block.extend(synapses.map(|s| Synapse { src: s.src, perm: renumber[s.perm as usize] }));
-            self.pool.write(id, block.len(), &block);
+            // Same size, same block: nothing moves.
+            let _ = self.pool.write(id as u32, block.len(), seg.link, &block);
         }
     }
 }

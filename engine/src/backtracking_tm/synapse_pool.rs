@@ -10,6 +10,14 @@
 use super::chunked::{BlockPool, Chunked};
 use super::connections::Synapse;
 
+/// Where a write left things: the written segment's block (none for no synapses) and, if the pool
+/// moved another segment's synapses to fill the block given up, that segment and its new block.
+#[must_use]
+pub(super) struct Placement {
+    pub block: Option<u32>,
+    pub moved: Option<(u32, u32)>,
+}
+
 /// The blocks of one size.
 #[derive(Clone, Debug)]
 struct SizeClass {
@@ -79,19 +87,19 @@ impl SizeClass {
     }
 }
 
+/// A segment's synapses are found by its synapse count n and its block in class n, which the
+/// segment keeps (`Segment::link`).
 #[derive(Clone, Debug)]
 pub(super) struct SynapsePool {
     max_synapses: usize,
     /// `classes[n - 1]` holds the blocks of n synapses (created when first needed).
     classes: Vec<SizeClass>,
-    /// Per segment id: its block in the class of its synapse count (meaningless while it has none).
-    blocks: Chunked<u32>,
     wide: bool,
 }
 
 impl SynapsePool {
     pub fn new(max_synapses: usize) -> Self {
-        SynapsePool { max_synapses, classes: Vec::new(), blocks: Chunked::default(), wide: false }
+        SynapsePool { max_synapses, classes: Vec::new(), wide: false }
     }
 
     /// The most synapses a segment may have.
@@ -109,13 +117,6 @@ impl SynapsePool {
         }
     }
 
-    /// Makes segment ids 0..n available (each with no synapses until written).
-    pub fn ensure(&mut self, n: usize) {
-        while self.blocks.len() < n {
-            self.blocks.push(0);
-        }
-    }
-
     /// Switches to 16-bit permanence indexes (existing ones keep their values).
     pub fn widen(&mut self) {
         if !self.wide {
@@ -128,35 +129,37 @@ impl SynapsePool {
         }
     }
 
-    /// The `n` sources of segment `id`, which has `n` synapses.
+    /// The sources of the `n` synapses in `block` of class n.
     #[inline]
-    pub fn sources(&self, id: usize, n: usize) -> &[u16] {
+    pub fn sources(&self, n: usize, block: u32) -> &[u16] {
         match n {
             0 => &[],
-            _ => self.classes[n - 1].sources.get(self.blocks[id] as usize),
+            _ => self.classes[n - 1].sources.get(block as usize),
         }
     }
 
-    /// The `n` synapses of segment `id`, which has `n` synapses.
+    /// The `n` synapses in `block` of class n.
     #[inline]
-    pub fn synapses(&self, id: usize, n: usize) -> impl Iterator<Item = Synapse> + '_ {
-        let (src, lo, hi) = self.parts(id, n);
+    pub fn synapses(&self, n: usize, block: u32) -> impl Iterator<Item = Synapse> + '_ {
+        let (src, lo, hi) = self.parts(n, block);
         (0..n).map(move |k| Synapse { src: src[k], perm: lo[k] as u16 | hi.map_or(0, |h| (h[k] as u16) << 8) })
     }
 
-    /// Number of the `n` synapses of segment `id` with `keep(source, permanence index)`.
+    /// Number of the `n` synapses in `block` of class n with `keep(source, permanence index)`.
     #[inline]
-    pub fn count(&self, id: usize, n: usize, keep: impl Fn(u16, u16) -> bool) -> usize {
-        match self.parts(id, n) {
+    pub fn count(&self, n: usize, block: u32, keep: impl Fn(u16, u16) -> bool) -> usize {
+        match self.parts(n, block) {
             (src, lo, None) => src.iter().zip(lo).filter(|(&s, &p)| keep(s, p as u16)).count(),
             (src, lo, Some(hi)) => (0..n).filter(|&k| keep(src[k], lo[k] as u16 | (hi[k] as u16) << 8)).count(),
         }
     }
 
-    /// Replaces the `old_n` synapses of segment `id` with `synapses`.
-    pub fn write(&mut self, id: usize, old_n: usize, synapses: &[Synapse]) {
+    /// Replaces the `old_n` synapses of segment `owner` (in `old_block` of class old_n) with `synapses`.
+    pub fn write(&mut self, owner: u32, old_n: usize, old_block: u32, synapses: &[Synapse]) -> Placement {
         debug_assert!(synapses.iter().all(|s| s.perm as usize <= self.max_perm_index()));
-        let Some((class, block)) = self.place(id, old_n, synapses.len()) else { return };
+        let placement = self.place(owner, old_n, old_block, synapses.len());
+        let Some(block) = placement.block else { return placement };
+        let (class, block) = (&mut self.classes[synapses.len() - 1], block as usize);
         for (d, s) in class.sources.get_mut(block).iter_mut().zip(synapses) {
             *d = s.src;
         }
@@ -168,12 +171,15 @@ impl SynapsePool {
                 *d = (s.perm >> 8) as u8;
             }
         }
+        placement
     }
 
-    /// Replaces the `old_n` synapses of segment `id` with synapses from `sources` (ascending cells),
-    /// all with permanence index `perm`.
-    pub fn write_uniform(&mut self, id: usize, old_n: usize, sources: &[u32], perm: u16) {
-        let Some((class, block)) = self.place(id, old_n, sources.len()) else { return };
+    /// Replaces the `old_n` synapses of segment `owner` (in `old_block` of class old_n) with synapses
+    /// from `sources` (ascending cells), all with permanence index `perm`.
+    pub fn write_uniform(&mut self, owner: u32, old_n: usize, old_block: u32, sources: &[u32], perm: u16) -> Placement {
+        let placement = self.place(owner, old_n, old_block, sources.len());
+        let Some(block) = placement.block else { return placement };
+        let (class, block) = (&mut self.classes[sources.len() - 1], block as usize);
         for (d, &s) in class.sources.get_mut(block).iter_mut().zip(sources) {
             *d = s as u16;
         }
@@ -181,46 +187,44 @@ impl SynapsePool {
         if let Some(hi) = &mut class.perm_hi {
             hi.get_mut(block).fill((perm >> 8) as u8);
         }
+        placement
     }
 
     /// Heap bytes held.
     pub fn memory_bytes(&self) -> usize {
         self.classes.iter().map(SizeClass::memory_bytes).sum::<usize>()
             + self.classes.capacity() * std::mem::size_of::<SizeClass>()
-            + self.blocks.memory_bytes()
     }
 
-    /// Sources, low and high permanence bytes of the `n` synapses of segment `id`.
+    /// Sources, low and high permanence bytes of the `n` synapses in `block` of class n.
     #[inline]
-    fn parts(&self, id: usize, n: usize) -> (&[u16], &[u8], Option<&[u8]>) {
+    fn parts(&self, n: usize, block: u32) -> (&[u16], &[u8], Option<&[u8]>) {
         if n == 0 {
             return (&[], &[], None);
         }
-        let (class, block) = (&self.classes[n - 1], self.blocks[id] as usize);
+        let (class, block) = (&self.classes[n - 1], block as usize);
         (class.sources.get(block), class.perm_lo.get(block), class.perm_hi.as_ref().map(|h| h.get(block)))
     }
 
-    /// Gives segment `id` a block for `new_n` synapses (keeping its block if `old_n` is the same,
-    /// freeing it otherwise) and returns its class and block (none for no synapses).
-    fn place(&mut self, id: usize, old_n: usize, new_n: usize) -> Option<(&mut SizeClass, usize)> {
+    /// Gives segment `owner` a block for `new_n` synapses: keeps `old_block` if `old_n` is the same,
+    /// else frees it (moving its class's last block into it) and takes one in class new_n.
+    fn place(&mut self, owner: u32, old_n: usize, old_block: u32, new_n: usize) -> Placement {
         assert!(new_n <= self.max_synapses, "{new_n} synapses on a segment, at most {}", self.max_synapses);
-        if old_n != new_n {
-            if old_n > 0 {
-                let block = self.blocks[id];
-                if let Some(moved) = self.classes[old_n - 1].free(block as usize) {
-                    self.blocks[moved as usize] = block;
-                }
-            }
-            if new_n > 0 {
-                while self.classes.len() < new_n {
-                    let size = self.classes.len() + 1;
-                    self.classes.push(SizeClass::new(size, self.wide));
-                }
-                self.blocks[id] = self.classes[new_n - 1].allocate(id as u32);
-            }
+        if old_n == new_n {
+            return Placement { block: (new_n > 0).then_some(old_block), moved: None };
         }
-        let block = self.blocks[id] as usize;
-        Some((self.classes.get_mut(new_n.checked_sub(1)?)?, block))
+        let moved = match old_n {
+            0 => None,
+            _ => self.classes[old_n - 1].free(old_block as usize).map(|segment| (segment, old_block)),
+        };
+        if new_n == 0 {
+            return Placement { block: None, moved };
+        }
+        while self.classes.len() < new_n {
+            let size = self.classes.len() + 1;
+            self.classes.push(SizeClass::new(size, self.wide));
+        }
+        Placement { block: Some(self.classes[new_n - 1].allocate(owner)), moved }
     }
 }
 
@@ -228,41 +232,59 @@ impl SynapsePool {
 mod tests {
     use super::*;
 
+    fn syn(src: u16, perm: u16) -> Synapse {
+        Synapse { src, perm }
+    }
+
     #[test]
     fn narrow_and_widened_indexes_round_trip() {
         let mut p = SynapsePool::new(4);
-        p.ensure(3);
-        let syns = [Synapse { src: 7, perm: 3 }, Synapse { src: 65535, perm: 255 }];
-        p.write(2, 0, &syns);
-        assert_eq!(p.synapses(2, 2).collect::<Vec<_>>(), syns);
+        let syns = [syn(7, 3), syn(65535, 255)];
+        let a = p.write(2, 0, 0, &syns).block.unwrap();
+        assert_eq!(p.synapses(2, a).collect::<Vec<_>>(), syns);
         assert_eq!(p.max_perm_index(), 255);
         p.widen();
-        assert_eq!(p.synapses(2, 2).collect::<Vec<_>>(), syns, "widening keeps stored indexes");
-        let wide = [Synapse { src: 1, perm: 300 }, Synapse { src: 2, perm: 4 }, Synapse { src: 9, perm: 65000 }];
-        p.write(1, 0, &wide);
-        assert_eq!(p.synapses(1, 3).collect::<Vec<_>>(), wide);
-        assert_eq!(p.sources(1, 3), &[1, 2, 9]);
-        assert_eq!(p.count(1, 3, |_, perm| perm > 255), 2);
+        assert_eq!(p.synapses(2, a).collect::<Vec<_>>(), syns, "widening keeps stored indexes");
+        let wide = [syn(1, 300), syn(2, 4), syn(9, 65000)];
+        let b = p.write(1, 0, 0, &wide).block.unwrap();
+        assert_eq!(p.synapses(3, b).collect::<Vec<_>>(), wide);
+        assert_eq!(p.sources(3, b), &[1, 2, 9]);
+        assert_eq!(p.count(3, b, |_, perm| perm > 255), 2);
+    }
+
+    /// Records a write in `blocks` (each segment's block) as `Connections` does.
+    fn record(blocks: &mut [u32], owner: u32, placement: Placement) {
+        if let Some((moved, to)) = placement.moved {
+            blocks[moved as usize] = to;
+        }
+        if let Some(block) = placement.block {
+            blocks[owner as usize] = block;
+        }
     }
 
     #[test]
     fn segments_keep_their_synapses_as_others_grow_shrink_and_empty() {
-        let syn = |src: u16, perm: u16| Synapse { src, perm };
         let mut p = SynapsePool::new(4);
-        p.ensure(3);
-        p.write_uniform(0, 0, &[1, 2], 5);
-        p.write(1, 0, &[syn(3, 1), syn(4, 2)]);
-        p.write(0, 2, &[syn(1, 6), syn(2, 6), syn(8, 5)]); // grows: moves to the class of 3
-        p.write_uniform(2, 0, &[9, 10], 7); // takes the block segment 0 left, as segment 1 moved into it
-        assert_eq!(p.synapses(0, 3).collect::<Vec<_>>(), [syn(1, 6), syn(2, 6), syn(8, 5)]);
-        assert_eq!(p.synapses(1, 2).collect::<Vec<_>>(), [syn(3, 1), syn(4, 2)]);
-        assert_eq!(p.sources(2, 2), &[9, 10]);
+        let mut blocks = [0u32; 3];
+        record(&mut blocks, 0, p.write_uniform(0, 0, 0, &[1, 2], 5));
+        record(&mut blocks, 1, p.write(1, 0, 0, &[syn(3, 1), syn(4, 2)]));
+        // Segment 0 grows to 3: segment 1, the last block of size 2, moves into the block 0 leaves.
+        let grown = p.write(0, 2, blocks[0], &[syn(1, 6), syn(2, 6), syn(8, 5)]);
+        assert_eq!(grown.moved, Some((1, 0)));
+        record(&mut blocks, 0, grown);
+        record(&mut blocks, 2, p.write_uniform(2, 0, 0, &[9, 10], 7));
+        assert_eq!(p.synapses(3, blocks[0]).collect::<Vec<_>>(), [syn(1, 6), syn(2, 6), syn(8, 5)]);
+        assert_eq!(p.synapses(2, blocks[1]).collect::<Vec<_>>(), [syn(3, 1), syn(4, 2)]);
+        assert_eq!(p.sources(2, blocks[2]), &[9, 10]);
         let held = p.memory_bytes();
-        p.write(1, 2, &[]); // empties: segment 2's block moves into the one it leaves
-        p.write(1, 0, &[syn(5, 0), syn(6, 0)]);
+        // Segment 1 empties: segment 2's block, now the last, moves into the one it leaves.
+        let emptied = p.write(1, 2, blocks[1], &[]);
+        assert_eq!((emptied.block, emptied.moved), (None, Some((2, blocks[1]))));
+        record(&mut blocks, 1, emptied);
+        record(&mut blocks, 1, p.write(1, 0, 0, &[syn(5, 0), syn(6, 0)]));
         assert_eq!(p.memory_bytes(), held, "a freed block is reused");
-        assert_eq!(p.sources(1, 2), &[5, 6]);
-        assert_eq!(p.sources(2, 2), &[9, 10]);
-        assert_eq!(p.sources(1, 0), &[] as &[u16]);
+        assert_eq!(p.sources(2, blocks[1]), &[5, 6]);
+        assert_eq!(p.sources(2, blocks[2]), &[9, 10]);
+        assert_eq!(p.sources(0, 0), &[] as &[u16]);
     }
 }
