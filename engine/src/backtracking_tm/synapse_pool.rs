@@ -1,13 +1,11 @@
 //! Synapse storage: each segment's synapses in one block of exactly its size, split into parallel
 //! arrays: 16-bit source cells and 8-bit permanence indexes, 3 bytes per synapse. Blocks of one size
-//! form a size class; a segment whose synapse count changes moves to the class of its new size, and
-//! the last block of its old class moves into the block it left, so classes have no gaps and no
-//! block holds unused room (fixed blocks of the largest size held a fifth more than the synapses in
-//! NAB's model). Should a TM ever need more
-//! than 256 distinct permanences, every class gains a byte array holding the high bytes of the
-//! indexes (`widen`) and indexes become 16-bit.
+//! form a size class, stored end to end; a segment whose synapse count changes moves to the class of
+//! its new size, and the last block of its old class moves into the block it left, so classes have
+//! no gaps and no block holds unused room (fixed blocks of the largest size held a fifth more than
+//! the synapses in NAB's model). Should a TM ever need more than 256 distinct permanences, every
+//! class gains a byte array holding the high bytes of the indexes (`widen`) and indexes become 16-bit.
 
-use super::chunked::{BlockPool, Chunked};
 use super::connections::Synapse;
 
 /// Where a write left things: the written segment's block (none for no synapses) and, if the pool
@@ -18,72 +16,92 @@ pub(super) struct Placement {
     pub moved: Option<(u32, u32)>,
 }
 
-/// The blocks of one size.
+/// The blocks of one size, end to end in one array per field (grown by an eighth at a time).
 #[derive(Clone, Debug)]
 struct SizeClass {
-    sources: BlockPool<u16>,
-    perm_lo: BlockPool<u8>,
-    perm_hi: Option<BlockPool<u8>>,
-    /// Blocks in use: 0..len.
-    len: usize,
-    /// Per block in use: the segment it belongs to.
-    owners: Chunked<u32>,
+    size: usize,
+    sources: Vec<u16>,
+    perm_lo: Vec<u8>,
+    perm_hi: Option<Vec<u8>>,
+    /// Per block in use (blocks 0..owners.len()): the segment it belongs to.
+    owners: Vec<u32>,
 }
 
 impl SizeClass {
     fn new(size: usize, wide: bool) -> Self {
-        SizeClass {
-            sources: BlockPool::new(size),
-            perm_lo: BlockPool::new(size),
-            perm_hi: wide.then(|| BlockPool::new(size)),
-            len: 0,
-            owners: Chunked::default(),
-        }
+        SizeClass { size, sources: Vec::new(), perm_lo: Vec::new(), perm_hi: wide.then(Vec::new), owners: Vec::new() }
     }
 
-    /// A block for segment `owner`.
+    /// The range of `block` in the arrays.
+    #[inline]
+    fn span(&self, block: usize) -> std::ops::Range<usize> {
+        block * self.size..(block + 1) * self.size
+    }
+
+    /// A block for segment `owner` (its contents are to be written).
     fn allocate(&mut self, owner: u32) -> u32 {
-        let block = self.len;
-        self.len += 1;
-        self.sources.ensure(self.len);
-        self.perm_lo.ensure(self.len);
-        if let Some(hi) = &mut self.perm_hi {
-            hi.ensure(self.len);
+        let block = self.owners.len();
+        if self.owners.len() == self.owners.capacity() {
+            let more = block / 8 + 4;
+            self.owners.reserve_exact(more);
+            self.sources.reserve_exact(more * self.size);
+            self.perm_lo.reserve_exact(more * self.size);
+            if let Some(hi) = &mut self.perm_hi {
+                hi.reserve_exact(more * self.size);
+            }
         }
-        if block < self.owners.len() {
-            self.owners[block] = owner;
-        } else {
-            self.owners.push(owner);
+        self.owners.push(owner);
+        let end = self.owners.len() * self.size;
+        self.sources.resize(end, 0);
+        self.perm_lo.resize(end, 0);
+        if let Some(hi) = &mut self.perm_hi {
+            hi.resize(end, 0);
         }
         block as u32
     }
 
     /// Frees `block` by moving the last block into it; returns the moved block's segment, if any.
     fn free(&mut self, block: usize) -> Option<u32> {
-        self.len -= 1;
-        let last = self.len;
+        let last = self.owners.len() - 1;
         let moved = (block != last).then(|| {
-            self.sources.copy_block(last, block);
-            self.perm_lo.copy_block(last, block);
+            let (from, to) = (self.span(last), self.span(block).start);
+            self.sources.copy_within(from.clone(), to);
+            self.perm_lo.copy_within(from.clone(), to);
             if let Some(hi) = &mut self.perm_hi {
-                hi.copy_block(last, block);
+                hi.copy_within(from, to);
             }
             self.owners[block] = self.owners[last];
             self.owners[block]
         });
-        self.sources.shrink(self.len);
-        self.perm_lo.shrink(self.len);
+        self.owners.pop();
+        let end = self.owners.len() * self.size;
+        self.sources.truncate(end);
+        self.perm_lo.truncate(end);
         if let Some(hi) = &mut self.perm_hi {
-            hi.shrink(self.len);
+            hi.truncate(end);
+        }
+        if self.owners.capacity() > self.owners.len() + self.owners.len() / 4 + 8 {
+            self.shrink();
         }
         moved
     }
 
+    /// Gives back the room of a class that has shrunk by a fifth since it last grew or shrank.
+    fn shrink(&mut self) {
+        let keep = self.owners.len() + self.owners.len() / 8 + 4;
+        self.owners.shrink_to(keep);
+        self.sources.shrink_to(keep * self.size);
+        self.perm_lo.shrink_to(keep * self.size);
+        if let Some(hi) = &mut self.perm_hi {
+            hi.shrink_to(keep * self.size);
+        }
+    }
+
     fn memory_bytes(&self) -> usize {
-        self.sources.memory_bytes()
-            + self.perm_lo.memory_bytes()
-            + self.perm_hi.as_ref().map_or(0, |h| h.memory_bytes())
-            + self.owners.memory_bytes()
+        self.sources.capacity() * 2
+            + self.perm_lo.capacity()
+            + self.perm_hi.as_ref().map_or(0, Vec::capacity)
+            + self.owners.capacity() * 4
     }
 }
 
@@ -121,10 +139,8 @@ impl SynapsePool {
     pub fn widen(&mut self) {
         if !self.wide {
             self.wide = true;
-            for (size, class) in (1..).zip(&mut self.classes) {
-                let mut hi = BlockPool::new(size);
-                hi.ensure(class.len);
-                class.perm_hi = Some(hi);
+            for class in &mut self.classes {
+                class.perm_hi = Some(vec![0; class.perm_lo.len()]);
             }
         }
     }
@@ -134,7 +150,10 @@ impl SynapsePool {
     pub fn sources(&self, n: usize, block: u32) -> &[u16] {
         match n {
             0 => &[],
-            _ => self.classes[n - 1].sources.get(block as usize),
+            _ => {
+                let class = &self.classes[n - 1];
+                &class.sources[class.span(block as usize)]
+            }
         }
     }
 
@@ -159,15 +178,16 @@ impl SynapsePool {
         debug_assert!(synapses.iter().all(|s| s.perm as usize <= self.max_perm_index()));
         let placement = self.place(owner, old_n, old_block, synapses.len());
         let Some(block) = placement.block else { return placement };
-        let (class, block) = (&mut self.classes[synapses.len() - 1], block as usize);
-        for (d, s) in class.sources.get_mut(block).iter_mut().zip(synapses) {
+        let class = &mut self.classes[synapses.len() - 1];
+        let span = class.span(block as usize);
+        for (d, s) in class.sources[span.clone()].iter_mut().zip(synapses) {
             *d = s.src;
         }
-        for (d, s) in class.perm_lo.get_mut(block).iter_mut().zip(synapses) {
+        for (d, s) in class.perm_lo[span.clone()].iter_mut().zip(synapses) {
             *d = s.perm as u8;
         }
         if let Some(hi) = &mut class.perm_hi {
-            for (d, s) in hi.get_mut(block).iter_mut().zip(synapses) {
+            for (d, s) in hi[span].iter_mut().zip(synapses) {
                 *d = (s.perm >> 8) as u8;
             }
         }
@@ -179,13 +199,14 @@ impl SynapsePool {
     pub fn write_uniform(&mut self, owner: u32, old_n: usize, old_block: u32, sources: &[u32], perm: u16) -> Placement {
         let placement = self.place(owner, old_n, old_block, sources.len());
         let Some(block) = placement.block else { return placement };
-        let (class, block) = (&mut self.classes[sources.len() - 1], block as usize);
-        for (d, &s) in class.sources.get_mut(block).iter_mut().zip(sources) {
+        let class = &mut self.classes[sources.len() - 1];
+        let span = class.span(block as usize);
+        for (d, &s) in class.sources[span.clone()].iter_mut().zip(sources) {
             *d = s as u16;
         }
-        class.perm_lo.get_mut(block).fill(perm as u8);
+        class.perm_lo[span.clone()].fill(perm as u8);
         if let Some(hi) = &mut class.perm_hi {
-            hi.get_mut(block).fill((perm >> 8) as u8);
+            hi[span].fill((perm >> 8) as u8);
         }
         placement
     }
@@ -202,8 +223,9 @@ impl SynapsePool {
         if n == 0 {
             return (&[], &[], None);
         }
-        let (class, block) = (&self.classes[n - 1], block as usize);
-        (class.sources.get(block), class.perm_lo.get(block), class.perm_hi.as_ref().map(|h| h.get(block)))
+        let class = &self.classes[n - 1];
+        let span = class.span(block as usize);
+        (&class.sources[span.clone()], &class.perm_lo[span.clone()], class.perm_hi.as_ref().map(|h| &h[span]))
     }
 
     /// Gives segment `owner` a block for `new_n` synapses: keeps `old_block` if `old_n` is the same,
@@ -282,7 +304,7 @@ mod tests {
         assert_eq!((emptied.block, emptied.moved), (None, Some((2, blocks[1]))));
         record(&mut blocks, 1, emptied);
         record(&mut blocks, 1, p.write(1, 0, 0, &[syn(5, 0), syn(6, 0)]));
-        assert_eq!(p.memory_bytes(), held, "a freed block is reused");
+        assert_eq!(p.memory_bytes(), held, "a freed block's room is reused");
         assert_eq!(p.sources(2, blocks[1]), &[5, 6]);
         assert_eq!(p.sources(2, blocks[2]), &[9, 10]);
         assert_eq!(p.sources(0, 0), &[] as &[u16]);
