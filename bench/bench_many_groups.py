@@ -4,7 +4,7 @@ without a memory budget. Prints the server's peak RSS and points/s for each run.
 Series come and go as in a fleet: the groups are fed in waves of `--wave` groups, each wave's groups
 interleaved point by point for P rounds, then the next wave starts; a finished wave's models sit idle. With
 `--memory-budget MB` the server evicts idle models to its state dir (they would reload on their next point).
-The budget must hold a wave's models (about 2 MB each after 50 points with the UDF's default prediction,
+The budget must hold a wave's models (about 0.8 MB each after 50 points with the UDF's default prediction,
 the classifier's rows a good part of it): below that, the models of the running wave evict each other on
 every point.
 
