@@ -2,8 +2,7 @@
 //!
 //! Every segment lives in one global slab; a segment keeps the (cell, slot) it occupies in its cell.
 //! Synapses live in a pool of blocks sized to each segment's synapse count (see `synapse_pool`):
-//! blocks come from chunked size classes and are reused, so learning rarely allocates and the heap
-//! does not fragment.
+//! one array per size, its blocks reused as segments come and go, so learning rarely allocates.
 //! Cells reuse released slots last-released-first, as Cells4 does, so "first segment within a cell"
 //! tie-breaks follow C++ slot order. Forward lists (source cell -> segments it feeds) make activity
 //! counting proportional to the number of active cells.
@@ -204,7 +203,7 @@ impl Activity {
 #[derive(Clone, Debug)]
 pub(super) struct Connections {
     pub segments: Chunked<Segment>,
-    /// Synapse blocks, one per segment (sorted by source cell, used prefix only).
+    /// Each live segment's synapses, sorted by source cell, in block `link` of the class of its size.
     pool: SynapsePool,
     /// Per cell: slots ever allocated (Cells4 `Cell::size()`, released slots included; <= 128).
     /// Paged: a young model's segments lie on the cells of a few hundred columns.
