@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::connections::{Activity, CellMarks, Connections, NONE};
-use super::BacktrackingTm;
+use super::{BacktrackingTm, Scratch};
 use crate::rng::Random;
 
 /// Updates older than this many learning steps are dropped (segUpdateValidDuration with pooling off).
@@ -328,30 +328,36 @@ impl BacktrackingTm {
             memo.adapted.clear();
             memo.valid = true;
         }
-        // Best per column, without sorting all of `found`.
-        let best = &mut self.scratch.column_best;
-        if best.len() < p.number_of_cols as usize {
-            best.resize(p.number_of_cols as usize, (0, 0));
+        // Best per column, without sorting all of `found`; the columns reached are marked in a bitmap
+        // and read back in order (a sort of them was 1.5 % of a NAB model's time).
+        let n_cols = p.number_of_cols as usize;
+        let Scratch { column_best: best, touched_columns: touched, .. } = &mut self.scratch;
+        if best.len() < n_cols {
+            best.resize(n_cols, (0, 0));
         }
-        out.clear();
+        if touched.len() < n_cols.div_ceil(64) {
+            touched.resize(n_cols.div_ceil(64), 0);
+        }
         for &(s, count) in &memo.found {
             if count as u32 >= threshold {
                 let seg = &self.conn.segments[s as usize];
                 let rank = (count as u64) << 40 | (seg.cell as u64) << 8 | (255 - seg.slot) as u64;
-                let column = seg.cell / cpc;
-                let b = &mut best[column as usize];
-                if b.0 == 0 {
-                    out.push(Match { column, segment: NONE });
-                }
+                let column = (seg.cell / cpc) as usize;
+                touched[column / 64] |= 1 << (column % 64);
+                let b = &mut best[column];
                 if rank > b.0 {
                     *b = (rank, s);
                 }
             }
         }
-        out.sort_unstable_by_key(|m| m.column);
-        for m in out.iter_mut() {
-            m.segment = best[m.column as usize].1;
-            best[m.column as usize] = (0, 0);
+        out.clear();
+        for (w, word) in touched.iter_mut().enumerate() {
+            while *word != 0 {
+                let column = w * 64 + word.trailing_zeros() as usize;
+                out.push(Match { column: column as u32, segment: best[column].1 });
+                best[column] = (0, 0);
+                *word &= *word - 1;
+            }
         }
     }
 
