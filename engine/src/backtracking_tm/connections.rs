@@ -135,7 +135,8 @@ pub(super) struct Plasticity {
     pub max_synapses: usize,
 }
 
-/// A set of cells as a bitmap, for membership tests against segment synapses.
+/// A set of cells (or columns) as a bitmap, for membership tests against segment synapses and for
+/// reading a set back in ascending order.
 #[derive(Clone, Debug, Default)]
 pub(super) struct CellMarks {
     bits: Vec<u64>,
@@ -143,6 +144,7 @@ pub(super) struct CellMarks {
 
 impl CellMarks {
     /// Marks every cell of `cells` (the bitmap must be clear before).
+    #[inline]
     pub fn mark(&mut self, cells: &[u32], n_cells: usize) {
         if self.bits.len() * 64 < n_cells {
             self.bits.resize(n_cells.div_ceil(64), 0);
@@ -162,6 +164,16 @@ impl CellMarks {
     #[inline]
     pub fn get(&self, cell: u32) -> bool {
         self.bits[(cell >> 6) as usize] & (1u64 << (cell & 63)) != 0
+    }
+
+    /// Calls `f` with every marked cell in ascending order, clearing the marks.
+    pub fn drain(&mut self, mut f: impl FnMut(u32)) {
+        for (w, word) in self.bits.iter_mut().enumerate() {
+            while *word != 0 {
+                f(w as u32 * 64 + word.trailing_zeros());
+                *word &= *word - 1;
+            }
+        }
     }
 }
 
@@ -620,6 +632,17 @@ mod tests {
 
     fn plasticity() -> Plasticity {
         Plasticity { initial: 0.21, increment: 0.1, decrement: 0.1, max: 1.0, connected: 0.3, max_synapses: 4 }
+    }
+
+    #[test]
+    fn marks_are_read_back_in_ascending_order_and_cleared() {
+        let mut marks = CellMarks::default();
+        marks.mark(&[130, 3, 64, 3, 63], 200);
+        assert!(marks.get(64) && !marks.get(65));
+        let mut read = Vec::new();
+        marks.drain(|c| read.push(c));
+        assert_eq!(read, [3, 63, 64, 130]);
+        assert!(![3, 63, 64, 130].iter().any(|&c| marks.get(c)), "drained marks are clear");
     }
 
     #[test]

@@ -255,7 +255,8 @@ impl Forward {
 
     /// Records that segment `seg` has a synapse from `cell`, widening the lists first if needed.
     pub fn add(&mut self, cell: u32, seg: u32) {
-        let full = |f: &ForwardLists<u16>| f.columns[(cell / f.cells_per_column) as usize].len() >= u16::MAX as usize;
+        let full =
+            |f: &ForwardLists<u16>| f.columns[(cell / f.cells_per_column) as usize].len() >= Self::NARROW_MAX as usize;
         if matches!(self, Forward::Narrow(f) if seg > Self::NARROW_MAX || full(f)) {
             self.widen();
         }

@@ -335,30 +335,23 @@ impl BacktrackingTm {
         if best.len() < n_cols {
             best.resize(n_cols, (0, 0));
         }
-        if touched.len() < n_cols.div_ceil(64) {
-            touched.resize(n_cols.div_ceil(64), 0);
-        }
         for &(s, count) in &memo.found {
             if count as u32 >= threshold {
                 let seg = &self.conn.segments[s as usize];
                 let rank = (count as u64) << 40 | (seg.cell as u64) << 8 | (255 - seg.slot) as u64;
-                let column = (seg.cell / cpc) as usize;
-                touched[column / 64] |= 1 << (column % 64);
-                let b = &mut best[column];
+                let column = seg.cell / cpc;
+                touched.mark(&[column], n_cols);
+                let b = &mut best[column as usize];
                 if rank > b.0 {
                     *b = (rank, s);
                 }
             }
         }
         out.clear();
-        for (w, word) in touched.iter_mut().enumerate() {
-            while *word != 0 {
-                let column = w * 64 + word.trailing_zeros() as usize;
-                out.push(Match { column: column as u32, segment: best[column].1 });
-                best[column] = (0, 0);
-                *word &= *word - 1;
-            }
-        }
+        touched.drain(|column| {
+            out.push(Match { column, segment: best[column as usize].1 });
+            best[column as usize] = (0, 0);
+        });
     }
 
     /// The sources of an update for `segment` (NONE = a new segment): its synapses from `state`,

@@ -188,8 +188,8 @@ struct Scratch {
     matches: Vec<learning::Match>,
     /// Per column: best match so far (rank 0 = none); only touched columns are non-zero.
     column_best: Vec<(u64, u32)>,
-    /// Bitmap of the columns `column_best` holds a match for (clear between calls).
-    touched_columns: Vec<u64>,
+    /// The columns `column_best` holds a match for (clear between calls).
+    touched_columns: CellMarks,
     sources: Vec<u32>,
     candidates: Vec<u32>,
 }
