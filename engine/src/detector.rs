@@ -43,11 +43,6 @@ impl Detector {
         self.model.memory_bytes() + self.likelihood.memory_bytes()
     }
 
-    /// The likelihood's probation (learning + estimation records).
-    pub fn probation(&self) -> u32 {
-        self.likelihood.probation()
-    }
-
     /// Scores one record exactly as NAB's `handleRecord` does. Non-finite values are rejected
     /// before anything changes, so a bad record never alters the state.
     pub fn handle(&mut self, timestamp_s: i64, value: f64, trace: Option<&mut StepTrace>) -> Result<Scores, Error> {

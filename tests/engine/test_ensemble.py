@@ -1,9 +1,9 @@
 """The opt-in ensemble detector: its score is the documented fusion of NuPIC's score and ARTime's, it is
 causal, it saves and loads exactly, it is chosen everywhere by the same name, and its NAB figures hold.
 
-The fusion rule is restated here from the README/engine docs (alert levels 0.9 and 0.2 map to 0.5, quiet
-for 40 % / 20 % of the probation after an HTM / ARTime alert) and applied to two independent inputs: the
-`numenta` detector's scores and NAB's stored ARTime scores (tests/fixtures/golden/artime)."""
+The fusion rule is restated here from the README/engine docs (alert levels 0.9 and 0.3 map to 0.5, quiet
+for 5.5 % / 2.75 % of the series' length after an HTM / ARTime alert) and applied to two independent inputs:
+the `numenta` detector's scores and NAB's stored ARTime scores (tests/fixtures/golden/artime)."""
 
 import csv
 import gzip
@@ -15,13 +15,13 @@ import pytest
 
 from influxhtm.detect import nab_detector, read_series
 from influxhtm.htm import AnomalyDetector
-from influxhtm.htm.params import nab_probation
 from influxhtm.nab import run_corpus
 from influxhtm.nab_score import score_results
 from tests.engine.golden import NAB, NAB_DATA, NAB_LABELS
 
 ARTIME = NAB.parent / "golden" / "artime" / "artime_nab_scores.csv.gz"
 FILE = "realTraffic/speed_7578.csv"  # short, and both detectors alert in it
+LONG = "realKnownCause/nyc_taxi.csv"  # past 5,000 records a share of the length is longer than one of the probation
 
 
 def stored_artime(name: str) -> list[float]:
@@ -29,14 +29,14 @@ def stored_artime(name: str) -> list[float]:
         return [float(row["anomaly_score"]) for row in csv.DictReader(f) if row["file"] == name]
 
 
-def documented_fusion(numenta: list[float], artime: list[float], probation: int) -> list[float]:
+def documented_fusion(numenta: list[float], artime: list[float]) -> list[float]:
     out, quiet_until = [], -1
     for i, (n, a) in enumerate(zip(numenta, artime)):
-        evidence = max(n / 0.9, a / 0.2)
+        evidence = max(n / 0.9, a / 0.3)
         if evidence >= 1 and i > quiet_until:
-            confidence = max((n - 0.9) / 0.1 if n >= 0.9 else 0.0, (a - 0.2) / 0.8 if a >= 0.2 else 0.0)
+            confidence = max((n - 0.9) / 0.1 if n >= 0.9 else 0.0, (a - 0.3) / 0.7 if a >= 0.3 else 0.0)
             out.append(0.5 + 0.5 * min(1.0, confidence))
-            quiet_until = i + int((0.2 if a >= 0.2 else 0.4) * probation)
+            quiet_until = i + int((0.0275 if a >= 0.3 else 0.055) * len(numenta))
         else:
             out.append(0.49 * min(evidence, 1.0))
     return out
@@ -49,10 +49,11 @@ def scores(name: str, detector: str, records: int | None = None) -> list[float]:
     return [model.handle(t, v).anomaly_score for t, v in pairs]
 
 
-def test_the_score_is_the_documented_fusion_of_numenta_and_artime():
-    numenta, artime = scores(FILE, "numenta"), stored_artime(FILE)
-    expected = documented_fusion(numenta, artime, nab_probation(len(numenta)))
-    got = scores(FILE, "ensemble")
+@pytest.mark.parametrize("name", [FILE, LONG])
+def test_the_score_is_the_documented_fusion_of_numenta_and_artime(name):
+    numenta, artime = scores(name, "numenta"), stored_artime(name)
+    expected = documented_fusion(numenta, artime)
+    got = scores(name, "ensemble")
     assert got == pytest.approx(expected, abs=1e-12)
     assert sum(s >= 0.5 for s in got) >= 3, "the file should hold alerts of the ensemble"
 

@@ -196,6 +196,7 @@ impl Artime {
         self.dmax
     }
 
+    /// The series length it was made for (which fixes its downsampling and warm-up).
     pub fn n_records(&self) -> u64 {
         self.n_records
     }
