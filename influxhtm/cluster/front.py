@@ -29,6 +29,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from influxhtm.kapacitor_udf import Emitter, Handler, udf_pb2
 from influxhtm.store import model_id_for
 from influxhtm.udf.handler import info_response, snapshot_response
+from influxhtm.udf.metrics import Snapshot, UdfMetrics
 from influxhtm.udf.options import HtmOptions, parse_options
 from influxhtm.udf.points import output_name
 
@@ -138,6 +139,7 @@ class ClusterFront:
     def __init__(self, hosts: dict[str, Any]):
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
+        self.metrics = UdfMetrics()  # the front's own: points exchanged with Kapacitor, tasks re-enabled
         self.hosts = {name: _Host(name, actor, self) for name, actor in hosts.items()}
         for host in self.hosts.values():
             host.thread.start()
@@ -233,6 +235,21 @@ class ClusterFront:
             except RayActorError as exc:
                 log.warning("model host %s did not answer %s: %s", name, method, exc)
         return results
+
+    def host_metrics(self, timeout: float = PING_TIMEOUT) -> tuple[int, dict[str, Snapshot]]:
+        """The number of live hosts, and the metrics of those that answer within timeout (by host name)."""
+        with self.lock:
+            refs = {host.actor.metrics.remote(): name for name, host in self.hosts.items()}
+        if not refs:
+            return 0, {}
+        ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=timeout)
+        out = {}
+        for ref in ready:
+            try:
+                out[refs[ref]] = ray.get(ref)
+            except RayError as exc:
+                log.warning("model host %s did not give its metrics: %s", refs[ref], exc)
+        return len(refs), out
 
     def owners(self, connection: ClusterHandler, groups) -> dict[str, list[str]]:
         """The groups of a connection by owning host."""
@@ -360,6 +377,7 @@ class ClusterHandler(Handler):
             self.groups.add(point.group)
             items.append((self._next_index, point))
             self._next_index += 1
+        self.front.metrics.points_in.inc(len(items))
         with self.front.lock:
             self.front.route(self, items)
 
@@ -376,6 +394,7 @@ class ClusterHandler(Handler):
         self.emitter.emit_begin(begin)
         for point in points:
             self.emitter.emit_point(point)
+        self.front.metrics.points_out.inc(len(points))
         out_end = udf_pb2.EndBatch()
         out_end.CopyFrom(end)
         out_end.name = name
@@ -390,6 +409,7 @@ class ClusterHandler(Handler):
         for answer in answers:
             for data in answer:
                 self.emitter.emit_point(udf_pb2.Point.FromString(data))
+            self.front.metrics.points_out.inc(len(answer))
 
     def fail(self, exc: BaseException) -> None:
         self.error = exc

@@ -23,7 +23,7 @@ from typing import cast
 
 from influxhtm.kapacitor_udf import Emitter, udf_pb2
 from influxhtm.udf.handler import HtmHandler
-from influxhtm.udf.metrics import UdfMetrics
+from influxhtm.udf.metrics import Snapshot, UdfMetrics
 from influxhtm.udf.models import GroupModel, ModelRegistry
 from influxhtm.udf.points import point_from_template, scored_point
 
@@ -115,6 +115,10 @@ class ModelHost:
     def ping(self) -> str:
         """Where this host runs (host name and pid)."""
         return f"{socket.gethostname()}:{os.getpid()}"
+
+    def metrics(self) -> Snapshot:
+        """This host's UDF metrics (points, bad points, models, checkpoints, step times, storage faults)."""
+        return self.registry.metrics.snapshot()
 
     def _lane(self, lane: str, init: bytes) -> LaneHandler:
         handler = self.lanes.get(lane)

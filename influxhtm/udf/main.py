@@ -12,7 +12,7 @@ from influxhtm.kapacitor_udf import SocketInUseError, UdfServer, run_process
 from influxhtm.store import ModelStore, default_state_dir
 
 from .handler import HtmHandler
-from .metrics import UdfMetrics
+from .metrics import UdfMetrics, cluster_sources, serve_metrics
 from .models import ModelRegistry
 from .task_healer import (
     DEFAULT_TIMEOUT,
@@ -184,9 +184,6 @@ def _serve(args: argparse.Namespace, handler_factory, on_shutdown, healer: TaskH
 
 def _run_cluster(args: argparse.Namespace, state_dir: str, healer: TaskHealer | None) -> int:
     """The UDF front of the cluster mode (Ray is imported only here)."""
-    if args.metrics:
-        log.error("--metrics is not available in cluster mode yet")
-        return 1
     try:
         from influxhtm.cluster.front import ClusterFront
     except ImportError as exc:
@@ -206,7 +203,11 @@ def _run_cluster(args: argparse.Namespace, state_dir: str, healer: TaskHealer | 
     except (OSError, ValueError) as exc:
         log.error("state store %s cannot be used: %s", state_dir, exc)
         return 1
+    if healer is not None:
+        healer.on_reenabled = lambda _task_id: front.metrics.tasks_reenabled.inc()
     try:
+        if args.metrics:
+            serve_metrics(args.metrics, lambda: cluster_sources(front.metrics, *front.host_metrics()))
         return _serve(args, front.handler_factory(batch=args.batch), front.close, healer)
     finally:
         front.close()

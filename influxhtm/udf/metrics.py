@@ -1,8 +1,11 @@
 """Metrics of the HTM UDF server: plain in-process counters, gauges and a histogram.
 
 They cost a lock and an addition each and import nothing, so the server starts with the engine and protobuf
-only. `UdfMetrics.serve` (--metrics HOST:PORT) imports prometheus_client and exposes them through a custom
-collector under the names below (counters get prometheus' `_total` suffix).
+only. `serve_metrics` (--metrics HOST:PORT) imports prometheus_client and exposes them through a custom
+collector under the names below (counters get prometheus' `_total` suffix). What it exposes is a list of
+snapshots (`UdfMetrics.snapshot`, plain data) with the labels that tell them apart: one unlabelled snapshot
+for a local server; in cluster mode one per model host (label `host`), gathered at each scrape, plus the
+front's own.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import bisect
 import threading
 import time
 from collections.abc import Iterable
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Union
 
 from .points import BAD_REASONS
 
@@ -116,6 +120,26 @@ class Histogram:
         return self.snapshot()[2]
 
 
+@dataclass
+class Family:
+    """One metric's values at one moment, as plain data (what a model host sends its front).
+
+    kind "counter" and "gauge": `values` maps the label value ("" without `label`) to the number;
+    kind "histogram": `buckets` holds (upper bound, cumulative count) with +Inf last, and `total` the sum."""
+
+    kind: str
+    name: str
+    documentation: str
+    label: str = ""
+    values: dict[str, float] = field(default_factory=dict)
+    buckets: list[tuple[float, int]] = field(default_factory=list)
+    total: float = 0.0
+
+
+Snapshot = list[Family]
+Source = tuple[dict[str, str], Snapshot]  # (labels that set a snapshot apart, e.g. {"host": "host-0"}; snapshot)
+
+
 class UdfMetrics:
     """Counters, gauges and the step-latency histogram of one server process."""
 
@@ -168,36 +192,80 @@ class UdfMetrics:
 
         self.checkpoint_age.set_function(age)
 
+    def snapshot(self) -> Snapshot:
+        """Every metric's current values."""
+        out = []
+        for counter in (self.points_in, self.points_out, self.checkpoints, self.tasks_reenabled):
+            out.append(Family("counter", counter.name, counter.documentation, values={"": counter.value}))
+        for labeled in (self.bad_points, self.quarantined, self.storage_write_failures):
+            out.append(Family("counter", labeled.name, labeled.documentation, labeled.label, labeled.values()))
+        for gauge in (self.models, self.checkpoint_age, self.degraded_models):
+            out.append(Family("gauge", gauge.name, gauge.documentation, values={"": gauge.value}))
+        h = self.step_seconds
+        cumulative, total, _ = h.snapshot()
+        out.append(Family("histogram", h.name, h.documentation, buckets=cumulative, total=total))
+        return out
+
     def serve(self, address: str) -> None:
-        """Serve the metrics in Prometheus' text format over HTTP on HOST:PORT in a daemon thread."""
-        host, _, port = address.rpartition(":")
-        if not port.isdigit():
-            raise ValueError(f"--metrics expects HOST:PORT, got {address!r}")
-        from prometheus_client import CollectorRegistry, start_http_server
-
-        registry = CollectorRegistry()
-        registry.register(_collector(self))
-        start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+        """Serve this process's metrics (see serve_metrics)."""
+        serve_metrics(address, lambda: [({}, self.snapshot())])
 
 
-def _collector(metrics: UdfMetrics):
-    """A prometheus_client collector reading `metrics` at every scrape (prometheus_client imported by now)."""
+CLUSTER_HOSTS = ("influxhtm_udf_cluster_hosts", "Model hosts the cluster front sends to (alive as far as it knows)")
+
+
+def cluster_sources(front: UdfMetrics, alive: int, hosts: dict[str, Snapshot]) -> list[Source]:
+    """A cluster front's metrics: what the front counts (the points it exchanged with Kapacitor, the tasks
+    it re-enabled) and its live hosts, unlabelled; then each host's snapshot in `hosts` (its models, bad
+    points, checkpoints, step times, storage faults) with the label host."""
+    counted_by_front = {c.name for c in (front.points_in, front.points_out, front.tasks_reenabled)}
+    own = [f for f in front.snapshot() if f.name in counted_by_front]
+    own.append(Family("gauge", *CLUSTER_HOSTS, values={"": float(alive)}))
+    out: list[Source] = [({}, own)]
+    for name, snapshot in sorted(hosts.items()):
+        out.append(({"host": name}, [f for f in snapshot if f.name not in counted_by_front]))
+    return out
+
+
+def serve_metrics(address: str, sources: Callable[[], list[Source]]) -> None:
+    """Serve in Prometheus' text format over HTTP on HOST:PORT, in a daemon thread, the snapshots that
+    `sources()` gives at each scrape."""
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"--metrics expects HOST:PORT, got {address!r}")
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry()
+    registry.register(_collector(sources))
+    start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+
+
+def _collector(sources: Callable[[], list[Source]]):
+    """A prometheus_client collector: each metric of every source, the source's labels added (one family per
+    name; prometheus_client is imported by now)."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+    kinds: dict[str, type[Union[CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily]]] = {
+        "counter": CounterMetricFamily,
+        "gauge": GaugeMetricFamily,
+        "histogram": HistogramMetricFamily,
+    }
 
     class UdfCollector:
         def collect(self):
-            for counter in (metrics.points_in, metrics.points_out, metrics.checkpoints, metrics.tasks_reenabled):
-                yield CounterMetricFamily(counter.name, counter.documentation, value=counter.value)
-            for labeled in (metrics.bad_points, metrics.quarantined, metrics.storage_write_failures):
-                family = CounterMetricFamily(labeled.name, labeled.documentation, labels=[labeled.label])
-                for label, value in sorted(labeled.values().items()):
-                    family.add_metric([label], value)
-                yield family
-            for gauge in (metrics.models, metrics.checkpoint_age, metrics.degraded_models):
-                yield GaugeMetricFamily(gauge.name, gauge.documentation, value=gauge.value)
-            h = metrics.step_seconds
-            cumulative, total, _ = h.snapshot()
-            buckets = [("+Inf" if bound == float("inf") else repr(float(bound)), count) for bound, count in cumulative]
-            yield HistogramMetricFamily(h.name, h.documentation, buckets=buckets, sum_value=total)
+            families: dict[str, Union[CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily]] = {}
+            for labels, snapshot in sources():
+                for f in snapshot:
+                    family = families.get(f.name)
+                    if family is None:
+                        names = [*labels, f.label] if f.label else list(labels)
+                        family = families[f.name] = kinds[f.kind](f.name, f.documentation, labels=names)
+                    if isinstance(family, HistogramMetricFamily):
+                        buckets = [("+Inf" if b == float("inf") else repr(float(b)), float(n)) for b, n in f.buckets]
+                        family.add_metric(list(labels.values()), buckets, f.total)
+                        continue
+                    for value, number in sorted(f.values.items()):
+                        family.add_metric([*labels.values(), value] if f.label else list(labels.values()), number)
+            yield from families.values()
 
     return UdfCollector()
