@@ -8,7 +8,9 @@ see host.py). One thread per host collects its results: a slow host delays only 
 keepalives are answered by the connection's reader meanwhile. A host found dead (Ray reports its actor
 died, after its node's health checks fail) is dropped from the placement and every run it had not
 answered, plus the points waiting for it, goes in order to the new owners, which reopen the models from
-the state store.
+the state store. A node that joins gets a host of its own (when the front runs one host per node): routing
+pauses (new points are held, keepalives still answered), every run in flight is answered, the current owners
+checkpoint and drop the models the new host takes over, and routing resumes with the held points first.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import ray
 from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError, RayActorError, RayError
@@ -42,6 +45,8 @@ log = logging.getLogger("influxhtm.cluster")
 
 MAX_RUN = 512  # points per run: a run's answers stay small enough for Ray to return them inline
 PING_TIMEOUT = 5.0  # seconds to wait for a host's answer while deciding whether it is dead
+NODE_POLL = 2.0  # seconds between looks for nodes that joined the cluster
+HOST_START_TIMEOUT = 120.0  # seconds a new host may take to start
 
 Item = tuple[int, udf_pb2.Point]  # (index in the connection's input, point)
 
@@ -141,6 +146,12 @@ class ClusterFront:
         self.changed = threading.Condition(self.lock)
         self.metrics = UdfMetrics()  # the front's own: points exchanged with Kapacitor, tasks re-enabled
         self.hosts = {name: _Host(name, actor, self) for name, actor in hosts.items()}
+        self.connections: weakref.WeakSet[ClusterHandler] = weakref.WeakSet()
+        self.pausing = False  # a host is being added: route() holds new points
+        # Held while the models' placement changes (a host added) or models are preloaded on their owners
+        # (a restore), so that no host loads a model another host is about to own.
+        self.placement_lock = threading.Lock()
+        self._closed = threading.Event()
         for host in self.hosts.values():
             host.thread.start()
 
@@ -159,26 +170,63 @@ class ClusterFront:
         of them (0: one per alive node), spread over the nodes in turn."""
         store.open().close()  # refuse an unusable store here, not in every host
         connect(address)
-        nodes = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
-        count = hosts or len(nodes)
         actor_class = ray.remote(ModelHost)
-        actors: dict[str, Any] = {}
-        for index in range(count):
-            actors[f"host-{index}"] = actor_class.options(
-                num_cpus=host_cpus,
-                max_restarts=0,
-                max_task_retries=0,
-                scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[index % len(nodes)], soft=False),
-            ).remote(store.spec, journal_fsync, max_resident)
+
+        def spawn(node: str):
+            strategy = NodeAffinitySchedulingStrategy(node, soft=False)
+            options = actor_class.options(
+                num_cpus=host_cpus, max_restarts=0, max_task_retries=0, scheduling_strategy=strategy
+            )
+            return options.remote(store.spec, journal_fsync, max_resident)
+
+        nodes = _alive_nodes()
+        count = hosts or len(nodes)
+        actors = {f"host-{index}": spawn(nodes[index % len(nodes)]) for index in range(count)}
         where = ray.get([actor.ping.remote() for actor in actors.values()])
         log.info("%d model host(s) on %d node(s): %s", count, len(nodes), ", ".join(where))
-        return cls(actors)
+        front = cls(actors)
+        if not hosts:  # one host per node: a node that joins gets one
+            names = (f"host-{index}" for index in itertools.count(count))
+            threading.Thread(
+                target=front._follow_nodes, args=(spawn, set(nodes), names), name="cluster nodes", daemon=True
+            ).start()
+        return front
+
+    def _follow_nodes(self, spawn: Callable[[str], Any], known: set[str], names) -> None:
+        """Start a host on every node that joins the cluster and add it (see add_host)."""
+        while not self._closed.wait(NODE_POLL):
+            try:
+                joined = [node for node in _alive_nodes() if node not in known]
+            except RayError as exc:
+                log.warning("cannot list the cluster's nodes: %s", exc)
+                continue
+            for node in joined:
+                name = next(names)
+                actor = spawn(node)
+                try:
+                    where = ray.get(actor.ping.remote(), timeout=HOST_START_TIMEOUT)
+                except RayError as exc:
+                    log.warning("model host %s on the new node %s did not start: %s", name, node, exc)
+                    ray.kill(actor)
+                    continue
+                if self.add_host(name, actor):
+                    known.add(node)
+                    log.info("model host %s added on a node that joined (%s)", name, where)
+                else:
+                    ray.kill(actor)
 
     def handler_factory(self, *, batch: bool = False) -> Callable[[Emitter], Handler]:
         return lambda emitter: ClusterHandler(emitter, self, batch=batch)
 
-    def route(self, connection: ClusterHandler, items: list[Item]) -> None:
-        """Queue items for their owners and send to idle lanes; the lock is held."""
+    def route(self, connection: ClusterHandler, items: list[Item], resent: bool = False) -> None:
+        """Queue items for their owners and send to idle lanes; the lock is held. While a host is being
+        added, items are held instead (`resent` ones, older than any held, go first)."""
+        if self.pausing:
+            if resent:
+                connection.held[:0] = items
+            else:
+                connection.held.extend(items)
+            return
         names = sorted(name for name, host in self.hosts.items() if host.alive)
         if not names:
             raise HostLost("no model host is alive")
@@ -208,7 +256,7 @@ class ClusterFront:
                 lane.connection.lanes.pop(host.name, None)
                 resent += len(items)
                 try:
-                    self.route(lane.connection, items)
+                    self.route(lane.connection, items, resent=True)
                 except HostLost as exc:
                     lane.connection.fail(exc)
             log.warning(
@@ -218,6 +266,43 @@ class ClusterFront:
                 resent,
             )
             self.changed.notify_all()
+
+    def add_host(self, name: str, actor) -> bool:
+        """Start sending to a new host: pause routing, wait until every run in flight is answered, have the
+        current hosts checkpoint and drop the models the new host owns from now on (rendezvous hashing
+        moves only those), then route again, held points first. False (nothing changed) if a host could
+        not save a model it would hand over (its storage fails: the model's state is nowhere else)."""
+        with self.placement_lock:
+            with self.lock:
+                self.pausing = True
+                while any(lane.in_flight or lane.waiting for h in self.hosts.values() for lane in h.lanes.values()):
+                    self.changed.wait()
+                names = sorted(self.hosts)
+            unsaved: list = [None]  # until the hosts have answered
+            moved = 0
+            try:
+                calls = {host: (host, [*names, name]) for host in names}
+                answers = cast(dict[str, tuple[int, list]], self.call("release", calls))
+                moved = sum(count for count, _ in answers.values())
+                unsaved = [key for _, keys in answers.values() for key in keys]
+                if unsaved:
+                    log.error("model host %s not added: %d model(s) could not be saved", name, len(unsaved))
+            finally:
+                with self.lock:
+                    if not unsaved:
+                        host = self.hosts[name] = _Host(name, actor, self)
+                        host.thread.start()
+                    self.pausing = False
+                    for connection in [c for c in self.connections if c.held]:
+                        held, connection.held = connection.held, []
+                        try:
+                            self.route(connection, held)
+                        except HostLost as exc:
+                            connection.fail(exc)
+                    self.changed.notify_all()
+        if not unsaved:
+            log.info("model host %s added: %d resident model(s) handed over to it", name, moved)
+        return not unsaved
 
     def call(self, method: str, calls: dict[str, tuple]) -> dict[str, object]:
         """Call a method on hosts (name: arguments) and wait; a host that is dead has no entry in the result
@@ -264,11 +349,18 @@ class ClusterFront:
 
     def close(self) -> None:
         """Checkpoint every host's models and stop collecting."""
-        self.call("close", dict.fromkeys(self.hosts, ()))
+        self._closed.set()
+        with self.placement_lock:  # not while a host is being added
+            self.call("close", dict.fromkeys(self.hosts, ()))
         with self.lock:
             for host in self.hosts.values():
                 host.alive = False
             self.changed.notify_all()
+
+
+def _alive_nodes() -> list[str]:
+    """The ids of the cluster's alive nodes, sorted."""
+    return sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
 
 
 _connection_ids = itertools.count(1)
@@ -286,6 +378,7 @@ class ClusterHandler(Handler):
         self.options: HtmOptions | None = None
         self.init_bytes = b""
         self.lanes: dict[str, _Lane] = {}
+        self.held: list[Item] = []  # points that arrived while a host was being added
         self.groups: set[str] = set()
         self.error: BaseException | None = None
         self._next_index = 0
@@ -304,6 +397,8 @@ class ClusterHandler(Handler):
             return udf_pb2.InitResponse(success=False, error=str(exc))
         self.task, self.node = request.taskID, request.nodeID
         self.init_bytes = request.SerializeToString()
+        with self.front.lock:
+            self.front.connections.add(self)
         return udf_pb2.InitResponse(success=True)
 
     def snapshot(self) -> udf_pb2.SnapshotResponse:
@@ -330,17 +425,17 @@ class ClusterHandler(Handler):
             groups = [str(entry.get("group")) for entry in entries]
         except (ValueError, TypeError, KeyError):
             manifest, entries, groups = None, [], []
-        by_host = self.front.owners(self, groups) if groups else {next(iter(self.front.hosts)): []}
         by_group = dict(zip(groups, entries))
-
-        calls = {}
-        for name, names in by_host.items():
-            part = request.snapshot
-            if manifest is not None:
-                part = json.dumps(dict(manifest, models=[by_group[group] for group in names])).encode()
-            calls[name] = (f"{self.id}/{name}", self.init_bytes, part)
-        self.front.call("restore", calls)
-        self.groups.update(groups)
+        with self.front.placement_lock:  # no host is added while the models load on their owners
+            self.groups.update(groups)
+            by_host = self.front.owners(self, groups) if groups else {next(iter(self.front.hosts)): []}
+            calls = {}
+            for name, names in by_host.items():
+                part = request.snapshot
+                if manifest is not None:
+                    part = json.dumps(dict(manifest, models=[by_group[group] for group in names])).encode()
+                calls[name] = (f"{self.id}/{name}", self.init_bytes, part)
+            self.front.call("restore", calls)
         return udf_pb2.RestoreResponse(success=True)
 
     def close(self) -> None:
@@ -417,7 +512,9 @@ class ClusterHandler(Handler):
     def flush(self) -> None:
         """Wait until every point sent so far is answered."""
         with self.front.lock:
-            while self.error is None and any(lane.waiting or lane.in_flight for lane in self.lanes.values()):
+            while self.error is None and (
+                self.held or any(lane.waiting or lane.in_flight for lane in self.lanes.values())
+            ):
                 self.front.changed.wait()
         if self.error is not None:
             raise RuntimeError(f"cluster mode failed: {self.error}")

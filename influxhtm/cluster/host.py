@@ -27,6 +27,7 @@ from influxhtm.udf.metrics import Snapshot, UdfMetrics
 from influxhtm.udf.models import GroupModel, ModelRegistry
 from influxhtm.udf.points import point_from_template, scored_point
 
+from .placement import owner
 from .state_store import state_store
 
 log = logging.getLogger("influxhtm.cluster")
@@ -139,6 +140,13 @@ class ModelHost:
     def records_seen(self, task: str, node: str, groups: list[str]) -> list[int | None]:
         """Inputs each group's model has accepted (None: no such model)."""
         return [self.registry.records_seen((task, node, group)) for group in groups]
+
+    def release(self, me: str, hosts: list[str]) -> tuple[int, list[tuple[str, str, str]]]:
+        """The hosts are now `hosts`, this one named `me`: checkpoint and drop every resident model that
+        another host owns from now on. (Models dropped, keys of those that could not be saved and stay.)"""
+        moving = [key for key in self.registry.resident_keys() if owner(hosts, key) != me]
+        unsaved = [key for key in moving if not self.registry.evict(key)]
+        return len(moving) - len(unsaved), unsaved
 
     def restore(self, lane: str, init: bytes, snapshot: bytes) -> None:
         """Preload the models a (partial) snapshot manifest names."""

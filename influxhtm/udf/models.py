@@ -780,6 +780,11 @@ class ModelRegistry:
             else:
                 skip.add(victim[0])  # degraded: kept in memory, its state is nowhere else
 
+    def resident_keys(self) -> list[tuple[str, str, str]]:
+        """The keys of the models in memory."""
+        with self._lock:
+            return list(self._models)
+
     def oldest_unsaved(self) -> float | None:
         with self._lock:
             times = [m.dirty_since for m in self._models.values() if m.dirty_since is not None]

@@ -1,12 +1,14 @@
 """The model host without Ray: a host lost after learning a run it never answered; the run re-sent to a new
 host on the same state store is answered exactly as an uninterrupted run (no Ray: the loss of a process is
-the abandoned host object, whose writes had reached the OS as a kill -9 leaves them)."""
+the abandoned host object, whose writes had reached the OS as a kill -9 leaves them); a host hands over the
+models a new host owns."""
 
 import pytest
 
 from influxhtm.cluster.host import ModelHost
+from influxhtm.cluster.placement import owner
 from influxhtm.kapacitor_udf import udf_pb2
-from influxhtm.store import ModelStore
+from influxhtm.store import ModelStore, model_id_for
 from tests.cluster.node_loss import OPTIONS, by_group, single_process
 from tests.htm_udf.servers import interleaved_stream
 
@@ -46,4 +48,19 @@ def test_cluster_host_answers_a_repeated_run_again_without_learning_it_twice(tmp
     once = host.process("lane", 1, INIT, run)
     assert host.process("lane", 1, INIT, run) == once
     assert host.records_seen("t", "n", ["host=a"]) == [80]
+    host.close()
+
+
+def test_cluster_host_hands_over_exactly_the_models_a_new_host_owns(tmp_path):
+    groups = tuple("abcdefgh")
+    points = interleaved_stream(70, groups)  # past the warm-up of 50: every model has state to save
+    host = ModelHost(str(tmp_path / "state"))
+    host.process("lane", 1, INIT, [p.SerializeToString() for p in points])
+    keys = [("t", "n", f"host={g}") for g in groups]
+    moving = [key for key in keys if owner(["host-0", "host-1"], key) == "host-1"]
+    assert 0 < len(moving) < len(keys)
+    assert host.release("host-0", ["host-0", "host-1"]) == (len(moving), [])
+    assert sorted(host.registry.resident_keys()) == sorted(set(keys) - set(moving))
+    store = ModelStore(str(tmp_path / "state"))
+    assert {store.metadata(model_id_for(*key)).records_seen for key in moving} == {70}  # saved when dropped
     host.close()
