@@ -10,9 +10,8 @@ import os
 import sys
 import time
 
-from influxhtm.store import ModelStore, model_id_for
 from tests.cluster.metrics_cluster import by_host
-from tests.cluster.node_loss import HOSTS, NODE, OPTIONS, TASK, by_group, first_difference, single_process, start_udf
+from tests.cluster.node_loss import HOSTS, NODE, OPTIONS, TASK, continuity, start_udf, stop_udf
 from tests.cluster.ray_nodes import RayCluster, free_port, report
 from tests.htm_udf.servers import interleaved_stream, scrape_metrics
 from tests.udf_protocol.client import UdfClient, init_request, request, snapshot_request
@@ -52,25 +51,10 @@ def main(workdir: str) -> None:
     manifest = json.loads(client.ask(snapshot_request()).snapshot)
     client.close_write()
     client.read_until_eof(timeout=60)
-    udf.terminate()
-    udf.wait(timeout=120)
-    udf_log = open(log).read()
-    sys.stderr.write(udf_log[-4000:])
-
-    store = ModelStore(state)
-    records = {g: store.metadata(model_id_for(TASK, NODE, g)).records_seen for g in (f"host={h}" for h in HOSTS)}
-    expected = single_process(points, os.path.join(workdir, "local"))
-    got = by_group(outputs)
+    udf_log = stop_udf(udf, log)
     report(
         {
-            "identical": got == expected,
-            "outputs": len(outputs),
-            "expected_outputs": sum(len(v) for v in expected.values()),
-            "differences": {
-                g: first_difference(got.get(g, []), expected[g]) for g in expected if got.get(g) != expected[g]
-            },
-            "records_seen": records,
-            "manifest_records": {m["group"]: m["records_seen"] for m in manifest["models"]},
+            **continuity(points, outputs, manifest, state, workdir),
             "hosts_before": hosts_before,
             "hosts_after": metrics.get("influxhtm_udf_cluster_hosts"),
             "models_after": by_host(metrics, "influxhtm_udf_models"),

@@ -76,6 +76,33 @@ def start_udf(workdir: str, *args: str) -> tuple[subprocess.Popen, str, str]:
     return proc, sock, log
 
 
+def stop_udf(udf: subprocess.Popen, log: str) -> str:
+    """Terminate the front; its log (the tail copied to stderr)."""
+    udf.terminate()
+    udf.wait(timeout=120)
+    text = open(log).read()
+    sys.stderr.write(text[-4000:])
+    return text
+
+
+def continuity(points, outputs, manifest: dict, state: str, workdir: str) -> dict:
+    """How a cluster run's outputs, models and snapshot compare with a single-process run of the points."""
+    store = ModelStore(state)
+    records = {g: store.metadata(model_id_for(TASK, NODE, g)).records_seen for g in (f"host={h}" for h in HOSTS)}
+    expected = single_process(points, os.path.join(workdir, "local"))
+    got = by_group(outputs)
+    return {
+        "identical": got == expected,
+        "outputs": len(outputs),
+        "expected_outputs": sum(len(v) for v in expected.values()),
+        "differences": {
+            g: first_difference(got.get(g, []), expected[g]) for g in expected if got.get(g) != expected[g]
+        },
+        "records_seen": records,
+        "manifest_records": {m["group"]: m["records_seen"] for m in manifest["models"]},
+    }
+
+
 def main(workdir: str) -> None:
     started = time.monotonic()
     cluster = RayCluster()
@@ -105,25 +132,10 @@ def main(workdir: str) -> None:
     restored = again.ask(restore_request(json.dumps(manifest).encode())).success
     again.close_write()
     again.read_until_eof(timeout=60)
-    udf.terminate()
-    udf.wait(timeout=120)
-    udf_log = open(log).read()
-    sys.stderr.write(udf_log[-4000:])
-
-    store = ModelStore(state)
-    records = {g: store.metadata(model_id_for(TASK, NODE, g)).records_seen for g in (f"host={h}" for h in HOSTS)}
-    expected = single_process(points, os.path.join(workdir, "local"))
-    got = by_group(outputs)
+    udf_log = stop_udf(udf, log)
     report(
         {
-            "identical": got == expected,
-            "outputs": len(outputs),
-            "expected_outputs": sum(len(v) for v in expected.values()),
-            "differences": {
-                g: first_difference(got.get(g, []), expected[g]) for g in expected if got.get(g) != expected[g]
-            },
-            "records_seen": records,
-            "manifest_records": {m["group"]: m["records_seen"] for m in manifest["models"]},
+            **continuity(points, outputs, manifest, state, workdir),
             "restored": restored,
             "hosts_killed": len(doomed_hosts),
             "processes_killed": len(killed),
