@@ -2,13 +2,15 @@
 
 It serves the front's lanes (one per Kapacitor connection and host) with the local UDF's handler over a
 registry on the shared state store, so journal, checkpoints, warm-up and bad points behave as in a local
-UDF. Two things differ, both for exactly-once across a lost host:
+UDF. Three things differ, all for exactly-once across a lost host:
 
 - A lane sends one run at a time, so when run n arrives the outputs of run n-1 are delivered. Models are
   checkpointed only then: a checkpoint never holds an input whose output might be lost.
 - A model reopened from the store keeps the scores of the journal entries it replayed. The front re-sends
   a lost host's unanswered runs to the new owner, which answers the inputs already journaled from those
   scores (learned once) and learns the rest. The same run sent twice to a live host is answered again.
+- Each host writes the store with its own fencing token: a host declared dead while it still runs (a
+  network partition) cannot write a model its successor has loaded (ModelStore's owner file).
 
 This module does not import Ray: the front wraps ModelHost with ray.remote.
 """
@@ -19,6 +21,7 @@ import logging
 import os
 import socket
 import sys
+import uuid
 from typing import cast
 
 from influxhtm.kapacitor_udf import Emitter, udf_pb2
@@ -109,7 +112,9 @@ class ModelHost:
     def __init__(self, store_spec: str, journal_fsync: bool = False, max_resident: int | None = None):
         logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("influxhtm").setLevel(logging.INFO)
-        self.store = state_store(store_spec).open(journal_fsync=journal_fsync)
+        # Its own fencing token: once another host has loaded one of its models (this one lost or cut off
+        # from the front by a partition), its writes to that model are refused.
+        self.store = state_store(store_spec).open(journal_fsync=journal_fsync, owner=uuid.uuid4().hex)
         self.registry = ModelRegistry(self.store, UdfMetrics(), max_resident=max_resident, replay_answers=True)
         self.lanes: dict[str, LaneHandler] = {}
 

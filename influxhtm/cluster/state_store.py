@@ -26,8 +26,10 @@ class StateStore(abc.ABC):
         """The string that names this store; state_store(spec) gives it back on any node."""
 
     @abc.abstractmethod
-    def open(self, *, journal_fsync: bool = False) -> ModelStore:
-        """This process's handle on the models; OSError if the store cannot be used."""
+    def open(self, *, journal_fsync: bool = False, owner: str | None = None) -> ModelStore:
+        """This process's handle on the models; OSError if the store cannot be used. With an `owner` token,
+        a model is written only while this handle is the last to have loaded or created it (a fence, see
+        ModelStore)."""
 
 
 class SharedDirectory(StateStore):
@@ -40,8 +42,8 @@ class SharedDirectory(StateStore):
     def spec(self) -> str:
         return FILE_SCHEME + self.path
 
-    def open(self, *, journal_fsync: bool = False) -> ModelStore:
-        store = ModelStore(self.path, journal_fsync=journal_fsync)
+    def open(self, *, journal_fsync: bool = False, owner: str | None = None) -> ModelStore:
+        store = ModelStore(self.path, journal_fsync=journal_fsync, owner=owner)
         if not os.access(store.models_dir, os.W_OK):
             store.close()
             raise PermissionError(errno.EACCES, f"{self.path} is not writable")

@@ -83,6 +83,7 @@ ENGINE_BLOB_MAGIC = b"IHTM"  # the engine's own state header starts with this an
 
 CHECKPOINT_FILE = "checkpoint.bin"
 METADATA_FILE = "metadata.json"
+OWNER_FILE = "owner"  # the fencing token of the store that writes the model (cluster mode)
 REASON_FILE = "reason.json"
 JOURNAL_NAME = re.compile(r"journal-(\d+)\.bin")
 QUARANTINE_FORMAT = "influxhtm-quarantine"
@@ -101,6 +102,11 @@ class ModelNotFoundError(StoreError, KeyError):
 
     def __str__(self) -> str:
         return Exception.__str__(self)
+
+
+class FencedError(StoreError):
+    """The model is owned by another store now (its owner file names another token): this one may not
+    write it any more."""
 
 
 class CorruptCheckpointError(StoreError):
@@ -336,11 +342,25 @@ class ModelStore:
     which survives a kill -9 of the process; `journal_fsync=True` also fsyncs them, which survives power
     loss. Checkpoints are always fsynced. At most `max_open_journals` journal files stay open (default:
     half the process's open-file limit, at most 4096).
-    Safe to use from several threads; one process should own a root at a time.
+    Safe to use from several threads; one process should own a root at a time, unless each has an `owner`
+    token (the model hosts of the cluster mode, on one shared root): a model is then written only by the
+    store that last loaded or created it. Loading a model (or writing a new one) puts the store's token in
+    the model's owner file; every write first checks it and raises FencedError if another store has taken
+    the model over since (a host cut off by a network partition and replaced: its late writes are refused).
     """
 
-    def __init__(self, root: str | os.PathLike, *, journal_fsync: bool = False, max_open_journals: int | None = None):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        journal_fsync: bool = False,
+        max_open_journals: int | None = None,
+        owner: str | None = None,
+    ):
         self.root = os.fspath(root)
+        self.owner = owner
+        self._owned: set[str] = set()  # models whose owner file this store wrote
+        self._lost: set[str] = set()  # ... and found taken over since: written again only after a load
         self.journal_fsync = journal_fsync
         self.models_dir = os.path.join(self.root, "models")
         self.quarantine_dir = os.path.join(self.root, "quarantine")
@@ -364,6 +384,32 @@ class ModelStore:
 
     def _path(self, model_id: str, name: str) -> str:
         return os.path.join(self.model_dir(model_id), name)
+
+    # ---- fencing (stores with an owner token) --------------------------------------------------
+    def _claim(self, model_id: str) -> None:
+        """Make this store the model's writer (a store without a token writes unchecked)."""
+        if self.owner is not None:
+            os.makedirs(self.model_dir(model_id), exist_ok=True)
+            write_atomically(self._path(model_id, OWNER_FILE), self.owner.encode(), durable=self.journal_fsync)
+            self._owned.add(model_id)
+            self._lost.discard(model_id)
+
+    def _check_owner(self, model_id: str) -> None:
+        """Raise FencedError if another store has taken the model over; claim a model new to this store."""
+        if self.owner is None:
+            return
+        if model_id not in self._owned and model_id not in self._lost:
+            self._claim(model_id)
+            return
+        current = None
+        if model_id not in self._lost:
+            with contextlib.suppress(FileNotFoundError):
+                current = _read(self._path(model_id, OWNER_FILE)).decode(errors="replace")
+        if current != self.owner:
+            self._owned.discard(model_id)
+            self._lost.add(model_id)
+            self._forget(model_id)
+            raise FencedError(f"model {model_id!r} is written by another model host now")
 
     # ---- queries -----------------------------------------------------------------------------
     def model_ids(self) -> list[str]:
@@ -432,6 +478,7 @@ class ModelStore:
         """Start the next journal generation and return it: the model's state now (every input
         journaled so far applied, none after) is what `commit_checkpoint` of that generation must get."""
         with self._lock:
+            self._check_owner(model_id)
             generation = self._current_generation(model_id) + 1
             self._close_journal(model_id)
             path = self._path(model_id, journal_name(generation))
@@ -452,6 +499,7 @@ class ModelStore:
         meta_bytes = _dump_json(record.to_json())
         with self._commit_lock(model_id):
             with self._lock:
+                self._check_owner(model_id)
                 if generation <= self._checkpoint_generation(model_id):
                     return False
             d = self.model_dir(model_id)
@@ -474,6 +522,7 @@ class ModelStore:
         checkpoint yet (`blob` None: a warm-up), journal 0 holding `journal`. Returns the generation."""
         with self._commit_lock(model_id):
             with self._lock:
+                self._check_owner(model_id)
                 self._close_journal(model_id)
                 current = self._current.pop(model_id, None)
                 d = self.model_dir(model_id)
@@ -512,6 +561,7 @@ class ModelStore:
             self._close_journal(model_id)
             self._current.pop(model_id, None)
             self._committed.pop(model_id, None)
+            self._claim(model_id)
             blob, generation = self._read_checkpoint(model_id)
             metadata = self.metadata(model_id)
             chain = journal_chain(self.model_dir(model_id), generation)
@@ -577,6 +627,7 @@ class ModelStore:
         before return."""
         record = b"".join(encode_record(entry) for entry in entries)
         with self._lock:
+            self._check_owner(model_id)
             try:
                 f = self._open_journal(model_id)
                 written = f.write(record)
@@ -601,6 +652,7 @@ class ModelStore:
         """Replace the model's metadata (atomically); creates the model's entry if new."""
         record = _as_record(metadata).replace(updated=utc_now())
         with self._lock:
+            self._check_owner(model_id)
             d = self.model_dir(model_id)
             os.makedirs(d, exist_ok=True)
             write_atomically(os.path.join(d, METADATA_FILE), _dump_json(record.to_json()), durable=self.journal_fsync)

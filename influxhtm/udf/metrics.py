@@ -172,7 +172,8 @@ class UdfMetrics:
         self.storage_write_failures = LabeledCounter(
             "influxhtm_udf_storage_write_failures",
             "Failed writes to the state dir (journal appends, checkpoints, metadata), by errno name "
-            "(ENOSPC, EDQUOT, EIO, ENOENT, EROFS, EACCES, ...; short_write)",
+            "(ENOSPC, EDQUOT, EIO, ENOENT, EROFS, EACCES, ...; short_write; fenced: another model host owns the "
+            "model now, cluster mode)",
             "errno",
         )
         self.tasks_reenabled = Counter(

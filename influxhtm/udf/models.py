@@ -33,7 +33,15 @@ from typing import Callable, NamedTuple
 
 from influxhtm.fileio import write_in_place
 from influxhtm.htm import AnomalyDetector, EngineError
-from influxhtm.store import JournalEntry, ModelMetadata, ModelStore, ShortWriteError, StoreError, model_id_for
+from influxhtm.store import (
+    FencedError,
+    JournalEntry,
+    ModelMetadata,
+    ModelStore,
+    ShortWriteError,
+    StoreError,
+    model_id_for,
+)
 from influxhtm.store.metadata import utc_now
 
 from .checkpointer import Checkpointer, CheckpointJob
@@ -80,9 +88,12 @@ BUDGET_CHECK_EVERY = 256  # model look-ups between two checks of the resident mo
 
 
 def errno_name(exc: BaseException) -> str:
-    """A short cause of a failed write: the errno's name (ENOSPC, EIO, ...), short_write or other."""
+    """A short cause of a failed write: the errno's name (ENOSPC, EIO, ...), short_write, fenced (another
+    model host owns the model now, cluster mode) or other."""
     if isinstance(exc, ShortWriteError):
         return "short_write"
+    if isinstance(exc, FencedError):
+        return "fenced"
     code = getattr(exc, "errno", None)
     if isinstance(code, int):
         return errno.errorcode.get(code, f"errno{code}")

@@ -64,3 +64,32 @@ def test_cluster_host_hands_over_exactly_the_models_a_new_host_owns(tmp_path):
     store = ModelStore(str(tmp_path / "state"))
     assert {store.metadata(model_id_for(*key)).records_seen for key in moving} == {70}  # saved when dropped
     host.close()
+
+
+def test_cluster_host_cut_off_by_a_partition_cannot_touch_what_its_successor_took_over(tmp_path):
+    """The front declares `first` dead and re-sends its unanswered run to `second`. Later `first` wakes up,
+    runs the run that was queued for it and shuts down, checkpointing what it holds; then `second` is lost
+    too (kill -9: nothing but what reached the store). None of `first`'s late writes may reach the store: a
+    third host continuing from it must answer as one uninterrupted run."""
+    points = interleaved_stream(200, ("a", "b", "c"))
+    runs = [[p.SerializeToString() for p in points[i : i + 23]] for i in range(0, len(points), 23)]
+    state = str(tmp_path / "state")
+    first = ModelHost(state)
+    delivered = []
+    for seq, run in enumerate(runs[:8], 1):
+        delivered += outputs(first.process("lane", seq, INIT, run))
+    second = ModelHost(state)
+    for seq, run in enumerate(runs[8:11], 9):
+        delivered += outputs(second.process("lane", seq, INIT, run))
+    first.process("lane", 9, INIT, runs[8])  # the run that was queued for it: its answers reach no one
+    first.close()
+    for seq, run in enumerate(runs[11:14], 12):
+        delivered += outputs(second.process("lane", seq, INIT, run))
+    second.registry.checkpointer.close()  # then lost: what it wrote stays, nothing more
+    third = ModelHost(state)
+    for seq, run in enumerate(runs[14:], 15):
+        delivered += outputs(third.process("lane", seq, INIT, run))
+    third.close()
+    assert by_group(delivered) == single_process(points, str(tmp_path / "local"))
+    records = {m: ModelStore(state).metadata(m).records_seen for m in ModelStore(state).model_ids()}
+    assert set(records.values()) == {200}

@@ -13,6 +13,7 @@ import pytest
 
 from influxhtm.store import (
     CorruptCheckpointError,
+    FencedError,
     JournalEntry,
     ModelMetadata,
     ModelNotFoundError,
@@ -63,6 +64,30 @@ def test_roundtrip_checkpoint_metadata_and_journal(tmp_path):
     assert loaded.metadata.state_format == {"checkpoint": 1, "journal": 1}  # not an engine blob: no "engine"
     assert loaded.journal == [JournalEntry(10, 1.5), JournalEntry(20, -2.25)]
     assert store.model_ids() == [mid]
+
+
+def test_a_store_whose_model_another_store_loaded_may_not_write_it_any_more(tmp_path):
+    old, new = ModelStore(tmp_path, owner="old"), ModelStore(tmp_path, owner="new")
+    old.save_checkpoint("m", b"state-1", ModelMetadata(records_seen=1))
+    old.append_journal("m", JournalEntry(10, 1.0))
+    generation = old.begin_checkpoint("m")  # a background checkpoint under way when it is cut off
+    assert new.load("m").journal == [JournalEntry(10, 1.0)]
+    new.append_journal("m", JournalEntry(20, 2.0))
+    for late_write in (
+        lambda: old.append_journal("m", JournalEntry(20, 2.0)),
+        lambda: old.commit_checkpoint("m", generation, b"state-2", ModelMetadata(records_seen=2)),
+        lambda: old.write_metadata("m", ModelMetadata(records_seen=2)),
+        lambda: old.save_checkpoint("m", b"state-2", ModelMetadata(records_seen=2)),
+    ):
+        with pytest.raises(FencedError):
+            late_write()
+    stored = ModelStore(tmp_path).load("m")
+    assert (stored.blob, stored.metadata.records_seen) == (b"state-1", 1)
+    assert stored.journal == [JournalEntry(10, 1.0), JournalEntry(20, 2.0)]  # the successor's, once each
+    old.load("m")  # loading it again makes it the writer again
+    old.append_journal("m", JournalEntry(30, 3.0))
+    with pytest.raises(FencedError):
+        new.append_journal("m", JournalEntry(30, 3.0))
 
 
 def test_checkpoint_truncates_journal(tmp_path):
