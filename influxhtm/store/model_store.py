@@ -395,17 +395,20 @@ class ModelStore:
             self._lost.discard(model_id)
 
     def _check_owner(self, model_id: str) -> None:
-        """Raise FencedError if another store has taken the model over; claim a model new to this store."""
+        """Raise FencedError if another store has taken the model over since this one loaded or created it;
+        claim a model new to this store, or one whose owner file is gone with its directory (a storage
+        fault: nobody else has it)."""
         if self.owner is None:
             return
-        if model_id not in self._owned and model_id not in self._lost:
-            self._claim(model_id)
-            return
+        if model_id in self._lost:
+            raise FencedError(f"model {model_id!r} is written by another model host now")
         current = None
-        if model_id not in self._lost:
+        if model_id in self._owned:
             with contextlib.suppress(FileNotFoundError):
                 current = _read(self._path(model_id, OWNER_FILE)).decode(errors="replace")
-        if current != self.owner:
+        if current is None:
+            self._claim(model_id)
+        elif current != self.owner:
             self._owned.discard(model_id)
             self._lost.add(model_id)
             self._forget(model_id)

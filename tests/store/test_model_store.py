@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,6 +89,9 @@ def test_a_store_whose_model_another_store_loaded_may_not_write_it_any_more(tmp_
     old.append_journal("m", JournalEntry(30, 3.0))
     with pytest.raises(FencedError):
         new.append_journal("m", JournalEntry(30, 3.0))
+    shutil.rmtree(model_dir(old, "m"))  # a storage fault takes the model's directory, owner file and all
+    old.save_state("m", b"state-3", ModelMetadata(records_seen=3))  # its writer saves it afresh
+    assert ModelStore(tmp_path).load("m").blob == b"state-3"
 
 
 def test_checkpoint_truncates_journal(tmp_path):
