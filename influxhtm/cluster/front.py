@@ -245,8 +245,11 @@ class ClusterFront:
         self.changed.notify_all()
 
     def lost(self, host: _Host) -> None:
-        """A dead host: place its models on the others and re-send what it had not answered."""
+        """A dead host: place its models on the others and re-send what it had not answered (once, whoever
+        finds it dead first: its collecting thread or a call to it)."""
         with self.lock:
+            if self.hosts.get(host.name) is not host:
+                return
             host.alive = False
             del self.hosts[host.name]
             resent = 0
@@ -306,19 +309,21 @@ class ClusterFront:
 
     def call(self, method: str, calls: dict[str, tuple]) -> dict[str, object]:
         """Call a method on hosts (name: arguments) and wait; a host that is dead has no entry in the result
-        (the caller asks its successor)."""
+        (it is dropped as lost, so the caller asks its successor)."""
         refs = {}
         with self.lock:
             for name, args in calls.items():
                 host = self.hosts.get(name)
                 if host is not None:
-                    refs[name] = getattr(host.actor, method).remote(*args)
+                    refs[name] = (host, getattr(host.actor, method).remote(*args))
         results = {}
-        for name, ref in refs.items():
+        for name, (host, ref) in refs.items():
             try:
                 results[name] = ray.get(ref)
             except RayActorError as exc:
                 log.warning("model host %s did not answer %s: %s", name, method, exc)
+                if host.dead():  # e.g. its node died while it had no run in flight
+                    self.lost(host)
         return results
 
     def host_metrics(self, timeout: float = PING_TIMEOUT) -> tuple[int, dict[str, Snapshot]]:

@@ -1,17 +1,18 @@
 """The cluster front's --metrics: each model host's figures under its own `host` label, gathered at every
 scrape, beside the front's own (points exchanged with Kapacitor, live hosts); a host lost to a dead node
-leaves the figures. Run in a
+leaves the figures. The node dies while idle, and a snapshot right after it still names every model. Run in a
 loopback-only namespace by test_cluster_metrics.py (see ray_nodes.in_namespace)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
 from tests.cluster.node_loss import start_udf
 from tests.cluster.ray_nodes import RayCluster, free_port, report
 from tests.htm_udf.servers import interleaved_stream, scrape_metrics
-from tests.udf_protocol.client import UdfClient, init_request, make_point, option, request
+from tests.udf_protocol.client import UdfClient, init_request, make_point, option, request, snapshot_request
 
 GROUPS = ("a", "b", "c", "d", "e", "f")
 ROUNDS = 60
@@ -40,7 +41,8 @@ def main(workdir: str) -> None:
         client.send(request(point))
     answered = len(client.sync(timeout=300))
     before = scrape_metrics(port)
-    cluster.kill_worker(worker)
+    cluster.kill_worker(worker)  # while its host has no run in flight: only a call to it can find it dead
+    snapshot = json.loads(client.ask(snapshot_request(), timeout=120).snapshot)
     for point in interleaved_stream(ROUNDS + 5, GROUPS)[len(points) :]:  # 5 more rounds, after the loss
         client.send(request(point))
     answered_after = len(client.sync(timeout=300))
@@ -63,6 +65,7 @@ def main(workdir: str) -> None:
             ),
             "steps_before": by_host(before, "influxhtm_udf_step_seconds_count"),
             "reenabled": before.get("influxhtm_udf_tasks_reenabled_total"),
+            "snapshot_after_kill": sorted(m["group"] for m in snapshot["models"]),
             "hosts_after": after.get("influxhtm_udf_cluster_hosts"),
             "points_in_after": after.get("influxhtm_udf_points_in_total"),
             "models_after": by_host(after, "influxhtm_udf_models"),

@@ -11,6 +11,7 @@ def test_cluster_metrics_show_each_host_and_follow_a_lost_one(tmp_path):
     assert sum(r["models_before"].values()) == 6, r  # one model per group, each on one host
     assert all(r["steps_before"].values()), r  # both hosts scored
     assert r["reenabled"] == 0, r  # the front's own counter, without a host label
+    assert r["snapshot_after_kill"] == [f"host={g}" for g in "abcdef"], r  # the idle dead host found and replaced
     assert r["hosts_after"] == 1 and len(r["models_after"]) == 1, r  # the dead node's host is gone ...
     assert sum(r["models_after"].values()) == 6 and r["answered_after"] == 30, r  # ... its models moved
     assert r["points_in_after"] == r["sent"] + 30, r
