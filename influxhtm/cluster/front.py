@@ -281,8 +281,7 @@ class ClusterFront:
                 while any(lane.in_flight or lane.waiting for h in self.hosts.values() for lane in h.lanes.values()):
                     self.changed.wait()
                 names = sorted(self.hosts)
-            unsaved: list = [None]  # until the hosts have answered
-            moved = 0
+            added, moved = False, 0
             try:
                 calls = {host: (host, [*names, name]) for host in names}
                 answers = cast(dict[str, tuple[int, list]], self.call("release", calls))
@@ -290,9 +289,10 @@ class ClusterFront:
                 unsaved = [key for _, keys in answers.values() for key in keys]
                 if unsaved:
                     log.error("model host %s not added: %d model(s) could not be saved", name, len(unsaved))
+                added = not unsaved
             finally:
                 with self.lock:
-                    if not unsaved:
+                    if added:
                         host = self.hosts[name] = _Host(name, actor, self)
                         host.thread.start()
                     self.pausing = False
@@ -303,9 +303,9 @@ class ClusterFront:
                         except HostLost as exc:
                             connection.fail(exc)
                     self.changed.notify_all()
-        if not unsaved:
+        if added:
             log.info("model host %s added: %d resident model(s) handed over to it", name, moved)
-        return not unsaved
+        return added
 
     def call(self, method: str, calls: dict[str, tuple]) -> dict[str, object]:
         """Call a method on hosts (name: arguments) and wait; a host that is dead has no entry in the result
@@ -509,7 +509,7 @@ class ClusterHandler(Handler):
         for answer in answers:
             for data in answer:
                 self.emitter.emit_point(udf_pb2.Point.FromString(data))
-            self.front.metrics.points_out.inc(len(answer))
+        self.front.metrics.points_out.inc(sum(len(answer) for answer in answers))
 
     def fail(self, exc: BaseException) -> None:
         self.error = exc
