@@ -337,8 +337,8 @@ impl Connections {
     pub fn propagate(&self, cells: &[u32], threshold: u32, activity: &mut Activity, out: &mut Vec<(u32, u8)>) {
         out.clear();
         let n_segments = self.segments.len();
-        if activity.counts.len() < n_segments {
-            activity.counts.resize(n_segments, 0);
+        if activity.counts.len() < n_segments.next_multiple_of(COUNTER_WORD) {
+            activity.counts.resize(n_segments.next_multiple_of(COUNTER_WORD), 0);
         }
         match &self.forward {
             Forward::Narrow(f) => propagate_in(f, cells, threshold, n_segments, activity, out),
@@ -582,16 +582,27 @@ fn propagate_in<T: SegmentId>(
 ) {
     let lists = &mut activity.lists;
     forward.lists_of(cells, lists);
-    let counts = &mut activity.counts[..n_segments];
     // A touched segment has a count of at least 1, so threshold 0 selects the same ones as 1.
     let threshold = threshold.max(1);
-    let mut visits = 0;
+    let visits: usize = lists.iter().map(ListRange::len).sum();
+    // Whole counter words: the tail beyond n_segments stays zero.
+    let counts = &mut activity.counts[..n_segments.next_multiple_of(COUNTER_WORD)];
+    if visits * 8 >= n_segments && threshold <= 128 {
+        // Many visits: count without looking, then collect and clear the counters word by word.
+        for list in lists.iter() {
+            for &s in list.get(forward) {
+                debug_assert!(s.index() < n_segments);
+                // SAFETY: forward lists only hold ids of existing segments (< n_segments).
+                unsafe { *counts.get_unchecked_mut(s.index()) += 1 };
+            }
+        }
+        collect_reaching(counts, threshold as u8, out);
+        return;
+    }
     for list in lists.iter() {
-        let list = list.get(forward);
-        visits += list.len();
-        for &s in list {
+        for &s in list.get(forward) {
             debug_assert!(s.index() < n_segments);
-            // SAFETY: forward lists only hold ids of existing segments (< n_segments).
+            // SAFETY: as above.
             let count = unsafe { counts.get_unchecked_mut(s.index()) };
             *count += 1;
             // Reported once, when the count reaches the threshold; the final count is read below.
@@ -603,15 +614,35 @@ fn propagate_in<T: SegmentId>(
     for entry in out.iter_mut() {
         entry.1 = counts[entry.0 as usize];
     }
-    // Zero the counters: all at once when the lists touched a good share of them, else one by one.
-    if visits * 8 >= n_segments {
-        counts.fill(0);
-    } else {
-        for list in lists.iter() {
-            for &s in list.get(forward) {
-                // SAFETY: as above.
-                unsafe { *counts.get_unchecked_mut(s.index()) = 0 };
-            }
+    for list in lists.iter() {
+        for &s in list.get(forward) {
+            // SAFETY: as above.
+            unsafe { *counts.get_unchecked_mut(s.index()) = 0 };
+        }
+    }
+}
+
+/// Bytes per word of `collect_reaching`.
+const COUNTER_WORD: usize = 8;
+
+/// Appends (index, count) for every counter >= `threshold` (1..=128) to `out`, ascending, and zeroes
+/// all counters. Eight counters at a time: a byte b has its high bit set in `(b | 0x80) - threshold`
+/// exactly when b >= threshold for b < 128 (no borrow leaves a byte, as b | 0x80 >= threshold), and
+/// a byte >= 128 passes on its own high bit.
+fn collect_reaching(counts: &mut [u8], threshold: u8, out: &mut Vec<(u32, u8)>) {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let repeated = u64::from_ne_bytes([threshold; COUNTER_WORD]);
+    for (w, word) in counts.chunks_exact_mut(COUNTER_WORD).enumerate() {
+        let value = u64::from_le_bytes((&*word).try_into().expect("a whole word"));
+        if value == 0 {
+            continue;
+        }
+        word.fill(0);
+        let mut reaching = (((value | HIGH) - repeated) | value) & HIGH;
+        while reaching != 0 {
+            let bit = reaching.trailing_zeros();
+            out.push(((w * COUNTER_WORD) as u32 + bit / 8, (value >> (bit - 7)) as u8));
+            reaching &= reaching - 1;
         }
     }
 }
@@ -643,6 +674,53 @@ mod tests {
         marks.drain(|c| read.push(c));
         assert_eq!(read, [3, 63, 64, 130]);
         assert!(![3, 63, 64, 130].iter().any(|&c| marks.get(c)), "drained marks are clear");
+    }
+
+    #[test]
+    fn collecting_counters_finds_exactly_those_reaching_the_threshold() {
+        // Every byte value against every supported threshold, in shuffled words.
+        let mut counts: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+        let mut x = 7u32;
+        for i in (1..counts.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            counts.swap(i, x as usize % (i + 1));
+        }
+        for threshold in 1..=128u8 {
+            let mut work = counts.clone();
+            let mut found = Vec::new();
+            collect_reaching(&mut work, threshold, &mut found);
+            let expected: Vec<(u32, u8)> =
+                counts.iter().enumerate().filter(|(_, &c)| c >= threshold).map(|(i, &c)| (i as u32, c)).collect();
+            assert_eq!(found, expected, "threshold {threshold}");
+            assert!(work.iter().all(|&c| c == 0), "counters are cleared");
+        }
+    }
+
+    #[test]
+    fn propagation_counts_alike_for_few_and_many_active_cells() {
+        // A visit per eighth of the segments or more takes the count-then-collect path, fewer the
+        // report-at-threshold path; 40 filler segments on cell 31 make the second reachable.
+        let mut c = Connections::new(4, 8, &plasticity()).unwrap();
+        let a = c.create_segment(9, &[0, 1, 2, 3], 1);
+        let b = c.create_segment(17, &[1, 2, 24], 1);
+        for _ in 0..40 {
+            c.create_segment(8, &[31], 1);
+        }
+        let (mut act, mut found) = (Activity::default(), Vec::new());
+        let all: Vec<u32> = (0..31).collect();
+        for (cells, threshold, expected) in [
+            (&all[..], 3, vec![(a, 4), (b, 3)]),
+            (&[1, 2, 24][..], 3, vec![(b, 3)]),
+            (&[1, 2][..], 2, vec![(a, 2), (b, 2)]),
+            (&[1, 2][..], 3, vec![]),
+        ] {
+            c.propagate(cells, threshold, &mut act, &mut found);
+            found.sort_unstable();
+            assert_eq!(found, expected, "cells {cells:?}, threshold {threshold}");
+            assert!(act.counts.iter().all(|&n| n == 0), "counters are clear between propagations");
+        }
     }
 
     #[test]

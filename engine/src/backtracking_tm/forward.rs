@@ -60,6 +60,11 @@ pub(super) struct ListRange {
 
 impl ListRange {
     #[inline]
+    pub fn len(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    #[inline]
     pub fn get<'a, T: SegmentId>(&self, lists: &'a ForwardLists<T>) -> &'a [T] {
         &lists.columns[self.column as usize][self.start as usize..self.end as usize]
     }
