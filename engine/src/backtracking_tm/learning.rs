@@ -20,7 +20,9 @@ pub(super) struct SegmentUpdate {
     sources: Vec<u32>,
 }
 
-/// A queued update; its sources are `sources[start..start + len]` of its queue.
+/// A queued update; its sources are `sources[start..start + len]` of its queue. A deferred update's
+/// range holds instead the positions, among its candidates, of the new sources drawn for it (see
+/// `UpdateQueue::defer`).
 #[derive(Clone, Copy, Debug)]
 struct QueuedUpdate {
     cell: u32,
@@ -28,23 +30,51 @@ struct QueuedUpdate {
     timestamp: u32,
     start: u32,
     len: u32,
+    deferred: bool,
 }
 
 /// The queued segment updates. Their sources share one buffer that keeps its room from record to record
 /// (learning queues an update per learn-predicted segment and record, which would otherwise allocate each
-/// time). Saved as a list of `SegmentUpdate`s.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(from = "Vec<SegmentUpdate>", into = "Vec<SegmentUpdate>")]
+/// time). Saved as a list of `SegmentUpdate`s (`saved`).
+///
+/// Learn phase 2 queues an update for every learn-predicted segment, but only those whose column is
+/// active at the next step are applied (about half). So phase 2 draws the random new sources (the
+/// draws depend only on how many are wanted and how many candidates there are, both known from the
+/// propagation) but defers listing the sources until the update is applied or saved: the segment's
+/// synapses cannot change in between, as every learning step applies or drops the queue first.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(from = "Vec<SegmentUpdate>")]
 pub(super) struct UpdateQueue {
     entries: Vec<QueuedUpdate>,
     sources: Vec<u32>,
+    /// The learning active cells the deferred updates were made against (sorted).
+    state: Vec<u32>,
 }
 
 impl UpdateQueue {
     fn push(&mut self, cell: u32, segment: u32, timestamp: u32, sources: &[u32]) {
+        self.push_entry(cell, segment, timestamp, sources, false);
+    }
+
+    /// Sets the learning state of the updates `defer` queues next; the queue must hold no deferred
+    /// update (each learn phase 2 finds it applied or dropped).
+    fn defer_against(&mut self, state: &[u32]) {
+        assert!(!self.entries.iter().any(|u| u.deferred), "deferred updates of one queue share their learning state");
+        self.state.clear();
+        self.state.extend_from_slice(state);
+    }
+
+    /// Queues a deferred update of `segment` against the state given to `defer_against`: its sources
+    /// will be its synapses from the state plus the candidates (the other cells of the state,
+    /// ascending) at the ascending positions `picks`.
+    fn defer(&mut self, cell: u32, segment: u32, timestamp: u32, picks: &[u32]) {
+        self.push_entry(cell, segment, timestamp, picks, true);
+    }
+
+    fn push_entry(&mut self, cell: u32, segment: u32, timestamp: u32, values: &[u32], deferred: bool) {
         let start = self.sources.len() as u32;
-        self.sources.extend_from_slice(sources);
-        self.entries.push(QueuedUpdate { cell, segment, timestamp, start, len: sources.len() as u32 });
+        self.sources.extend_from_slice(values);
+        self.entries.push(QueuedUpdate { cell, segment, timestamp, start, len: values.len() as u32, deferred });
     }
 
     pub fn clear(&mut self) {
@@ -61,10 +91,66 @@ impl UpdateQueue {
         self.entries.len()
     }
 
-    /// Update `i` and its sources.
+    /// Number of deferred updates.
+    #[cfg(test)]
+    pub fn deferred(&self) -> usize {
+        self.entries.iter().filter(|u| u.deferred).count()
+    }
+
+    /// Update `i` and its stored values (sources, or picks while deferred).
     fn get(&self, i: usize) -> (QueuedUpdate, &[u32]) {
         let u = self.entries[i];
         (u, &self.sources[u.start as usize..(u.start + u.len) as usize])
+    }
+
+    /// The sources of update `i`, listed into `out`. The queue's state must be marked in `marks`
+    /// (see `mark_state`); `candidates` is scratch.
+    fn sources_of(
+        &self,
+        i: usize,
+        conn: &Connections,
+        marks: &CellMarks,
+        candidates: &mut Vec<u32>,
+        out: &mut Vec<u32>,
+    ) {
+        let (u, values) = self.get(i);
+        out.clear();
+        if !u.deferred {
+            out.extend_from_slice(values);
+            return;
+        }
+        // Branch-free filter (as in `compute_update`).
+        let synapses = conn.sources(u.segment);
+        out.resize(synapses.len(), 0);
+        let mut kept = 0;
+        for (i, &src) in synapses.iter().enumerate() {
+            out[kept.min(i)] = src as u32;
+            kept += marks.get(src as u32) as usize;
+        }
+        out.truncate(kept);
+        add_picked(&self.state, values, candidates, out);
+    }
+
+    /// Marks the state of the deferred updates in `marks` (clear before); returns whether there are any.
+    fn mark_state(&self, marks: &mut CellMarks, n_cells: usize) -> bool {
+        let deferred = self.entries.iter().any(|u| u.deferred);
+        if deferred {
+            marks.mark(&self.state, n_cells);
+        }
+        deferred
+    }
+
+    /// The queue as it is saved: every update with its sources listed.
+    pub fn saved(&self, conn: &Connections, n_cells: usize) -> Vec<SegmentUpdate> {
+        let (mut marks, mut candidates, mut sources) = (CellMarks::default(), Vec::new(), Vec::new());
+        self.mark_state(&mut marks, n_cells);
+        (0..self.len())
+            .map(|i| {
+                let (u, _) = self.get(i);
+                self.sources_of(i, conn, &marks, &mut candidates, &mut sources);
+                SegmentUpdate { cell: u.cell, segment: u.segment, timestamp: u.timestamp, sources: sources.clone() }
+            })
+            .collect()
     }
 }
 
@@ -75,17 +161,6 @@ impl From<Vec<SegmentUpdate>> for UpdateQueue {
             queue.push(u.cell, u.segment, u.timestamp, &u.sources);
         }
         queue
-    }
-}
-
-impl From<UpdateQueue> for Vec<SegmentUpdate> {
-    fn from(queue: UpdateQueue) -> Self {
-        (0..queue.len())
-            .map(|i| {
-                let (u, sources) = queue.get(i);
-                SegmentUpdate { cell: u.cell, segment: u.segment, timestamp: u.timestamp, sources: sources.to_vec() }
-            })
-            .collect()
     }
 }
 
@@ -135,6 +210,8 @@ impl PropagationMemo {
 pub(super) struct Match {
     column: u32,
     segment: u32,
+    /// Synapses of the segment from the cells matched against (all synapses counted).
+    activity: u8,
 }
 
 impl BacktrackingTm {
@@ -174,14 +251,19 @@ impl BacktrackingTm {
     /// Applies the queued updates whose cell's column is active in `columns`, then empties the queue.
     fn process_updates(&mut self, columns: &[u32]) {
         let updates = std::mem::take(&mut self.updates);
+        let mut sources = std::mem::take(&mut self.scratch.sources);
+        let n_cells = self.n_cells();
+        let marked = updates.mark_state(&mut self.scratch.marks, n_cells);
         let cpc = self.params.cells_per_column;
         for i in 0..updates.len() {
-            let (u, sources) = updates.get(i);
+            let (u, _) = updates.get(i);
             if self.lrn_iteration - u.timestamp > UPDATE_VALID_DURATION {
                 continue;
             }
             if columns.binary_search(&(u.cell / cpc)).is_ok() {
-                self.apply_update(u.cell, u.segment, sources);
+                let Scratch { marks, candidates, .. } = &mut self.scratch;
+                updates.sources_of(i, &self.conn, marks, candidates, &mut sources);
+                self.apply_update(u.cell, u.segment, &sources);
                 if u.segment == NONE {
                     self.memo.valid = false;
                 } else {
@@ -189,6 +271,10 @@ impl BacktrackingTm {
                 }
             }
         }
+        if marked {
+            self.scratch.marks.unmark(&updates.state);
+        }
+        self.scratch.sources = sources;
         self.updates = updates;
         self.updates.clear();
     }
@@ -277,25 +363,34 @@ impl BacktrackingTm {
         let mut matches = std::mem::take(&mut self.scratch.matches);
         self.best_matches(false, &mut matches);
         let state = std::mem::take(&mut self.lrn_active);
+        let wanted = self.params.new_synapse_count as usize;
+        let mut picks = std::mem::take(&mut self.scratch.sources);
         if !read_only {
-            self.scratch.marks.mark(&state, self.n_cells());
+            self.updates.defer_against(&state);
         }
         self.lrn_predicted.clear();
         for mt in &matches {
             let cell = self.conn.segments[mt.segment as usize].cell;
             self.lrn_predicted.push(cell);
             if !read_only {
-                let sources = self.compute_update(mt.segment, &state);
-                if !sources.is_empty() {
-                    self.updates.push(cell, mt.segment, self.lrn_iteration, &sources);
+                let kept = mt.activity as usize;
+                picks.clear();
+                if wanted > kept {
+                    draw_picks(
+                        &mut self.rng,
+                        wanted - kept,
+                        state.len() - kept,
+                        &mut self.scratch.candidates,
+                        &mut picks,
+                    );
                 }
-                self.scratch.sources = sources;
+                if kept + picks.len() > 0 {
+                    self.updates.defer(cell, mt.segment, self.lrn_iteration, &picks);
+                }
                 self.conn.segments[mt.segment as usize].total_activations += 1;
             }
         }
-        if !read_only {
-            self.scratch.marks.unmark(&state);
-        }
+        self.scratch.sources = picks;
         self.lrn_active = state;
         self.scratch.matches = matches;
     }
@@ -349,7 +444,8 @@ impl BacktrackingTm {
         }
         out.clear();
         touched.drain(|column| {
-            out.push(Match { column, segment: best[column as usize].1 });
+            let (rank, segment) = best[column as usize];
+            out.push(Match { column, segment, activity: (rank >> 40) as u8 });
             best[column as usize] = (0, 0);
         });
     }
@@ -375,8 +471,10 @@ impl BacktrackingTm {
         }
         let wanted = self.params.new_synapse_count as usize;
         if wanted > sources.len() {
-            let candidates = &mut self.scratch.candidates;
-            choose_sources(&mut self.rng, wanted - sources.len(), state, candidates, &mut sources);
+            let Scratch { candidates, picks, .. } = &mut self.scratch;
+            let n_candidates = state.len() - sources.len();
+            draw_picks(&mut self.rng, wanted - sources.len(), n_candidates, candidates, picks);
+            add_picked(state, picks, candidates, &mut sources);
         }
         sources
     }
@@ -473,12 +571,31 @@ impl BacktrackingTm {
     }
 }
 
-/// Appends to `out` up to `n` cells of the sorted `state` that are not yet sources of the segment
-/// (Cells4 `chooseCellsToLearnFrom`): all of them if there are at most `n`, one by `getUInt32` if
-/// `n` is 1, else a `sample` in candidate order; `out` ends sorted. On entry `out` holds exactly
-/// the segment's sources that are in `state` (sorted), so the candidates are `state` minus `out`.
-fn choose_sources(rng: &mut Random, n: usize, state: &[u32], candidates: &mut Vec<u32>, out: &mut Vec<u32>) {
+/// Draws which of `n_candidates` candidate sources a segment gets when it wants `n` more (Cells4
+/// `chooseCellsToLearnFrom`): all of them if there are at most `n`, one by `getUInt32` if `n` is 1,
+/// else a `sample` in candidate order. Writes their positions, ascending, to `picks` (`positions`
+/// is scratch).
+fn draw_picks(rng: &mut Random, n: usize, n_candidates: usize, positions: &mut Vec<u32>, picks: &mut Vec<u32>) {
+    picks.clear();
+    if n_candidates <= n {
+        picks.extend(0..n_candidates as u32);
+    } else if n == 1 {
+        picks.push(rng.get_uint32(n_candidates as u32));
+    } else {
+        positions.clear();
+        positions.extend(0..n_candidates as u32);
+        rng.sample_into(positions, n, picks);
+    }
+}
+
+/// Adds to `out` the candidates at the ascending positions `picks`, keeping `out` sorted. On entry
+/// `out` holds exactly the segment's sources that are in the sorted `state`; the candidates are
+/// `state` minus `out` (`candidates` is scratch).
+fn add_picked(state: &[u32], picks: &[u32], candidates: &mut Vec<u32>, out: &mut Vec<u32>) {
     debug_assert!(state.windows(2).all(|w| w[0] < w[1]), "state must be sorted");
+    if picks.is_empty() {
+        return;
+    }
     // Branch-free difference of two sorted lists: every cell is written, the end advances past those
     // not in `out` (u32::MAX, past the last source, is no cell; len <= i as above).
     candidates.clear();
@@ -491,17 +608,8 @@ fn choose_sources(rng: &mut Random, n: usize, state: &[u32], candidates: &mut Ve
         j += source;
     }
     candidates.truncate(len);
-    if candidates.is_empty() {
-        return;
-    }
     let existing = out.len();
-    if candidates.len() <= n {
-        out.extend_from_slice(candidates);
-    } else if n == 1 {
-        out.push(candidates[rng.get_uint32(candidates.len() as u32) as usize]);
-    } else {
-        rng.sample_into(candidates, n, out);
-    }
+    out.extend(picks.iter().map(|&p| candidates[p as usize]));
     // Both runs are ascending (the picks keep state order): merge them into `candidates` and swap.
     if existing > 0 {
         candidates.clear();

@@ -124,8 +124,9 @@ impl BacktrackingTmParams {
     }
 }
 
-/// The backtracking TM. All state is plain data: cloning or a serde round trip continues identically.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The backtracking TM. All state is plain data: cloning or a serde round trip continues identically
+/// (saved through `SavedTm`, which lists the sources of deferred segment updates).
+#[derive(Clone, Debug, Deserialize)]
 pub struct BacktrackingTm {
     params: BacktrackingTmParams,
     rng: Random,
@@ -161,6 +162,56 @@ pub struct BacktrackingTm {
     scratch: Scratch,
 }
 
+/// The saved form of a `BacktrackingTm`: its fields in order, the update queue with every update's
+/// sources listed (the form `UpdateQueue` loads from).
+#[derive(Serialize)]
+struct SavedTm<'a> {
+    params: &'a BacktrackingTmParams,
+    rng: &'a Random,
+    lrn_iteration: u32,
+    avg_input_density: f32,
+    pam_counter: u32,
+    learned_seq_length: u32,
+    conn: &'a Connections,
+    inf_active: &'a Vec<u32>,
+    inf_predicted: &'a Vec<u32>,
+    inf_predicted_prev: &'a Vec<u32>,
+    col_confidence: &'a Vec<(u32, f32)>,
+    inf_history: &'a VecDeque<Vec<u32>>,
+    lrn_active: &'a Vec<u32>,
+    lrn_active_prev: &'a Vec<u32>,
+    lrn_predicted: &'a Vec<u32>,
+    lrn_predicted_prev: &'a Vec<u32>,
+    lrn_history: &'a VecDeque<Vec<u32>>,
+    updates: Vec<learning::SegmentUpdate>,
+}
+
+impl Serialize for BacktrackingTm {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SavedTm {
+            params: &self.params,
+            rng: &self.rng,
+            lrn_iteration: self.lrn_iteration,
+            avg_input_density: self.avg_input_density,
+            pam_counter: self.pam_counter,
+            learned_seq_length: self.learned_seq_length,
+            conn: &self.conn,
+            inf_active: &self.inf_active,
+            inf_predicted: &self.inf_predicted,
+            inf_predicted_prev: &self.inf_predicted_prev,
+            col_confidence: &self.col_confidence,
+            inf_history: &self.inf_history,
+            lrn_active: &self.lrn_active,
+            lrn_active_prev: &self.lrn_active_prev,
+            lrn_predicted: &self.lrn_predicted,
+            lrn_predicted_prev: &self.lrn_predicted_prev,
+            lrn_history: &self.lrn_history,
+            updates: self.updates.saved(&self.conn, self.n_cells()),
+        }
+        .serialize(serializer)
+    }
+}
+
 thread_local! {
     /// The working buffers of every TM computed on this thread. They grow to the busiest step seen
     /// (a bursting step can reach most segments), so one set per model would cost every model that
@@ -192,6 +243,7 @@ struct Scratch {
     touched_columns: CellMarks,
     sources: Vec<u32>,
     candidates: Vec<u32>,
+    picks: Vec<u32>,
 }
 
 impl BacktrackingTm {
@@ -683,6 +735,31 @@ mod tests {
             }
         }
         assert!(tms.iter().all(|tm| tm.num_segments() > 20), "every model learned");
+    }
+
+    #[test]
+    fn a_checkpoint_with_deferred_updates_continues_identically() {
+        // Learn phase 2 defers listing its updates' sources; saving lists them.
+        let inputs = noisy_sequence(5, 100, 10, 7, 400);
+        let mut tm = BacktrackingTm::new(small_params()).unwrap();
+        let mut checked = 0;
+        for (t, x) in inputs.iter().enumerate() {
+            tm.compute(x, true);
+            if t % 40 != 39 || tm.updates.deferred() == 0 {
+                continue;
+            }
+            let blob = bincode::serialize(&tm).unwrap();
+            let mut restored: BacktrackingTm = bincode::deserialize(&blob).unwrap();
+            assert_eq!(restored.updates.deferred(), 0, "a loaded queue holds listed sources");
+            assert_eq!(bincode::serialize(&restored).unwrap(), blob, "step {t}: saved again alike");
+            let mut original = tm.clone();
+            for y in &inputs[t + 1..(t + 31).min(inputs.len())] {
+                assert_eq!(run(&mut restored, y), run(&mut original, y), "checkpoint after step {t}");
+            }
+            assert_eq!(bincode::serialize(&restored).unwrap(), bincode::serialize(&original).unwrap());
+            checked += 1;
+        }
+        assert!(checked >= 5, "only {checked} checkpoints had deferred updates");
     }
 
     #[test]
