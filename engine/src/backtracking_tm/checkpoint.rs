@@ -1,7 +1,8 @@
 //! Compact saved form of the TM's connections. Serde sees a few numbers and one byte string laid
 //! out in three homogeneous sections, so it is small as it stands and deflates well:
-//! 1. per segment (slab order): cell, slot, synapse count, counters, duty-cycle cache bits and the
-//!    free-stack link, integers as LEB128 varints;
+//! 1. per segment (slab order): cell, slot, synapse count, positive activations, two reserved zeros
+//!    (older versions wrote Cells4's unused totalActivations and lastActiveIteration there), the
+//!    duty-cycle cache and the free-stack link, integers as LEB128 varints;
 //! 2. synapse sources, per segment ascending, as varint gaps;
 //! 3. synapse permanences as indexes into the permanence table (one byte each while the table has
 //!    at most 256 values, else two).
@@ -9,7 +10,7 @@
 //! Followed by the free-stack tops of the cells that have one. Slot counts and forward lists are
 //! derived on load, after validation.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::chunked::Chunked;
 use super::connections::{Connections, Segment, Synapse, MAX_CELLS, NONE};
@@ -77,15 +78,19 @@ impl Serialize for Connections {
         let wide = self.perms.values().len() > 256;
         let mut data = Vec::with_capacity(self.segments.len() * 16 + self.num_synapses() * 4);
         for seg in self.segments.iter() {
-            put_varint(&mut data, seg.cell);
+            put_varint(&mut data, seg.cell());
             data.push(seg.slot);
             data.push(seg.n_synapses);
-            put_varint(&mut data, seg.positive_activations);
-            put_varint(&mut data, seg.total_activations);
-            put_varint(&mut data, seg.last_active_iteration);
-            put_varint(&mut data, seg.duty_cycle_iteration);
+            // Cells4's positive activations and duty-cycle iteration: the segment keeps the one in
+            // use (see `Segment::counter`), the other is written as 0.
+            let (positive, cached_at) = if self.counting { (seg.counter, 0) } else { (0, seg.counter) };
+            put_varint(&mut data, positive);
+            // Reserved (Cells4's totalActivations and lastActiveIteration, not kept): written as 0.
+            put_varint(&mut data, 0);
+            put_varint(&mut data, 0);
+            put_varint(&mut data, cached_at);
             data.extend_from_slice(&seg.duty_cycle.to_bits().to_le_bytes());
-            let next_free = if seg.is_live() { NONE } else { seg.link };
+            let next_free = if seg.is_live() { NONE } else { seg.link() };
             put_varint(&mut data, next_free.wrapping_add(1));
         }
         for id in 0..self.segments.len() as u32 {
@@ -124,14 +129,20 @@ impl Serialize for Connections {
     }
 }
 
-impl<'de> Deserialize<'de> for Connections {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let saved = SavedConnections::deserialize(deserializer)?;
-        decode(saved).map_err(serde::de::Error::custom)
+/// Saved connections as loaded, before decoding: which segment counter they continue with depends
+/// on the TM's learning iteration (see `Segment::counter`).
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(super) struct LoadedConnections(SavedConnections);
+
+impl LoadedConnections {
+    /// Validates and decodes; `counting` says whether the TM still counts positive activations.
+    pub fn decode<E: serde::de::Error>(self, counting: bool) -> Result<Connections, E> {
+        decode(self.0, counting).map_err(E::custom)
     }
 }
 
-fn decode(saved: SavedConnections) -> Result<Connections, String> {
+fn decode(saved: SavedConnections, counting: bool) -> Result<Connections, String> {
     let SavedConnections { cells_per_column: cpc, n_cells, block, perm_params: pp, perm_values, n_segments, data } =
         saved;
     let (n_cells, block) = (n_cells as usize, block as usize);
@@ -148,6 +159,9 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
     if n_segments > data.len() {
         return Err(TRUNCATED.into());
     }
+    if n_segments >= n_cells * 256 {
+        return Err("too many segments in saved TM connections".into());
+    }
     let mut r = Reader { data: &data, pos: 0 };
     let mut segments = Chunked::default();
     let mut sizes = Vec::with_capacity(n_segments);
@@ -158,19 +172,16 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
         let cell = r.varint()?;
         let slot = r.byte()?;
         sizes.push(r.byte()? as usize);
-        let seg = Segment {
-            cell,
-            slot,
-            n_synapses: 0,
-            positive_activations: r.varint()?,
-            total_activations: r.varint()?,
-            last_active_iteration: r.varint()?,
-            duty_cycle_iteration: r.varint()?,
-            duty_cycle: f32::from_bits(r.u32_le()?),
-            link: r.varint()?.wrapping_sub(1),
-            n_connected: 0,
-        };
-        if cell as usize >= n_cells || !link_ok(seg.link) || sizes.last() > Some(&block) {
+        let positive_activations = r.varint()?;
+        let _reserved = (r.varint()?, r.varint()?);
+        let duty_cycle_iteration = r.varint()?;
+        let duty_cycle = f32::from_bits(r.u32_le()?);
+        let mut seg = Segment::saved(cell, slot, positive_activations, duty_cycle_iteration, duty_cycle, counting);
+        let link = r.varint()?.wrapping_sub(1);
+        if link_ok(link) {
+            seg.set_link(link);
+        }
+        if cell as usize >= n_cells || !link_ok(link) || sizes.last() > Some(&block) {
             return Err("bad segment in saved TM connections".into());
         }
         let count = &mut slot_count[cell as usize];
@@ -209,7 +220,7 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
             synapses.push(Synapse { src, perm });
         }
         if let Some(block) = pool.write(id as u32, 0, NONE, &synapses).block {
-            seg.link = block;
+            seg.set_link(block);
         }
         seg.n_connected = synapses.iter().filter(|s| perms.is_connected(s.perm)).count() as u8;
         seg.n_synapses = synapses.len() as u8;
@@ -221,7 +232,7 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
         let gap = r.varint()? as usize;
         cell += gap;
         let top = r.varint()?;
-        let released_here = |t: usize| segments[t].cell as usize == cell && !segments[t].is_live();
+        let released_here = |t: usize| segments[t].cell() as usize == cell && !segments[t].is_live();
         if cell >= n_cells || (k > 0 && gap == 0) || top as usize >= n_segments || !released_here(top as usize) {
             return Err("bad free-slot link in saved TM connections".into());
         }
@@ -230,7 +241,7 @@ fn decode(saved: SavedConnections) -> Result<Connections, String> {
     if r.pos != data.len() {
         return Err("trailing bytes in saved TM connections".into());
     }
-    Ok(Connections::from_parts(segments, pool, slot_count, free_top, perms, cpc))
+    Ok(Connections::from_parts(segments, pool, slot_count, free_top, perms, cpc, counting))
 }
 
 #[cfg(test)]
@@ -240,6 +251,10 @@ mod tests {
 
     fn plasticity() -> Plasticity {
         Plasticity { initial: 0.21, increment: 0.1, decrement: 0.1, max: 1.0, connected: 0.3, max_synapses: 4 }
+    }
+
+    fn load(blob: &[u8]) -> Result<Connections, String> {
+        decode(bincode::deserialize(blob).unwrap(), true)
     }
 
     fn sample() -> Connections {
@@ -256,7 +271,7 @@ mod tests {
     fn saved_connections_round_trip() {
         let c = sample();
         let blob = bincode::serialize(&c).unwrap();
-        let back: Connections = bincode::deserialize(&blob).unwrap();
+        let back = load(&blob).unwrap();
         assert_eq!((back.num_segments(), back.num_synapses()), (2, 4));
         assert_eq!(back.slot_count(3), 2);
         assert!(back.synapses(2).eq(c.synapses(2)));
@@ -273,23 +288,23 @@ mod tests {
         let saved = || -> SavedConnections { bincode::deserialize(&blob).unwrap() };
         let mut s = saved();
         s.n_cells = 17;
-        assert!(decode(s).is_err(), "cells not a multiple of cells_per_column");
+        assert!(decode(s, true).is_err(), "cells not a multiple of cells_per_column");
         let mut s = saved();
         s.perm_values[0] = 0.5f32.to_bits();
-        let e = decode(s).unwrap_err();
+        let e = decode(s, true).unwrap_err();
         assert!(e.contains("initial permanence"), "{e}");
         let mut s = saved();
         s.data.pop();
-        assert!(decode(s).is_err(), "truncated");
+        assert!(decode(s, true).is_err(), "truncated");
         let mut s = saved();
         s.data.push(0);
-        assert!(decode(s).unwrap_err().contains("trailing"));
+        assert!(decode(s, true).unwrap_err().contains("trailing"));
         let mut s = saved();
         s.data[0] = 16; // first segment on cell 16 of 16
-        assert!(decode(s).unwrap_err().contains("bad segment"));
+        assert!(decode(s, true).unwrap_err().contains("bad segment"));
         let mut s = saved();
         let n = s.data.len();
         s.data[n - 1] = 7; // free-stack top pointing past the 3 segments
-        assert!(decode(s).unwrap_err().contains("free-slot"));
+        assert!(decode(s, true).unwrap_err().contains("free-slot"));
     }
 }

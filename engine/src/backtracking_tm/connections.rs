@@ -67,40 +67,100 @@ impl Synapse {
     }
 }
 
+/// Learning iterations up to which a segment's duty cycle is its positive activations / iteration
+/// (Cells4's first tier); the cached duty cycle is read only after.
+pub(super) const COUNTING_END: u32 = DUTY_CYCLE_TIERS[1];
+
+/// Link value meaning NONE (links are 24-bit: a TM has at most 65,536 cells x 128 slots).
+const LINK_NONE: u32 = (1 << 24) - 1;
+
 /// A segment (or a released slot, when it has no synapses). Its synapses are block `link` of the
-/// pool's class of its synapse count.
-/// 32 bytes.
+/// pool's class of its synapse count. 16 bytes, so four share a cache line: Cells4's
+/// totalActivations and lastActiveIteration are not kept (nothing reads them without global decay,
+/// which must be 0), and one counter holds the positive activations while they are read (up to
+/// iteration COUNTING_END) and the iteration of the cached duty cycle after.
 #[derive(Clone, Debug)]
 pub(super) struct Segment {
-    pub cell: u32,
+    cell: u16,
     /// Slot within the cell (< 256; Cells4 allows at most 128 segments per cell).
     pub slot: u8,
     /// Synapses in use at the start of the segment's block.
     pub n_synapses: u8,
-    pub positive_activations: u32,
-    pub total_activations: u32,
-    pub last_active_iteration: u32,
     /// Synapses with permanence >= the connected permanence.
     pub n_connected: u8,
-    pub(super) duty_cycle: f32,
-    pub(super) duty_cycle_iteration: u32,
     /// While live: its synapses' block in the pool (see `SynapsePool`). While released: the next
-    /// released slot of the same cell (free-slot stack link), or NONE.
-    pub(super) link: u32,
+    /// released slot of the same cell (free-slot stack link), or NONE. 24 bits, little-endian.
+    link: [u8; 3],
+    pub(super) duty_cycle: f32,
+    /// Up to learning iteration COUNTING_END: the positive activations. After (see
+    /// `Connections::stop_counting`): the iteration `duty_cycle` was computed at.
+    pub(super) counter: u32,
 }
 
+const _: () = assert!(std::mem::size_of::<Segment>() == 16);
+
 impl Segment {
+    /// A live segment of `cell` in `slot` with `n_synapses` synapses, created at learning `iteration`.
+    fn new(cell: u32, slot: u8, n_synapses: u8, n_connected: u8, iteration: u32) -> Self {
+        let mut seg = Segment {
+            cell: cell as u16,
+            slot,
+            n_synapses,
+            n_connected,
+            link: [0; 3],
+            duty_cycle: (1.0f64 / iteration as f64) as f32,
+            counter: if iteration <= COUNTING_END { 1 } else { iteration },
+        };
+        seg.set_link(NONE);
+        seg
+    }
+
+    /// A segment as saved: `positive_activations` and `duty_cycle_iteration` are Cells4's (only the
+    /// one `counting` selects is used); the synapse counts and link are set later.
+    pub(super) fn saved(
+        cell: u32,
+        slot: u8,
+        positive_activations: u32,
+        duty_cycle_iteration: u32,
+        duty_cycle: f32,
+        counting: bool,
+    ) -> Self {
+        let counter = if counting { positive_activations } else { duty_cycle_iteration };
+        Segment { cell: cell as u16, slot, n_synapses: 0, n_connected: 0, link: [0; 3], duty_cycle, counter }
+    }
+
+    #[inline]
+    pub fn cell(&self) -> u32 {
+        self.cell as u32
+    }
+
+    #[inline]
+    pub fn link(&self) -> u32 {
+        let [a, b, c] = self.link;
+        match u32::from_le_bytes([a, b, c, 0]) {
+            LINK_NONE => NONE,
+            link => link,
+        }
+    }
+
+    #[inline]
+    pub(super) fn set_link(&mut self, link: u32) {
+        let link = if link == NONE { LINK_NONE } else { link };
+        assert!(link <= LINK_NONE, "segment link {link} needs more than 24 bits");
+        let [a, b, c, _] = link.to_le_bytes();
+        self.link = [a, b, c];
+    }
+
     /// Positive-activation duty cycle in float32 (Cells4 `Segment::dutyCycle`); caches unless read-only.
     pub fn duty_cycle(&mut self, iteration: u32, active: bool, read_only: bool) -> f32 {
-        if iteration <= DUTY_CYCLE_TIERS[1] {
-            let dc = self.positive_activations as f32 / iteration as f32;
+        if iteration <= COUNTING_END {
+            let dc = self.counter as f32 / iteration as f32;
             if !read_only {
-                self.duty_cycle_iteration = iteration;
                 self.duty_cycle = dc;
             }
             return dc;
         }
-        let age = iteration - self.duty_cycle_iteration;
+        let age = iteration - self.counter;
         if age == 0 && !active {
             return self.duty_cycle;
         }
@@ -112,9 +172,16 @@ impl Segment {
         }
         if !read_only {
             self.duty_cycle = dc;
-            self.duty_cycle_iteration = iteration;
+            self.counter = iteration;
         }
         dc
+    }
+
+    /// Counts a positive activation at learning `iteration` (needed only while counting).
+    fn activated(&mut self, iteration: u32) {
+        if iteration <= COUNTING_END {
+            self.counter += 1;
+        }
     }
 
     /// False for a released slot.
@@ -225,6 +292,8 @@ pub(super) struct Connections {
     pub(super) free_top: BTreeMap<u32, u32>,
     pub(super) perms: PermanenceTable,
     pub(super) forward: Forward,
+    /// Whether segment counters still count positive activations (learning iteration <= COUNTING_END).
+    pub(super) counting: bool,
     live_segments: usize,
     live_synapses: usize,
 }
@@ -249,6 +318,7 @@ impl Connections {
             free_top: BTreeMap::new(),
             perms: PermanenceTable::new(perm_params),
             forward: Forward::new(n_columns, cells_per_column),
+            counting: true,
             live_segments: 0,
             live_synapses: 0,
         })
@@ -262,6 +332,7 @@ impl Connections {
         free_top: BTreeMap<u32, u32>,
         perms: PermanenceTable,
         cells_per_column: u32,
+        counting: bool,
     ) -> Self {
         let n_columns = slot_count.len() / cells_per_column as usize;
         let mut paged = Paged::with_len(slot_count.len());
@@ -270,28 +341,38 @@ impl Connections {
         }
         let forward = Forward::build(n_columns, cells_per_column, segments.len(), |visit| {
             for (id, seg) in segments.iter().enumerate() {
-                for &src in pool.sources(seg.n_synapses as usize, seg.link) {
+                for &src in pool.sources(seg.n_synapses as usize, seg.link()) {
                     visit(src as u32, id as u32);
                 }
             }
         });
         let live_segments = segments.iter().filter(|s| s.is_live()).count();
         let live_synapses = segments.iter().map(|s| s.n_synapses as usize).sum();
-        Connections { segments, pool, slot_count: paged, free_top, perms, forward, live_segments, live_synapses }
+        Connections {
+            segments,
+            pool,
+            slot_count: paged,
+            free_top,
+            perms,
+            forward,
+            counting,
+            live_segments,
+            live_synapses,
+        }
     }
 
     /// Synapses of segment `id`, sorted by source cell (none for a released slot).
     #[inline]
     pub fn synapses(&self, id: u32) -> impl Iterator<Item = Synapse> + '_ {
         let seg = &self.segments[id as usize];
-        self.pool.synapses(seg.n_synapses as usize, seg.link)
+        self.pool.synapses(seg.n_synapses as usize, seg.link())
     }
 
     /// Source cells of segment `id`'s synapses, ascending.
     #[inline]
     pub fn sources(&self, id: u32) -> &[u16] {
         let seg = &self.segments[id as usize];
-        self.pool.sources(seg.n_synapses as usize, seg.link)
+        self.pool.sources(seg.n_synapses as usize, seg.link())
     }
 
     /// The most synapses a segment may have.
@@ -304,7 +385,7 @@ impl Connections {
         let perms = &self.perms;
         let seg = &self.segments[id as usize];
         self.pool
-            .count(seg.n_synapses as usize, seg.link, |src, perm| perms.is_connected(perm) & active.get(src as u32))
+            .count(seg.n_synapses as usize, seg.link(), |src, perm| perms.is_connected(perm) & active.get(src as u32))
             as u32
     }
 
@@ -346,6 +427,19 @@ impl Connections {
         }
     }
 
+    /// Ends the counting of positive activations (at learning iteration COUNTING_END + 1): every live
+    /// segment's counter becomes the iteration of its cached duty cycle, which is COUNTING_END, as
+    /// the refresh at that tier boundary and every later change in that iteration cached it.
+    pub fn stop_counting(&mut self) {
+        if !self.counting {
+            return;
+        }
+        for seg in self.segments.iter_mut().filter(|s| s.is_live()) {
+            seg.counter = COUNTING_END;
+        }
+        self.counting = false;
+    }
+
     /// Refreshes the duty-cycle cache of every live segment (done at tier boundaries).
     pub fn refresh_duty_cycles(&mut self, iteration: u32) {
         for seg in self.segments.iter_mut().filter(|s| s.is_live()) {
@@ -359,24 +453,13 @@ impl Connections {
         debug_assert!(!sources.is_empty() && sources.len() <= self.pool.max_synapses());
         let perm = self.perms.initial();
         let n_connected = if self.perms.is_connected(perm) { sources.len() as u8 } else { 0 };
-        let fresh = |slot: u8| Segment {
-            cell,
-            slot,
-            n_synapses: sources.len() as u8,
-            positive_activations: 1,
-            total_activations: 1,
-            last_active_iteration: iteration,
-            n_connected,
-            duty_cycle: (1.0f64 / iteration as f64) as f32,
-            duty_cycle_iteration: iteration,
-            link: NONE,
-        };
+        let fresh = |slot: u8| Segment::new(cell, slot, sources.len() as u8, n_connected, iteration);
         let id = if let Some(&top) = self.free_top.get(&cell) {
             let seg = &mut self.segments[top as usize];
-            if seg.link == NONE {
+            if seg.link() == NONE {
                 self.free_top.remove(&cell);
             } else {
-                self.free_top.insert(cell, seg.link);
+                self.free_top.insert(cell, seg.link());
             }
             *seg = fresh(seg.slot);
             top
@@ -398,7 +481,7 @@ impl Connections {
 
     /// Deletes every synapse of segment `id` and puts its slot on its cell's free stack.
     pub fn release_segment(&mut self, id: u32) {
-        let (n, block) = (self.segments[id as usize].n_synapses as usize, self.segments[id as usize].link);
+        let (n, block) = (self.segments[id as usize].n_synapses as usize, self.segments[id as usize].link());
         for &src in self.pool.sources(n, block) {
             self.forward.remove(src as u32, id);
         }
@@ -412,19 +495,19 @@ impl Connections {
         let seg = &mut self.segments[id as usize];
         seg.n_synapses = 0;
         seg.n_connected = 0;
-        seg.total_activations = 0;
-        seg.positive_activations = 0;
-        seg.link = self.free_top.insert(seg.cell, id).unwrap_or(NONE);
+        seg.counter = 0;
+        let next = self.free_top.insert(seg.cell(), id).unwrap_or(NONE);
+        seg.set_link(next);
         self.live_segments -= 1;
     }
 
     /// Notes in the segments where a pool write left segment `id`'s synapses and those it moved.
     fn record(&mut self, id: u32, placement: Placement) {
         if let Some((moved, block)) = placement.moved {
-            self.segments[moved as usize].link = block;
+            self.segments[moved as usize].set_link(block);
         }
         if let Some(block) = placement.block {
-            self.segments[id as usize].link = block;
+            self.segments[id as usize].set_link(block);
         }
     }
 
@@ -445,8 +528,7 @@ impl Connections {
         }
         self.make_room_for_permanences();
         let seg = &mut self.segments[id as usize];
-        seg.last_active_iteration = iteration;
-        seg.positive_activations += 1;
+        seg.activated(iteration);
         seg.duty_cycle(iteration, true, false);
 
         let AdaptScratch { kept, additions, dropped, candidates, merged } = scratch;
@@ -457,7 +539,7 @@ impl Connections {
         let mut j = 0;
         let perms = &mut self.perms;
         let max_synapses = self.pool.max_synapses();
-        for syn in self.pool.synapses(seg.n_synapses as usize, seg.link) {
+        for syn in self.pool.synapses(seg.n_synapses as usize, seg.link()) {
             let src = syn.source();
             while j < sources.len() && sources[j] < src {
                 additions.push(sources[j]);
@@ -503,7 +585,7 @@ impl Connections {
         }
         let seg = &self.segments[id as usize];
         let (before, after) = (seg.n_synapses as usize, merged.len());
-        let placement = self.pool.write(id, before, seg.link, merged);
+        let placement = self.pool.write(id, before, seg.link(), merged);
         self.record(id, placement);
         let n_connected = merged.iter().filter(|s| self.perms.is_connected(s.perm)).count() as u8;
         let seg = &mut self.segments[id as usize];
@@ -563,10 +645,10 @@ impl Connections {
         let mut block = Vec::with_capacity(self.pool.max_synapses());
         for (id, seg) in self.segments.iter().enumerate() {
             block.clear();
-            let synapses = self.pool.synapses(seg.n_synapses as usize, seg.link);
+            let synapses = self.pool.synapses(seg.n_synapses as usize, seg.link());
             block.extend(synapses.map(|s| Synapse { src: s.src, perm: renumber[s.perm as usize] }));
             // Same size, same block: nothing moves.
-            let _ = self.pool.write(id as u32, block.len(), seg.link, &block);
+            let _ = self.pool.write(id as u32, block.len(), seg.link(), &block);
         }
     }
 }
@@ -823,7 +905,9 @@ mod tests {
             let connected = reference[k].iter().filter(|&&v| v >= p.connected).count();
             assert_eq!(c.segments[s as usize].n_connected as usize, connected);
         }
-        let back: Connections = bincode::deserialize(&bincode::serialize(&c).unwrap()).unwrap();
+        let loaded: super::super::checkpoint::LoadedConnections =
+            bincode::deserialize(&bincode::serialize(&c).unwrap()).unwrap();
+        let back = loaded.decode::<bincode::Error>(c.counting).unwrap();
         assert!(segs.iter().all(|&s| back.synapses(s).eq(c.synapses(s))), "16-bit indexes survive a checkpoint");
     }
 }

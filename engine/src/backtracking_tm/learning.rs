@@ -330,10 +330,9 @@ impl BacktrackingTm {
             }
             if m < matches.len() && matches[m].column == col {
                 let seg = matches[m].segment;
-                let cell = self.conn.segments[seg as usize].cell;
+                let cell = self.conn.segments[seg as usize].cell();
                 self.lrn_active.push(cell);
                 let sources = self.compute_update(seg, &prev);
-                self.conn.segments[seg as usize].total_activations += 1;
                 if !sources.is_empty() {
                     self.apply_update(cell, seg, &sources);
                 }
@@ -370,7 +369,7 @@ impl BacktrackingTm {
         }
         self.lrn_predicted.clear();
         for mt in &matches {
-            let cell = self.conn.segments[mt.segment as usize].cell;
+            let cell = self.conn.segments[mt.segment as usize].cell();
             self.lrn_predicted.push(cell);
             if !read_only {
                 let kept = mt.activity as usize;
@@ -387,7 +386,6 @@ impl BacktrackingTm {
                 if kept + picks.len() > 0 {
                     self.updates.defer(cell, mt.segment, self.lrn_iteration, &picks);
                 }
-                self.conn.segments[mt.segment as usize].total_activations += 1;
             }
         }
         self.scratch.sources = picks;
@@ -433,8 +431,8 @@ impl BacktrackingTm {
         for &(s, count) in &memo.found {
             if count as u32 >= threshold {
                 let seg = &self.conn.segments[s as usize];
-                let rank = (count as u64) << 40 | (seg.cell as u64) << 8 | (255 - seg.slot) as u64;
-                let column = seg.cell / cpc;
+                let rank = (count as u64) << 40 | (seg.cell() as u64) << 8 | (255 - seg.slot) as u64;
+                let column = seg.cell() / cpc;
                 touched.mark(&[column], n_cols);
                 let b = &mut best[column as usize];
                 if rank > b.0 {
@@ -495,9 +493,9 @@ impl BacktrackingTm {
         let mut in_column: Vec<(u32, u8, u32)> = (0..self.conn.segments.len() as u32)
             .filter(|&s| {
                 let seg = &self.conn.segments[s as usize];
-                seg.cell >= lo && seg.cell < hi && seg.is_live()
+                seg.cell() >= lo && seg.cell() < hi && seg.is_live()
             })
-            .map(|s| (self.conn.segments[s as usize].cell, self.conn.segments[s as usize].slot, s))
+            .map(|s| (self.conn.segments[s as usize].cell(), self.conn.segments[s as usize].slot, s))
             .collect();
         in_column.sort_unstable();
         let mut lowest = 1.0f32;
@@ -511,7 +509,7 @@ impl BacktrackingTm {
         }
         match victim {
             Some(s) => {
-                let cell = self.conn.segments[s as usize].cell;
+                let cell = self.conn.segments[s as usize].cell();
                 self.conn.release_segment(s);
                 self.updates.forget_segment(s);
                 cell
