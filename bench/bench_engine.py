@@ -51,21 +51,36 @@ def bench_speed(path: Path):
 
 def bench_memory(path: Path, models: int, records: int):
     """RSS per model with `models` detectors in one fresh process (a child, so memory freed by earlier
-    benchmarks cannot hide the growth), each fed the first `records` records of `path`."""
+    benchmarks cannot hide the growth), each fed the first `records` records of `path`. A first model,
+    fed the same way, pays the process's one-time costs (the initial spatial pooler state every model
+    of these parameters shares, working buffers shared by the models of a thread); the figure per
+    model is what each further model adds, the one that sizes a machine for many series."""
     series = read_series(str(path))
     times, values = series.times[:records], series.values[:records]
+
+    def grown_detector():
+        detector = nab_detector(series)
+        for t, v in zip(times, values):
+            detector.handle(t, v)
+        return detector
+
     base = rss_mb()
+    first = grown_detector()
+    warm = rss_mb()
     detectors = [nab_detector(series) for _ in range(models)]
     created = rss_mb()
     for d in detectors:
         for t, v in zip(times, values):
             d.handle(t, v)
     after = rss_mb()
+    per_model = (after - warm) / models
     print(
-        f"memory: {models} models in one process: +{(created - base) / models:.2f} MB RSS per fresh model, "
-        f"{(after - base) / models:.2f} MB per model after {len(values)} records of {path.name} "
+        f"memory: {models} models in one process after a first one: +{(created - warm) / models:.2f} MB RSS per "
+        f"fresh model, {per_model:.2f} MB per model after {len(values)} records of {path.name}; the first "
+        f"model's process also took {warm - base - per_model:.2f} MB once, shared by all "
         f"(NuPIC: +64 MB fresh, ~{NUPIC_RSS_MB_AFTER_4K:.0f} MB after 4k)"
     )
+    del first
 
 
 def bench_checkpoint(path: Path, records: int):
