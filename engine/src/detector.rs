@@ -8,6 +8,13 @@ use crate::error::{invalid, Error};
 use crate::likelihood::AnomalyLikelihood;
 use crate::model::{HtmModel, StepOutput, StepTrace};
 
+/// Loads a detector's likelihood in its compact form.
+fn compact_likelihood<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<AnomalyLikelihood, D::Error> {
+    let mut likelihood = AnomalyLikelihood::deserialize(deserializer)?;
+    likelihood.compact();
+    Ok(likelihood)
+}
+
 /// NAB's spatial tolerance: 5 % of the range seen so far.
 pub const SPATIAL_TOLERANCE: f64 = 0.05;
 
@@ -24,12 +31,15 @@ pub struct Scores {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Detector {
     model: HtmModel,
+    /// Compact (see `AnomalyLikelihood::compact`), also when loaded.
+    #[serde(deserialize_with = "compact_likelihood")]
     likelihood: AnomalyLikelihood,
     spatial: SpatialAnomaly,
 }
 
 impl Detector {
-    pub fn new(model: HtmModel, likelihood: AnomalyLikelihood) -> Self {
+    pub fn new(model: HtmModel, mut likelihood: AnomalyLikelihood) -> Self {
+        likelihood.compact();
         Detector { model, likelihood, spatial: SpatialAnomaly::new(SPATIAL_TOLERANCE) }
     }
 

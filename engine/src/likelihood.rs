@@ -82,6 +82,112 @@ struct Record {
     raw: f64,
 }
 
+/// A record of a compact history: 12 bytes.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, packed)]
+struct CompactRecord {
+    value: f64,
+    raw: f32,
+}
+
+/// The stored records, oldest first: NuPIC's (timestamp, value, raw score), or, once made compact
+/// (`AnomalyLikelihood::compact`), (value, float32 raw score): half the memory for a detector's
+/// likelihood, whose timestamps nothing reads and whose raw scores are float32 widened. A compact
+/// history given a raw score float32 cannot hold turns full again (timestamps 0). Saved as full
+/// records either way (timestamps 0 where none were kept).
+#[derive(Clone, Debug)]
+enum History {
+    Full(VecDeque<Record>),
+    Compact(VecDeque<CompactRecord>),
+}
+
+impl History {
+    fn len(&self) -> usize {
+        match self {
+            History::Full(h) => h.len(),
+            History::Compact(h) => h.len(),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            History::Full(h) => h.capacity(),
+            History::Compact(h) => h.capacity(),
+        }
+    }
+
+    fn reserve_exact(&mut self, additional: usize) {
+        match self {
+            History::Full(h) => h.reserve_exact(additional),
+            History::Compact(h) => h.reserve_exact(additional),
+        }
+    }
+
+    fn pop_front(&mut self) {
+        match self {
+            History::Full(h) => h.pop_front().map(drop),
+            History::Compact(h) => h.pop_front().map(drop),
+        };
+    }
+
+    fn push_back(&mut self, record: Record) {
+        let narrow = record.raw as f32;
+        if let History::Compact(h) = self {
+            if f64::from(narrow) == record.raw {
+                h.push_back(CompactRecord { value: record.value, raw: narrow });
+                return;
+            }
+            *self = History::Full(self.records().map(|(value, raw)| Record { timestamp_s: 0, value, raw }).collect());
+        }
+        if let History::Full(h) = self {
+            h.push_back(record);
+        }
+    }
+
+    /// (value, raw score) of every record, oldest first.
+    fn records(&self) -> Box<dyn Iterator<Item = (f64, f64)> + '_> {
+        match self {
+            History::Full(h) => Box::new(h.iter().map(|r| (r.value, r.raw))),
+            History::Compact(h) => Box::new(h.iter().map(|r| (r.value, f64::from(r.raw)))),
+        }
+    }
+
+    /// The compact form of this history, if every raw score is a float32.
+    fn compacted(&self) -> Option<History> {
+        let History::Full(h) = self else { return None };
+        if !h.iter().all(|r| f64::from(r.raw as f32) == r.raw) {
+            return None;
+        }
+        let mut compact = VecDeque::with_capacity(h.capacity());
+        compact.extend(h.iter().map(|r| CompactRecord { value: r.value, raw: r.raw as f32 }));
+        Some(History::Compact(compact))
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            History::Full(h) => h.capacity() * std::mem::size_of::<Record>(),
+            History::Compact(h) => h.capacity() * std::mem::size_of::<CompactRecord>(),
+        }
+    }
+}
+
+impl Serialize for History {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            History::Full(h) => h.serialize(serializer),
+            History::Compact(_) => {
+                serializer.collect_seq(self.records().map(|(value, raw)| Record { timestamp_s: 0, value, raw }))
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for History {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        VecDeque::<Record>::deserialize(deserializer).map(History::Full)
+    }
+}
+
 /// NuPIC 1.0.5's `AnomalyLikelihood` with a selectable tail convention.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AnomalyLikelihood {
@@ -91,7 +197,7 @@ pub struct AnomalyLikelihood {
     reestimation_period: u32,
     tail: Tail,
     iteration: u64,
-    history: VecDeque<Record>,
+    history: History,
     estimate: Option<Estimate>,
 }
 
@@ -146,7 +252,7 @@ impl AnomalyLikelihood {
             reestimation_period,
             tail,
             iteration: 0,
-            history: VecDeque::new(),
+            history: History::Full(VecDeque::new()),
             estimate: None,
         })
     }
@@ -190,7 +296,16 @@ impl AnomalyLikelihood {
 
     /// Approximate heap bytes of the history (the re-estimation's work space lives only while it runs).
     pub fn memory_bytes(&self) -> usize {
-        self.history.capacity() * std::mem::size_of::<Record>()
+        self.history.memory_bytes()
+    }
+
+    /// Stops keeping timestamps (nothing reads them) and keeps raw scores as float32 while they are
+    /// float32 (a detector's are): the history then takes half the memory. Likelihoods stay the same;
+    /// a saved history holds timestamps 0.
+    pub fn compact(&mut self) {
+        if let Some(compact) = self.history.compacted() {
+            self.history = compact;
+        }
     }
 
     /// Makes room for one more record: the history doubles as it fills but never beyond the window, so a
@@ -219,7 +334,7 @@ impl AnomalyLikelihood {
 
         let mut moving_average = MovingAverage::default();
         // Work space for this re-estimation only: kept per model, it would double a model's likelihood memory.
-        let mut scratch: Vec<f64> = self.history.iter().map(|r| moving_average.push(r.raw)).collect();
+        let mut scratch: Vec<f64> = self.history.records().map(|(_, raw)| moving_average.push(raw)).collect();
         let mut squares = Vec::with_capacity(scratch.len());
         let last_average = scratch.last().copied();
 
@@ -230,7 +345,7 @@ impl AnomalyLikelihood {
             let fitted = Normal::clamped(mean, variance);
             // Flat metrics confuse the model (NuPIC's "hack alert"): report them as not anomalous.
             scratch.clear();
-            scratch.extend(self.history.iter().skip(skip).map(|r| r.value));
+            scratch.extend(self.history.records().skip(skip).map(|(value, _)| value));
             let (_, metric_variance) = mean_and_variance(&scratch, &mut squares);
             if metric_variance < FLAT_METRIC_VARIANCE {
                 NULL_DISTRIBUTION
@@ -409,6 +524,28 @@ mod tests {
             .enumerate()
             .map(|(i, &raw)| likelihood.anomaly_probability((i % 17) as f64, raw, i as i64 * 300))
             .collect()
+    }
+
+    #[test]
+    fn a_compact_history_scores_saves_and_continues_like_a_full_one() {
+        // float32 raw scores (as a detector's are), a window that wraps, several re-estimations.
+        let raws: Vec<f64> = (0..700).map(|i| f64::from(((i * 37) % 101) as f32 / 101.0)).collect();
+        let new = || AnomalyLikelihood::new(50, 50, 300, 20, Tail::OneSided);
+        let (mut full, mut compact) = (new(), new());
+        compact.compact();
+        assert_eq!(run(&mut compact, &raws[..400]), run(&mut full, &raws[..400]));
+        assert!(compact.memory_bytes() * 2 <= full.memory_bytes(), "12-byte records, not 24");
+        let blob = bincode::serialize(&compact).unwrap();
+        assert_eq!(blob.len(), bincode::serialize(&full).unwrap().len(), "saved as full records");
+        let mut restored: AnomalyLikelihood = bincode::deserialize(&blob).unwrap();
+        assert_eq!(run(&mut restored, &raws[400..]), run(&mut full, &raws[400..]));
+        // Raw scores float32 cannot hold turn a compact history full again, exactly.
+        let mixed: Vec<f64> =
+            raws[..300].iter().enumerate().map(|(i, &r)| if i % 7 == 3 { 1.0 / 3.0 } else { r }).collect();
+        let (mut full, mut compact) = (new(), new());
+        compact.compact();
+        assert_eq!(run(&mut compact, &mixed), run(&mut full, &mixed));
+        assert!(matches!(compact.history, History::Full(_)));
     }
 
     #[test]
