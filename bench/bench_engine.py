@@ -1,6 +1,7 @@
 """Engine benchmarks (issue: HTM engine). Prints:
 - records/s of one detector on one core (Python `handle()` per record, and the engine's batch call),
-- RSS per model with N models in one process after R records each, and the checkpoint size,
+- RSS per model with N models in one process after R records each (what each model adds to a process
+  that already holds one), and the checkpoint size,
 - wall time of `influxhtm nab` over the NAB data (default: the repository's 31-file subset in
   tests/fixtures/nab; `--data DIR` for NAB's full corpus) and the NAB score of that run.
 NuPIC 1.0.5 cannot run here (Python 2 only); its figures measured on this machine class are quoted from
@@ -16,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.procstat import rss_mb
+from bench.procstat import models_rss
 from influxhtm.detect import nab_detector, read_series
 from influxhtm.nab_score import score_results
 
@@ -51,36 +52,20 @@ def bench_speed(path: Path):
 
 def bench_memory(path: Path, models: int, records: int):
     """RSS per model with `models` detectors in one fresh process (a child, so memory freed by earlier
-    benchmarks cannot hide the growth), each fed the first `records` records of `path`. A first model,
-    fed the same way, pays the process's one-time costs (the initial spatial pooler state every model
-    of these parameters shares, working buffers shared by the models of a thread); the figure per
-    model is what each further model adds, the one that sizes a machine for many series."""
+    benchmarks cannot hide the growth), each fed the first `records` records of `path`."""
     series = read_series(str(path))
     times, values = series.times[:records], series.values[:records]
 
-    def grown_detector():
-        detector = nab_detector(series)
+    def feed(detector):
         for t, v in zip(times, values):
             detector.handle(t, v)
-        return detector
 
-    base = rss_mb()
-    first = grown_detector()
-    warm = rss_mb()
-    detectors = [nab_detector(series) for _ in range(models)]
-    created = rss_mb()
-    for d in detectors:
-        for t, v in zip(times, values):
-            d.handle(t, v)
-    after = rss_mb()
-    per_model = (after - warm) / models
+    m = models_rss(lambda: nab_detector(series), feed, models)
     print(
-        f"memory: {models} models in one process after a first one: +{(created - warm) / models:.2f} MB RSS per "
-        f"fresh model, {per_model:.2f} MB per model after {len(values)} records of {path.name}; the first "
-        f"model's process also took {warm - base - per_model:.2f} MB once, shared by all "
-        f"(NuPIC: +64 MB fresh, ~{NUPIC_RSS_MB_AFTER_4K:.0f} MB after 4k)"
+        f"memory: {models} models in one process after a first one: +{m.fresh:.2f} MB RSS per fresh model, "
+        f"{m.grown:.2f} MB per model after {len(values)} records of {path.name}; the process took "
+        f"{m.once:.2f} MB once with its first model (NuPIC: +64 MB fresh, ~{NUPIC_RSS_MB_AFTER_4K:.0f} MB after 4k)"
     )
-    del first
 
 
 def bench_checkpoint(path: Path, records: int):

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.procstat import rss_mb
+from bench.procstat import models_rss
 from influxhtm.detect import nab_detector, read_series
 from influxhtm.htm.params import DETECTORS
 from influxhtm.nab import run_corpus
@@ -55,15 +55,15 @@ def speed(path: Path, detector: str) -> float:
 def memory(path: Path, models: int, records: int) -> None:
     series = read_series(str(path))
     times, values = series.times[:records], series.values[:records]
-    base = rss_mb()
-    detectors = [nab_detector(series, detector="ensemble") for _ in range(models)]
-    for d in detectors:
+
+    def feed(detector):
         for t, v in zip(times, values):
-            d.handle(t, v)
-    after = rss_mb()
-    blob = detectors[0].save()
+            detector.handle(t, v)
+
+    m = models_rss(lambda: nab_detector(series, detector="ensemble"), feed, models)
+    blob = m.models[0].save()
     print(
-        f"memory: {models} ensemble models in one process: {(after - base) / models:.2f} MB RSS per model after "
+        f"memory: {models} ensemble models in one process after a first one: {m.grown:.2f} MB RSS per model after "
         f"{len(values)} records of {path.name}; checkpoint {len(blob) / 1e6:.2f} MB"
     )
 

@@ -1,6 +1,8 @@
 """Process CPU accounting shared by the benchmarks (Linux /proc)."""
 
 import os
+from dataclasses import dataclass
+from typing import Any, Callable
 
 
 def cpu_seconds(pid: int) -> float:
@@ -27,3 +29,30 @@ def rss_mb() -> float:
 def peak_rss_mb(pid: int) -> float:
     """A process's peak resident set (VmHWM) in MB."""
     return _status_mb(pid, "VmHWM")
+
+
+@dataclass
+class ModelMemory:
+    """RSS figures of `models_rss` (MB)."""
+
+    fresh: float  # added per model when created
+    grown: float  # added per model once fed
+    once: float  # taken once by the process when its first model was fed (shared by all models)
+    models: list  # the first model and the measured ones (kept alive while measured)
+
+
+def models_rss(create: Callable[[], Any], feed: Callable[[Any], None], models: int) -> ModelMemory:
+    """RSS per model with `models` models in this process. A first model, created and fed before the
+    others, pays the process's one-time costs (state every model of a parameter set shares, working
+    buffers shared by the models of a thread); the per-model figures are what each further model adds,
+    the ones that size a machine for many series."""
+    base = rss_mb()
+    first = create()
+    feed(first)
+    warm = rss_mb()
+    measured = [create() for _ in range(models)]
+    created = rss_mb()
+    for model in measured:
+        feed(model)
+    grown = (rss_mb() - warm) / models
+    return ModelMemory((created - warm) / models, grown, warm - base - grown, [first, *measured])
