@@ -1,4 +1,4 @@
-"""Process CPU accounting shared by the benchmarks (Linux /proc)."""
+"""Process CPU and memory accounting shared by the benchmarks (Linux /proc)."""
 
 import os
 from dataclasses import dataclass

@@ -170,7 +170,7 @@ impl<T: SegmentId> ForwardLists<T> {
             list.resize(cpc, T::from_u32(cpc as u32));
         }
         if list.len() == list.capacity() {
-            list.reserve_exact((list.len() / 32).max(2));
+            list.reserve_exact((list.len() / 64).max(2));
         }
         list.push(seg);
         // The free slot travels from the column's end down to the end of `cell`'s group: each

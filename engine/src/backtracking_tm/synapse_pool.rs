@@ -16,7 +16,7 @@ pub(super) struct Placement {
     pub moved: Option<(u32, u32)>,
 }
 
-/// The blocks of one size, end to end in one array per field (grown by a 32nd at a time: the room a
+/// The blocks of one size, end to end in one array per field (grown by a 64th at a time: the room a
 /// class holds in advance is part of every model's memory).
 #[derive(Clone, Debug)]
 struct SizeClass {
@@ -43,7 +43,7 @@ impl SizeClass {
     fn allocate(&mut self, owner: u32) -> u32 {
         let block = self.owners.len();
         if self.owners.len() == self.owners.capacity() {
-            let more = block / 32 + 2;
+            let more = block / 64 + 2;
             self.owners.reserve_exact(more);
             self.sources.reserve_exact(more * self.size);
             self.perm_lo.reserve_exact(more * self.size);
@@ -81,15 +81,15 @@ impl SizeClass {
         if let Some(hi) = &mut self.perm_hi {
             hi.truncate(end);
         }
-        if self.owners.capacity() > self.owners.len() + self.owners.len() / 16 + 4 {
+        if self.owners.capacity() > self.owners.len() + self.owners.len() / 32 + 4 {
             self.shrink();
         }
         moved
     }
 
-    /// Gives back the room of a class that has shrunk by a 16th since it last grew or shrank.
+    /// Gives back the room of a class that has shrunk by a 32nd since it last grew or shrank.
     fn shrink(&mut self) {
-        let keep = self.owners.len() + self.owners.len() / 32 + 2;
+        let keep = self.owners.len() + self.owners.len() / 64 + 2;
         self.owners.shrink_to(keep);
         self.sources.shrink_to(keep * self.size);
         self.perm_lo.shrink_to(keep * self.size);

@@ -13,7 +13,7 @@ use crate::rng::Random;
 
 const INIT_CONNECTED_PCT: f64 = 0.5;
 /// Columns' worth of permanences added at a time when columns first change.
-const GROWTH_COLUMNS: usize = 32;
+const GROWTH_COLUMNS: usize = 4;
 /// Parameter sets whose initial state stays cached (a few MB each).
 const INITIAL_CACHE_SIZE: usize = 4;
 
