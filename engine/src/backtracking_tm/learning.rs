@@ -119,15 +119,7 @@ impl UpdateQueue {
             out.extend_from_slice(values);
             return;
         }
-        // Branch-free filter (as in `compute_update`).
-        let synapses = conn.sources(u.segment);
-        out.resize(synapses.len(), 0);
-        let mut kept = 0;
-        for (i, &src) in synapses.iter().enumerate() {
-            out[kept.min(i)] = src as u32;
-            kept += marks.get(src as u32) as usize;
-        }
-        out.truncate(kept);
+        marked_sources(conn.sources(u.segment), marks, out);
         add_picked(&self.state, values, candidates, out);
     }
 
@@ -455,17 +447,7 @@ impl BacktrackingTm {
         let mut sources = std::mem::take(&mut self.scratch.sources);
         sources.clear();
         if segment != NONE {
-            // Branch-free filter: every source is written, the end advances past the marked ones
-            // (kept <= i, so `kept.min(i)` is kept; the min lets the compiler drop the bounds check).
-            let marks = &self.scratch.marks;
-            let synapses = self.conn.sources(segment);
-            sources.resize(synapses.len(), 0);
-            let mut kept = 0;
-            for (i, &src) in synapses.iter().enumerate() {
-                sources[kept.min(i)] = src as u32;
-                kept += marks.get(src as u32) as usize;
-            }
-            sources.truncate(kept);
+            marked_sources(self.conn.sources(segment), &self.scratch.marks, &mut sources);
         }
         let wanted = self.params.new_synapse_count as usize;
         if wanted > sources.len() {
@@ -567,6 +549,20 @@ impl BacktrackingTm {
         self.lrn_history = history;
         in_sequence
     }
+}
+
+/// Sets `out` to the `sources` marked in `marks`, in order. Branch-free: every source is written, the
+/// end advances past the marked ones (kept <= i, so `kept.min(i)` is kept; the min lets the compiler
+/// drop the bounds check).
+fn marked_sources(sources: &[u16], marks: &CellMarks, out: &mut Vec<u32>) {
+    out.clear();
+    out.resize(sources.len(), 0);
+    let mut kept = 0;
+    for (i, &src) in sources.iter().enumerate() {
+        out[kept.min(i)] = src as u32;
+        kept += marks.get(src as u32) as usize;
+    }
+    out.truncate(kept);
 }
 
 /// Draws which of `n_candidates` candidate sources a segment gets when it wants `n` more (Cells4
