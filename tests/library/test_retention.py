@@ -120,11 +120,16 @@ def test_continuous_query_runs_and_keeps_tags(client):
             break
         time.sleep(0.5)
     assert len(rows) >= 2, "the continuous query wrote nothing within 20 s"
-    row = rows[0]
-    expected = [i for i in range(80) if row["time"] <= start + i * 100_000_000 < row["time"] + 2_000_000_000]
-    assert row["value"] == pytest.approx(sum(expected) / len(expected))
-    assert row["anomaly_score_max"] == 1.0  # the spike survives downsampling
-    assert row["anomaly_score_mean"] < 1.0
+    spikes = 0
+    for row in rows:
+        # The first 2 s bucket can hold only the first few points (the writes start anywhere in it).
+        expected = [i for i in range(80) if row["time"] <= start + i * 100_000_000 < row["time"] + 2_000_000_000]
+        assert row["value"] == pytest.approx(sum(expected) / len(expected))
+        spiked = any(i % 10 == 3 for i in expected)
+        assert row["anomaly_score_max"] == (1.0 if spiked else 0.1)  # a spike survives downsampling
+        assert row["anomaly_score_mean"] < 1.0
+        spikes += spiked
+    assert spikes, "no bucket held a spike"
     b_rows = list(
         client.query('SELECT * FROM "htm_2s"."motion_htm" GROUP BY *').get_points(
             tags={"component": "b", SOURCE_FIELD_TAG: "value"}
