@@ -1,5 +1,6 @@
 """Engine benchmarks (issue: HTM engine). Prints:
-- records/s of one detector on one core (Python `handle()` per record, and the engine's batch call),
+- records/s of one detector on one core (Python `handle()` per record, and the engine's batch call), and
+  over the whole corpus (one model per file),
 - RSS per model with N models in one process after R records each (what each model adds to a process
   that already holds one), and the checkpoint size,
 - wall time of `influxhtm nab` over the NAB data (default: the repository's 31-file subset in
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from bench.procstat import models_rss
 from influxhtm.detect import nab_detector, read_series
+from influxhtm.htm.timestamps import wall_clock_seconds
 from influxhtm.nab_score import score_results
 
 NAB_FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nab"
@@ -39,15 +41,30 @@ def bench_speed(path: Path):
         f"speed: {path.name}, {n} records, Python handle() per record: {n / per_record:,.0f} records/s "
         f"({n / per_record / NUPIC_RECORDS_PER_S:.0f}x NuPIC's {NUPIC_RECORDS_PER_S:.0f}/s)"
     )
-    from influxhtm.htm.timestamps import wall_clock_seconds
+    _, batch = batch_run(path)
+    print(f"speed: engine batch call: {n / batch:,.0f} records/s ({batch / n * 1e6:.0f} us/record)")
+    return n / per_record
 
+
+def batch_run(path: Path) -> tuple[int, float]:
+    """(records, seconds) of one fresh default detector taking the whole file in one engine call."""
+    series = read_series(str(path))
     detector = nab_detector(series)
     stamps = [wall_clock_seconds(t) for t in series.times]
     start = time.perf_counter()
     detector._engine.handle_many(stamps, series.values)
-    batch = time.perf_counter() - start
-    print(f"speed: engine batch call: {n / batch:,.0f} records/s ({batch / n * 1e6:.0f} us/record)")
-    return n / per_record
+    return len(stamps), time.perf_counter() - start
+
+
+def bench_corpus_speed(data: Path):
+    """records/s of one default model on one core over every file of `data`, one model per file."""
+    runs = [batch_run(path) for path in sorted(data.glob("*/*.csv"))]
+    records, seconds = sum(n for n, _ in runs), sum(t for _, t in runs)
+    rates = [n / t for n, t in runs]
+    print(
+        f"speed: {len(runs)} files of {data}, one model each, engine batch call: {records / seconds:,.0f} "
+        f"records/s over all {records} records (files from {min(rates):,.0f} to {max(rates):,.0f})"
+    )
 
 
 def bench_memory(path: Path, models: int, records: int):
@@ -126,6 +143,7 @@ def main() -> int:
     bench_speed(data / "realKnownCause" / "nyc_taxi.csv")  # one of the heaviest models of the corpus
     machine = data / "realKnownCause" / "machine_temperature_system_failure.csv"
     bench_speed(machine)  # the file of the memory figure below
+    bench_corpus_speed(data)
     subprocess.run(
         [
             sys.executable,
