@@ -73,17 +73,25 @@ impl Reader<'_> {
     }
 }
 
-impl Serialize for Connections {
+/// Connections to save, with whether the TM still counts positive activations, which decides
+/// what each segment's counter is (see `Segment::counter`); the counterpart of `LoadedConnections`.
+pub(super) struct ConnectionsToSave<'a> {
+    pub conn: &'a Connections,
+    pub counting: bool,
+}
+
+impl Serialize for ConnectionsToSave<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let wide = self.perms.values().len() > 256;
-        let mut data = Vec::with_capacity(self.segments.len() * 16 + self.num_synapses() * 4);
-        for seg in self.segments.iter() {
+        let ConnectionsToSave { conn: c, counting } = *self;
+        let wide = c.perms.values().len() > 256;
+        let mut data = Vec::with_capacity(c.segments.len() * 16 + c.num_synapses() * 4);
+        for seg in c.segments.iter() {
             put_varint(&mut data, seg.cell());
             data.push(seg.slot);
             data.push(seg.n_synapses);
             // Cells4's positive activations and duty-cycle iteration: the segment keeps the one in
             // use (see `Segment::counter`), the other is written as 0.
-            let (positive, cached_at) = if self.counting { (seg.counter, 0) } else { (0, seg.counter) };
+            let (positive, cached_at) = if counting { (seg.counter, 0) } else { (0, seg.counter) };
             put_varint(&mut data, positive);
             // Reserved (Cells4's totalActivations and lastActiveIteration, not kept): written as 0.
             put_varint(&mut data, 0);
@@ -93,15 +101,15 @@ impl Serialize for Connections {
             let next_free = if seg.is_live() { NONE } else { seg.link() };
             put_varint(&mut data, next_free.wrapping_add(1));
         }
-        for id in 0..self.segments.len() as u32 {
+        for id in 0..c.segments.len() as u32 {
             let mut prev = 0u32;
-            for &src in self.sources(id) {
+            for &src in c.sources(id) {
                 put_varint(&mut data, src as u32 - prev);
                 prev = src as u32;
             }
         }
-        for id in 0..self.segments.len() as u32 {
-            for syn in self.synapses(id) {
+        for id in 0..c.segments.len() as u32 {
+            for syn in c.synapses(id) {
                 if wide {
                     data.extend_from_slice(&syn.perm.to_le_bytes());
                 } else {
@@ -109,20 +117,20 @@ impl Serialize for Connections {
                 }
             }
         }
-        put_varint(&mut data, self.free_top.len() as u32);
+        put_varint(&mut data, c.free_top.len() as u32);
         let mut prev = 0u32;
-        for (&cell, &top) in &self.free_top {
+        for (&cell, &top) in &c.free_top {
             put_varint(&mut data, cell - prev);
             put_varint(&mut data, top);
             prev = cell;
         }
         SavedConnections {
-            cells_per_column: self.forward.cells_per_column(),
-            n_cells: self.slot_count.len() as u32,
-            block: self.max_synapses() as u32,
-            perm_params: self.perms.params(),
-            perm_values: self.perms.values().iter().map(|v| v.to_bits()).collect(),
-            n_segments: self.segments.len() as u32,
+            cells_per_column: c.forward.cells_per_column(),
+            n_cells: c.slot_count.len() as u32,
+            block: c.max_synapses() as u32,
+            perm_params: c.perms.params(),
+            perm_values: c.perms.values().iter().map(|v| v.to_bits()).collect(),
+            n_segments: c.segments.len() as u32,
             data,
         }
         .serialize(serializer)
@@ -241,7 +249,7 @@ fn decode(saved: SavedConnections, counting: bool) -> Result<Connections, String
     if r.pos != data.len() {
         return Err("trailing bytes in saved TM connections".into());
     }
-    Ok(Connections::from_parts(segments, pool, slot_count, free_top, perms, cpc, counting))
+    Ok(Connections::from_parts(segments, pool, slot_count, free_top, perms, cpc))
 }
 
 #[cfg(test)]
@@ -251,6 +259,10 @@ mod tests {
 
     fn plasticity() -> Plasticity {
         Plasticity { initial: 0.21, increment: 0.1, decrement: 0.1, max: 1.0, connected: 0.3, max_synapses: 4 }
+    }
+
+    fn save(c: &Connections) -> Vec<u8> {
+        bincode::serialize(&ConnectionsToSave { conn: c, counting: true }).unwrap()
     }
 
     fn load(blob: &[u8]) -> Result<Connections, String> {
@@ -270,7 +282,7 @@ mod tests {
     #[test]
     fn saved_connections_round_trip() {
         let c = sample();
-        let blob = bincode::serialize(&c).unwrap();
+        let blob = save(&c);
         let back = load(&blob).unwrap();
         assert_eq!((back.num_segments(), back.num_synapses()), (2, 4));
         assert_eq!(back.slot_count(3), 2);
@@ -279,12 +291,12 @@ mod tests {
         let (mut act, mut found) = (Default::default(), Vec::new());
         back.propagate(&[3, 4], 2, &mut act, &mut found);
         assert_eq!(found, vec![(2, 2)]);
-        assert_eq!(bincode::serialize(&back).unwrap(), blob);
+        assert_eq!(save(&back), blob);
     }
 
     #[test]
     fn inconsistent_saved_connections_are_rejected() {
-        let blob = bincode::serialize(&sample()).unwrap();
+        let blob = save(&sample());
         let saved = || -> SavedConnections { bincode::deserialize(&blob).unwrap() };
         let mut s = saved();
         s.n_cells = 17;

@@ -292,8 +292,6 @@ pub(super) struct Connections {
     pub(super) free_top: BTreeMap<u32, u32>,
     pub(super) perms: PermanenceTable,
     pub(super) forward: Forward,
-    /// Whether segment counters still count positive activations (learning iteration <= COUNTING_END).
-    pub(super) counting: bool,
     live_segments: usize,
     live_synapses: usize,
 }
@@ -318,7 +316,6 @@ impl Connections {
             free_top: BTreeMap::new(),
             perms: PermanenceTable::new(perm_params),
             forward: Forward::new(n_columns, cells_per_column),
-            counting: true,
             live_segments: 0,
             live_synapses: 0,
         })
@@ -332,7 +329,6 @@ impl Connections {
         free_top: BTreeMap<u32, u32>,
         perms: PermanenceTable,
         cells_per_column: u32,
-        counting: bool,
     ) -> Self {
         let n_columns = slot_count.len() / cells_per_column as usize;
         let mut paged = Paged::with_len(slot_count.len());
@@ -348,17 +344,7 @@ impl Connections {
         });
         let live_segments = segments.iter().filter(|s| s.is_live()).count();
         let live_synapses = segments.iter().map(|s| s.n_synapses as usize).sum();
-        Connections {
-            segments,
-            pool,
-            slot_count: paged,
-            free_top,
-            perms,
-            forward,
-            counting,
-            live_segments,
-            live_synapses,
-        }
+        Connections { segments, pool, slot_count: paged, free_top, perms, forward, live_segments, live_synapses }
     }
 
     /// Synapses of segment `id`, sorted by source cell (none for a released slot).
@@ -418,8 +404,9 @@ impl Connections {
     pub fn propagate(&self, cells: &[u32], threshold: u32, activity: &mut Activity, out: &mut Vec<(u32, u8)>) {
         out.clear();
         let n_segments = self.segments.len();
-        if activity.counts.len() < n_segments.next_multiple_of(COUNTER_WORD) {
-            activity.counts.resize(n_segments.next_multiple_of(COUNTER_WORD), 0);
+        let whole_words = n_segments.next_multiple_of(COUNTER_WORD);
+        if activity.counts.len() < whole_words {
+            activity.counts.resize(whole_words, 0);
         }
         match &self.forward {
             Forward::Narrow(f) => propagate_in(f, cells, threshold, n_segments, activity, out),
@@ -427,17 +414,13 @@ impl Connections {
         }
     }
 
-    /// Ends the counting of positive activations (at learning iteration COUNTING_END + 1): every live
-    /// segment's counter becomes the iteration of its cached duty cycle, which is COUNTING_END, as
+    /// Ends the counting of positive activations (once, at learning iteration COUNTING_END + 1): every
+    /// live segment's counter becomes the iteration of its cached duty cycle, which is COUNTING_END, as
     /// the refresh at that tier boundary and every later change in that iteration cached it.
     pub fn stop_counting(&mut self) {
-        if !self.counting {
-            return;
-        }
         for seg in self.segments.iter_mut().filter(|s| s.is_live()) {
             seg.counter = COUNTING_END;
         }
-        self.counting = false;
     }
 
     /// Refreshes the duty-cycle cache of every live segment (done at tier boundaries).
@@ -903,9 +886,10 @@ mod tests {
             let connected = reference[k].iter().filter(|&&v| v >= p.connected).count();
             assert_eq!(c.segments[s as usize].n_connected as usize, connected);
         }
+        let saved = super::super::checkpoint::ConnectionsToSave { conn: &c, counting: true };
         let loaded: super::super::checkpoint::LoadedConnections =
-            bincode::deserialize(&bincode::serialize(&c).unwrap()).unwrap();
-        let back = loaded.decode::<bincode::Error>(c.counting).unwrap();
+            bincode::deserialize(&bincode::serialize(&saved).unwrap()).unwrap();
+        let back = loaded.decode::<bincode::Error>(true).unwrap();
         assert!(segs.iter().all(|&s| back.synapses(s).eq(c.synapses(s))), "16-bit indexes survive a checkpoint");
     }
 }
