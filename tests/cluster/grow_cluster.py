@@ -11,10 +11,10 @@ import sys
 import time
 
 from tests.cluster.metrics_cluster import by_host
-from tests.cluster.node_loss import HOSTS, NODE, OPTIONS, TASK, continuity, start_udf, stop_udf
+from tests.cluster.node_loss import HOSTS, continuity, open_task, start_udf, stop_udf
 from tests.cluster.ray_nodes import RayCluster, free_port, report
 from tests.htm_udf.servers import interleaved_stream, scrape_metrics
-from tests.udf_protocol.client import UdfClient, init_request, request, snapshot_request
+from tests.udf_protocol.client import request, snapshot_request
 
 ROUNDS = 300
 
@@ -27,8 +27,7 @@ def main(workdir: str) -> None:
         workdir, "--state-dir", state, "--cluster", cluster.address, "--metrics", f"127.0.0.1:{port}"
     )
     points = interleaved_stream(ROUNDS, HOSTS)
-    client = UdfClient.connect(sock)
-    assert client.ask(init_request(*OPTIONS, task_id=TASK, node_id=NODE)).success
+    client = open_task(sock)
     sent = len(points) // 3
     for point in points[:sent]:
         client.send(request(point))

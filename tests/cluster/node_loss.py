@@ -59,6 +59,13 @@ def single_process(points, state_dir: str) -> dict[str, list]:
     return by_group(out.points)
 
 
+def open_task(sock: str) -> UdfClient:
+    """A connection to the UDF at `sock` with the scenarios' task initialised (as Kapacitor opens one)."""
+    client = UdfClient.connect(sock)
+    assert client.ask(init_request(*OPTIONS, task_id=TASK, node_id=NODE)).success
+    return client
+
+
 def start_udf(workdir: str, *args: str) -> tuple[subprocess.Popen, str, str]:
     """`python -m influxhtm.udf --cluster ...` on a socket; (process, socket path, log path)."""
     sock, log = os.path.join(workdir, "udf.sock"), os.path.join(workdir, "udf.log")
@@ -111,8 +118,7 @@ def main(workdir: str) -> None:
     udf, sock, log = start_udf(workdir, "--state-dir", state, "--cluster", cluster.address)
     ready = time.monotonic()
     points = interleaved_stream(ROUNDS, HOSTS)
-    client = UdfClient.connect(sock)
-    assert client.ask(init_request(*OPTIONS, task_id=TASK, node_id=NODE)).success
+    client = open_task(sock)
     half = len(points) // 2
     for point in points[:half]:
         client.send(request(point))
@@ -127,8 +133,7 @@ def main(workdir: str) -> None:
     manifest = json.loads(client.ask(snapshot_request()).snapshot)
     client.close_write()
     client.read_until_eof(timeout=60)
-    again = UdfClient.connect(sock)  # Kapacitor restoring the task from its snapshot
-    assert again.ask(init_request(*OPTIONS, task_id=TASK, node_id=NODE)).success
+    again = open_task(sock)  # Kapacitor restoring the task from its snapshot
     restored = again.ask(restore_request(json.dumps(manifest).encode())).success
     again.close_write()
     again.read_until_eof(timeout=60)
