@@ -208,6 +208,10 @@ impl<T: SegmentId> ForwardLists<T> {
             hole = last;
         }
         list.truncate(hole);
+        if list.capacity() > list.len() + list.len() / 32 + 8 {
+            // Give back the room of a column that has shrunk (segments and synapses come and go).
+            list.shrink_to(list.len() + list.len() / 64 + 2);
+        }
     }
 
     pub fn cells_per_column(&self) -> u32 {
@@ -389,6 +393,23 @@ mod tests {
         assert!(matches!(rebuilt, Forward::Wide(_)), "a built array of 65,536 values is wide too");
         let rebuilt = Forward::build(2, 4, 65_536, |visit| (0..fitting).for_each(|s| visit(5, s)));
         assert!(matches!(rebuilt, Forward::Narrow(_)));
+    }
+
+    #[test]
+    fn a_column_that_shrinks_gives_back_its_room() {
+        let mut f: ForwardLists<u16> = ForwardLists::new(2, 4);
+        let empty = f.memory_bytes();
+        for seg in 0..2000 {
+            f.add(seg as u32 % 4, seg);
+        }
+        let grown = f.memory_bytes() - empty;
+        assert!(grown <= (4 + 2000 + 2000 / 64 + 2) * 2, "{grown} bytes held for 2,000 entries");
+        for seg in 0..1800 {
+            f.remove(seg as u32 % 4, seg);
+        }
+        let kept = f.memory_bytes() - empty;
+        assert!(kept <= (4 + 200 + 200 / 32 + 8) * 2, "{kept} bytes held for 200 entries");
+        assert_eq!(sorted(f.of(1)), (1800..2000).filter(|s| s % 4 == 1).collect::<Vec<_>>());
     }
 
     #[test]
