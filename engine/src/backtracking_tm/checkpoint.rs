@@ -214,9 +214,6 @@ fn decode(saved: SavedConnections, counting: bool) -> Result<Connections, String
         sources.push(srcs);
     }
     let mut pool = SynapsePool::new(block);
-    if wide {
-        pool.widen();
-    }
     let mut synapses = Vec::with_capacity(block);
     for (id, (seg, srcs)) in segments.iter_mut().zip(sources).enumerate() {
         synapses.clear();

@@ -587,17 +587,12 @@ impl Connections {
         }
     }
 
-    /// Before an adaptation (which may intern up to one new permanence per synapse): makes sure
-    /// every index the table can reach is storable. Full 8-bit indexes are widened to 16 bits (only
-    /// unusual permanence steps get there); a full 16-bit table is compacted to the values in use,
-    /// which must then leave it at most half full, so compactions stay rare.
+    /// Before an adaptation (which may intern up to one new permanence per synapse): makes sure the
+    /// table has room for them (the pool widens its indexes itself when a write needs it). A full
+    /// table is compacted to the values in use, which must then leave it at most half full, so
+    /// compactions stay rare.
     fn make_room_for_permanences(&mut self) {
-        let storable = (self.pool.max_perm_index() + 1).min(CAPACITY);
-        if self.perms.len() + self.pool.max_synapses() <= storable {
-            return;
-        }
-        if storable < CAPACITY {
-            self.pool.widen();
+        if self.perms.len() + self.pool.max_synapses() <= CAPACITY {
             return;
         }
         self.compact_permanences();

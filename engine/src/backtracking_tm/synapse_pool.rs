@@ -1,12 +1,18 @@
 //! Synapse storage: each segment's synapses in one block of exactly its size, split into parallel
-//! arrays: 16-bit source cells and 8-bit permanence indexes, 3 bytes per synapse. Blocks of one size
+//! arrays: 16-bit source cells and bit-packed permanence indexes, 5 bits each while the permanence
+//! table has at most 32 values (23 with NAB's parameters): 2.6 bytes a synapse. Blocks of one size
 //! form a size class, stored end to end; a segment whose synapse count changes moves to the class of
 //! its new size, and the last block of its old class moves into the block it left, so classes have
 //! no gaps and no block holds unused room (fixed blocks of the largest size held a fifth more than
-//! the synapses in NAB's model). Should a TM ever need more than 256 distinct permanences, every
-//! class gains a byte array holding the high bytes of the indexes (`widen`) and indexes become 16-bit.
+//! the synapses in NAB's model). A write of an index too large for the width repacks every class
+//! wider first (8, then 16 bits).
 
 use super::connections::Synapse;
+
+/// Permanence index widths in bits, narrowest first.
+const INDEX_BITS: [u32; 3] = [5, 8, 16];
+/// Bytes after a class's last block, so that every index is read and written as a 4-byte word.
+const PADDING: usize = 3;
 
 /// Where a write left things: the written segment's block (none for no synapses) and, if the pool
 /// moved another segment's synapses to fill the block given up, that segment and its new block.
@@ -16,27 +22,94 @@ pub(super) struct Placement {
     pub moved: Option<(u32, u32)>,
 }
 
+/// Bit-packed permanence indexes of `bits` bits each, in blocks of `stride` bytes: the indexes of one
+/// block start at a byte boundary (a block wastes less than a byte).
+#[derive(Clone, Copy, Debug)]
+struct Packing {
+    bits: u32,
+    stride: usize,
+}
+
+impl Packing {
+    fn new(bits: u32, size: usize) -> Self {
+        Packing { bits, stride: (bits as usize * size).div_ceil(8) }
+    }
+
+    /// The `n` indexes of the block starting at byte `base` of `bytes`, in order.
+    #[inline]
+    fn indexes(self, bytes: &[u8], base: usize, n: usize) -> impl Iterator<Item = u16> + '_ {
+        let (mut acc, mut held, mut at) = (0u64, 0u32, base);
+        let mask = (1u64 << self.bits) - 1;
+        (0..n).map(move |_| {
+            if held < self.bits {
+                // Reads at most PADDING bytes past the block's end.
+                acc |= (u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as u64) << held;
+                (held, at) = (held + 32, at + 4);
+            }
+            let index = (acc & mask) as u16;
+            (acc, held) = (acc >> self.bits, held - self.bits);
+            index
+        })
+    }
+
+    /// Writes `indexes` as the block starting at byte `base` of `bytes`.
+    fn put(self, bytes: &mut [u8], base: usize, indexes: impl Iterator<Item = u16>) {
+        let block = &mut bytes[base..base + self.stride];
+        let (mut acc, mut held, mut at) = (0u64, 0u32, 0);
+        for index in indexes {
+            acc |= (index as u64) << held;
+            held += self.bits;
+            if held >= 32 {
+                block[at..at + 4].copy_from_slice(&(acc as u32).to_le_bytes());
+                (acc, held, at) = (acc >> 32, held - 32, at + 4);
+            }
+        }
+        let rest = held.div_ceil(8) as usize;
+        block[at..at + rest].copy_from_slice(&acc.to_le_bytes()[..rest]);
+    }
+}
+
 /// The blocks of one size, end to end in one array per field (grown by a 64th at a time: the room a
 /// class holds in advance is part of every model's memory).
 #[derive(Clone, Debug)]
 struct SizeClass {
     size: usize,
     sources: Vec<u16>,
-    perm_lo: Vec<u8>,
-    perm_hi: Option<Vec<u8>>,
+    /// The blocks' permanence indexes (`packing`), then PADDING bytes.
+    perms: Vec<u8>,
+    packing: Packing,
     /// Per block in use (blocks 0..owners.len()): the segment it belongs to.
     owners: Vec<u32>,
 }
 
 impl SizeClass {
-    fn new(size: usize, wide: bool) -> Self {
-        SizeClass { size, sources: Vec::new(), perm_lo: Vec::new(), perm_hi: wide.then(Vec::new), owners: Vec::new() }
+    fn new(size: usize, bits: u32) -> Self {
+        SizeClass {
+            size,
+            sources: Vec::new(),
+            perms: vec![0; PADDING],
+            packing: Packing::new(bits, size),
+            owners: Vec::new(),
+        }
     }
 
-    /// The range of `block` in the arrays.
+    /// The range of `block` in `sources`.
     #[inline]
     fn span(&self, block: usize) -> std::ops::Range<usize> {
         block * self.size..(block + 1) * self.size
+    }
+
+    /// Where `block`'s permanence indexes start in `perms`.
+    #[inline]
+    fn perm_base(&self, block: usize) -> usize {
+        block * self.packing.stride
+    }
+
+    /// Sizes the arrays for the blocks in use.
+    fn fit_arrays(&mut self) {
+        let blocks = self.owners.len();
+        self.sources.resize(blocks * self.size, 0);
+        self.perms.resize(blocks * self.packing.stride + PADDING, 0);
     }
 
     /// A block for segment `owner` (its contents are to be written).
@@ -46,18 +119,10 @@ impl SizeClass {
             let more = block / 64 + 2;
             self.owners.reserve_exact(more);
             self.sources.reserve_exact(more * self.size);
-            self.perm_lo.reserve_exact(more * self.size);
-            if let Some(hi) = &mut self.perm_hi {
-                hi.reserve_exact(more * self.size);
-            }
+            self.perms.reserve_exact(more * self.packing.stride);
         }
         self.owners.push(owner);
-        let end = self.owners.len() * self.size;
-        self.sources.resize(end, 0);
-        self.perm_lo.resize(end, 0);
-        if let Some(hi) = &mut self.perm_hi {
-            hi.resize(end, 0);
-        }
+        self.fit_arrays();
         block as u32
     }
 
@@ -66,21 +131,14 @@ impl SizeClass {
         let last = self.owners.len() - 1;
         let moved = (block != last).then(|| {
             let (from, to) = (self.span(last), self.span(block).start);
-            self.sources.copy_within(from.clone(), to);
-            self.perm_lo.copy_within(from.clone(), to);
-            if let Some(hi) = &mut self.perm_hi {
-                hi.copy_within(from, to);
-            }
+            self.sources.copy_within(from, to);
+            let (from, to) = (self.perm_base(last), self.perm_base(block));
+            self.perms.copy_within(from..from + self.packing.stride, to);
             self.owners[block] = self.owners[last];
             self.owners[block]
         });
         self.owners.pop();
-        let end = self.owners.len() * self.size;
-        self.sources.truncate(end);
-        self.perm_lo.truncate(end);
-        if let Some(hi) = &mut self.perm_hi {
-            hi.truncate(end);
-        }
+        self.fit_arrays();
         if self.owners.capacity() > self.owners.len() + self.owners.len() / 32 + 4 {
             self.shrink();
         }
@@ -92,17 +150,22 @@ impl SizeClass {
         let keep = self.owners.len() + self.owners.len() / 64 + 2;
         self.owners.shrink_to(keep);
         self.sources.shrink_to(keep * self.size);
-        self.perm_lo.shrink_to(keep * self.size);
-        if let Some(hi) = &mut self.perm_hi {
-            hi.shrink_to(keep * self.size);
+        self.perms.shrink_to(keep * self.packing.stride + PADDING);
+    }
+
+    /// Repacks the permanence indexes `bits` wide.
+    fn repack(&mut self, bits: u32) {
+        let (old, new) = (self.packing, Packing::new(bits, self.size));
+        let mut perms = vec![0; self.owners.len() * new.stride + PADDING];
+        for block in 0..self.owners.len() {
+            let base = self.perm_base(block);
+            new.put(&mut perms, block * new.stride, old.indexes(&self.perms, base, self.size));
         }
+        (self.perms, self.packing) = (perms, new);
     }
 
     fn memory_bytes(&self) -> usize {
-        self.sources.capacity() * 2
-            + self.perm_lo.capacity()
-            + self.perm_hi.as_ref().map_or(0, Vec::capacity)
-            + self.owners.capacity() * 4
+        self.sources.capacity() * 2 + self.perms.capacity() + self.owners.capacity() * 4
     }
 }
 
@@ -113,12 +176,13 @@ pub(super) struct SynapsePool {
     max_synapses: usize,
     /// `classes[n - 1]` holds the blocks of n synapses (created when first needed).
     classes: Vec<SizeClass>,
-    wide: bool,
+    /// Width of the permanence indexes (one of INDEX_BITS).
+    bits: u32,
 }
 
 impl SynapsePool {
     pub fn new(max_synapses: usize) -> Self {
-        SynapsePool { max_synapses, classes: Vec::new(), wide: false }
+        SynapsePool { max_synapses, classes: Vec::new(), bits: INDEX_BITS[0] }
     }
 
     /// The most synapses a segment may have.
@@ -127,21 +191,20 @@ impl SynapsePool {
         self.max_synapses
     }
 
-    /// Largest permanence index storable without `widen`.
+    /// Largest permanence index storable at the current width.
+    #[cfg(test)]
     pub fn max_perm_index(&self) -> usize {
-        if self.wide {
-            u16::MAX as usize
-        } else {
-            u8::MAX as usize
-        }
+        (1 << self.bits) - 1
     }
 
-    /// Switches to 16-bit permanence indexes (existing ones keep their values).
-    pub fn widen(&mut self) {
-        if !self.wide {
-            self.wide = true;
+    /// Repacks every class wide enough for permanence index `index`.
+    #[inline]
+    fn widen_for(&mut self, index: u16) {
+        if (index as usize) >> self.bits != 0 {
+            let bits = INDEX_BITS.into_iter().find(|&b| (index as usize) >> b == 0).expect("16 bits hold every index");
+            self.bits = bits;
             for class in &mut self.classes {
-                class.perm_hi = Some(vec![0; class.perm_lo.len()]);
+                class.repack(bits);
             }
         }
     }
@@ -161,54 +224,51 @@ impl SynapsePool {
     /// The `n` synapses in `block` of class n.
     #[inline]
     pub fn synapses(&self, n: usize, block: u32) -> impl Iterator<Item = Synapse> + '_ {
-        let (src, lo, hi) = self.parts(n, block);
-        (0..n).map(move |k| Synapse { src: src[k], perm: lo[k] as u16 | hi.map_or(0, |h| (h[k] as u16) << 8) })
+        let (sources, perms) = match n {
+            0 => (&[][..], Packing::new(0, 0).indexes(&[], 0, 0)),
+            _ => {
+                let class = &self.classes[n - 1];
+                let base = class.perm_base(block as usize);
+                (&class.sources[class.span(block as usize)], class.packing.indexes(&class.perms, base, n))
+            }
+        };
+        sources.iter().zip(perms).map(|(&src, perm)| Synapse { src, perm })
     }
 
     /// Number of the `n` synapses in `block` of class n with `keep(source, permanence index)`.
     #[inline]
     pub fn count(&self, n: usize, block: u32, keep: impl Fn(u16, u16) -> bool) -> usize {
-        match self.parts(n, block) {
-            (src, lo, None) => src.iter().zip(lo).filter(|(&s, &p)| keep(s, p as u16)).count(),
-            (src, lo, Some(hi)) => (0..n).filter(|&k| keep(src[k], lo[k] as u16 | (hi[k] as u16) << 8)).count(),
-        }
+        self.synapses(n, block).filter(|s| keep(s.src, s.perm)).count()
     }
 
     /// Replaces the `old_n` synapses of segment `owner` (in `old_block` of class old_n) with `synapses`.
     pub fn write(&mut self, owner: u32, old_n: usize, old_block: u32, synapses: &[Synapse]) -> Placement {
-        debug_assert!(synapses.iter().all(|s| s.perm as usize <= self.max_perm_index()));
+        self.widen_for(synapses.iter().fold(0, |all, s| all | s.perm));
         let placement = self.place(owner, old_n, old_block, synapses.len());
         let Some(block) = placement.block else { return placement };
         let class = &mut self.classes[synapses.len() - 1];
         let span = class.span(block as usize);
-        for (d, s) in class.sources[span.clone()].iter_mut().zip(synapses) {
+        for (d, s) in class.sources[span].iter_mut().zip(synapses) {
             *d = s.src;
         }
-        for (d, s) in class.perm_lo[span.clone()].iter_mut().zip(synapses) {
-            *d = s.perm as u8;
-        }
-        if let Some(hi) = &mut class.perm_hi {
-            for (d, s) in hi[span].iter_mut().zip(synapses) {
-                *d = (s.perm >> 8) as u8;
-            }
-        }
+        let base = class.perm_base(block as usize);
+        class.packing.put(&mut class.perms, base, synapses.iter().map(|s| s.perm));
         placement
     }
 
     /// Replaces the `old_n` synapses of segment `owner` (in `old_block` of class old_n) with synapses
     /// from `sources` (ascending cells), all with permanence index `perm`.
     pub fn write_uniform(&mut self, owner: u32, old_n: usize, old_block: u32, sources: &[u32], perm: u16) -> Placement {
+        self.widen_for(perm);
         let placement = self.place(owner, old_n, old_block, sources.len());
         let Some(block) = placement.block else { return placement };
         let class = &mut self.classes[sources.len() - 1];
         let span = class.span(block as usize);
-        for (d, &s) in class.sources[span.clone()].iter_mut().zip(sources) {
+        for (d, &s) in class.sources[span].iter_mut().zip(sources) {
             *d = s as u16;
         }
-        class.perm_lo[span.clone()].fill(perm as u8);
-        if let Some(hi) = &mut class.perm_hi {
-            hi[span].fill((perm >> 8) as u8);
-        }
+        let base = class.perm_base(block as usize);
+        class.packing.put(&mut class.perms, base, std::iter::repeat_n(perm, sources.len()));
         placement
     }
 
@@ -216,17 +276,6 @@ impl SynapsePool {
     pub fn memory_bytes(&self) -> usize {
         self.classes.iter().map(SizeClass::memory_bytes).sum::<usize>()
             + self.classes.capacity() * std::mem::size_of::<SizeClass>()
-    }
-
-    /// Sources, low and high permanence bytes of the `n` synapses in `block` of class n.
-    #[inline]
-    fn parts(&self, n: usize, block: u32) -> (&[u16], &[u8], Option<&[u8]>) {
-        if n == 0 {
-            return (&[], &[], None);
-        }
-        let class = &self.classes[n - 1];
-        let span = class.span(block as usize);
-        (&class.sources[span.clone()], &class.perm_lo[span.clone()], class.perm_hi.as_ref().map(|h| &h[span]))
     }
 
     /// Gives segment `owner` a block for `new_n` synapses: keeps `old_block` if `old_n` is the same,
@@ -245,7 +294,7 @@ impl SynapsePool {
         }
         while self.classes.len() < new_n {
             let size = self.classes.len() + 1;
-            self.classes.push(SizeClass::new(size, self.wide));
+            self.classes.push(SizeClass::new(size, self.bits));
         }
         Placement { block: Some(self.classes[new_n - 1].allocate(owner)), moved }
     }
@@ -260,19 +309,33 @@ mod tests {
     }
 
     #[test]
-    fn narrow_and_widened_indexes_round_trip() {
-        let mut p = SynapsePool::new(4);
-        let syns = [syn(7, 3), syn(65535, 255)];
-        let a = p.write(2, 0, 0, &syns).block.unwrap();
-        assert_eq!(p.synapses(2, a).collect::<Vec<_>>(), syns);
-        assert_eq!(p.max_perm_index(), 255);
-        p.widen();
-        assert_eq!(p.synapses(2, a).collect::<Vec<_>>(), syns, "widening keeps stored indexes");
+    fn indexes_round_trip_at_every_width() {
+        let mut p = SynapsePool::new(32);
+        // Blocks of 1 to 5 synapses with every 5-bit index, several blocks to a class.
+        let narrow: Vec<(usize, Vec<Synapse>)> = (0..40u16)
+            .map(|k| (k as usize, (0..k % 5 + 1).map(|j| syn(k * 7 + j, (k * 3 + j * 11) % 32)).collect()))
+            .collect();
+        let mut blocks = vec![0u32; narrow.len() + 2];
+        for (owner, syns) in &narrow {
+            record(&mut blocks, *owner as u32, p.write(*owner as u32, 0, 0, syns));
+        }
+        assert_eq!(p.max_perm_index(), 31);
+        let held = |p: &SynapsePool, blocks: &[u32]| {
+            narrow.iter().all(|(o, syns)| p.synapses(syns.len(), blocks[*o]).eq(syns.iter().copied()))
+        };
+        assert!(held(&p, &blocks));
+        let eight = [syn(7, 3), syn(65535, 255)];
+        record(&mut blocks, 40, p.write(40, 0, 0, &eight));
+        assert_eq!(p.max_perm_index(), 255, "index 255 widens to 8 bits");
+        assert!(held(&p, &blocks), "widening keeps stored indexes");
         let wide = [syn(1, 300), syn(2, 4), syn(9, 65000)];
-        let b = p.write(1, 0, 0, &wide).block.unwrap();
-        assert_eq!(p.synapses(3, b).collect::<Vec<_>>(), wide);
-        assert_eq!(p.sources(3, b), &[1, 2, 9]);
-        assert_eq!(p.count(3, b, |_, perm| perm > 255), 2);
+        record(&mut blocks, 41, p.write(41, 0, 0, &wide));
+        assert_eq!(p.max_perm_index(), u16::MAX as usize);
+        assert!(held(&p, &blocks));
+        assert!(p.synapses(2, blocks[40]).eq(eight));
+        assert!(p.synapses(3, blocks[41]).eq(wide));
+        assert_eq!(p.sources(3, blocks[41]), &[1, 2, 9]);
+        assert_eq!(p.count(3, blocks[41], |_, perm| perm > 255), 2);
     }
 
     /// Records a write in `blocks` (each segment's block) as `Connections` does.
