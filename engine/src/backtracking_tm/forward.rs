@@ -1,7 +1,8 @@
 //! Forward lists of the backtracking TM: for every source cell, the segments holding a synapse
 //! from it. The lists of all cells of a column share one array, grouped by cell, so a bursting
 //! column is read as one contiguous run; the array starts with each cell's group end, so the
-//! per-cell overhead is a single offset, held only by columns that feed a segment. Segment ids
+//! per-cell overhead is a single offset, and only columns that feed a segment hold an array (a
+//! young model's few hundred of 2048): the others cost a 16-bit array number. Segment ids
 //! and offsets are stored as u16 while every id and every column's array length fits
 //! (`Forward::Narrow`), as u32 beyond (`Forward::Wide`).
 
@@ -53,7 +54,8 @@ impl SegmentId for u32 {
 /// A run of one column's array: the lists of one cell or of a whole column.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ListRange {
-    column: u32,
+    /// The column's array in `ForwardLists::arrays`.
+    array: u32,
     start: u32,
     end: u32,
 }
@@ -66,24 +68,40 @@ impl ListRange {
 
     #[inline]
     pub fn get<'a, T: SegmentId>(&self, lists: &'a ForwardLists<T>) -> &'a [T] {
-        &lists.columns[self.column as usize][self.start as usize..self.end as usize]
+        &lists.arrays[self.array as usize][self.start as usize..self.end as usize]
     }
 }
 
 #[derive(Clone, Debug)]
 pub(super) struct ForwardLists<T> {
     cells_per_column: u32,
-    /// Per column, empty until a cell of the column feeds a segment; then a head of one entry per
-    /// cell, the end of the cell's group in this array (the group starts where the previous cell's
-    /// ends, or right after the head for the column's first cell), followed by the segment ids,
-    /// grouped by source cell in cell order (unordered within a group). Columns that feed nothing
-    /// (most of a young model's) hold no head.
-    columns: Vec<Vec<T>>,
+    /// Per column, its array in `arrays`, or 0 (an array that stays empty) until a cell of the
+    /// column first feeds a segment.
+    array_of: Vec<u16>,
+    /// The columns' arrays: a head of one entry per cell, the end of the cell's group in this array
+    /// (the group starts where the previous cell's ends, or right after the head for the column's
+    /// first cell), followed by the segment ids, grouped by source cell in cell order (unordered
+    /// within a group).
+    arrays: Vec<Vec<T>>,
 }
 
 impl<T: SegmentId> ForwardLists<T> {
+    /// Columns are numbered by 16 bits (a TM has at most MAX_CELLS cells, at least 2 a column).
     pub fn new(n_columns: usize, cells_per_column: u32) -> Self {
-        ForwardLists { cells_per_column, columns: vec![Vec::new(); n_columns] }
+        debug_assert!(n_columns < u16::MAX as usize);
+        ForwardLists { cells_per_column, array_of: vec![0; n_columns], arrays: vec![Vec::new()] }
+    }
+
+    /// The array of `column` (empty if it has none).
+    #[inline]
+    fn column(&self, column: usize) -> &Vec<T> {
+        &self.arrays[self.array_of[column] as usize]
+    }
+
+    /// The same lists with segment ids of another type (which must hold them).
+    fn convert<U: SegmentId>(&self) -> ForwardLists<U> {
+        let arrays = self.arrays.iter().map(|a| a.iter().map(|&x| U::from_u32(x.index() as u32)).collect()).collect();
+        ForwardLists { cells_per_column: self.cells_per_column, array_of: self.array_of.clone(), arrays }
     }
 
     /// Builds the lists from scratch; `for_each_edge` must report every (source cell, segment)
@@ -92,11 +110,10 @@ impl<T: SegmentId> ForwardLists<T> {
         let cpc = cells_per_column as usize;
         let mut next = vec![0u32; n_columns * cpc];
         for_each_edge(&mut |src, _| next[src as usize] += 1);
-        let mut columns = Vec::with_capacity(n_columns);
+        let mut lists = ForwardLists::new(n_columns, cells_per_column);
         for col in 0..n_columns {
             let cells = col * cpc..(col + 1) * cpc;
             if next[cells.clone()].iter().all(|&n| n == 0) {
-                columns.push(Vec::new());
                 continue;
             }
             let mut list = Vec::new();
@@ -108,26 +125,29 @@ impl<T: SegmentId> ForwardLists<T> {
                 list.push(T::from_u32(end));
             }
             list.resize(end as usize, T::from_u32(0));
-            columns.push(list);
+            lists.array_of[col] = lists.arrays.len() as u16;
+            lists.arrays.push(list);
         }
         for_each_edge(&mut |src, seg| {
             let slot = &mut next[src as usize];
-            columns[src as usize / cpc][*slot as usize] = T::from_u32(seg);
+            let array = lists.array_of[src as usize / cpc] as usize;
+            lists.arrays[array][*slot as usize] = T::from_u32(seg);
             *slot += 1;
         });
-        ForwardLists { cells_per_column, columns }
+        lists
     }
 
     /// The range of `cell`'s group in its column's array (empty for a column without a head).
     #[inline]
     fn group(&self, cell: u32) -> ListRange {
         let (column, k) = (cell / self.cells_per_column, (cell % self.cells_per_column) as usize);
-        let list = &self.columns[column as usize];
+        let array = self.array_of[column as usize] as u32;
+        let list = &self.arrays[array as usize];
         if list.is_empty() {
-            return ListRange { column, start: 0, end: 0 };
+            return ListRange { array, start: 0, end: 0 };
         }
         let start = if k == 0 { self.cells_per_column } else { list[k - 1].index() as u32 };
-        ListRange { column, start, end: list[k].index() as u32 }
+        ListRange { array, start, end: list[k].index() as u32 }
     }
 
     /// The segments fed by `cell`.
@@ -148,9 +168,9 @@ impl<T: SegmentId> ForwardLists<T> {
                 && i + cpc <= cells.len()
                 && cells[i + cpc - 1] == cell + cpc as u32 - 1
             {
-                let list = &self.columns[column as usize];
-                if let Some(&end) = list.get(cpc - 1) {
-                    out.push(ListRange { column, start: cpc as u32, end: end.index() as u32 });
+                let array = self.array_of[column as usize] as u32;
+                if let Some(&end) = self.arrays[array as usize].get(cpc - 1) {
+                    out.push(ListRange { array, start: cpc as u32, end: end.index() as u32 });
                 }
                 i += cpc;
             } else {
@@ -164,7 +184,12 @@ impl<T: SegmentId> ForwardLists<T> {
     pub fn add(&mut self, cell: u32, seg: T) {
         let cpc = self.cells_per_column as usize;
         let k = cell as usize % cpc;
-        let list = &mut self.columns[cell as usize / cpc];
+        let column = cell as usize / cpc;
+        if self.array_of[column] == 0 {
+            self.array_of[column] = self.arrays.len() as u16;
+            self.arrays.push(Vec::new());
+        }
+        let list = &mut self.arrays[self.array_of[column] as usize];
         if list.is_empty() {
             list.reserve_exact(cpc + 4);
             list.resize(cpc, T::from_u32(cpc as u32));
@@ -192,7 +217,8 @@ impl<T: SegmentId> ForwardLists<T> {
         let k = cell as usize % cpc;
         let ListRange { start, end, .. } = self.group(cell);
         let (start, end) = (start as usize, end as usize);
-        let list = &mut self.columns[cell as usize / cpc];
+        // A column without an array has the empty array 0 and an empty range: nothing is changed.
+        let list = &mut self.arrays[self.array_of[cell as usize / cpc] as usize];
         let Some(pos) = list[start..end].iter().position(|&s| s == seg) else {
             return;
         };
@@ -220,14 +246,15 @@ impl<T: SegmentId> ForwardLists<T> {
 
     /// Length of the longest column array.
     fn longest(&self) -> usize {
-        self.columns.iter().map(Vec::len).max().unwrap_or(0)
+        self.arrays.iter().map(Vec::len).max().unwrap_or(0)
     }
 
     /// Approximate heap bytes held.
     pub fn memory_bytes(&self) -> usize {
         use std::mem::size_of;
-        self.columns.capacity() * size_of::<Vec<T>>()
-            + self.columns.iter().map(|c| c.capacity() * size_of::<T>()).sum::<usize>()
+        self.array_of.capacity() * 2
+            + self.arrays.capacity() * size_of::<Vec<T>>()
+            + self.arrays.iter().map(|c| c.capacity() * size_of::<T>()).sum::<usize>()
     }
 }
 
@@ -255,8 +282,7 @@ impl Forward {
     ) -> Self {
         let wide: ForwardLists<u32> = ForwardLists::build(n_columns, cells_per_column, for_each_edge);
         if n_segments <= Self::NARROW_MAX as usize + 1 && wide.longest() <= Self::NARROW_MAX as usize {
-            let columns = wide.columns.iter().map(|c| c.iter().map(|&x| x as u16).collect()).collect();
-            Forward::Narrow(ForwardLists { cells_per_column, columns })
+            Forward::Narrow(wide.convert())
         } else {
             Forward::Wide(wide)
         }
@@ -265,7 +291,7 @@ impl Forward {
     /// Records that segment `seg` has a synapse from `cell`, widening the lists first if needed.
     pub fn add(&mut self, cell: u32, seg: u32) {
         let full =
-            |f: &ForwardLists<u16>| f.columns[(cell / f.cells_per_column) as usize].len() >= Self::NARROW_MAX as usize;
+            |f: &ForwardLists<u16>| f.column((cell / f.cells_per_column) as usize).len() >= Self::NARROW_MAX as usize;
         if matches!(self, Forward::Narrow(f) if seg > Self::NARROW_MAX || full(f)) {
             self.widen();
         }
@@ -286,8 +312,7 @@ impl Forward {
 
     fn widen(&mut self) {
         if let Forward::Narrow(f) = self {
-            let columns = f.columns.iter().map(|c| c.iter().map(|&s| s as u32).collect()).collect();
-            *self = Forward::Wide(ForwardLists { cells_per_column: f.cells_per_column, columns });
+            *self = Forward::Wide(f.convert());
         }
     }
 
@@ -395,19 +420,23 @@ mod tests {
         assert!(matches!(rebuilt, Forward::Narrow(_)));
     }
 
+    /// Bytes held by the arrays' entries (heads included).
+    fn entry_bytes(f: &ForwardLists<u16>) -> usize {
+        f.arrays.iter().map(|a| a.capacity() * 2).sum()
+    }
+
     #[test]
     fn a_column_that_shrinks_gives_back_its_room() {
         let mut f: ForwardLists<u16> = ForwardLists::new(2, 4);
-        let empty = f.memory_bytes();
         for seg in 0..2000 {
             f.add(seg as u32 % 4, seg);
         }
-        let grown = f.memory_bytes() - empty;
+        let grown = entry_bytes(&f);
         assert!(grown <= (4 + 2000 + 2000 / 64 + 2) * 2, "{grown} bytes held for 2,000 entries");
         for seg in 0..1800 {
             f.remove(seg as u32 % 4, seg);
         }
-        let kept = f.memory_bytes() - empty;
+        let kept = entry_bytes(&f);
         assert!(kept <= (4 + 200 + 200 / 32 + 8) * 2, "{kept} bytes held for 200 entries");
         assert_eq!(sorted(f.of(1)), (1800..2000).filter(|s| s % 4 == 1).collect::<Vec<_>>());
     }
@@ -415,14 +444,17 @@ mod tests {
     #[test]
     fn columns_that_feed_nothing_hold_nothing() {
         let mut f: ForwardLists<u16> = ForwardLists::new(1000, 32);
-        let empty = f.memory_bytes();
+        assert_eq!(f.memory_bytes(), 1000 * 2 + std::mem::size_of::<Vec<u16>>(), "an array number a column");
         f.add(40, 1);
         f.add(41, 2);
-        assert_eq!(f.memory_bytes() - empty, (32 + 4) * 2, "one column's head and room for 4 entries");
+        assert_eq!(entry_bytes(&f), (32 + 4) * 2, "one column's head and room for 4 entries");
+        assert_eq!(f.arrays.len(), 2, "column 1's array beside the empty one");
         f.remove(40, 1);
         f.remove(41, 2);
+        f.remove(100, 3);
         let mut ranges = Vec::new();
         f.lists_of(&(0..64).collect::<Vec<_>>(), &mut ranges);
         assert!(ranges.iter().all(|r| r.get(&f).is_empty()) && ranges.len() == 1, "only column 1 has a head");
+        assert_eq!(f.arrays.len(), 2);
     }
 }
