@@ -51,8 +51,9 @@ impl SpatialPooler {
         let mut touched_permanences = Vec::new();
         for (column, &slot) in st.slots.iter().enumerate().filter(|(_, &slot)| slot != UNTOUCHED) {
             touched_columns.push(column as u32);
-            let pool = &st.permanences[slot as usize..][..pool_size(&st.pool_start, column)];
-            touched_permanences.extend_from_slice(pool);
+            let start = touched_permanences.len();
+            touched_permanences.resize(start + pool_size(&st.pool_start, column), 0.0);
+            st.changed.dense(slot as usize, st.pool(column), &mut touched_permanences[start..]);
         }
         SpCheckpoint {
             params: st.params.clone(),
@@ -131,8 +132,8 @@ fn apply_touched(state: &mut SpState, columns: &[u32], permanences: &[f32]) -> R
             return Err(corrupt("fewer permanences than the changed columns' pools hold"));
         }
         let (pool, rest) = perms.split_at(size);
-        state.slots[column as usize] = state.permanences.len() as u32;
-        state.permanences.extend_from_slice(pool);
+        let members = &state.pools[column as usize * state.pool_words..(column as usize + 1) * state.pool_words];
+        state.slots[column as usize] = state.changed.add(members, pool) as u32;
         perms = rest;
     }
     if !perms.is_empty() {
@@ -200,7 +201,7 @@ mod tests {
         let c = fresh.checkpoint();
         assert!(c.touched_columns.is_empty() && c.touched_permanences.is_empty());
         let restored = SpatialPooler::from_checkpoint(c).unwrap();
-        assert!(restored.state.permanences.is_empty());
+        assert_eq!(restored.state.changed.len(), 0);
 
         let sp = trained(3);
         let c = sp.checkpoint();
@@ -212,7 +213,7 @@ mod tests {
             .map(|&col| (sp.state.pool_start[col as usize + 1] - sp.state.pool_start[col as usize]) as usize)
             .sum();
         assert_eq!(c.touched_permanences.len(), pools);
-        assert_eq!(sp.state.permanences.len(), pools, "only the changed columns are held in memory");
+        assert_eq!(sp.state.changed.len(), c.touched_columns.len(), "only the changed columns are held in memory");
         let restored = SpatialPooler::from_checkpoint(c).unwrap();
         for column in 0..2048 {
             assert_eq!(restored.state.slots[column] == UNTOUCHED, sp.state.slots[column] == UNTOUCHED);

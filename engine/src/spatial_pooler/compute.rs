@@ -79,7 +79,7 @@ mod tests {
         assert_eq!(out, (2008..2048).collect::<Vec<u32>>());
         sp.compute(&[1, 5, 99, 300], false, &mut out);
         assert_eq!(out.len(), 40);
-        assert!(sp.state.permanences.is_empty(), "no column changed");
+        assert_eq!(sp.state.changed.len(), 0, "no column changed");
         assert_eq!((sp.iteration(), sp.state.learn_iteration), (2, 0));
         assert!(sp.state.active_duty.iter().all(|&d| d == 0.0));
     }

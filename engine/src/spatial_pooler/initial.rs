@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::changed::ChangedColumns;
 use super::learning::{raise_to_threshold, trim};
 use super::overlap::OverlapIndex;
 use super::params::Derived;
@@ -12,8 +13,6 @@ use super::{SpParams, SpState, SpatialPooler, SYN_PERM_MAX, UNTOUCHED};
 use crate::rng::Random;
 
 const INIT_CONNECTED_PCT: f64 = 0.5;
-/// Columns' worth of permanences added at a time when columns first change.
-const GROWTH_COLUMNS: usize = 4;
 /// Parameter sets whose initial state stays cached (a few MB each).
 const INITIAL_CACHE_SIZE: usize = 4;
 
@@ -112,7 +111,7 @@ impl SpatialPooler {
             pools: pools.into(),
             pool_start: pool_start.into(),
             slots: vec![UNTOUCHED; columns],
-            permanences: Vec::new(),
+            changed: ChangedColumns::new(pool_words),
             overlap_duty: vec![0.0; columns],
             active_duty: vec![0.0; columns],
             min_overlap_duty: 0.0,
@@ -131,29 +130,25 @@ impl SpatialPooler {
         perms
     }
 
-    /// Where `column`'s permanences start in `permanences`, materialising them on first use.
+    /// `column`'s slot in the changed columns, materialising its permanences on first use.
     pub(super) fn materialize(&mut self, column: usize) -> usize {
         if self.state.slots[column] == UNTOUCHED {
             let initial = self.initial_permanences(column);
-            let perms = &mut self.state.permanences;
-            if perms.capacity() - perms.len() < initial.len() {
-                // Grow by a few columns at a time rather than doubling: columns change rarely.
-                perms.reserve_exact(initial.len() * GROWTH_COLUMNS);
-            }
-            self.state.slots[column] = self.state.permanences.len() as u32;
-            self.state.permanences.extend_from_slice(&initial);
+            let pool = &self.state.pools[column * self.state.pool_words..(column + 1) * self.state.pool_words];
+            self.state.slots[column] = self.state.changed.add(pool, &initial) as u32;
         }
         self.state.slots[column] as usize
     }
 
-    /// Column `column`'s current permanences.
+    /// Column `column`'s current permanences, one per pool member.
     #[cfg(test)]
     pub(super) fn column_permanences(&self, column: usize) -> Vec<f32> {
         match self.state.slots[column] {
             UNTOUCHED => self.initial_permanences(column),
             slot => {
-                let slot = slot as usize;
-                self.state.permanences[slot..slot + super::pool::pool_size(&self.state.pool_start, column)].to_vec()
+                let mut dense = vec![0.0; super::pool::pool_size(&self.state.pool_start, column)];
+                self.state.changed.dense(slot as usize, self.state.pool(column), &mut dense);
+                dense
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use super::overlap::OverlapIndex;
 use super::params::Derived;
-use super::pool::{pool_deltas, pool_size, select};
+use super::pool::{pool_deltas, pool_inputs, pool_size, select};
 use super::{SpatialPooler, SYN_PERM_MAX};
 
 /// Iterations between recomputations of the minimum overlap duty cycle.
@@ -29,6 +29,12 @@ impl SpatialPooler {
 
     /// Reinforces each winner's synapses from active inputs and weakens the others.
     fn adapt_winners(&mut self, winners: &[u32]) {
+        if self.state.params.stimulus_threshold == 0 {
+            for &column in winners {
+                self.adapt_nonzero(column as usize);
+            }
+            return;
+        }
         let mut delta = std::mem::take(&mut self.pool_delta);
         for &column in winners {
             let column = column as usize;
@@ -38,6 +44,35 @@ impl SpatialPooler {
             self.change_column(column, true, delta);
         }
         self.pool_delta = delta;
+    }
+
+    /// Adapts a winner without a stimulus threshold, where the update is per synapse, on its
+    /// nonzero permanences only: a zero stays zero unless its input is active (a decrement of 0 is
+    /// trimmed back to 0). Updated permanences trimmed to 0 are dropped, zeros of active inputs
+    /// raised by the increment are inserted.
+    fn adapt_nonzero(&mut self, column: usize) {
+        let slot = self.materialize(column);
+        let pool = &self.state.pools[column * self.state.pool_words..(column + 1) * self.state.pool_words];
+        let (nonzero, perms) = self.state.changed.column_mut(slot);
+        let active = &self.overlap.active_bits;
+        let (on, off) = (self.derived.active_inc, -self.derived.inactive_dec);
+        for (((entering, &p), &a), &n) in self.entering.iter_mut().zip(pool).zip(active).zip(nonzero.iter()) {
+            *entering = p & a & !n;
+        }
+        let delta = &mut self.pool_delta[..perms.len()];
+        pool_deltas(nonzero, active, on, off, delta);
+        if update_per_synapse(perms, delta, &self.derived, nonzero, column, &mut self.overlap) {
+            self.state.changed.drop_zeros(slot);
+        }
+        let raised = updated(0.0, on, &self.derived);
+        if raised != 0.0 {
+            for input in pool_inputs(&self.entering) {
+                self.state.changed.insert(slot, input, raised);
+                if raised >= self.derived.connected_threshold {
+                    self.overlap.relink(input, column, true);
+                }
+            }
+        }
     }
 
     /// float32 moving averages over `min(duty_cycle_period, iteration)` steps.
@@ -74,21 +109,35 @@ impl SpatialPooler {
 
     /// Adds `delta[k]` to the k-th potential synapse of `column` (ascending input order), applies
     /// nupic.core's column update (optionally raising to the stimulus threshold, then trimming) and
-    /// keeps the connection bitmaps in sync.
+    /// keeps the connection bitmaps in sync. Works on the whole pool (the weak-column bump, a
+    /// stimulus threshold): zeros change too.
     fn change_column(&mut self, column: usize, raise: bool, delta: &[f32]) {
-        let start = self.materialize(column);
-        let end = start + pool_size(&self.state.pool_start, column);
+        let slot = self.materialize(column);
         let pool = &self.state.pools[column * self.state.pool_words..(column + 1) * self.state.pool_words];
-        let perms = &mut self.state.permanences[start..end];
+        let perms = &mut self.dense[..delta.len()];
+        self.state.changed.dense(slot, pool, perms);
         let index = &mut self.overlap;
         let stimulus = self.state.params.stimulus_threshold;
         if raise && stimulus > 0 {
-            let was_connected = &mut self.was_connected[..end - start];
+            let was_connected = &mut self.was_connected[..delta.len()];
             let relink = |k: usize, now: bool| index.relink(select(pool, k), column, now);
             update_raising(perms, delta, &self.derived, stimulus, was_connected, relink);
         } else {
             update_per_synapse(perms, delta, &self.derived, pool, column, index);
         }
+        self.state.changed.set_dense(slot, pool, perms);
+    }
+}
+
+/// nupic.core's per-synapse update of a permanence: clipped at 1, zeroed below the trim threshold.
+#[inline]
+fn updated(old: f32, delta: f32, d: &Derived) -> f32 {
+    let q = old + delta;
+    let q = if q > SYN_PERM_MAX { SYN_PERM_MAX } else { q };
+    if q < d.trim_threshold {
+        0.0
+    } else {
+        q
     }
 }
 
@@ -119,8 +168,9 @@ fn update_raising(
 
 /// The column update without a stimulus threshold, which is per synapse: clipping to [0, 1] and
 /// trimming zero everything below the trim threshold, which is below the connected threshold.
-/// Processed in blocks of LANES so the arithmetic vectorizes; relinking `column`'s synapses (from
-/// its `pool`) in `index` is rare.
+/// Processed in blocks of LANES so the arithmetic vectorizes; relinking `column`'s synapses in
+/// `index` is rare (`inputs` lists the inputs of `perms`, ascending). Returns whether an updated
+/// permanence is 0.
 ///
 /// This is the hot loop of learning: it takes the index, pool and column themselves rather than a
 /// relink callback like `update_raising`, which kept them out of registers (~12 % slower encoders + SP).
@@ -128,21 +178,14 @@ fn update_per_synapse(
     perms: &mut [f32],
     delta: &[f32],
     d: &Derived,
-    pool: &[u64],
+    inputs: &[u64],
     column: usize,
     index: &mut OverlapIndex,
-) {
+) -> bool {
     const LANES: usize = 8;
-    let (threshold, trim_threshold) = (d.connected_threshold, d.trim_threshold);
-    let update = |old: f32, delta: f32| {
-        let q = old + delta;
-        let q = if q > SYN_PERM_MAX { SYN_PERM_MAX } else { q };
-        if q < trim_threshold {
-            0.0
-        } else {
-            q
-        }
-    };
+    let threshold = d.connected_threshold;
+    let update = |old: f32, delta: f32| updated(old, delta, d);
+    let mut zero = false;
     let mut perm_blocks = perms.chunks_exact_mut(LANES);
     let mut delta_blocks = delta.chunks_exact(LANES);
     let mut base = 0;
@@ -154,13 +197,14 @@ fn update_per_synapse(
             old[l] = block[l];
             new[l] = update(old[l], delta[l]);
             flips |= (old[l] >= threshold) != (new[l] >= threshold);
+            zero |= new[l] == 0.0;
         }
         block.copy_from_slice(&new);
         if flips {
             for l in 0..LANES {
                 let now = new[l] >= threshold;
                 if now != (old[l] >= threshold) {
-                    index.relink(select(pool, base + l), column, now);
+                    index.relink(select(inputs, base + l), column, now);
                 }
             }
         }
@@ -169,11 +213,13 @@ fn update_per_synapse(
     for (k, (p, &delta)) in perm_blocks.into_remainder().iter_mut().zip(delta_blocks.remainder()).enumerate() {
         let old = *p;
         *p = update(old, delta);
+        zero |= *p == 0.0;
         let now = *p >= threshold;
         if now != (old >= threshold) {
-            index.relink(select(pool, base + k), column, now);
+            index.relink(select(inputs, base + k), column, now);
         }
     }
+    zero
 }
 
 /// Clips to [0, 1], then adds `below_stimulus_inc` to the whole pool until at least
@@ -247,16 +293,15 @@ mod tests {
         let weak = 77;
         let size = pool_size(&sp.state.pool_start, weak);
         sp.change_column(weak, false, &vec![-1.0; size]);
-        let range = sp.state.slots[weak] as usize..sp.state.slots[weak] as usize + size;
         let input: Vec<u32> = (100..142).collect();
         let mut out = Vec::new();
         for _ in 0..50 {
             sp.compute(&input, true, &mut out);
         }
-        assert!(sp.state.permanences[range.clone()].iter().all(|&p| p == 0.0), "no bump before the update round");
+        assert!(sp.column_permanences(weak).iter().all(|&p| p == 0.0), "no bump before the update round");
         assert!(sp.state.min_overlap_duty > 0.0);
         sp.compute(&input, true, &mut out);
-        assert!(sp.state.permanences[range.clone()].iter().all(|&p| p == sp.derived.below_stimulus_inc));
+        assert!(sp.column_permanences(weak).iter().all(|&p| p == sp.derived.below_stimulus_inc));
         for _ in 0..20 {
             sp.compute(&input, true, &mut out);
         }

@@ -6,8 +6,9 @@
 //! The state is kept compact: each column's potential pool is a bitmap over the inputs, and every
 //! input keeps a bitmap of the columns it is connected to, so the overlap is computed from the
 //! active inputs only and learning touches only the winners' pools. Float32 permanences are held
-//! only for columns that changed since initialisation (typically a few hundred of 2048); a column's
-//! initial permanences are regenerated from a saved RNG state when it first changes.
+//! only for columns that changed since initialisation (typically a few hundred of 2048), without
+//! their zeros; a column's initial permanences are regenerated from a saved RNG state when it first
+//! changes.
 //!
 //! A checkpoint stores the parameters, the duty cycles and the permanences of the columns that
 //! changed since initialisation (the boost factors are recomputed from the duty cycles); loading regenerates the initial state from the parameters (seed)
@@ -19,6 +20,7 @@
 //! - `initial`: nupic.core's initialisation (pools, initial permanences), its per-process cache and
 //!   the regeneration of one column's initial permanences;
 //! - `pool`: potential pools as input bitmaps (members, positions, per-position deltas);
+//! - `changed`: the changed columns' permanences, stored without their zeros;
 //! - `overlap`: the input -> connected columns index and the incrementally maintained overlaps;
 //! - `compute`: one step (overlaps, global inhibition, the active columns);
 //! - `boost`: the boost factors and the inhibition by boosted (float32) overlaps;
@@ -26,6 +28,7 @@
 //! - `checkpoint`: the state's (de)serialisation as the changes since initialisation.
 
 mod boost;
+mod changed;
 mod checkpoint;
 mod compute;
 mod initial;
@@ -41,6 +44,7 @@ pub use params::SpParams;
 use std::sync::Arc;
 
 use crate::rng::Random;
+use changed::ChangedColumns;
 use initial::Initial;
 use overlap::OverlapIndex;
 use params::Derived;
@@ -63,11 +67,11 @@ struct SpState {
     pool_words: usize,
     pools: Arc<[u64]>,
     pool_start: Arc<[u32]>,
-    /// Per column: where its permanences (ascending input order) start in `permanences`, or
-    /// `UNTOUCHED` while they are the initial ones, which are not held: they are regenerated from
-    /// the saved RNG states when the column first changes.
+    /// Per column: its slot in `changed`, or `UNTOUCHED` while its permanences are the initial
+    /// ones, which are not held: they are regenerated from the saved RNG states when the column
+    /// first changes.
     slots: Vec<u32>,
-    permanences: Vec<f32>,
+    changed: ChangedColumns,
     overlap_duty: Vec<f32>,
     active_duty: Vec<f32>,
     /// Bump threshold for every column (global inhibition): 0 until the first update round.
@@ -91,8 +95,12 @@ pub struct SpatialPooler {
     overlap_histogram: Vec<u32>,
     /// (boosted overlap, column) of the candidates of the boosted inhibition.
     scored: Vec<(f32, u32)>,
-    /// Permanence change per pool position of the column being adapted.
+    /// Permanence change per pool position (or nonzero permanence) of the column being adapted.
     pool_delta: Vec<f32>,
+    /// The permanences of the column being changed, one per pool position.
+    dense: Vec<f32>,
+    /// The inputs whose zero permanence a winner's update raises.
+    entering: Vec<u64>,
     /// `below_stimulus_inc` for every pool position (the weak-column bump).
     bump_delta: Vec<f32>,
     is_winner: Vec<bool>,
@@ -116,22 +124,24 @@ impl SpatialPooler {
         let columns = state.params.column_count as usize;
         let threshold = init.derived.connected_threshold;
         let mut overlap = init.overlap.clone();
-        let mut max_pool = 0;
+        let max_pool = (0..columns).map(|column| pool_size(&state.pool_start, column)).max().unwrap_or(0);
+        let mut now = vec![0.0; max_pool];
         for column in 0..columns {
             let size = pool_size(&state.pool_start, column);
-            max_pool = max_pool.max(size);
             if state.slots[column] == UNTOUCHED {
                 continue;
             }
             let initial = &init.permanences[state.pool_start[column] as usize..][..size];
-            let now = &state.permanences[state.slots[column] as usize..][..size];
-            for ((input, &before), &after) in pool_inputs(state.pool(column)).zip(initial).zip(now) {
+            let now = &mut now[..size];
+            state.changed.dense(state.slots[column] as usize, state.pool(column), now);
+            for ((input, &before), &after) in pool_inputs(state.pool(column)).zip(initial).zip(now.iter()) {
                 if (before >= threshold) != (after >= threshold) {
                     overlap.relink(input, column, after >= threshold);
                 }
             }
         }
         let bump = init.derived.below_stimulus_inc;
+        let pool_words = state.pool_words;
         SpatialPooler {
             state,
             derived: init.derived.clone(),
@@ -141,6 +151,8 @@ impl SpatialPooler {
             overlap_histogram: vec![0; inputs + 1],
             scored: Vec::new(),
             pool_delta: vec![0.0; max_pool],
+            dense: vec![0.0; max_pool],
+            entering: vec![0; pool_words],
             bump_delta: vec![bump; max_pool],
             is_winner: vec![false; columns],
             was_connected: vec![false; max_pool],
@@ -158,11 +170,12 @@ impl SpatialPooler {
         let st = &self.state;
         // The pools and the initialisation RNG snapshots are shared by every pooler of the process.
         let state = st.slots.capacity() * 4
-            + st.permanences.capacity() * 4
+            + st.changed.memory_bytes()
             + (st.overlap_duty.capacity() + st.active_duty.capacity() + st.boost_factors.capacity()) * 4;
         let buffers = self.overlap_histogram.capacity() * 4
             + self.scored.capacity() * size_of::<(f32, u32)>()
-            + (self.pool_delta.capacity() + self.bump_delta.capacity()) * 4
+            + (self.pool_delta.capacity() + self.dense.capacity() + self.bump_delta.capacity()) * 4
+            + self.entering.capacity() * 8
             + self.is_winner.capacity()
             + self.was_connected.capacity();
         state + self.overlap.memory_bytes() + buffers

@@ -22,11 +22,11 @@ pub(super) fn recount(sp: &SpatialPooler, initial: &[f32], active: &[u32]) -> Ve
         .map(|c| {
             let size = pool_size(&st.pool_start, c);
             let perms = match st.slots[c] {
-                UNTOUCHED => &initial[st.pool_start[c] as usize..][..size],
-                slot => &st.permanences[slot as usize..][..size],
+                UNTOUCHED => initial[st.pool_start[c] as usize..][..size].to_vec(),
+                _ => sp.column_permanences(c),
             };
             pool_inputs(st.pool(c))
-                .zip(perms)
+                .zip(&perms)
                 .filter(|&(i, &p)| active.contains(&(i as u32)) && p >= sp.derived.connected_threshold)
                 .count() as u32
         })
