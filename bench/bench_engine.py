@@ -2,7 +2,9 @@
 - records/s of one detector on one core (Python `handle()` per record, and the engine's batch call), and
   over the whole corpus (one model per file),
 - RSS per model with N models in one process after R records each (what each model adds to a process
-  that already holds one), and the checkpoint size,
+  that already holds one), fed one after the other and in turn (as a UDF server meets its groups' points),
+  the heap's free pages given back as a UDF server gives them (`influxhtm.htm.allocator`), and the
+  checkpoint size,
 - wall time of `influxhtm nab` over the NAB data (default: the repository's 31-file subset in
   tests/fixtures/nab; `--data DIR` for NAB's full corpus) and the NAB score of that run.
 NuPIC 1.0.5 cannot run here (Python 2 only); its figures measured on this machine class are quoted from
@@ -66,20 +68,17 @@ def bench_corpus_speed(data: Path):
     )
 
 
-def bench_memory(path: Path, models: int, records: int):
+def bench_memory(path: Path, models: int, records: int, in_turn: bool):
     """RSS per model with `models` detectors in one fresh process (a child, so memory freed by earlier
-    benchmarks cannot hide the growth), each fed the first `records` records of `path`."""
+    benchmarks cannot hide the growth), each fed the first `records` records of `path`, one model after
+    the other or in turn."""
     series = read_series(str(path))
-    times, values = series.times[:records], series.values[:records]
-
-    def feed(detector):
-        for t, v in zip(times, values):
-            detector.handle(t, v)
-
-    m = models_rss(lambda: nab_detector(series), feed, models)
+    points = list(zip(series.times[:records], series.values[:records]))
+    m = models_rss(lambda: nab_detector(series), points, lambda d, p: d.handle(*p), models, in_turn)
+    order = "fed in turn" if in_turn else "fed one after the other"
     print(
-        f"memory: {models} models in one process after a first one: +{m.fresh:.2f} MB RSS per fresh model, "
-        f"{m.grown:.2f} MB per model after {len(values)} records of {path.name}; the process took "
+        f"memory: {models} models {order} in one process after a first one: +{m.fresh:.2f} MB RSS per fresh "
+        f"model, {m.grown:.2f} MB per model after {len(points)} records of {path.name}; the process took "
         f"{m.once:.2f} MB once with its first model (NuPIC: +64 MB fresh, ~{NUPIC_RSS_MB_AFTER_4K:.0f} MB after 4k)"
     )
 
@@ -132,30 +131,21 @@ def main() -> int:
         help="NAB data dir (default: the repository's 31-file subset)",
     )
     parser.add_argument("--labels", type=Path, help="NAB label windows (default: combined_windows.json beside --data)")
-    parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-only", choices=["one-after-the-other", "in-turn"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     data = args.data
     if args.memory_only:
-        bench_memory(data / "realKnownCause" / "machine_temperature_system_failure.csv", args.models, args.records)
+        machine = data / "realKnownCause" / "machine_temperature_system_failure.csv"
+        bench_memory(machine, args.models, args.records, args.memory_only == "in-turn")
         return 0
     bench_speed(data / "artificialWithAnomaly" / "art_daily_jumpsup.csv")  # the file of NuPIC's 263/s
     bench_speed(data / "realKnownCause" / "nyc_taxi.csv")  # one of the heaviest models of the corpus
     machine = data / "realKnownCause" / "machine_temperature_system_failure.csv"
     bench_speed(machine)  # the file of the memory figure below
     bench_corpus_speed(data)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.bench_engine",
-            "--memory-only",
-            "--models",
-            str(args.models),
-            "--records",
-            str(args.records),
-        ],
-        check=True,
-    )
+    for order in ["one-after-the-other", "in-turn"]:
+        child = ["--memory-only", order, "--models", str(args.models), "--records", str(args.records)]
+        subprocess.run([sys.executable, "-m", "bench.bench_engine", *child], check=True)
     bench_checkpoint(data / "artificialWithAnomaly" / "art_daily_jumpsup.csv", 4032)
     bench_checkpoint(machine, args.records)
     if not args.skip_nab:

@@ -54,17 +54,12 @@ def speed(path: Path, detector: str) -> float:
 
 def memory(path: Path, models: int, records: int) -> None:
     series = read_series(str(path))
-    times, values = series.times[:records], series.values[:records]
-
-    def feed(detector):
-        for t, v in zip(times, values):
-            detector.handle(t, v)
-
-    m = models_rss(lambda: nab_detector(series, detector="ensemble"), feed, models)
+    points = list(zip(series.times[:records], series.values[:records]))
+    m = models_rss(lambda: nab_detector(series, detector="ensemble"), points, lambda d, p: d.handle(*p), models)
     blob = m.models[0].save()
     print(
         f"memory: {models} ensemble models in one process after a first one: {m.grown:.2f} MB RSS per model after "
-        f"{len(values)} records of {path.name}; checkpoint {len(blob) / 1e6:.2f} MB"
+        f"{len(points)} records of {path.name}; checkpoint {len(blob) / 1e6:.2f} MB"
     )
 
 

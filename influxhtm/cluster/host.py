@@ -24,6 +24,7 @@ import sys
 import uuid
 from typing import cast
 
+from influxhtm.htm.allocator import HeapTrimmer
 from influxhtm.kapacitor_udf import Emitter, udf_pb2
 from influxhtm.udf.handler import HtmHandler
 from influxhtm.udf.metrics import Snapshot, UdfMetrics
@@ -112,6 +113,7 @@ class ModelHost:
     def __init__(self, store_spec: str, journal_fsync: bool = False, max_resident: int | None = None):
         logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("influxhtm").setLevel(logging.INFO)
+        HeapTrimmer().start()
         # Its own fencing token: once another host has loaded one of its models (this one lost or cut off
         # from the front by a partition), its writes to that model are refused.
         self.store = state_store(store_spec).open(journal_fsync=journal_fsync, owner=uuid.uuid4().hex)

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 
+from influxhtm.htm.allocator import HeapTrimmer
 from influxhtm.kapacitor_udf import SocketInUseError, UdfServer, run_process
 from influxhtm.store import ModelStore, default_state_dir
 
@@ -126,6 +127,7 @@ def run_udf(args: argparse.Namespace) -> int:
     """Run the UDF server (socket) or one UDF process (stdin/stdout) until EOF or SIGTERM."""
     logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(args.log_level)
+    HeapTrimmer().start()
     state_dir = args.state_dir or default_state_dir()
     healer = None
     if args.kapacitor_url:
