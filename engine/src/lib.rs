@@ -18,6 +18,7 @@ pub mod model;
 mod paged;
 #[cfg(feature = "python")]
 mod python;
+mod regions;
 pub mod rng;
 pub mod sensor;
 pub mod spatial_pooler;
