@@ -8,8 +8,11 @@ import textwrap
 FRAGMENT_THEN_MEASURE = textwrap.dedent(
     """
     import sys, time
-    from bench.procstat import resident_mb
     from influxhtm.htm.allocator import HeapTrimmer, release_free_heap
+
+    def resident_mb():
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
     def holes():
         # 3,000 blocks of 32 KB (heap, below glibc's mapping threshold), each followed by a small block
