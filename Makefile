@@ -2,15 +2,15 @@
 #   make demo   the main job: the whole TICK stack on the embedded defaults (installs/builds what is missing)
 #   make test   every test: Rust engine (golden parity) + Python suites against real InfluxDB and Kapacitor
 # Also: make test-fast (no servers, nothing slow), make lint (ruff, mypy, rustfmt, clippy), make bench.
-# Slow builds are cached outside the repo: cargo target in ~/.cache/influxhtm/cargo-target, kapacitord in
-# ~/.cache/influxhtm/kapacitor, pip wheels in pip's cache.
+# Slow builds are cached outside the repo: cargo targets in ~/.cache/influxhtm/cargo-target*, the engine's
+# PGO profile in ~/.cache/influxhtm/pgo, kapacitord in ~/.cache/influxhtm/kapacitor, pip wheels in pip's cache.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/influxhtm/cargo-target
 
-SOURCES := pyproject.toml engine/Cargo.toml $(shell find engine/src -name '*.rs')
+SOURCES := pyproject.toml engine/Cargo.toml scripts/install-engine scripts/pgo-workload.py $(shell find engine/src -name '*.rs')
 
 .PHONY: all install demo test test-rust test-python test-fast lint bench stack clean
 
@@ -20,9 +20,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# Editable install: Python sources are used in place, the Rust extension is (re)built by maturin.
+# Editable install: Python sources are used in place, the Rust extension is (re)built by maturin, with
+# profile-guided optimisation (scripts/install-engine).
 $(VENV)/.installed: $(BIN)/python $(SOURCES)
-	$(BIN)/pip install -q -e '.[test]'
+	scripts/install-engine $(VENV) test
 	touch $@
 
 install: $(VENV)/.installed

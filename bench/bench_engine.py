@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from bench.procstat import models_rss
+from influxhtm import _engine
 from influxhtm.detect import nab_detector, read_series
 from influxhtm.htm.timestamps import wall_clock_seconds
 from influxhtm.nab_score import score_results
@@ -138,6 +139,8 @@ def main() -> int:
         machine = data / "realKnownCause" / "machine_temperature_system_failure.csv"
         bench_memory(machine, args.models, args.records, args.memory_only == "in-turn")
         return 0
+    build = "profile-guided" if _engine.PROFILE_GUIDED else "plain (no profile: see scripts/install-engine)"
+    print(f"engine build: {build}")
     bench_speed(data / "artificialWithAnomaly" / "art_daily_jumpsup.csv")  # the file of NuPIC's 263/s
     bench_speed(data / "realKnownCause" / "nyc_taxi.csv")  # one of the heaviest models of the corpus
     machine = data / "realKnownCause" / "machine_temperature_system_failure.csv"

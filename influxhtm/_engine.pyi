@@ -11,6 +11,7 @@ from typing import Literal, Optional, TypedDict, Union, final
 
 __all__ = [
     "ENSEMBLE_SETTINGS",
+    "PROFILE_GUIDED",
     "STATE_FORMAT_VERSION",
     "Artime",
     "CorruptState",
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 STATE_FORMAT_VERSION: int
+#: Whether this engine was built with profile-guided optimisation (scripts/install-engine).
+PROFILE_GUIDED: bool
 #: The ensemble detector's fusion constants (engine/src/ensemble.rs): alert levels of HTM's and ARTime's
 #: scores, quiet shares of the probation after their alerts, the highest score that does not alert.
 ENSEMBLE_SETTINGS: dict[str, float]

@@ -1091,6 +1091,8 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // setattr, not add_function: the test hook stays out of `__all__`.
     m.setattr("_inject_panic_on_value", wrap_pyfunction!(inject_panic_on_value, m)?)?;
     m.add("STATE_FORMAT_VERSION", state::FORMAT_VERSION)?;
+    // scripts/install-engine names the profile it builds with (cargo rebuilds when that changes).
+    m.add("PROFILE_GUIDED", option_env!("INFLUXHTM_PGO_PROFILE").is_some())?;
     let settings = PyDict::new_bound(py);
     settings.set_item("numenta_alert", ensemble::NUMENTA_ALERT)?;
     settings.set_item("artime_alert", ensemble::ARTIME_ALERT)?;
