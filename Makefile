@@ -1,7 +1,8 @@
 # influxhtm — the two commands of the README:
 #   make demo   the main job: the whole TICK stack on the embedded defaults (installs/builds what is missing)
 #   make test   every test: Rust engine (golden parity) + Python suites against real InfluxDB and Kapacitor
-# Also: make test-fast (no servers, nothing slow), make lint (ruff, mypy, rustfmt, clippy), make bench.
+# Also: make test-fast (no servers, nothing slow), make lint (ruff, mypy, rustfmt, clippy), make bench,
+# make wheel (a profile-guided wheel in dist/).
 # Slow builds are cached outside the repo: cargo targets in ~/.cache/influxhtm/cargo-target*, the engine's
 # PGO profile in ~/.cache/influxhtm/pgo, kapacitord in ~/.cache/influxhtm/kapacitor, pip wheels in pip's cache.
 
@@ -12,7 +13,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/influxhtm/cargo-target
 
 SOURCES := pyproject.toml engine/Cargo.toml scripts/install-engine scripts/pgo-workload.py $(shell find engine/src -name '*.rs')
 
-.PHONY: all install demo test test-rust test-python test-fast lint bench stack clean
+.PHONY: all install wheel demo test test-rust test-python test-fast lint bench stack clean
 
 all: install
 
@@ -27,6 +28,10 @@ $(VENV)/.installed: $(BIN)/python $(SOURCES)
 	touch $@
 
 install: $(VENV)/.installed
+
+# A wheel for other machines in dist/, its engine built as `make install` builds it (profile-guided).
+wheel: install
+	scripts/install-engine $(VENV) --wheel dist
 
 stack: install
 	scripts/install-influxdb

@@ -1,14 +1,15 @@
 """The built wheel, installed into a fresh venv outside the repository, is a complete product.
 
-Builds the wheel with pip (maturin; the cargo target directory is the Makefile's cache, so the Rust code is
-not compiled twice), installs it with no extras into a new venv under a temporary directory and runs the
-CLI from there: detect, nab, udf (process mode, spoken to over its pipes) and examples. Also checks what the
-wheel puts into site-packages.
+Builds the wheel as `make wheel` does (scripts/install-engine --wheel: pip and maturin, with the engine's
+profile if `make install` recorded one for these sources; the cargo target directories are the install's
+caches, so the Rust code is not compiled twice), installs it with no extras into a new venv under a
+temporary directory and runs the CLI from there: detect, nab, udf (process mode, spoken to over its pipes)
+and examples. Also checks what the wheel puts into site-packages, and that its engine is built as the
+script reported.
 """
 
 import csv
 import math
-import os
 import subprocess
 import sys
 import zipfile
@@ -32,13 +33,17 @@ def run(argv, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
+def wheel_build(tmp_path_factory):
+    """(the wheel, the build's log)."""
     out = tmp_path_factory.mktemp("wheel")
-    env = dict(os.environ)
-    env.setdefault("CARGO_TARGET_DIR", str(Path.home() / ".cache" / "influxhtm" / "cargo-target"))
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)], env=env)
+    log = run([str(REPO / "scripts" / "install-engine"), sys.prefix, "--wheel", str(out)])
     (path,) = out.glob("influxhtm-*.whl")
-    return path
+    return path, log
+
+
+@pytest.fixture(scope="module")
+def wheel(wheel_build):
+    return wheel_build[0]
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +66,13 @@ def test_wheel_installs_only_the_namespaced_package(wheel):
     assert "influxhtm/examples/tickscripts/htm_stream.tick" in names
     assert "influxhtm/examples/systemd/influxhtm-udf.service" in names
     assert {f"influxhtm/dashboard/static/{f}" for f in ("index.html", "app.js", "style.css")} <= set(names)
+
+
+def test_wheel_engine_is_built_as_the_script_reports(venv, wheel_build):
+    profile_guided = "building the engine with the profile" in wheel_build[1]
+    assert profile_guided != ("without profile-guided optimisation" in wheel_build[1]), wheel_build[1]
+    code = "from influxhtm import _engine; print(_engine.PROFILE_GUIDED)"
+    assert run([str(venv / "python"), "-c", code]).strip() == str(profile_guided)
 
 
 def test_detect_and_nab_run_from_the_wheel(venv, tmp_path):
